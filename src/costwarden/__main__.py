@@ -1,0 +1,5 @@
+import sys
+
+from costwarden.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""The FastAPI edge: /validate, /mutate, health and readiness."""

@@ -1,0 +1,1 @@
+"""The policy engine: evaluate(request, policies, catalog, context) -> Verdict (pure)."""

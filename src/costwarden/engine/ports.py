@@ -1,0 +1,92 @@
+"""What the engine needs from the outside world, as small `typing.Protocol` ports.
+
+The engine never reaches for a cluster, Prometheus, files or the clock: adapters (`kube/`,
+`spend/`, the CLI's file sources) implement these and are passed in. Tests pass
+real-but-local implementations, never mocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+
+class NamespaceLabels(Protocol):
+    """Labels of namespaces, for "Namespace = Cost Centre" inheritance and selectors."""
+
+    def labels_for(self, namespace: str) -> Mapping[str, str] | None:
+        """The namespace's labels, or None when the namespace is unknown."""
+        ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware (UTC)."""
+        ...
+
+
+class WorkloadLookup(Protocol):
+    """Finds the live object behind a request that does not carry its pod template.
+
+    `kubectl scale` sends an `autoscaling/v1` Scale (replicas, no template): the engine
+    looks the workload up to price the new replica count.
+    """
+
+    def workload(
+        self, *, group: str, resource: str, namespace: str, name: str
+    ) -> Mapping[str, Any] | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetSpend:
+    """Spend of one budget group (one cost centre, team or namespace) in the current period."""
+
+    spent: Decimal
+    """Period-to-date spend, in the catalog's currency."""
+    run_rate_hourly: Decimal
+    """Committed $/h of what runs now (it keeps costing until the period ends)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpendSnapshot:
+    """An immutable, background-refreshed view of spend. The request path only reads it."""
+
+    fetched_at: datetime | None
+    """When the data was last fetched successfully; None when it never was."""
+    budgets: Mapping[str, Mapping[str, BudgetSpend]] = field(default_factory=dict)
+    """Budget rule name -> group value (e.g. cost centre `Sales-5045`) -> spend."""
+    error: str | None = None
+    """Why the last refresh failed, if it did."""
+
+
+EMPTY_SPEND = SpendSnapshot(fetched_at=None)
+
+
+class SpendSource(Protocol):
+    def snapshot(self) -> SpendSnapshot:
+        """The latest snapshot; never blocks on the network."""
+        ...
+
+
+class Reservations(Protocol):
+    """The budget reservation ledger: admitted cost not yet visible in spend data."""
+
+    def reserved(self, *, budget: str, group: str, now: datetime) -> Decimal:
+        """Reserved $ for the group's remaining period (expired entries excluded)."""
+        ...
+
+    def try_reserve(
+        self,
+        *,
+        budget: str,
+        group: str,
+        key: str,
+        amount: Decimal,
+        limit: Decimal,
+        now: datetime,
+    ) -> bool:
+        """Atomically add a reservation if reserved + amount <= limit; False otherwise."""
+        ...

@@ -1,0 +1,111 @@
+"""What an estimate says: the result types of `estimating` (pure data, no behaviour).
+
+Frozen dataclasses rather than pydantic models: estimates are built on the admission hot
+path, many per review, and never parsed from outside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+HOURS_PER_MONTH = Decimal(730)
+"""Hours in a billing month, as OpenCost and infracost count them."""
+
+CapacityType = Literal["on-demand", "spot", "reserved"]
+
+
+@dataclass(frozen=True, slots=True)
+class AcceleratorRequest:
+    """Accelerators a pod asks for, by the extended resource that asks for them."""
+
+    resource: str
+    """e.g. `nvidia.com/gpu`, `nvidia.com/mig-1g.5gb`, `google.com/tpu`."""
+    count: int
+    devices: Decimal
+    """Whole-device equivalents: a MIG 1g.5gb slice on an A100 is 1/7."""
+
+
+@dataclass(frozen=True, slots=True)
+class Requests:
+    """A pod's effective requests, as the scheduler computes them."""
+
+    cpu: Decimal
+    """Cores."""
+    memory_gib: Decimal
+    accelerators: tuple[AcceleratorRequest, ...] = ()
+
+    @property
+    def accelerator_devices(self) -> Decimal:
+        return sum((a.devices for a in self.accelerators), Decimal(0))
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where the estimator assumes the pod runs."""
+
+    capacity_type: CapacityType
+    instance_type: str | None = None
+    accelerator_model: str | None = None
+    provider: str | None = None
+    region: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Breakdown:
+    """$/h split by what it pays for."""
+
+    cpu: Decimal
+    memory: Decimal
+    accelerator: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.cpu + self.memory + self.accelerator
+
+    def __mul__(self, factor: int | Decimal) -> Breakdown:
+        return Breakdown(self.cpu * factor, self.memory * factor, self.accelerator * factor)
+
+
+@dataclass(frozen=True, slots=True)
+class PodEstimate:
+    """The hourly cost of one pod, and everything it was derived from."""
+
+    requests: Requests
+    placement: Placement
+    hourly: Breakdown
+    currency: str
+    catalog_version: str
+    assumptions: tuple[str, ...] = ()
+    """Each choice the estimator made where the pod left one open, in plain words."""
+
+    @property
+    def monthly(self) -> Decimal:
+        return self.hourly.total * HOURS_PER_MONTH
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadEstimate:
+    """A workload (or a bare pod) as pods × the estimate of one pod."""
+
+    kind: str
+    name: str
+    namespace: str | None
+    pod: PodEstimate
+    pods: Decimal
+    """How many pods run at once (replicas, Job parallelism, DaemonSet nodes assumed)."""
+    assumptions: tuple[str, ...] = field(default=())
+    """Workload-level assumptions (e.g. how many nodes a DaemonSet lands on)."""
+
+    @property
+    def hourly(self) -> Breakdown:
+        return self.pod.hourly * self.pods
+
+    @property
+    def monthly(self) -> Decimal:
+        return self.hourly.total * HOURS_PER_MONTH
+
+    @property
+    def accelerator_devices(self) -> Decimal:
+        return self.pod.requests.accelerator_devices * self.pods

@@ -1,0 +1,1 @@
+"""The Kubernetes client adapter: watched caches of namespaces, pods and workloads."""

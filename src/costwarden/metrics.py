@@ -1,0 +1,1 @@
+"""All Prometheus metrics of costwarden, on an injected registry (prometheus_client)."""

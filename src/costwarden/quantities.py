@@ -1,0 +1,52 @@
+"""Kubernetes resource quantities ("100m", "16Gi", "1.5") as exact `Decimal`s.
+
+Every quantity in costwarden goes through this one parser, which delegates to the official
+client's `kubernetes.utils.parse_quantity` so we accept exactly what the API server accepts.
+Results are memoised: manifests repeat a handful of strings ("1", "500m", "16Gi") and the
+parse sits on the admission hot path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from functools import lru_cache
+from typing import cast
+
+from kubernetes.utils import quantity as _k8s_quantity
+
+_parse_quantity = cast("Callable[[str], Decimal]", _k8s_quantity.parse_quantity)
+
+GIB = Decimal(1024**3)
+
+
+class QuantityError(ValueError):
+    """A string that is not a Kubernetes resource quantity."""
+
+
+@lru_cache(maxsize=4096)
+def _parse(text: str) -> Decimal:
+    try:
+        value = _parse_quantity(text)
+    except ValueError as exc:
+        raise QuantityError(f"{text!r} is not a Kubernetes quantity ({exc})") from None
+    return Decimal(value)
+
+
+def parse(quantity: str | int | float) -> Decimal:
+    """Parse a quantity as it appears in a manifest (string, or a bare YAML/JSON number)."""
+    if isinstance(quantity, bool):
+        raise QuantityError(f"{quantity!r} is not a Kubernetes quantity")
+    if isinstance(quantity, int):
+        return Decimal(quantity)
+    if isinstance(quantity, float):
+        # A bare float in YAML (`cpu: 0.5`): go through its shortest repr, never its binary value.
+        return _parse(repr(quantity))
+    if not isinstance(quantity, str):
+        raise QuantityError(f"{quantity!r} is not a Kubernetes quantity")
+    return _parse(quantity)
+
+
+def to_gib(quantity: str | int | float) -> Decimal:
+    """A memory quantity in GiB (bytes / 2**30)."""
+    return parse(quantity) / GIB

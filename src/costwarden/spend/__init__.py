@@ -1,0 +1,1 @@
+"""The Prometheus adapter: spend snapshots fetched in the background (httpx)."""

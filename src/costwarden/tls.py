@@ -1,0 +1,1 @@
+"""TLS for the webhook port: certificate loading and reload on rotation."""

@@ -1,0 +1,1 @@
+"""Workloads as pod templates × replicas (Deployment, StatefulSet, DaemonSet, Job, ...)."""
