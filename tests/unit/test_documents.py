@@ -1,0 +1,66 @@
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from costwarden import documents
+
+
+def test_reads_every_document_with_the_line_of_each_path() -> None:
+    text = "a: 1\n---\nspec:\n  items:\n  - name: x\n  - name: y\n"
+    docs = documents.read_documents(text, source="f.yaml")
+    assert [d.index for d in docs] == [0, 1]
+    assert docs[1].line_of(("spec", "items", 1, "name")) == 6
+    assert docs[1].line_of(("spec", "items", 1, "missing")) == 6
+
+
+def test_empty_documents_are_skipped_but_still_counted() -> None:
+    docs = documents.read_documents("---\n---\nkind: Pod\n", source="f.yaml")
+    assert len(docs) == 1
+    assert docs[0].data == {"kind": "Pod"}
+
+
+def test_exact_numbers_reads_floats_as_decimals() -> None:
+    (doc,) = documents.read_documents("price: 0.1\n", source="f", exact_numbers=True)
+    assert doc.data["price"] == Decimal("0.1")
+
+
+def test_syntax_error_names_file_and_line() -> None:
+    with pytest.raises(documents.InvalidInput) as caught:
+        documents.read_documents("a: 1\nb: [1, 2\n", source="bad.yaml")
+    (problem,) = caught.value.problems
+    assert problem.source == "bad.yaml"
+    assert problem.line is not None
+    assert str(problem).startswith("bad.yaml:")
+
+
+def test_duplicate_key_is_a_problem_at_its_line() -> None:
+    with pytest.raises(documents.InvalidInput) as caught:
+        documents.read_documents("a: 1\nb: 2\na: 3\n", source="dup.yaml")
+    (problem,) = caught.value.problems
+    assert (problem.path, problem.line) == ("a", 3)
+
+
+def test_validation_errors_become_positioned_problems() -> None:
+    class Item(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        price: Decimal
+
+    (doc,) = documents.read_documents("items:\n- price: 1\n- price: x\n  colour: red\n", source="c")
+    with pytest.raises(ValidationError) as caught:
+        Item.model_validate(doc.data["items"][1])
+    problems = documents.problems_from_validation(caught.value, doc, base=("items", 1))
+    assert {(p.path, p.line) for p in problems} == {("items[1].price", 3), ("items[1].colour", 4)}
+    assert any("unknown field" in p.message for p in problems)
+
+
+def test_read_files_walks_directories_and_reports_unreadable_files(tmp_path: Path) -> None:
+    (tmp_path / "b.yaml").write_text("kind: B\n")
+    (tmp_path / "a.yml").write_text("kind: A\n")
+    (tmp_path / "notes.txt").write_text("ignored")
+    docs = documents.read_files([tmp_path])
+    assert [d.data["kind"] for d in docs] == ["A", "B"]
+    with pytest.raises(documents.InvalidInput) as caught:
+        documents.read_files([tmp_path / "missing.yaml"])
+    assert "cannot read file" in str(caught.value)
