@@ -1,1 +1,260 @@
-"""The composition root: builds the FastAPI app and wires adapters into the engine's ports."""
+"""The composition root: builds the webhook's parts and wires adapters into the engine's ports.
+
+`create_app(settings, *, namespaces=..., spend=..., ...)` builds everything from settings;
+tests pass real-but-local adapters instead of patching globals. `Serving` runs the result:
+the admission app over HTTPS (our own `SSLContext`, re-loaded on certificate rotation)
+and the operations app over plain HTTP, both uvicorn servers on one event loop, with the
+background loops that re-load files and certificates.
+
+```
+kube-apiserver --HTTPS--> /validate, /mutate --> Admission --> engine.evaluate (pure)
+                                                   |  ports: namespaces, clock, spend,
+                                                   |         workloads, reservations
+Prometheus ---HTTP-----> /metrics, /readyz, /healthz
+background: policies/catalog/namespace files (reload on change), TLS files (rotation)
+```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import ssl
+import threading
+from collections.abc import Callable, Generator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import uvicorn
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from costwarden import metrics, tls
+from costwarden.api import routes
+from costwarden.api.admitting import Admission, CostLabels, Evaluator
+from costwarden.api.reloading import Reloadable, Status
+from costwarden.engine.ports import NamespaceLabels
+from costwarden.settings import Settings
+
+log = logging.getLogger(__name__)
+
+KEEP_ALIVE_SECONDS = 60
+"""The API server keeps idle webhook connections ~90 s; reusing them saves a handshake
+per review. uvicorn's default (5 s) would close most of them between bursts."""
+
+
+class NamespaceSource(NamespaceLabels, Protocol):
+    """A `NamespaceLabels` adapter that can say whether it has loaded yet (/readyz)."""
+
+    def ready(self) -> bool: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class App:
+    """Everything `Serving` runs: the two ASGI apps and what they read."""
+
+    settings: Settings
+    admission: FastAPI
+    operations: FastAPI
+    registry: CollectorRegistry
+    metrics: metrics.AdmissionMetrics
+    namespaces: NamespaceSource
+    sources: tuple[Reloadable[Any], ...] = ()
+    """Files reloaded while serving (policies, catalogs, namespace labels)."""
+    tls: tls.ReloadingContext | None = field(default=None)
+    """Set by `Serving` when it serves HTTPS."""
+
+    def readiness(self) -> tuple[bool, Mapping[str, Any]]:
+        """Ready once every source and the namespace labels have loaded."""
+        namespaces_ready = self.namespaces.ready()
+        detail: dict[str, Any] = {
+            "sources": {source.source: asdict(source.status) for source in self.sources},
+            "namespaces": {"ready": namespaces_ready, "adapter": type(self.namespaces).__name__},
+        }
+        if self.tls is not None:
+            detail["tls"] = asdict(self.tls.status)
+        ready = namespaces_ready and all(source.status.loaded for source in self.sources)
+        return ready, detail
+
+    def reload_files(self) -> None:
+        """One pass over the reloaded files (blocking I/O: run it in a worker thread)."""
+        for source in self.sources:
+            source.reload_if_changed()
+
+
+def reload_reporter(registry_metrics: metrics.AdmissionMetrics) -> Callable[[Status], None]:
+    """A `Reloadable.on_status` that records each load in the reload metrics."""
+
+    def report(status: Status) -> None:
+        succeeded = status.error is None
+        when = status.loaded_at if succeeded else status.failed_at
+        registry_metrics.reloaded(
+            source=status.source,
+            success=succeeded,
+            at_unix_seconds=when.timestamp() if when is not None else 0.0,
+        )
+
+    return report
+
+
+def assemble(
+    settings: Settings,
+    *,
+    evaluate: Evaluator,
+    namespaces: NamespaceSource,
+    registry: CollectorRegistry,
+    admission_metrics: metrics.AdmissionMetrics,
+    sources: Sequence[Reloadable[Any]] = (),
+) -> App:
+    """The two apps around an evaluator (`create_app` binds the engine to it)."""
+    admission = Admission(
+        evaluate=evaluate,
+        namespaces=namespaces,
+        metrics=admission_metrics,
+        labels=CostLabels(
+            cost_centre=settings.cost_centre_label,
+            team=settings.team_label,
+            propagate=settings.propagate_cost_labels,
+        ),
+    )
+    app = App(
+        settings=settings,
+        admission=routes.admission_app(admission, max_request_bytes=settings.max_request_bytes),
+        operations=FastAPI(),
+        registry=registry,
+        metrics=admission_metrics,
+        namespaces=namespaces,
+        sources=tuple(sources),
+    )
+    app.operations = routes.operations_app(
+        readiness=app.readiness, metrics=lambda: metrics.render(registry)
+    )
+    return app
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signals to `Serving` (two servers share one process)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+class Serving:
+    """Runs an `App`: HTTPS admission, plain-HTTP operations, reload loops, until stopped."""
+
+    def __init__(self, app: App) -> None:
+        settings = app.settings
+        self.app = app
+        ssl_context: ssl.SSLContext | None = None
+        if not settings.insecure_http:
+            if settings.tls_cert_file is None or settings.tls_key_file is None:
+                raise tls.CertificateError(
+                    "--tls-cert-file and --tls-key-file are required (or --insecure-http "
+                    "for a local demo: the API server only calls webhooks over HTTPS)"
+                )
+            app.tls = tls.ReloadingContext(
+                cert_file=settings.tls_cert_file, key_file=settings.tls_key_file
+            )
+            app.metrics.reloaded(
+                source="tls", success=True, at_unix_seconds=app.tls.status.loaded_at.timestamp()
+            )
+            ssl_context = app.tls.context
+        common: dict[str, Any] = {
+            "host": settings.host,
+            "log_config": None,
+            "access_log": False,
+            "lifespan": "off",
+            "server_header": False,
+        }
+        admission_options = dict(common, port=settings.webhook_port)
+        if ssl_context is not None:
+            context = ssl_context
+            admission_options["ssl_context_factory"] = lambda config, default: context
+        admission_config = uvicorn.Config(
+            app.admission, timeout_keep_alive=KEEP_ALIVE_SECONDS, **admission_options
+        )
+        self.servers = [_Server(admission_config)]
+        if settings.metrics_port:
+            self.servers.append(
+                _Server(uvicorn.Config(app.operations, port=settings.metrics_port, **common))
+            )
+        self._started = threading.Event()
+
+    @property
+    def webhook_port(self) -> int:
+        return self._port(0)
+
+    @property
+    def metrics_port(self) -> int:
+        return self._port(1)
+
+    def _port(self, index: int) -> int:
+        port: int = self.servers[index].servers[0].sockets[0].getsockname()[1]
+        return port
+
+    def wait_started(self, timeout: float) -> bool:
+        return self._started.wait(timeout)
+
+    def stop(self) -> None:
+        """Stop accepting; requests in flight finish first (uvicorn's graceful shutdown)."""
+        for server in self.servers:
+            server.should_exit = True
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, self.stop)
+        serving = [asyncio.create_task(server.serve()) for server in self.servers]
+        background = [asyncio.create_task(self._reload_files_forever())]
+        if self.app.tls is not None:
+            background.append(asyncio.create_task(self._reload_tls_forever()))
+        while not all(server.started for server in self.servers):
+            if any(task.done() for task in serving):  # a port in use, a bad host...
+                break
+            await asyncio.sleep(0.01)
+        else:
+            self._started.set()
+        try:
+            await asyncio.gather(*serving)
+        finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+
+    async def _reload_files_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.app.settings.reload_interval_seconds)
+            await asyncio.to_thread(self.app.reload_files)
+
+    async def _reload_tls_forever(self) -> None:
+        assert self.app.tls is not None
+        last_error: str | None = None
+        while True:
+            await asyncio.sleep(self.app.settings.tls_reload_interval_seconds)
+            # On the event loop on purpose: the context is only ever touched from this
+            # thread, between handshakes, never concurrently with one.
+            reloaded = self.app.tls.reload_if_changed()
+            status = self.app.tls.status
+            if reloaded:
+                log.info("serving certificate reloaded (%s)", status.fingerprint)
+            elif status.error is not None and status.error != last_error:
+                log.error(
+                    "certificate rotation refused; the previous one keeps serving: %s",
+                    status.error,
+                )
+            last_error = status.error
+            self.app.metrics.reloaded(
+                source="tls",
+                success=status.error is None,
+                at_unix_seconds=status.loaded_at.timestamp(),
+            )

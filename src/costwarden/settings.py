@@ -60,3 +60,19 @@ class Settings(BaseModel):
     """How a budget rule with no `onStaleData` of its own behaves when spend data is stale."""
 
     log_level: LogLevel = "info"
+
+    # --- admission behaviour (added by the webhook)
+    cost_centre_label: str = "cost-centre"
+    """Label naming an object's cost centre: copied from the namespace, and the
+    `cost_centre` dimension of the cost metrics."""
+    team_label: str = "team"
+    """Label naming an object's team: copied from the namespace, and the `team` dimension."""
+    propagate_cost_labels: bool = True
+    """/mutate copies the two labels above from the namespace onto pods and workloads that
+    lack them, so reports group by cost centre even when manifests forget to."""
+    max_request_bytes: int = Field(default=6 * 1024 * 1024, gt=0)
+    """Largest AdmissionReview body accepted (HTTP 413 above). etcd caps an object at
+    1.5 MiB and a review carries object and oldObject, JSON-escaped: 6 MiB leaves headroom."""
+    cost_metric_max_series: int = Field(default=2000, gt=0)
+    """Distinct label sets the admitted-cost metrics keep before folding new ones into
+    `other`: bounds Prometheus memory whatever namespaces and labels users invent."""
