@@ -116,30 +116,34 @@ def allow_with_estimate(request: reviews.AdmissionRequest) -> Verdict:
     return Verdict(allowed=True, estimate=estimate_for(request.object))
 
 
-def namespace_source(tmp_path: Path, labels: dict[str, dict[str, str]] = NAMESPACES) -> Any:
-    file = tmp_path / "namespaces.yaml"
-    file.write_text(json.dumps(labels))
-    files = Reloadable("namespaces", paths=[file], load=namespace_files.load)
-    return namespace_files.FileNamespaceLabels(files), files
-
-
 def build_app(
     tmp_path: Path,
     evaluate: Callable[..., Verdict],
     *,
     settings: Settings | None = None,
+    namespace_paths: list[Path] | None = None,
     sources: tuple[Reloadable[Any], ...] = (),
 ) -> application.App:
+    """The webhook around `evaluate`, with namespace labels from files (the fixtures'
+    namespaces unless `namespace_paths` names others)."""
     registry = CollectorRegistry()
     admission_metrics = metrics.AdmissionMetrics(registry)
-    namespaces, namespace_files_source = namespace_source(tmp_path)
+    if namespace_paths is None:
+        namespace_paths = [tmp_path / "namespaces.yaml"]
+        namespace_paths[0].write_text(json.dumps(NAMESPACES))
+    namespace_source = Reloadable(
+        "namespaces",
+        paths=namespace_paths,
+        load=namespace_files.load,
+        on_status=application.reload_reporter(admission_metrics),
+    )
     return application.assemble(
         settings or local_settings(),
         evaluate=evaluate,
-        namespaces=namespaces,
+        namespaces=namespace_files.FileNamespaceLabels(namespace_source),
         registry=registry,
         admission_metrics=admission_metrics,
-        sources=(*sources, namespace_files_source),
+        sources=(*sources, namespace_source),
     )
 
 
