@@ -19,9 +19,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 
@@ -120,7 +121,8 @@ def _compose_documents(
         spec = model.spec
         if currency is None:
             currency = _Entry(spec.currency, doc, ("spec", "currency"))
-        elif spec.currency != currency.value:
+        elif "currency" in spec.model_fields_set and spec.currency != currency.value:
+            # A catalog that does not name its currency is in the composed one's.
             problems.append(
                 doc.problem(
                     f"currency {spec.currency} differs from {currency.value} of "
@@ -215,66 +217,108 @@ def _validate(doc: Document) -> tuple[CatalogDocument | None, list[Problem]]:
     if not isinstance(doc.data, dict):
         message = "a catalog document must be a mapping (apiVersion, kind, metadata, spec)"
         return None, [doc.problem(message)]
+    # The checks the schema cannot make read the raw data, so they run (and report) even
+    # when the schema rejects something else in the same document.
+    problems = _check(doc)
     try:
         # By alias only: the file format is camelCase, and `cpu_hourly` in a file is a typo.
         model = CatalogDocument.model_validate(doc.data, by_alias=True, by_name=False)
     except ValidationError as exc:
-        return None, documents.problems_from_validation(exc, doc)
-    return model, _check(doc, model)
+        return None, [*documents.problems_from_validation(exc, doc), *problems]
+    return model, problems
 
 
-def _check(doc: Document, model: CatalogDocument) -> list[Problem]:
-    """What the schema cannot say: uniqueness inside the document, spot above on-demand."""
+def _check(doc: Document) -> list[Problem]:
+    """What the schema cannot say: uniqueness inside the document, Spot above on-demand."""
+    spec = doc.data.get("spec")
+    if not isinstance(spec, dict):
+        return []
     problems: list[Problem] = []
-    seen: dict[str, int] = {}
-    aliases: dict[str, str] = {}
-    for i, accelerator in enumerate(model.spec.accelerators):
-        path: tuple[PathPart, ...] = ("spec", "accelerators", i)
-        if accelerator.model in seen:
+    accelerators = _entries(spec, "accelerators")
+    instances = _entries(spec, "instanceTypes")
+    problems += _duplicates(doc, accelerators, "accelerators", "model", "accelerator model")
+    problems += _duplicates(doc, instances, "instanceTypes", "name", "instance type")
+    for i, entry in accelerators:
+        problems += _spot_above(doc, entry, ("spec", "accelerators", i), "hourly")
+        problems += _claimed_aliases(doc, accelerators, i, entry)
+    for i, entry in instances:
+        problems += _spot_above(doc, entry, ("spec", "instanceTypes", i), "onDemandHourly")
+    return problems
+
+
+def _entries(spec: dict[str, Any], key: str) -> list[tuple[int, dict[str, Any]]]:
+    items = spec.get(key)
+    if not isinstance(items, list):
+        return []
+    return [(i, item) for i, item in enumerate(items) if isinstance(item, dict)]
+
+
+def _duplicates(
+    doc: Document, entries: list[tuple[int, dict[str, Any]]], key: str, field: str, what: str
+) -> list[Problem]:
+    problems = []
+    first: dict[str, int] = {}
+    for i, entry in entries:
+        name = entry.get(field)
+        if not isinstance(name, str):
+            continue
+        if name in first:
             problems.append(
                 doc.problem(
-                    f"duplicate accelerator model {accelerator.model!r} "
-                    f"(also spec.accelerators[{seen[accelerator.model]}])",
-                    (*path, "model"),
+                    f"duplicate {what} {name!r} (also spec.{key}[{first[name]}])",
+                    ("spec", key, i, field),
                 )
             )
-        seen.setdefault(accelerator.model, i)
-        if accelerator.spot_hourly is not None and accelerator.spot_hourly > accelerator.hourly:
+        first.setdefault(name, i)
+    return problems
+
+
+def _spot_above(
+    doc: Document, entry: dict[str, Any], path: tuple[PathPart, ...], on_demand_field: str
+) -> list[Problem]:
+    spot, on_demand = _number(entry.get("spotHourly")), _number(entry.get(on_demand_field))
+    if spot is None or on_demand is None or spot <= on_demand:
+        return []
+    message = (
+        f"spotHourly {spot} is above {on_demand_field} {on_demand} "
+        "(Spot is never dearer than on-demand; check the figures)"
+    )
+    return [doc.problem(message, (*path, "spotHourly"))]
+
+
+def _claimed_aliases(
+    doc: Document, accelerators: list[tuple[int, dict[str, Any]]], i: int, entry: dict[str, Any]
+) -> list[Problem]:
+    """An alias this entry shares with an earlier accelerator of the same document."""
+    aliases = entry.get("aliases")
+    if not isinstance(aliases, list):
+        return []
+    earlier: dict[str, Any] = {}
+    for j, other in accelerators:
+        if j >= i:
+            break
+        for alias in other.get("aliases") or ():
+            if isinstance(alias, str):
+                earlier.setdefault(alias.lower(), other.get("model"))
+    problems = []
+    for k, alias in enumerate(aliases):
+        if isinstance(alias, str) and alias.lower() in earlier:
+            owner = earlier[alias.lower()]
             problems.append(
                 doc.problem(
-                    f"spotHourly {accelerator.spot_hourly} is above hourly {accelerator.hourly} "
-                    "(Spot is never dearer than on-demand; check the figures)",
-                    (*path, "spotHourly"),
-                )
-            )
-        for j, alias in enumerate(accelerator.aliases):
-            owner = aliases.setdefault(alias.lower(), accelerator.model)
-            if owner != accelerator.model:
-                problems.append(
-                    doc.problem(
-                        f"alias {alias!r} already names accelerator model {owner!r}",
-                        (*path, "aliases", j),
-                    )
-                )
-    names: dict[str, int] = {}
-    for i, instance in enumerate(model.spec.instance_types):
-        path = ("spec", "instanceTypes", i)
-        if instance.name in names:
-            problems.append(
-                doc.problem(
-                    f"duplicate instance type {instance.name!r} "
-                    f"(also spec.instanceTypes[{names[instance.name]}])",
-                    (*path, "name"),
-                )
-            )
-        names.setdefault(instance.name, i)
-        if instance.spot_hourly is not None and instance.spot_hourly > instance.on_demand_hourly:
-            problems.append(
-                doc.problem(
-                    f"spotHourly {instance.spot_hourly} is above onDemandHourly "
-                    f"{instance.on_demand_hourly} (Spot is never dearer than on-demand; "
-                    "check the figures)",
-                    (*path, "spotHourly"),
+                    f"alias {alias!r} already names accelerator model {owner!r}",
+                    ("spec", "accelerators", i, "aliases", k),
                 )
             )
     return problems
+
+
+def _number(value: object) -> Decimal | None:
+    """A price as the schema would read it, or None when the schema will reject it anyway."""
+    if isinstance(value, bool) or not isinstance(value, Decimal | int | str):
+        return None
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
