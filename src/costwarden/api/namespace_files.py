@@ -23,7 +23,7 @@ from costwarden.documents import Document, InvalidInput, Problem, read_files
 Labels = Mapping[str, Mapping[str, str]]
 
 
-def load(files: Sequence[Path]) -> dict[str, dict[str, str]]:
+def load(files: Sequence[Path]) -> Labels:
     """Every namespace's labels; raises `InvalidInput` listing every problem."""
     labels: dict[str, dict[str, str]] = {}
     problems: list[Problem] = []
