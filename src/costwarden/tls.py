@@ -18,9 +18,10 @@ one. Until then the previous certificate keeps serving and the error is kept for
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import ssl
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 
@@ -99,3 +100,53 @@ class ReloadingContext:
             return False
         self.status = Status(loaded_at=datetime.now(UTC), fingerprint=fingerprint)
         return True
+
+
+def write_self_signed(
+    directory: Path, *, hosts: tuple[str, ...], days: int = 1
+) -> tuple[Path, Path]:
+    """A throwaway self-signed certificate for `hosts` (IP addresses or DNS names), for
+    `costwarden serve --demo`. Returns (cert file, key file).
+
+    Needs the `cryptography` package (installed with costwarden's dev extras); raises
+    ImportError without it. Never for a cluster: there cert-manager or the chart's own
+    CA issues the certificate the API server trusts.
+    """
+    # Imported here: only the demo needs it, and it is not a runtime dependency.
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    names: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            names.append(x509.DNSName(host))
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "costwarden demo")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "tls.crt", directory / "tls.key"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_file.chmod(0o600)
+    return cert_file, key_file

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from pathlib import Path
 
@@ -54,3 +55,18 @@ def test_a_half_written_rotation_is_refused_and_retried_until_it_is_whole(tmp_pa
     new.private_key_pem.write_to_path(key)
     assert reloading.reload_if_changed() is True
     assert reloading.status.error is None
+
+
+def test_the_demo_certificate_is_served_and_verifies_for_its_host(tmp_path: Path) -> None:
+    cert, key = tls.write_self_signed(tmp_path, hosts=("127.0.0.1", "localhost"))
+    server = tls.ReloadingContext(cert_file=cert, key_file=key).context
+    client = ssl.create_default_context(cafile=cert)
+    to_server, to_client = ssl.MemoryBIO(), ssl.MemoryBIO()
+    client_tls = client.wrap_bio(to_client, to_server, server_hostname="127.0.0.1")
+    server_tls = server.wrap_bio(to_server, to_client, server_side=True)
+    for _ in range(10):  # drive both ends of the handshake through memory
+        for end in (client_tls, server_tls):
+            with contextlib.suppress(ssl.SSLWantReadError):
+                end.do_handshake()
+    assert client_tls.version() in ("TLSv1.2", "TLSv1.3")
+    assert (key.stat().st_mode & 0o077) == 0
