@@ -26,6 +26,7 @@ import threading
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
 import uvicorn
@@ -36,7 +37,7 @@ from costwarden import metrics, tls
 from costwarden.api import routes
 from costwarden.api.admitting import Admission, CostLabels, Evaluator
 from costwarden.api.reloading import Reloadable, Status
-from costwarden.engine.ports import NamespaceLabels
+from costwarden.engine.ports import NamespaceLabels, Reservations
 from costwarden.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -258,3 +259,42 @@ class Serving:
                 success=status.error is None,
                 at_unix_seconds=status.loaded_at.timestamp(),
             )
+
+
+class ReadOnlyReservations:
+    """The ledger as a dry run sees it: the same answer, nothing written.
+
+    `dryRun` requests and /mutate are evaluated exactly like the real thing — a burst that
+    would overshoot a cap is denied in a dry run too — but never hold budget.
+    """
+
+    def __init__(self, ledger: Reservations) -> None:
+        self._ledger = ledger
+
+    def reserved(self, *, budget: str, group: str, now: datetime) -> Decimal:
+        return self._ledger.reserved(budget=budget, group=group, now=now)
+
+    def try_reserve(
+        self,
+        *,
+        budget: str,
+        group: str,
+        key: str,
+        amount: Decimal,
+        limit: Decimal,
+        now: datetime,
+    ) -> bool:
+        return self._ledger.reserved(budget=budget, group=group, now=now) + amount <= limit
+
+
+class StaticNamespaceLabels:
+    """Fixed namespace labels (none by default): serving with neither a cluster nor a file."""
+
+    def __init__(self, labels: Mapping[str, Mapping[str, str]] | None = None) -> None:
+        self._labels = dict(labels or {})
+
+    def labels_for(self, namespace: str) -> Mapping[str, str] | None:
+        return self._labels.get(namespace)
+
+    def ready(self) -> bool:
+        return True

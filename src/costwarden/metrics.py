@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
@@ -126,13 +127,23 @@ class AdmissionMetrics:
             registry=registry,
         )
         self._cost_labels = BoundedLabels(cost_series_limit)
+        # Children by label values: `labels()` re-validates its arguments on every call,
+        # which shows on a hot path that records two series per review.
+        self._request_children: dict[tuple[str, str, str, str], Any] = {}
+        self._latency_children: dict[str, Any] = {}
 
     def review(
         self, *, webhook: str, operation: str, kind: str, decision: str, seconds: float
     ) -> None:
-        kind_label = kind if kind in KNOWN_KINDS else OTHER
-        self.requests.labels(webhook, operation, kind_label, decision).inc()
-        self.latency.labels(webhook).observe(seconds)
+        key = (webhook, operation, kind if kind in KNOWN_KINDS else OTHER, decision)
+        counter = self._request_children.get(key)
+        if counter is None:
+            counter = self._request_children[key] = self.requests.labels(*key)
+        counter.inc()
+        histogram = self._latency_children.get(webhook)
+        if histogram is None:
+            histogram = self._latency_children[webhook] = self.latency.labels(webhook)
+        histogram.observe(seconds)
 
     def violation(self, *, policy: str, rule: str, action: str) -> None:
         self.violations.labels(policy, rule, action).inc()

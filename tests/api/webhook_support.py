@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
+from tests.conftest import ADMISSION_FIXTURES
 
 from costwarden import app as application
 from costwarden import metrics, reviews
@@ -28,10 +29,6 @@ from costwarden.estimating.estimates import (
     WorkloadEstimate,
 )
 from costwarden.settings import Settings
-
-HERE = Path(__file__).parent
-ROOT = HERE.parent.parent
-ADMISSION_FIXTURES = ROOT.parent / "shared" / "fixtures" / "admission"
 
 NAMESPACES = {
     "ml-train": {"cost-centre": "Sales-5045", "team": "nlp", "env": "prod"},

@@ -73,13 +73,18 @@ def set_metadata_values(
 
 
 def apply(obj: Mapping[str, Any], operations: Iterable[PatchOperation]) -> dict[str, Any]:
-    """The object after the operations, as the API server would compute it."""
-    result: dict[str, Any] = copy.deepcopy(dict(obj))
+    """The object after the operations, as the API server would compute it.
+
+    Copy-on-write: only the containers on each operation's path are copied, everything
+    else is shared with `obj` (a pod's managedFields alone can be kilobytes; a deep copy
+    per review would cost more than evaluating it).
+    """
+    result: dict[str, Any] = dict(obj)
     for op in operations:
-        parent_path, _, last = op.path.rpartition("/")
         if not op.path.startswith("/"):
             raise PatchError(f"{op.op} {op.path!r}: a pointer starts with '/'")
-        parent = _resolve(result, parent_path)
+        parent_path, _, last = op.path.rpartition("/")
+        parent = _writable(result, parent_path)
         key = unescape(last)
         if isinstance(parent, dict):
             _apply_to_object(parent, key, op)
@@ -88,6 +93,25 @@ def apply(obj: Mapping[str, Any], operations: Iterable[PatchOperation]) -> dict[
         else:
             raise PatchError(f"{op.op} {op.path!r}: parent is not an object or array")
     return result
+
+
+def _writable(document: dict[str, Any], pointer: str) -> Any:
+    """The container at `pointer`, copied (with every container above it) if shared."""
+    node: Any = document
+    for token in pointer[1:].split("/") if pointer else ():
+        key: Any = unescape(token)
+        if isinstance(node, dict) and key in node:
+            pass
+        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            key = int(key)
+        else:
+            raise PatchError(f"{pointer!r}: no such location")
+        child = node[key]
+        if isinstance(child, dict | list):
+            child = copy.copy(child)  # one level: deeper levels are copied as they are reached
+            node[key] = child
+        node = child
+    return node
 
 
 def _apply_to_object(parent: dict[str, Any], key: str, op: PatchOperation) -> None:
@@ -118,18 +142,3 @@ def _apply_to_array(parent: list[Any], key: str, op: PatchOperation) -> None:
         del parent[index]
     elif parent[index] != op.value:
         raise PatchError(f"test {op.path!r}: value differs")
-
-
-def _resolve(document: Any, pointer: str) -> Any:
-    node = document
-    if not pointer:
-        return node
-    for token in pointer[1:].split("/"):
-        key = unescape(token)
-        if isinstance(node, Mapping) and key in node:
-            node = node[key]
-        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
-            node = node[int(key)]
-        else:
-            raise PatchError(f"{pointer!r}: no such location")
-    return node

@@ -10,6 +10,7 @@ from kubernetes import client, config
 # The client ships no type hints; mypy --strict would flag every call into it.
 _config: Any = config
 
+
 @dataclass(frozen=True, slots=True)
 class Clients:
     core_v1: Any
