@@ -342,3 +342,21 @@ async def test_requests_and_violations_are_counted_with_bounded_labels(tmp_path:
         == 2.0
     )
     assert sample("costwarden_admission_duration_seconds_count", {"webhook": "validate"}) == 2.0
+
+
+async def test_an_evaluation_failure_is_a_500_with_a_reason_and_counted_as_an_error(
+    tmp_path: Path,
+) -> None:
+    def broken(request: reviews.AdmissionRequest) -> Verdict:
+        raise KeyError("spec")
+
+    app = build_app(tmp_path, ScriptedEvaluator(broken))
+    async with client(app) as http:
+        answer = await http.post("/validate", json=fixture("009-validate"))
+    assert answer.status_code == 500
+    assert "could not evaluate request" in answer.json()["reason"]
+    errors = app.registry.get_sample_value(
+        "costwarden_admission_requests_total",
+        {"webhook": "validate", "operation": "CREATE", "kind": "Pod", "decision": "error"},
+    )
+    assert errors == 1.0

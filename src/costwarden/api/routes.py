@@ -2,13 +2,16 @@
 
 Routers parse, delegate, return. Bad input is mapped to HTTP here and only here: a
 `BadReview` becomes its 4xx status with `{"reason": ...}`; nothing a client sends can
-produce a 500. The admission routes answer with raw bytes built by `responding` rather
-than a FastAPI response model, so the hot path serialises once.
+produce a 500. A failure inside evaluation is ours: a 500 with the reason, logged with
+its traceback and counted as `decision="error"`. The admission routes answer with raw
+bytes built by `responding` rather than a FastAPI response model, so the hot path
+serialises once.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -21,6 +24,8 @@ from costwarden.api import reading
 from costwarden.api.admitting import Admission
 
 JSON = "application/json"
+
+log = logging.getLogger(__name__)
 
 
 async def read_body(request: Request, *, limit: int) -> bytes:
@@ -48,10 +53,16 @@ def admission_app(admission: Admission, *, max_request_bytes: int) -> FastAPI:
         except reading.BadReview:
             admission.invalid(webhook, started=started)
             raise
-        if admission.may_block(review):
-            body = await run_in_threadpool(admission.answer, webhook, review, started=started)
-        else:
-            body = admission.answer(webhook, review, started=started)
+        try:
+            if admission.may_block(review):
+                body = await run_in_threadpool(admission.answer, webhook, review, started=started)
+            else:
+                body = admission.answer(webhook, review, started=started)
+        except Exception as exc:  # our bug, not the caller's: 500, and the API server's
+            # failurePolicy decides (a 4xx would claim the request was at fault).
+            log.exception("evaluating %s uid=%s failed", webhook, review.uid)
+            reason = f"costwarden could not evaluate request {review.uid}: {exc!r}"
+            return JSONResponse({"reason": reason}, status_code=500)
         return Response(body, media_type=JSON)
 
     @app.post("/validate")
