@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import ssl
@@ -64,7 +65,6 @@ class App:
 
     settings: Settings
     admission: FastAPI
-    operations: FastAPI
     registry: CollectorRegistry
     metrics: metrics.AdmissionMetrics
     namespaces: NamespaceSource
@@ -72,6 +72,13 @@ class App:
     """Files reloaded while serving (policies, catalogs, namespace labels)."""
     tls: tls.ReloadingContext | None = field(default=None)
     """Set by `Serving` when it serves HTTPS."""
+
+    @functools.cached_property
+    def operations(self) -> FastAPI:
+        """The plain-HTTP app: /healthz, /readyz (this app's readiness), /metrics."""
+        return routes.operations_app(
+            readiness=self.readiness, metrics=lambda: metrics.render(self.registry)
+        )
 
     def readiness(self) -> tuple[bool, Mapping[str, Any]]:
         """Ready once every source and the namespace labels have loaded."""
@@ -126,19 +133,14 @@ def assemble(
             propagate=settings.propagate_cost_labels,
         ),
     )
-    app = App(
+    return App(
         settings=settings,
         admission=routes.admission_app(admission, max_request_bytes=settings.max_request_bytes),
-        operations=FastAPI(),
         registry=registry,
         metrics=admission_metrics,
         namespaces=namespaces,
         sources=tuple(sources),
     )
-    app.operations = routes.operations_app(
-        readiness=app.readiness, metrics=lambda: metrics.render(registry)
-    )
-    return app
 
 
 class _Server(uvicorn.Server):

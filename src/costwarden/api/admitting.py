@@ -173,7 +173,7 @@ class Admission:
         }
 
     def _namespace_labels(self, request: reviews.AdmissionRequest) -> Mapping[str, str]:
-        namespace = request.namespace or _labels_source_namespace(request.object)
+        namespace = request.namespace or _object_namespace(request.object)
         return (self._namespaces.labels_for(namespace) or {}) if namespace else {}
 
     def _record_admitted_pod(
@@ -216,7 +216,7 @@ def _labels(obj: Mapping[str, Any]) -> Mapping[str, str]:
     return labels if isinstance(labels, Mapping) else {}
 
 
-def _labels_source_namespace(obj: Mapping[str, Any] | None) -> str | None:
+def _object_namespace(obj: Mapping[str, Any] | None) -> str | None:
     metadata = (obj or {}).get("metadata")
     namespace = metadata.get("namespace") if isinstance(metadata, Mapping) else None
     return namespace if isinstance(namespace, str) else None
