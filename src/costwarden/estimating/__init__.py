@@ -1,1 +1,9 @@
-"""Pod cost estimation: effective requests, placement, and $/h from the price catalog (pure)."""
+"""Pod cost estimation: effective requests, placement, and $/h from the price catalog (pure).
+
+`estimate_pod(spec, catalog=...)` prices one pod; `estimate_object(obj, catalog=...)` a
+Pod or any built-in workload (pods at once × one pod). The model is in `pricing`.
+"""
+
+from costwarden.estimating.pricing import estimate_object, estimate_pod
+
+__all__ = ["estimate_object", "estimate_pod"]

@@ -1,0 +1,119 @@
+"""A pod's effective requests, computed the way the kube-scheduler computes them.
+
+Kubernetes (`k8s.io/component-helpers/resource.PodRequests`, KEP-753 sidecars):
+
+    apps     = Σ app containers + Σ restartable init containers (sidecars, restartPolicy Always)
+    init     = max over init containers, in order, of
+                 a regular init container: its own request + Σ sidecars started before it
+                 a sidecar:                Σ sidecars started so far, itself included
+    pod      = max(apps, init) per resource, + spec.overhead
+
+A container's missing request defaults to its limit, per resource (the API server's
+defaulting). Pod-level `spec.resources` (PodLevelResources), when set, replaces the
+aggregate for cpu and memory. Quantities stay in their base units: cores, bytes, devices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from costwarden import quantities
+from costwarden.workloads import InvalidObject, PathPart
+
+Resources = dict[str, Decimal]
+
+_POD_LEVEL = ("cpu", "memory")
+"""Resources pod-level `spec.resources` may set."""
+
+
+def effective_requests(spec: Mapping[str, Any]) -> Resources:
+    """Resource name -> quantity the scheduler reserves for the pod (cores, bytes, devices)."""
+    apps: Resources = {}
+    for i, container in enumerate(_containers(spec, "containers")):
+        _add(apps, _container_requests(container, ("containers", i)))
+    init: Resources = {}
+    sidecars: Resources = {}
+    for i, container in enumerate(_containers(spec, "initContainers")):
+        own = _container_requests(container, ("initContainers", i))
+        if container.get("restartPolicy") == "Always":
+            _add(apps, own)
+            _add(sidecars, own)
+            _max(init, sidecars)
+        else:
+            _max(init, _sum(own, sidecars))
+    _max(apps, init)
+    pod_level = spec.get("resources")
+    if pod_level:
+        _override_pod_level(apps, _resource_lists(pod_level, ("resources",)))
+    overhead = spec.get("overhead")
+    if overhead:
+        _add(apps, _quantities(overhead, ("overhead",)))
+    return apps
+
+
+def _containers(spec: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    containers = spec.get(key)
+    if containers is None:
+        return []
+    if not isinstance(containers, list) or not all(isinstance(c, Mapping) for c in containers):
+        raise InvalidObject("expected a list of containers", (key,))
+    return containers
+
+
+def _container_requests(container: Mapping[str, Any], path: tuple[PathPart, ...]) -> Resources:
+    resources = container.get("resources")
+    if not resources:
+        return {}
+    return _resource_lists(resources, (*path, "resources"))
+
+
+def _resource_lists(resources: Any, path: tuple[PathPart, ...]) -> Resources:
+    """Requests, with each missing request defaulted to its limit."""
+    if not isinstance(resources, Mapping):
+        raise InvalidObject("expected a mapping", path)
+    requests = resources.get("requests")
+    limits = resources.get("limits")
+    result = _quantities(requests, (*path, "requests")) if requests else {}
+    if limits:
+        for name, value in _quantities(limits, (*path, "limits")).items():
+            result.setdefault(name, value)
+    return result
+
+
+def _quantities(values: Any, path: tuple[PathPart, ...]) -> Resources:
+    if not isinstance(values, Mapping):
+        raise InvalidObject("expected a mapping of resource names to quantities", path)
+    try:
+        return {name: quantities.parse(value) for name, value in values.items()}
+    except quantities.QuantityError:
+        for name, value in values.items():
+            try:
+                quantities.parse(value)
+            except quantities.QuantityError as exc:
+                raise InvalidObject(str(exc), (*path, name)) from None
+        raise  # pragma: no cover - one of the values failed above
+
+
+def _override_pod_level(requests: Resources, pod_level: Resources) -> None:
+    for name in _POD_LEVEL:
+        if name in pod_level:
+            requests[name] = pod_level[name]
+
+
+def _add(total: Resources, more: Resources) -> None:
+    for name, value in more.items():
+        total[name] = total.get(name, 0) + value
+
+
+def _sum(a: Resources, b: Resources) -> Resources:
+    result = dict(a)
+    _add(result, b)
+    return result
+
+
+def _max(total: Resources, other: Resources) -> None:
+    for name, value in other.items():
+        if value > total.get(name, 0):
+            total[name] = value
