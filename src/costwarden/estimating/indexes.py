@@ -1,8 +1,8 @@
 """Lookups over a catalog, built once per catalog so pricing a pod is a few dict hits.
 
 The `Catalog` is a frozen pydantic model; pydantic stays off the hot path by copying
-what pricing needs into plain slotted objects here, with each instance type's price
-already split into per-vCPU, per-GiB and per-device rates for every capacity type.
+what pricing needs into plain slotted objects here: each instance type's prices by
+capacity type and its weight (the denominator of the cost model's ratio split).
 """
 
 from __future__ import annotations
@@ -21,23 +21,26 @@ RESOURCE_SYNONYMS = {"aws.amazon.com/neurondevice": "aws.amazon.com/neuron"}
 
 @dataclass(frozen=True, slots=True)
 class Rates:
-    """$ per vCPU-h, per GiB-h and per device-h, for one capacity type."""
+    """$ per vCPU-h and per GiB-h."""
 
     cpu: Decimal
     memory: Decimal
-    device: Decimal
 
 
 @dataclass(frozen=True, slots=True)
 class Instance:
-    """An instance type with its price split into rates (the cost model's ratio split)."""
+    """An instance type, ready for the cost model's ratio split."""
 
     spec: InstanceType
     family: str
     model: Accelerator | None
     devices: Decimal
-    rates: dict[str, Rates]
-    """By capacity type."""
+    list_rates: Rates
+    """The fallback $/vCPU-h and $/GiB-h the split weighs vCPUs and GiB by."""
+    device_list: Decimal
+    """The model's on-demand $/device-h (0 without accelerators)."""
+    weight: Decimal
+    """vCPU × fallback $/vCPU-h + GiB × fallback $/GiB-h + devices × model $/device-h."""
     prices: dict[str, Decimal]
     """Whole-instance $/h by capacity type."""
 
@@ -46,7 +49,7 @@ class Instance:
 class Index:
     catalog: Catalog
     fallback: dict[str, Rates]
-    """Fallback $/vCPU-h and $/GiB-h by capacity type (`device` unused)."""
+    """Fallback $/vCPU-h and $/GiB-h by capacity type."""
     model_prices: dict[str, dict[str, Decimal]]
     """Accelerator model -> capacity type -> $/device-h."""
     models_by_resource: dict[str, tuple[Accelerator, ...]]
@@ -85,11 +88,9 @@ def _build(catalog: Catalog) -> Index:
     fallback = catalog.fallback
     spot_factor = _ONE - fallback.spot_discount
     fallback_rates = {
-        "on-demand": Rates(fallback.cpu_hourly, fallback.memory_gib_hourly, _ZERO),
-        "reserved": Rates(fallback.cpu_hourly, fallback.memory_gib_hourly, _ZERO),
-        "spot": Rates(
-            fallback.cpu_hourly * spot_factor, fallback.memory_gib_hourly * spot_factor, _ZERO
-        ),
+        "on-demand": Rates(fallback.cpu_hourly, fallback.memory_gib_hourly),
+        "reserved": Rates(fallback.cpu_hourly, fallback.memory_gib_hourly),
+        "spot": Rates(fallback.cpu_hourly * spot_factor, fallback.memory_gib_hourly * spot_factor),
     }
     model_prices = {}
     by_resource: dict[str, list[Accelerator]] = {}
@@ -128,12 +129,6 @@ def _build(catalog: Catalog) -> Index:
 
 
 def _instance(spec: InstanceType, *, catalog: Catalog, spot_discount: Decimal) -> Instance:
-    """Split the instance's price in proportion to its vCPUs, GiB and devices at list rates.
-
-    weight = vCPU × fallback $/vCPU-h + GiB × fallback $/GiB-h + devices × model $/device-h
-    rate   = instance $/h ÷ weight × the list rate of each part
-    so a pod that requests the whole instance pays exactly the instance's price.
-    """
     fallback = catalog.fallback
     model = None
     devices = _ZERO
@@ -148,31 +143,20 @@ def _instance(spec: InstanceType, *, catalog: Catalog, spot_discount: Decimal) -
         + devices * device_list
     )
     discount = spec.spot_discount if spec.spot_discount is not None else spot_discount
-    prices = {
-        "on-demand": spec.on_demand_hourly,
-        "reserved": spec.on_demand_hourly,
-        "spot": (
-            spec.spot_hourly
-            if spec.spot_hourly is not None
-            else spec.on_demand_hourly * (_ONE - discount)
-        ),
-    }
-    rates = {}
-    for capacity, price in prices.items():
-        if weight:
-            scale = price / weight
-            rates[capacity] = Rates(
-                fallback.cpu_hourly * scale,
-                fallback.memory_gib_hourly * scale,
-                device_list * scale,
-            )
-        else:  # a catalog with zero list rates: charge the instance by vCPU alone
-            rates[capacity] = Rates(price / spec.vcpu, _ZERO, _ZERO)
+    spot = spec.spot_hourly
+    if spot is None:
+        spot = spec.on_demand_hourly * (_ONE - discount)
     return Instance(
         spec=spec,
         family=family_of(spec.name),
         model=model,
         devices=devices,
-        rates=rates,
-        prices=prices,
+        list_rates=Rates(fallback.cpu_hourly, fallback.memory_gib_hourly),
+        device_list=device_list,
+        weight=weight,
+        prices={
+            "on-demand": spec.on_demand_hourly,
+            "reserved": spec.on_demand_hourly,
+            "spot": spot,
+        },
     )

@@ -77,6 +77,7 @@ profiles"): the 5 GB-slice profiles exist only on 40 GB A100s, the 10 GB-slice o
 _CAPACITY_PREFERENCE: tuple[CapacityType, ...] = ("on-demand", "reserved", "spot")
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
+_ATTO = Decimal("1e-18")
 
 
 def estimate_object(obj: Mapping[str, Any], *, catalog: Catalog) -> WorkloadEstimate | None:
@@ -131,13 +132,17 @@ def estimate_pod(
     sharing = _sharing_replicas(annotations, wanted, notes)
     best: _Candidate | None = None
     for term in [t for t in terms if capacity in t.capacity] or terms:
+        unnamed: list[str] = []
         candidate = _on_instance(
             term, index=index, capacity=capacity, cpu=cpu, memory_gib=memory_gib,
-            wanted=wanted, sharing=sharing,
-        ) or _at_fallback_rates(
-            term, index=index, capacity=capacity, cpu=cpu, memory_gib=memory_gib,
-            wanted=wanted, sharing=sharing,
+            wanted=wanted, sharing=sharing, unnamed=unnamed,
         )  # fmt: skip
+        if candidate is None:
+            candidate = _at_fallback_rates(
+                term, index=index, capacity=capacity, cpu=cpu, memory_gib=memory_gib,
+                wanted=wanted, sharing=sharing,
+            )  # fmt: skip
+            candidate.notes[:0] = unnamed
         if best is None or candidate.hourly.total < best.hourly.total:
             best = candidate
     assert best is not None  # node_terms always returns at least one term
@@ -181,8 +186,12 @@ def _on_instance(
     memory_gib: Decimal,
     wanted: list[tuple[str, int]],
     sharing: int,
+    unnamed: list[str],
 ) -> _Candidate | None:
-    """The cheapest instance type the term allows that fits; None if it names none."""
+    """The cheapest instance type the term allows that fits.
+
+    None if the term names no instance type of the catalog (and why, into `unnamed`).
+    """
     if term.types is None and term.families is None:
         return None
     names = _allowed_types(term, index)
@@ -196,6 +205,7 @@ def _on_instance(
         if matching:
             known = matching
     if not known:
+        unnamed.extend(notes)
         return None
     options = [
         _price_on(
@@ -275,9 +285,8 @@ def _price_on(
     if devices > instance.devices:
         misfits.append(f"{devices.normalize():f} devices > {instance.devices}")
         devices = instance.devices
-    rates = instance.rates[capacity]
     return _Candidate(
-        hourly=Breakdown(rates.cpu * cpu, rates.memory * memory_gib, rates.device * devices),
+        hourly=_split(instance, capacity, cpu=cpu, memory_gib=memory_gib, devices=devices),
         placement=Placement(
             capacity_type=capacity,
             instance_type=spec.name,
@@ -289,6 +298,39 @@ def _price_on(
         notes=notes,
         misfit="; ".join(misfits),
     )
+
+
+def _split(
+    instance: indexes.Instance,
+    capacity: CapacityType,
+    *,
+    cpu: Decimal,
+    memory_gib: Decimal,
+    devices: Decimal,
+) -> Breakdown:
+    """The pod's share of the instance's price, part by part (README "Cost model").
+
+    share = price × (cpu × $/vCPU-h + GiB × $/GiB-h + devices × $/device-h) ÷ weight.
+    The total is computed in one division so that a pod filling the instance pays exactly
+    its price; the other parts are carried to 1e-18 $ (an exact decimal, so that the three
+    parts add up to the total exactly) and the last non-zero part takes what they leave.
+    """
+    price = instance.prices[capacity]
+    weight = instance.weight
+    rates = instance.list_rates
+    if not weight:  # a catalog with zero list rates: charge by vCPU alone
+        return Breakdown(price * cpu / instance.spec.vcpu, _ZERO, _ZERO)
+    cpu_weight = cpu * rates.cpu
+    memory_weight = memory_gib * rates.memory
+    device_weight = devices * instance.device_list
+    total = price * (cpu_weight + memory_weight + device_weight) / weight
+    cpu_part = (price * cpu_weight / weight).quantize(_ATTO)
+    if device_weight:
+        memory_part = (price * memory_weight / weight).quantize(_ATTO)
+        return Breakdown(cpu_part, memory_part, total - cpu_part - memory_part)
+    if memory_weight:
+        return Breakdown(cpu_part, total - cpu_part, _ZERO)
+    return Breakdown(total, _ZERO, _ZERO)
 
 
 def _at_fallback_rates(
