@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from costwarden.workloads import InvalidObject
+from costwarden.workloads import JSON_OBJECT, InvalidObject
 
 CAPACITY_TYPES = frozenset(("on-demand", "spot", "reserved"))
 _NOT_SPOT = frozenset(("on-demand", "reserved"))
@@ -66,7 +66,8 @@ CAPACITY_LABELS: dict[str, tuple[Callable[[str], str | None], frozenset[str]]] =
 
 AKS_SPOT_TAINT = ("kubernetes.azure.com/scalesetpriority", "spot")
 """AKS taints every Spot pool `kubernetes.azure.com/scalesetpriority=spot:NoSchedule`."""
-SPOT_TAINTS = (AKS_SPOT_TAINT, ("cloud.google.com/gke-spot", "true"))
+SPOT_TAINTS = dict((AKS_SPOT_TAINT, ("cloud.google.com/gke-spot", "true")))
+"""Taint key -> value of the Spot taints clusters use (GKE's only when configured)."""
 
 
 class Term:
@@ -109,7 +110,7 @@ def node_terms(
     base = Term()
     selector = spec.get("nodeSelector")
     if selector:
-        if not isinstance(selector, Mapping):
+        if not isinstance(selector, JSON_OBJECT):
             raise InvalidObject("expected a mapping of labels", ("nodeSelector",))
         for key, value in selector.items():
             _require(base, key, "In", (str(value),), aliases=aliases, notes=notes)
@@ -121,7 +122,7 @@ def node_terms(
         term = base.copy()
         expressions = term_spec.get("matchExpressions") or ()
         for j, expression in enumerate(expressions):
-            if not isinstance(expression, Mapping):
+            if not isinstance(expression, JSON_OBJECT):
                 raise InvalidObject(
                     "expected a mapping",
                     (*_AFFINITY_PATH, i, "matchExpressions", j),
@@ -150,12 +151,12 @@ _AFFINITY_PATH = (
 def _affinity_terms(spec: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     value: Any = spec
     for key in _AFFINITY_PATH:
-        if not isinstance(value, Mapping):
+        if not isinstance(value, JSON_OBJECT):
             return []
         value = value.get(key)
     if value is None:
         return []
-    if not isinstance(value, list) or not all(isinstance(t, Mapping) for t in value):
+    if not isinstance(value, list) or not all(isinstance(t, JSON_OBJECT) for t in value):
         raise InvalidObject("expected a list of node selector terms", _AFFINITY_PATH)
     return value
 
@@ -220,19 +221,18 @@ def tolerated_spot_taints(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
         return []
     if not isinstance(tolerations, list):
         raise InvalidObject("expected a list of tolerations", ("tolerations",))
-    return [
-        taint
-        for taint in SPOT_TAINTS
-        if any(isinstance(t, Mapping) and _tolerates(t, *taint) for t in tolerations)
-    ]
-
-
-def _tolerates(toleration: Mapping[str, Any], key: str, value: str) -> bool:
-    tolerated_key = toleration.get("key") or ""
-    if tolerated_key not in ("", key):
-        return False
-    if toleration.get("effect") not in (None, "", "NoSchedule"):
-        return False
-    if toleration.get("operator", "Equal") == "Exists":
-        return True
-    return bool(tolerated_key) and toleration.get("value") == value
+    tolerated = []
+    for toleration in tolerations:
+        if not isinstance(toleration, JSON_OBJECT):
+            continue
+        key = toleration.get("key") or ""
+        if key and key not in SPOT_TAINTS:
+            continue
+        if toleration.get("effect") not in (None, "", "NoSchedule"):
+            continue
+        exists = toleration.get("operator", "Equal") == "Exists"
+        if not key and exists:  # tolerates every taint
+            return list(SPOT_TAINTS.items())
+        if key and (exists or toleration.get("value") == SPOT_TAINTS[key]):
+            tolerated.append((key, SPOT_TAINTS[key]))
+    return tolerated

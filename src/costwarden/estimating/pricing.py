@@ -38,7 +38,7 @@ from costwarden.estimating.estimates import (
     WorkloadEstimate,
 )
 from costwarden.quantities import GIB
-from costwarden.workloads import InvalidObject, PathPart
+from costwarden.workloads import JSON_OBJECT, InvalidObject, PathPart
 
 SHARING_ANNOTATION = "costwarden.io/gpu-sharing-replicas"
 """On a pod (template): how many pods share one physical GPU via `nvidia.com/gpu.shared`."""
@@ -93,7 +93,7 @@ def estimate_object(obj: Mapping[str, Any], *, catalog: Catalog) -> WorkloadEsti
         pod = estimate_pod(
             template.spec,
             catalog=catalog,
-            annotations=annotations if isinstance(annotations, Mapping) else None,
+            annotations=annotations if isinstance(annotations, JSON_OBJECT) else None,
         )
     except InvalidObject as exc:
         raise exc.within((*_pointer_path(template.pointer), "spec")) from None
@@ -240,11 +240,11 @@ def _allowed_types(term: placing.Term, index: indexes.Index) -> list[str]:
     else:
         assert term.families is not None
         names = {n for f in term.families for n in index.families.get(f, ())}
-    return sorted(
-        n
-        for n in names
-        if n not in term.excluded_types and indexes.family_of(n) not in term.excluded_families
-    )
+    if term.excluded_types:
+        names -= term.excluded_types
+    if term.excluded_families:
+        names = {n for n in names if indexes.family_of(n) not in term.excluded_families}
+    return sorted(names)
 
 
 def _price_on(

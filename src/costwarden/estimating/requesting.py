@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from costwarden import quantities
-from costwarden.workloads import InvalidObject, PathPart
+from costwarden.workloads import JSON_OBJECT, InvalidObject
 
 Resources = dict[str, Decimal]
 
@@ -32,68 +32,101 @@ def effective_requests(spec: Mapping[str, Any]) -> Resources:
     """Resource name -> quantity the scheduler reserves for the pod (cores, bytes, devices)."""
     apps: Resources = {}
     for i, container in enumerate(_containers(spec, "containers")):
-        _add(apps, _container_requests(container, ("containers", i)))
-    init: Resources = {}
-    sidecars: Resources = {}
-    for i, container in enumerate(_containers(spec, "initContainers")):
-        own = _container_requests(container, ("initContainers", i))
-        if container.get("restartPolicy") == "Always":
+        own = _container_requests(container, "containers", i)
+        if own:
             _add(apps, own)
-            _add(sidecars, own)
-            _max(init, sidecars)
-        else:
-            _max(init, _sum(own, sidecars))
-    _max(apps, init)
+    init_containers = _containers(spec, "initContainers")
+    if init_containers:
+        init: Resources = {}
+        sidecars: Resources = {}
+        for i, container in enumerate(init_containers):
+            own = _container_requests(container, "initContainers", i)
+            if container.get("restartPolicy") == "Always":
+                _add(apps, own)
+                _add(sidecars, own)
+                _max(init, sidecars)
+            else:
+                _max(init, _sum(own, sidecars))
+        _max(apps, init)
     pod_level = spec.get("resources")
     if pod_level:
-        _override_pod_level(apps, _resource_lists(pod_level, ("resources",)))
+        try:
+            _override_pod_level(apps, _resource_lists(pod_level))
+        except InvalidObject as exc:
+            raise exc.within(("resources",)) from None
     overhead = spec.get("overhead")
     if overhead:
-        _add(apps, _quantities(overhead, ("overhead",)))
+        try:
+            _add(apps, _quantities(overhead))
+        except InvalidObject as exc:
+            raise exc.within(("overhead",)) from None
     return apps
 
 
 def _containers(spec: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
     containers = spec.get(key)
-    if containers is None:
+    if not containers:
         return []
-    if not isinstance(containers, list) or not all(isinstance(c, Mapping) for c in containers):
+    if not isinstance(containers, list):
         raise InvalidObject("expected a list of containers", (key,))
     return containers
 
 
-def _container_requests(container: Mapping[str, Any], path: tuple[PathPart, ...]) -> Resources:
+def _container_requests(container: Any, key: str, i: int) -> Resources:
+    if not isinstance(container, JSON_OBJECT):
+        raise InvalidObject("expected a container (a mapping)", (key, i))
     resources = container.get("resources")
     if not resources:
         return {}
-    return _resource_lists(resources, (*path, "resources"))
+    try:
+        return _resource_lists(resources)
+    except InvalidObject as exc:
+        raise exc.within((key, i, "resources")) from None
 
 
-def _resource_lists(resources: Any, path: tuple[PathPart, ...]) -> Resources:
+def _resource_lists(resources: Any) -> Resources:
     """Requests, with each missing request defaulted to its limit."""
-    if not isinstance(resources, Mapping):
-        raise InvalidObject("expected a mapping", path)
+    if not isinstance(resources, JSON_OBJECT):
+        raise InvalidObject("expected a mapping")
     requests = resources.get("requests")
     limits = resources.get("limits")
-    result = _quantities(requests, (*path, "requests")) if requests else {}
+    try:
+        result = _quantities(requests) if requests else {}
+    except InvalidObject as exc:
+        raise exc.within(("requests",)) from None
     if limits:
-        for name, value in _quantities(limits, (*path, "limits")).items():
-            result.setdefault(name, value)
+        try:
+            limit_values = _quantities(limits)
+        except InvalidObject as exc:
+            raise exc.within(("limits",)) from None
+        for name, value in limit_values.items():
+            if name not in result:
+                result[name] = value
     return result
 
 
-def _quantities(values: Any, path: tuple[PathPart, ...]) -> Resources:
-    if not isinstance(values, Mapping):
-        raise InvalidObject("expected a mapping of resource names to quantities", path)
-    try:
-        return {name: quantities.parse(value) for name, value in values.items()}
-    except quantities.QuantityError:
-        for name, value in values.items():
+_parsed: dict[str, Decimal] = {}
+"""Quantity text -> value: a plain dict in front of `quantities.parse` (hot path)."""
+_PARSED_MAX = 4096
+
+
+def _quantities(values: Any) -> Resources:
+    if not isinstance(values, JSON_OBJECT):
+        raise InvalidObject("expected a mapping of resource names to quantities")
+    result = {}
+    for name, value in values.items():
+        parsed = _parsed.get(value) if type(value) is str else None
+        if parsed is None:
             try:
-                quantities.parse(value)
+                parsed = quantities.parse(value)
             except quantities.QuantityError as exc:
-                raise InvalidObject(str(exc), (*path, name)) from None
-        raise  # pragma: no cover - one of the values failed above
+                raise InvalidObject(str(exc), (name,)) from None
+            if type(value) is str:
+                if len(_parsed) >= _PARSED_MAX:  # bounded: quantity text comes from users
+                    _parsed.clear()
+                _parsed[value] = parsed
+        result[name] = parsed
+    return result
 
 
 def _override_pod_level(requests: Resources, pod_level: Resources) -> None:

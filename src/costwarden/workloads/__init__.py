@@ -15,6 +15,9 @@ from typing import Any
 
 PathPart = str | int
 
+JSON_OBJECT = (dict, Mapping)
+"""isinstance() types of a JSON object (dict first: that is what decoded JSON is)."""
+
 EXPECTED_NODES_ANNOTATION = "costwarden.io/expected-nodes"
 """On a DaemonSet: how many nodes it is expected to run on (default 1)."""
 
@@ -198,7 +201,7 @@ def _mapping(
             if required:
                 raise InvalidObject("required field is missing", (*base, *path[: i + 1]))
             return {}
-        if not isinstance(value, Mapping):
+        if not isinstance(value, JSON_OBJECT):
             raise InvalidObject("expected a mapping", (*base, *path[: i + 1]))
     return value  # type: ignore[no-any-return]
 
