@@ -11,7 +11,8 @@ The cost model (README "Cost model"):
   or the fallback Spot discount, on Spot) and cpu/memory the fallback rates.
 * Where the pod leaves a choice open, ONE rule decides: capacity type on-demand unless the
   pod can only run on Spot (reserved if it can only run on reserved or Spot); then the
-  cheapest choice that fits among what the pod allows (as Karpenter would launch it).
+  cheapest instance type that fits among those the pod allows (as Karpenter would launch
+  it), or, without instance types, the cheapest accelerator model the pod allows.
   Every such choice is written into `PodEstimate.assumptions`.
 
 Nothing is rounded here; callers quantize for display.
@@ -214,16 +215,22 @@ def _on_instance(
         )
         for instance in known
     ]  # fmt: skip
-    fitting = [o for o in options if not o.misfit]
+    # Cheapest instance first (what Karpenter launches for a pending pod), then the
+    # smaller share of it.
+    ranked = sorted(
+        zip(known, options, strict=True),
+        key=lambda pair: (pair[0].prices[capacity], pair[1].hourly.total),
+    )
+    fitting = [option for _, option in ranked if not option.misfit]
     if fitting:
-        best = min(fitting, key=lambda o: o.hourly.total)
+        best = fitting[0]
         if len(known) > 1:
             notes.append(
                 f"{len(known)} instance types allowed: priced on {best.placement.instance_type},"
-                " the cheapest that fits"
+                " the cheapest instance that fits"
             )
     else:
-        best = min(options, key=lambda o: o.hourly.total)
+        best = ranked[0][1]
         notes.append(
             f"requests do not fit {best.placement.instance_type} ({best.misfit}): the pod "
             "could not be scheduled there; priced with its requests clamped to the instance"
@@ -426,14 +433,14 @@ def _accelerator_request(
             return None
         devices = Decimal(count * profile[0]) / Decimal(model.mig_slices)
         note = (
-            f"{resource}: {count} × {profile[0]} of the {model.mig_slices} compute slices "
-            f"of a {model.model} = {devices.normalize():f} GPU"
+            f"{resource}: {count} × {profile[0]} of the {model.mig_slices} compute slices of "
+            f"one {model.model} = {count * profile[0]}/{model.mig_slices} GPU"
         )
     elif resource == "nvidia.com/gpu.shared":
         devices = Decimal(count) / Decimal(sharing)
         note = (
             f"nvidia.com/gpu.shared: {sharing} pods share one GPU (annotate "
-            f"{SHARING_ANNOTATION} to change): {count} × 1/{sharing} of a {model.model}"
+            f"{SHARING_ANNOTATION} to change): {count} × 1/{sharing} of one {model.model}"
         )
     elif resource == "aws.amazon.com/neuroncore":
         cores = NEURONCORES_PER_DEVICE.get(model.model, DEFAULT_NEURONCORES_PER_DEVICE)

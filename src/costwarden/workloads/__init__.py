@@ -174,13 +174,17 @@ def _job_pods(
     if completions is not None:
         pods = min(parallelism, _count(completions, (*base, "completions")))
         notes.append(
-            f"{what}: {pods} pods at once (parallelism {parallelism}, completions {completions})"
+            f"{what}: {_pods(pods)} at once (parallelism {parallelism}, completions {completions})"
         )
     else:
-        notes.append(f"{what}: {pods} pods at once (parallelism {parallelism})")
+        notes.append(f"{what}: {_pods(pods)} at once (parallelism {parallelism})")
     if spec.get("suspend") is True:
         notes.append(f"{what} is suspended; priced as if resumed")
     return Decimal(pods), tuple(notes)
+
+
+def _pods(count: int) -> str:
+    return "1 pod" if count == 1 else f"{count} pods"
 
 
 def _group(api_version: str) -> str:

@@ -164,6 +164,29 @@ def test_cheapest_of_several_allowed_instance_types_that_fits_is_chosen(catalog:
     assert any("3 instance types allowed" in a for a in estimate.assumptions)
 
 
+def test_the_cheapest_instance_wins_even_where_a_bigger_one_gives_a_smaller_share(
+    catalog: Catalog,
+) -> None:
+    spec = pod_spec(
+        container({"cpu": "2", "memory": "8Gi", "nvidia.com/gpu": "1"}),
+        nodeSelector={"karpenter.k8s.aws/instance-family": "g5"},
+        affinity=affinity(
+            [
+                {
+                    "key": "node.kubernetes.io/instance-type",
+                    "operator": "In",
+                    "values": ["g5.12xlarge", "g5.xlarge"],
+                }
+            ]
+        ),
+    )
+    own = 2 * CPU + 8 * MEM + A10G
+    on_xlarge = share("1.006", vcpu=4, gib=16, devices=1, model=A10G) * own
+    estimate = estimate_pod(spec, catalog=catalog)
+    assert estimate.placement.instance_type == "g5.xlarge"  # 1.006 $/h < 5.672 $/h
+    assert_money(estimate.hourly.total, on_xlarge)
+
+
 def test_karpenter_instance_family_picks_the_cheapest_member_that_fits(catalog: Catalog) -> None:
     # 6 vCPU does not fit g5.xlarge (4); g5.2xlarge and g5.12xlarge fit.
     spec = pod_spec(
