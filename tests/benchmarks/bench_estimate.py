@@ -1,18 +1,16 @@
 """How long estimating one realistic pod takes, next to decoding the same object's JSON.
 
-The pod is the train-a100 Pod a real API server sent (fixture 009: init container, 4 A100s
-pinned to p4d.24xlarge on-demand). The estimator runs on the admission hot path right after
-the request body is decoded; the target is that it costs no more than that decode.
-Priced against the bundled catalog when it is there, else the unit tests' sample catalog.
+The pod is the train-a100 Pod a real API server sent (fixture 009: an init container, 4
+A100s pinned to p4d.24xlarge on-demand), priced against the bundled catalog. The estimator
+runs on the admission hot path right after the request body is decoded; the target is that
+it costs no more than that decode.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 HERE = Path(__file__).resolve().parent
 FIXTURE = (
@@ -21,39 +19,21 @@ FIXTURE = (
 )
 
 
-def _load(name: str, path: Path) -> Any:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _catalog() -> tuple[Any, str]:
-    try:
-        from costwarden.catalog import loading  # type: ignore[attr-defined]
-
-        return loading.bundled_catalog(), "bundled catalog"
-    except ImportError:
-        sample = _load("sample_catalog", HERE.parent / "unit/estimating/sample_catalog.py")
-        return sample.build_catalog(), "unit-test sample catalog"
-
-
 def main() -> None:
     sys.path.insert(0, str(HERE))
     from timing import per_call_us
 
     from costwarden import estimating
+    from costwarden.catalog import loading
 
     text = json.dumps(json.loads(FIXTURE.read_text())["request"]["object"])
     obj = json.loads(text)
-    catalog, which = _catalog()
+    catalog = loading.bundled_catalog()
     estimate = estimating.estimate_object(obj, catalog=catalog)
     assert estimate is not None
     decode = per_call_us(lambda: json.loads(text))
     pod = per_call_us(lambda: estimating.estimate_object(obj, catalog=catalog))
-    print(f"object: {FIXTURE.name} request.object, {len(text)} bytes of JSON; {which}")
+    print(f"object: {FIXTURE.name} request.object, {len(text)} bytes of JSON")
     print(f"estimate: {estimate.hourly.total:.4f} $/h on {estimate.pod.placement.instance_type}")
     print(f"json.loads of the object:  {decode:8.2f} µs")
     print(f"estimate_object (one pod): {pod:8.2f} µs")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sample_catalog import build_catalog
+from tests.unit.estimating.sample_catalog import build_catalog
 
 from costwarden.catalog.models import Catalog
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sample_catalog import CPU, MEM, MODEL_HOURLY, SPOT_FACTOR
+from tests.unit.estimating.sample_catalog import CPU, MEM, MODEL_HOURLY, SPOT_FACTOR
 
 from costwarden.catalog.models import Catalog
 from costwarden.estimating import estimate_object, estimate_pod
