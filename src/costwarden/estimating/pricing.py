@@ -433,8 +433,9 @@ def _accelerator_request(
             return None
         devices = Decimal(count * profile[0]) / Decimal(model.mig_slices)
         note = (
-            f"{resource}: {count} × {profile[0]} of the {model.mig_slices} compute slices of "
-            f"one {model.model} = {count * profile[0]}/{model.mig_slices} GPU"
+            f"{resource}: {count} × {profile[0]}/{model.mig_slices} of one {model.model} "
+            f"({profile[0]} of its {model.mig_slices} compute slices) = "
+            f"{count * profile[0]}/{model.mig_slices} GPU"
         )
     elif resource == "nvidia.com/gpu.shared":
         devices = Decimal(count) / Decimal(sharing)

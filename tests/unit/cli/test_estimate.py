@@ -192,3 +192,16 @@ def test_broken_catalog_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[st
     )
     assert status == cli.EXIT_INPUT_ERROR
     assert "catalog.yaml" in err
+
+
+def test_readme_sample_output_is_what_the_command_prints(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    readme = (EXAMPLES.parent.parent.parent.parent / "README.md").read_text()
+    command = "$ costwarden estimate -f gpu-train-pod.yaml -f mig-infer-pod.yaml -f sweep-job.yaml"
+    start = readme.index(command) + len(command) + 1
+    sample = readme[start : readme.index("```", start)]
+    names = command.split()[4::2]
+    status, out, _ = run(capsys, *(arg for name in names for arg in ("-f", str(EXAMPLES / name))))
+    assert status == cli.EXIT_OK
+    assert out == sample
