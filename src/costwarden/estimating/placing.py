@@ -19,12 +19,16 @@ accelerator models and capacity types a node must have to match it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from costwarden.workloads import JSON_OBJECT, InvalidObject
 
 CAPACITY_TYPES = frozenset(("on-demand", "spot", "reserved"))
+_SINGLE_STRATEGY_MIG = re.compile(r"^(.+)-MIG-(\d+g\.\d+gb)$", re.IGNORECASE)
+"""GFD's product label on nodes whose GPUs are MIG-partitioned with the `single` strategy
+(`NVIDIA-A100-SXM4-40GB-MIG-1g.5gb`): every `nvidia.com/gpu` there is one such slice."""
 _NOT_SPOT = frozenset(("on-demand", "reserved"))
 _SPOT = frozenset(("spot",))
 
@@ -79,6 +83,7 @@ class Term:
         "excluded_models",
         "excluded_types",
         "families",
+        "mig_profile",
         "models",
         "types",
     )
@@ -91,6 +96,8 @@ class Term:
         self.models: frozenset[str] | None = None
         self.excluded_models: frozenset[str] = frozenset()
         self.capacity: frozenset[str] = CAPACITY_TYPES
+        self.mig_profile: str | None = None
+        """MIG profile (`1g.5gb`) every `nvidia.com/gpu` is, on single-strategy MIG nodes."""
 
     def copy(self) -> Term:
         term = Term()
@@ -185,6 +192,11 @@ def _require(
         models = set()
         for value in values:
             model = aliases.get(value.lower())
+            single_mig = _SINGLE_STRATEGY_MIG.match(value) if model is None else None
+            if single_mig is not None:
+                model = aliases.get(single_mig[1].lower())
+                if model is not None and operator == "In":
+                    term.mig_profile = single_mig[2].lower()
             if model is None:
                 notes.append(f"{key}={value} is not a model the catalog knows; ignored")
             else:

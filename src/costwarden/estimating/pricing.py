@@ -211,7 +211,7 @@ def _on_instance(
     options = [
         _price_on(
             instance, capacity=capacity, cpu=cpu, memory_gib=memory_gib, wanted=wanted,
-            sharing=sharing,
+            sharing=sharing, mig_profile=term.mig_profile,
         )
         for instance in known
     ]  # fmt: skip
@@ -262,6 +262,7 @@ def _price_on(
     memory_gib: Decimal,
     wanted: list[tuple[str, int]],
     sharing: int,
+    mig_profile: str | None,
 ) -> _Candidate:
     """The pod on `instance`: its share of each part of the instance's price."""
     spec = instance.spec
@@ -279,7 +280,7 @@ def _price_on(
     for resource, count in wanted:
         made = None
         if model is not None and _base(resource) == _base(model.resource):
-            made = _accelerator_request(resource, count, model, sharing)
+            made = _accelerator_request(resource, count, model, sharing, mig_profile)
         if made is None:
             misfits.append(f"{resource} not offered")
             accelerators.append(AcceleratorRequest(resource, count, _ZERO))
@@ -364,8 +365,13 @@ def _at_fallback_rates(
     accelerator_cost = _ZERO
     first_model = None
     for resource, count in wanted:
-        model, how = _choose_model(resource, term, index)
-        made = _accelerator_request(resource, count, model, sharing) if model else None
+        priced_as = _priced_as(resource, term.mig_profile)
+        model, how = _choose_model(priced_as, term, index)
+        made = (
+            _accelerator_request(resource, count, model, sharing, term.mig_profile)
+            if model
+            else None
+        )
         if model is None or made is None:
             notes.append(f"{resource}: no matching accelerator in the catalog; not priced")
             accelerators.append(AcceleratorRequest(resource, count, _ZERO))
@@ -423,20 +429,23 @@ def _choose_model(
 
 
 def _accelerator_request(
-    resource: str, count: int, model: Accelerator, sharing: int
+    resource: str, count: int, model: Accelerator, sharing: int, mig_profile: str | None
 ) -> tuple[AcceleratorRequest, str] | None:
     """The request in whole devices of `model`, and how (None: `model` cannot serve it)."""
     note = ""
-    if resource.startswith(MIG_PREFIX):
-        profile = _mig_profile(resource)
+    priced_as = _priced_as(resource, mig_profile)
+    if priced_as.startswith(MIG_PREFIX):
+        profile = _mig_profile(priced_as)
         if profile is None or not model.mig_slices:
             return None
         devices = Decimal(count * profile[0]) / Decimal(model.mig_slices)
         note = (
-            f"{resource}: {count} × {profile[0]}/{model.mig_slices} of one {model.model} "
+            f"{priced_as}: {count} × {profile[0]}/{model.mig_slices} of one {model.model} "
             f"({profile[0]} of its {model.mig_slices} compute slices) = "
             f"{count * profile[0]}/{model.mig_slices} GPU"
         )
+        if priced_as != resource:
+            note = f"{resource} on single-strategy MIG nodes is {priced_as}; {note}"
     elif resource == "nvidia.com/gpu.shared":
         devices = Decimal(count) / Decimal(sharing)
         note = (
@@ -453,6 +462,13 @@ def _accelerator_request(
     else:
         devices = Decimal(count)
     return AcceleratorRequest(resource, count, devices), note
+
+
+def _priced_as(resource: str, mig_profile: str | None) -> str:
+    """`nvidia.com/gpu` on single-strategy MIG nodes is one slice of the node's profile."""
+    if mig_profile is not None and resource == "nvidia.com/gpu":
+        return MIG_PREFIX + mig_profile
+    return resource
 
 
 @lru_cache(maxsize=64)

@@ -413,6 +413,31 @@ def test_mig_slice_on_h100_named_by_gke_label(catalog: Catalog) -> None:
     assert_money(estimate_pod(spec, catalog=catalog).hourly.total, 2 * H100 / 7)
 
 
+def test_gpus_on_single_strategy_mig_nodes_are_slices_of_the_parent(catalog: Catalog) -> None:
+    # GFD labels single-strategy MIG nodes `<product>-MIG-<profile>`; nvidia.com/gpu there
+    # is one slice each.
+    spec = pod_spec(
+        container({"cpu": "1", "memory": "4Gi", "nvidia.com/gpu": "2"}),
+        nodeSelector={"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-40GB-MIG-1g.5gb"},
+    )
+    estimate = estimate_pod(spec, catalog=catalog)
+    assert estimate.requests.accelerators[0].resource == "nvidia.com/gpu"
+    assert estimate.requests.accelerator_devices == Decimal(2) / 7
+    assert_money(estimate.hourly.total, CPU + 4 * MEM + 2 * A100_40 / 7)
+    pinned = estimate_pod(
+        {
+            **spec,
+            "nodeSelector": {
+                **spec["nodeSelector"],
+                "node.kubernetes.io/instance-type": "p4d.24xlarge",
+            },
+        },
+        catalog=catalog,
+    )
+    k = share("21.957642", vcpu=96, gib=1152, devices=8, model=A100_40)
+    assert_money(pinned.hourly.total, k * (CPU + 4 * MEM + Decimal(2) / 7 * A100_40))
+
+
 def test_shared_gpu_is_a_quarter_gpu_unless_annotated(catalog: Catalog) -> None:
     spec = pod_spec(
         container({"cpu": "1", "memory": "2Gi", "nvidia.com/gpu.shared": "1"}),
@@ -656,3 +681,79 @@ def test_estimates_are_deterministic(catalog: Catalog) -> None:
     first: PodEstimate = estimate_pod(_deployment(1)["spec"]["template"]["spec"], catalog=catalog)
     second = estimate_pod(_deployment(1)["spec"]["template"]["spec"], catalog=catalog)
     assert first == second
+
+
+def test_gke_spot_does_not_exist_means_not_spot(catalog: Catalog) -> None:
+    spec = pod_spec(
+        container({"cpu": "1"}),
+        affinity=affinity([{"key": "cloud.google.com/gke-spot", "operator": "DoesNotExist"}]),
+    )
+    estimate = estimate_pod(spec, catalog=catalog)
+    assert estimate.placement.capacity_type == "on-demand"
+    assert any("may run on on-demand or reserved" in a for a in estimate.assumptions)
+
+
+def test_not_in_instance_types_narrows_a_family(catalog: Catalog) -> None:
+    spec = pod_spec(
+        container({"cpu": "2", "memory": "8Gi", "nvidia.com/gpu": "1"}),
+        nodeSelector={"karpenter.k8s.aws/instance-family": "g5"},
+        affinity=affinity(
+            [
+                {
+                    "key": "node.kubernetes.io/instance-type",
+                    "operator": "NotIn",
+                    "values": ["g5.xlarge"],
+                }
+            ]
+        ),
+    )
+    on_2xl = share("1.212", vcpu=8, gib=32, devices=1, model=A10G) * (2 * CPU + 8 * MEM + A10G)
+    estimate = estimate_pod(spec, catalog=catalog)
+    assert estimate.placement.instance_type == "g5.2xlarge"
+    assert_money(estimate.hourly.total, on_2xl)
+
+
+def test_neurondevice_is_the_neuron_plugins_other_name_for_a_device(catalog: Catalog) -> None:
+    spec = pod_spec(container({"aws.amazon.com/neurondevice": "2"}))
+    estimate = estimate_pod(spec, catalog=catalog)
+    assert estimate.placement.accelerator_model == "inferentia2"
+    assert_money(estimate.hourly.total, 2 * MODEL_HOURLY["inferentia2"])
+
+
+def test_bad_sharing_annotation_is_noted_and_the_default_used(catalog: Catalog) -> None:
+    spec = pod_spec(
+        container({"nvidia.com/gpu.shared": "1"}),
+        nodeSelector={"nvidia.com/gpu.product": "Tesla-T4"},
+    )
+    estimate = estimate_pod(
+        spec, catalog=catalog, annotations={"costwarden.io/gpu-sharing-replicas": "lots"}
+    )
+    assert_money(estimate.hourly.total, T4 / 4)
+    assert any("'lots' is not a positive integer" in a for a in estimate.assumptions)
+
+
+def test_unknown_gpu_label_value_is_noted_and_ignored(catalog: Catalog) -> None:
+    spec = pod_spec(
+        container({"nvidia.com/gpu": "1"}),
+        nodeSelector={"nvidia.com/gpu.product": "NVIDIA-B200"},
+    )
+    estimate = estimate_pod(spec, catalog=catalog)
+    assert_money(estimate.hourly.total, T4)
+    assert any("NVIDIA-B200 is not a model the catalog knows" in a for a in estimate.assumptions)
+
+
+def test_suspended_job_is_priced_as_if_resumed(catalog: Catalog) -> None:
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "queued"},
+        "spec": {
+            "suspend": True,
+            "parallelism": 2,
+            "template": {"spec": pod_spec(container({"cpu": "1"}))},
+        },
+    }
+    estimate = estimate_object(job, catalog=catalog)
+    assert estimate is not None
+    assert_money(estimate.hourly.total, 2 * CPU)
+    assert any("suspended" in a for a in estimate.assumptions)
