@@ -127,19 +127,21 @@ def node_terms(
     result = []
     for i, term_spec in enumerate(terms):
         term = base.copy()
-        expressions = term_spec.get("matchExpressions") or ()
+        expressions = term_spec.get("matchExpressions") or []
+        if not isinstance(expressions, list):
+            raise InvalidObject("expected a list", (*_AFFINITY_PATH, i, "matchExpressions"))
         for j, expression in enumerate(expressions):
-            if not isinstance(expression, JSON_OBJECT):
+            values = expression.get("values") if isinstance(expression, JSON_OBJECT) else ()
+            if not isinstance(expression, JSON_OBJECT) or not isinstance(values, list | None):
                 raise InvalidObject(
-                    "expected a mapping",
+                    "expected a node selector requirement (key, operator, a list of values)",
                     (*_AFFINITY_PATH, i, "matchExpressions", j),
                 )
-            values = expression.get("values") or ()
             _require(
                 term,
                 str(expression.get("key")),
                 str(expression.get("operator")),
-                tuple(str(v) for v in values),
+                tuple(str(v) for v in values or ()),
                 aliases=aliases,
                 notes=notes,
             )
@@ -238,7 +240,7 @@ def tolerated_spot_taints(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
         if not isinstance(toleration, JSON_OBJECT):
             continue
         key = toleration.get("key") or ""
-        if key and key not in SPOT_TAINTS:
+        if not isinstance(key, str) or (key and key not in SPOT_TAINTS):
             continue
         if toleration.get("effect") not in (None, "", "NoSchedule"):
             continue

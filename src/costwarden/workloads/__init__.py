@@ -92,6 +92,8 @@ def pod_template(obj: Mapping[str, Any]) -> PodTemplate | None:
     metadata = _mapping(obj, ("metadata",), required=False)
     name = metadata.get("name") or metadata.get("generateName") or ""
     namespace = metadata.get("namespace")
+    if not isinstance(namespace, str):
+        namespace = None
     if kind == "Pod":
         return PodTemplate(
             kind=kind,

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from costwarden.catalog import loading
 from costwarden.catalog.models import Catalog
 from costwarden.estimating import estimate_pod
+from costwarden.workloads import InvalidObject
 
 BUNDLED = loading.bundled_catalog()
 CAPACITY_LABEL = "karpenter.sh/capacity-type"
@@ -78,3 +79,50 @@ def test_any_pod_on_any_instance_pays_the_formula_and_never_more_than_the_instan
     assert min(hourly.cpu, hourly.memory, hourly.accelerator) >= 0
     # Requests beyond the instance are clamped to it: never more than the whole instance.
     assert hourly.total <= price + Decimal("1e-18")
+
+
+_json_scalars = st.none() | st.booleans() | st.integers(-5, 10**6) | st.text(max_size=12)
+_json = st.recursive(
+    _json_scalars | st.sampled_from(["1", "500m", "16Gi", "nvidia.com/gpu", "In", "Always"]),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(
+        st.sampled_from(
+            ["requests", "limits", "resources", "key", "operator", "values", "cpu", "memory",
+             "nvidia.com/gpu", "nvidia.com/mig-1g.5gb", "restartPolicy", "matchExpressions",
+             "nodeAffinity", "effect", "value", "requiredDuringSchedulingIgnoredDuringExecution",
+             "nodeSelectorTerms"]
+        ),
+        children,
+        max_size=4,
+    ),
+    max_leaves=16,
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    spec=st.fixed_dictionaries(
+        {},
+        optional={
+            "containers": _json,
+            "initContainers": _json,
+            "nodeSelector": _json,
+            "affinity": _json,
+            "tolerations": _json,
+            "overhead": _json,
+            "resources": _json,
+        },
+    )
+)
+def test_arbitrary_specs_are_estimated_or_rejected_with_a_path_never_crash(
+    spec: dict[str, Any],
+) -> None:
+    rejection: InvalidObject | None = None
+    try:
+        estimate = estimate_pod(spec, catalog=BUNDLED)
+    except InvalidObject as exc:
+        rejection = exc
+    if rejection is not None:
+        assert rejection.path, rejection.message  # a rejection always says where
+    else:
+        assert estimate.hourly.total >= 0
