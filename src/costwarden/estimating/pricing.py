@@ -87,8 +87,14 @@ def estimate_object(obj: Mapping[str, Any], *, catalog: Catalog) -> WorkloadEsti
     Raises `workloads.InvalidObject` (path relative to `obj`) for a malformed object.
     """
     template = workloads.pod_template(obj)
-    if template is None:
-        return None
+    return None if template is None else estimate_template(template, catalog=catalog)
+
+
+def estimate_template(template: workloads.PodTemplate, *, catalog: Catalog) -> WorkloadEstimate:
+    """The estimate of a pod template's pods (e.g. one scaled with `workloads.with_replicas`).
+
+    Raises `workloads.InvalidObject` (path relative to the template's object).
+    """
     annotations = template.metadata.get("annotations")
     try:
         pod = estimate_pod(

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from tests.unit.estimating.sample_catalog import CPU, MEM, MODEL_HOURLY, SPOT_FACTOR
 
+from costwarden import workloads
 from costwarden.catalog.models import Catalog
-from costwarden.estimating import estimate_object, estimate_pod
+from costwarden.estimating import estimate_object, estimate_pod, estimate_template
 from costwarden.estimating.estimates import PodEstimate
 from costwarden.workloads import InvalidObject
 
@@ -661,6 +662,15 @@ def test_deployment_costs_replicas_times_one_pod(catalog: Catalog) -> None:
     assert_money(estimate.hourly.total, 3 * one)
     assert_money(estimate.monthly, 3 * one * 730)
     assert estimate.accelerator_devices == 3
+
+
+def test_a_scaled_template_costs_its_new_replicas(catalog: Catalog) -> None:
+    template = workloads.pod_template(_deployment(2))
+    assert template is not None
+    scaled = estimate_template(workloads.with_replicas(template, 4), catalog=catalog)
+    one = share("1.006", vcpu=4, gib=16, devices=1, model=A10G) * (2 * CPU + 8 * MEM + A10G)
+    assert scaled.pods == 4
+    assert_money(scaled.hourly.total, 4 * one)
 
 
 def test_objects_that_run_no_pods_have_no_estimate(catalog: Catalog) -> None:
