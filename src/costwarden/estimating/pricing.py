@@ -77,7 +77,6 @@ profiles"): the 5 GB-slice profiles exist only on 40 GB A100s, the 10 GB-slice o
 
 _CAPACITY_PREFERENCE: tuple[CapacityType, ...] = ("on-demand", "reserved", "spot")
 _ZERO = Decimal(0)
-_ONE = Decimal(1)
 _ATTO = Decimal("1e-18")
 
 
