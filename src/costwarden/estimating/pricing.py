@@ -220,6 +220,12 @@ def _on_instance(
         )
         for instance in known
     ]  # fmt: skip
+    if len(options) == 1:  # the common case: one instance type named
+        best = options[0]
+        if best.misfit:
+            notes.append(_misfit_note(best))
+        best.notes[:0] = notes
+        return best
     # Cheapest instance first (what Karpenter launches for a pending pod), then the
     # smaller share of it.
     ranked = sorted(
@@ -236,15 +242,26 @@ def _on_instance(
             )
     else:
         best = ranked[0][1]
-        notes.append(
-            f"requests do not fit {best.placement.instance_type} ({best.misfit}): the pod "
-            "could not be scheduled there; priced with its requests clamped to the instance"
-        )
+        notes.append(_misfit_note(best))
     best.notes[:0] = notes
     return best
 
 
+def _misfit_note(candidate: _Candidate) -> str:
+    return (
+        f"requests do not fit {candidate.placement.instance_type} ({candidate.misfit}): the "
+        "pod could not be scheduled there; priced with its requests clamped to the instance"
+    )
+
+
 def _allowed_types(term: placing.Term, index: indexes.Index) -> list[str]:
+    if (
+        term.types is not None
+        and term.families is None
+        and not term.excluded_types
+        and not term.excluded_families
+    ):
+        return sorted(term.types)
     if term.types is not None:
         names = set(term.types)
         if term.families is not None:
