@@ -178,3 +178,21 @@ def test_the_cronjob_prices_its_job_on_g5_12xlarge_spot(bundled: Catalog) -> Non
     expected = on_demand_share * bundled.spot_hourly(g5) / g5.on_demand_hourly
     assert estimate.pod.placement.capacity_type == "spot"
     assert abs(estimate.hourly.total - expected) < Decimal("1e-11")
+
+
+def _fixture_names() -> list[str]:
+    return sorted(p.name for p in ADMISSION_FIXTURES.glob("*.json"))
+
+
+@pytest.mark.parametrize("name", _fixture_names())
+def test_every_object_a_real_api_server_sent_is_priced_or_runs_no_pods(
+    bundled: Catalog, name: str
+) -> None:
+    request = json.loads((ADMISSION_FIXTURES / name).read_text())["request"]
+    obj = request.get("object") or request["oldObject"]  # DELETE carries only oldObject
+    estimate = estimating.estimate_object(obj, catalog=bundled)
+    runs_pods = obj["kind"] in {"Pod", "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet",
+                                "Job", "CronJob"}  # fmt: skip
+    assert (estimate is not None) == runs_pods
+    if estimate is not None:
+        assert estimate.monthly == estimate.hourly.total * 730
