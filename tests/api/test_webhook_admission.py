@@ -27,7 +27,7 @@ from webhook_support import (
     webhook_of,
 )
 
-from costwarden import reviews
+from costwarden import reviews, workloads
 from costwarden.engine.verdicts import PatchOperation, Verdict, Violation
 
 FIXTURES = fixture_paths()
@@ -360,3 +360,19 @@ async def test_an_evaluation_failure_is_a_500_with_a_reason_and_counted_as_an_er
         {"webhook": "validate", "operation": "CREATE", "kind": "Pod", "decision": "error"},
     )
     assert errors == 1.0
+
+
+async def test_an_object_kubernetes_would_reject_is_a_400_naming_where(tmp_path: Path) -> None:
+    def malformed(request: reviews.AdmissionRequest) -> Verdict:
+        raise workloads.InvalidObject("expected a list", ("spec", "containers"))
+
+    app = build_app(tmp_path, ScriptedEvaluator(malformed))
+    async with client(app) as http:
+        answer = await http.post("/validate", json=fixture("009-validate"))
+    assert answer.status_code == 400
+    assert answer.json()["reason"] == "request.object.spec.containers: expected a list"
+    invalid = app.registry.get_sample_value(
+        "costwarden_admission_requests_total",
+        {"webhook": "validate", "operation": "CREATE", "kind": "Pod", "decision": "invalid"},
+    )
+    assert invalid == 1.0

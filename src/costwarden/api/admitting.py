@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 
-from costwarden import reviews
-from costwarden.api import patches, responding
+from costwarden import reviews, workloads
+from costwarden.api import patches, reading, responding
+from costwarden.documents import format_path
 from costwarden.engine.ports import NamespaceLabels
 from costwarden.engine.verdicts import Verdict
 from costwarden.estimating.estimates import WorkloadEstimate
@@ -95,6 +96,11 @@ class Admission:
             else:
                 decision, response = self._mutate(request)
             return responding.review(response)
+        except workloads.InvalidObject as exc:
+            # Kubernetes would not have accepted the object either: the caller's fault.
+            decision = "invalid"
+            where = format_path(("request", "object", *exc.path))
+            raise reading.BadReview(f"{where}: {exc.message}") from None
         finally:
             self._metrics.review(
                 webhook=webhook,

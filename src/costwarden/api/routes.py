@@ -58,6 +58,8 @@ def admission_app(admission: Admission, *, max_request_bytes: int) -> FastAPI:
                 body = await run_in_threadpool(admission.answer, webhook, review, started=started)
             else:
                 body = admission.answer(webhook, review, started=started)
+        except reading.BadReview:
+            raise
         except Exception as exc:  # our bug, not the caller's: 500, and the API server's
             # failurePolicy decides (a 4xx would claim the request was at fault).
             log.exception("evaluating %s uid=%s failed", webhook, review.uid)
