@@ -289,7 +289,7 @@ def _check(
 
 def _violation(rule: sets.CompiledRule, finding: Finding, target: Target) -> Violation:
     action: Action = finding.action or rule.rule.action
-    fix = rule.rule.fix or finding.fix
+    fix = f"{finding.fix} ({rule.rule.fix})" if rule.rule.fix else finding.fix
     hint = exception_hint(rule.rule, target)
     return Violation(
         policy=rule.policy,

@@ -96,7 +96,9 @@ def _missing(requirement: models.LabelRequirement, target: Target) -> Finding:
     what = f"missing mandatory label {key}"
     if requirement.inherit_from_namespace:
         what += f" (neither the pod nor namespace {target.namespace} has it)"
-    fix = f"add label {key}{_allowed(requirement)}"
+    fix = f"add label {key}{_allowed(requirement)} to the pod (template)"
+    if requirement.inherit_from_namespace:
+        fix += f" or to namespace {target.namespace}"
     miss = near_miss(key, target.labels)
     if miss is not None:
         what += f"; found {miss}={target.labels[miss]}"

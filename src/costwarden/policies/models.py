@@ -361,7 +361,7 @@ class Rule(_Model):
     exclude: Match | None = None
     exceptions: Exceptions = Field(default_factory=Exceptions)
     fix: str = ""
-    """How to fix a violation, appended to the message (each kind has a default)."""
+    """Extra advice appended to every fix this rule suggests (e.g. a wiki link)."""
 
     required_labels: RequiredLabels | None = None
     gpu_limits: GpuLimits | None = None
