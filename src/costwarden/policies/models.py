@@ -92,15 +92,15 @@ def parse_expiry(value: Any) -> datetime:
         return value
     if isinstance(value, date):
         return datetime.combine(value + timedelta(days=1), time(), tzinfo=UTC)
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            if len(text) == 10:
-                return parse_expiry(date.fromisoformat(text))
-            return parse_expiry(datetime.fromisoformat(text))
-        except ValueError:
-            pass
-    raise ValueError(f"{value!r} is not a date (2026-12-31) or a time (2026-12-31T18:00:00Z)")
+    problem = f"{value!r} is not a date (2026-12-31) or a time (2026-12-31T18:00:00Z)"
+    if not isinstance(value, str):
+        raise ValueError(problem)
+    text = value.strip()
+    try:
+        parsed = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(problem) from None
+    return parse_expiry(parsed)
 
 
 Expiry = Annotated[
