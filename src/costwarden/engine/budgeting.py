@@ -127,14 +127,23 @@ def check(
     committed = spend.run_rate_hourly * left
     workload = change.delta_hourly * expected
     projected = spend.spent + committed + reserved + workload
-    terms = (
-        f"spent {wording.money(spend.spent, currency)} + run-rate "
-        f"{wording.money(spend.run_rate_hourly, currency)}/h × {wording.hours(left)} left = "
-        f"{wording.money(committed, currency)} + reserved {wording.money(reserved, currency)} "
-        f"+ this workload {wording.money(change.delta_hourly, currency)}/h × "
-        f"{wording.hours(expected)} ({source}) = {wording.money(workload, currency)} → "
-        f"{wording.money(projected, currency)}"
+    threshold = cap * config.warn_at
+    wants_reservation = (
+        context.reservations is not None and not target.dry_run and target.kind != "CronJob"
     )
+    if projected <= threshold and not wants_reservation:
+        return NOTHING  # the common case: nothing to say, nothing to format
+
+    def terms() -> str:
+        return (
+            f"spent {wording.money(spend.spent, currency)} + run-rate "
+            f"{wording.money(spend.run_rate_hourly, currency)}/h × {wording.hours(left)} left = "
+            f"{wording.money(committed, currency)} + reserved {wording.money(reserved, currency)} "
+            f"+ this workload {wording.money(change.delta_hourly, currency)}/h × "
+            f"{wording.hours(expected)} ({source}) = {wording.money(workload, currency)} → "
+            f"{wording.money(projected, currency)}"
+        )
+
     numbers = {
         "group": group,
         "spent": str(spend.spent),
@@ -155,7 +164,7 @@ def check(
             findings=(
                 Finding(
                     key="cap",
-                    what=f"{config.period}ly budget of {scope} would be exceeded: {terms} > cap "
+                    what=f"{config.period}ly budget of {scope} would be exceeded: {terms()} > cap "
                     f"{wording.money(cap, currency)}",
                     fix=fix,
                     numbers=numbers,
@@ -163,12 +172,11 @@ def check(
             )
         )
     findings: tuple[Finding, ...] = ()
-    threshold = cap * config.warn_at
     if projected > threshold:
         findings = (
             Finding(
                 key="warn",
-                what=f"{config.period}ly budget of {scope} is nearly used: {terms} > "
+                what=f"{config.period}ly budget of {scope} is nearly used: {terms()} > "
                 f"{wording.number(config.warn_at * 100)} % of cap {wording.money(cap, currency)}",
                 fix=fix,
                 numbers=numbers,
@@ -176,16 +184,18 @@ def check(
             ),
         )
     reservation = None
-    if context.reservations is not None and not target.dry_run and target.kind != "CronJob":
+    if wants_reservation:
         reservation = Reservation(
             budget=name,
             group=group,
             key=f"{target.namespace}/{target.kind}/{target.name or target.uid}",
             amount=workload,
             limit=cap - spend.spent - committed,
-            what=f"{config.period}ly budget of {scope} is reserved by workloads admitted "
-            f"moments ago: {terms} fits, but the ledger refused "
-            f"{wording.money(workload, currency)} against the cap {wording.money(cap, currency)}",
+            describe=lambda: (
+                f"{config.period}ly budget of {scope} is taken by workloads admitted moments "
+                f"ago: {terms()} fits, but the ledger refused {wording.money(workload, currency)} "
+                f"against the cap {wording.money(cap, currency)}"
+            ),
         )
     return Outcome(findings=findings, reservation=reservation)
 

@@ -232,7 +232,7 @@ def _judge(
             ):
                 finding = Finding(
                     key="reservation",
-                    what=reservation.what,
+                    what=reservation.describe(),
                     fix="retry shortly (reservations expire once spend data catches up)",
                 )
                 violations.append(_violation(rule, finding, new))

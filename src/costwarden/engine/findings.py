@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -36,8 +36,8 @@ class Reservation:
     key: str
     amount: Decimal
     limit: Decimal
-    what: str
-    """The denial's text should the ledger refuse."""
+    describe: Callable[[], str]
+    """The denial's text should the ledger refuse (formatted only then)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     WithJsonSchema,
     model_validator,
 )
@@ -77,9 +78,21 @@ def _duration(value: Any) -> timedelta:
     return duration
 
 
+def format_duration(duration: timedelta) -> str:
+    """The inverse of `parse_duration`: 90 days -> `90d`, 90 minutes -> `1h30m`."""
+    seconds = int(duration.total_seconds())
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
 Duration = Annotated[
     timedelta,
     BeforeValidator(_duration),
+    PlainSerializer(format_duration, return_type=str),
     WithJsonSchema({"type": "string", "pattern": r"^(\d+d)?(\d+h)?(\d+m)?(\d+s)?$"}),
 ]
 

@@ -17,7 +17,8 @@ from costwarden.policies import matching, models
 class CompiledRule:
     policy: str
     rule: models.Rule
-    match: matching.Matcher
+    match: matching.Matcher | None
+    """None: the rule matches every request (kept None so the hot path skips it)."""
     exclude: matching.Matcher | None
     instance_types: re.Pattern[str] | None = None
     """`sizeEnvelope.allowedInstanceTypes`, compiled."""
@@ -29,10 +30,11 @@ class CompiledRule:
     @classmethod
     def compile(cls, policy: str, rule: models.Rule) -> CompiledRule:
         envelope = rule.size_envelope
+        match = matching.Matcher.compile(rule.match)
         return cls(
             policy=policy,
             rule=rule,
-            match=matching.Matcher.compile(rule.match),
+            match=None if match.is_empty else match,
             exclude=matching.Matcher.compile(rule.exclude) if rule.exclude else None,
             instance_types=(
                 matching.compile_globs(envelope.allowed_instance_types) if envelope else None
@@ -40,7 +42,7 @@ class CompiledRule:
         )
 
     def applies_to(self, subject: matching.Subject) -> bool:
-        if not self.match.matches(subject):
+        if self.match is not None and not self.match.matches(subject):
             return False
         return self.exclude is None or not self.exclude.matches(subject)
 
