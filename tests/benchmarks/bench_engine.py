@@ -26,8 +26,12 @@ from costwarden.engine.ports import BudgetSpend, SpendSnapshot  # noqa: E402
 from costwarden.policies import loading, sets  # noqa: E402
 from costwarden.reviews import AdmissionReview  # noqa: E402
 
-REVIEW = HERE.parent.parent.parent / "shared" / "fixtures" / "admission" / (
-    "009-validate-pod-create-ml-train-train-a100.json"
+REVIEW = (
+    HERE.parent.parent.parent
+    / "shared"
+    / "fixtures"
+    / "admission"
+    / ("009-validate-pod-create-ml-train-train-a100.json")
 )
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 
@@ -51,11 +55,15 @@ def main() -> None:
     request = AdmissionReview.model_validate_json(text).request
     catalog = bundled_catalog()
     context = engine.Context(
-        namespaces=engine.StaticNamespaces({"ml-train": {"cost-centre": "Sales-5045", "team": "nlp"}}),
+        namespaces=engine.StaticNamespaces(
+            {"ml-train": {"cost-centre": "Sales-5045", "team": "nlp"}}
+        ),
         now=NOW,
         spend=SpendSnapshot(
             fetched_at=NOW - timedelta(seconds=30),
-            budgets={"cost-centre-monthly-budget": {"Sales-5045": BudgetSpend(Decimal(1000), Decimal(5))}},
+            budgets={
+                "cost-centre-monthly-budget": {"Sales-5045": BudgetSpend(Decimal(1000), Decimal(5))}
+            },
         ),
     )
     bundled = loading.bundled_policies()

@@ -19,4 +19,10 @@ def test_policy_suite_case_passes(result):
 
 
 def test_every_bundled_policy_has_a_suite():
-    assert {r.suite for r in RESULTS} >= {"cost-allocation", "gpu-limits", "spot-for-dev", "size-and-gpu-pool", "budgets"}
+    assert {r.suite for r in RESULTS} >= {
+        "cost-allocation",
+        "gpu-limits",
+        "spot-for-dev",
+        "size-and-gpu-pool",
+        "budgets",
+    }

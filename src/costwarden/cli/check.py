@@ -1,4 +1,4 @@
-"""`costwarden check -f FILE|DIR|-`: judge manifests as admission would, before they reach a cluster.
+"""`costwarden check -f FILE|DIR|-`: judge manifests as admission would, before a cluster does.
 
 Each object is evaluated as a CREATE by the same engine the webhook runs, with the namespace
 labels given (`--namespace-labels`, plus any Namespace objects among the manifests). Prints
@@ -193,20 +193,25 @@ def print_table(checked: Sequence[Checked]) -> None:
             )
         )
     rows.append(
-        ("TOTAL", "", "", wording.money(total_hourly, currency), wording.money(total_monthly, currency), "")
+        (
+            "TOTAL",
+            "",
+            "",
+            wording.money(total_hourly, currency),
+            wording.money(total_monthly, currency),
+            "",
+        )
     )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
     for item in checked:
         lines = [f"  DENY  {v.message}" for v in item.verdict.denials]
         lines += [f"  WARN  {v.message}" for v in item.verdict.warnings]
-        lines += [
-            f"  DRYRUN {v.message}" for v in item.verdict.violations if v.action == "dryrun"
-        ]
-        lines += [
-            f"  EXEMPT [{e.rule}] {e.exception}: {e.reason}" for e in item.verdict.exempted
-        ]
+        lines += [f"  DRYRUN {v.message}" for v in item.verdict.violations if v.action == "dryrun"]
+        lines += [f"  EXEMPT [{e.rule}] {e.exception}: {e.reason}" for e in item.verdict.exempted]
         lines += [f"  NOTE  {notice}" for notice in item.verdict.notices[1:]]
         if lines:
             print(f"\n{_name(item.obj)} ({item.source})")
@@ -235,7 +240,12 @@ def as_json(checked: Sequence[Checked]) -> dict[str, Any]:
                     for v in verdict.violations
                 ],
                 "exempted": [
-                    {"policy": e.policy, "rule": e.rule, "exception": e.exception, "reason": e.reason}
+                    {
+                        "policy": e.policy,
+                        "rule": e.rule,
+                        "exception": e.exception,
+                        "reason": e.reason,
+                    }
                     for e in verdict.exempted
                 ],
                 "patches": [

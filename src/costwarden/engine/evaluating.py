@@ -2,15 +2,19 @@
 
 What a request is checked against (UPDATE semantics):
 
-| request | rules that run |
-|---|---|
-| CREATE of a Pod or workload | all matching rules (workloads through their pod template) |
-| UPDATE of a Pod | `requiredLabels` only, and only problems the old pod did not have; a pod's scheduling is fixed once created, so label edits are never blocked by scheduling rules |
-| UPDATE of a workload, pod template changed | all rules except that `requiredLabels` reports only new problems; `budget` charges the increase in $/h |
-| UPDATE of a workload, more pods (replicas/parallelism up) | `gpuLimits` per workload, `budget` on the added pods |
-| UPDATE that changes neither | `requiredLabels` (new problems only) |
-| `autoscaling/v1 Scale` (`kubectl scale`) up | the workload is looked up (`context.workloads`) and priced at the new replicas: `gpuLimits` per workload and `budget` on the added pods; down or unknown workload: allowed |
-| DELETE, CONNECT, kinds that run no pods | allowed untouched |
+- CREATE of a Pod or workload: every matching rule (workloads through their pod template).
+- UPDATE of a Pod: `requiredLabels` only, and only problems the old pod did not have. A
+  pod's scheduling is fixed once created, so label edits are never blocked by scheduling
+  rules.
+- UPDATE of a workload whose pod template changed: every rule (`requiredLabels` reports only
+  new problems); `budget` charges the increase in $/h.
+- UPDATE of a workload with more pods at once (replicas, parallelism): `gpuLimits` per
+  workload, and `budget` for the added pods. Fewer pods, or metadata only: nothing but
+  `requiredLabels` (new problems only).
+- `autoscaling/v1 Scale` (`kubectl scale`, subresource `scale`): the workload is looked up
+  through `context.workloads` and priced at the new replica count, then judged as the UPDATE
+  above. No lookup, unknown workload or scale-down: allowed.
+- DELETE, CONNECT, other subresources and kinds that run no pods: allowed untouched.
 
 Each rule's findings become `Violation`s with the rule's action unless an exception waives
 them: a label (`cost-exception=<ticket>` with an unexpired expiry annotation) or a
@@ -389,7 +393,9 @@ def estimate_line(estimate: WorkloadEstimate) -> str:
         f" ({wording.money(estimate.monthly, currency)}/month)"
     ]
     if estimate.pods != 1:
-        parts.append(f"{wording.number(estimate.pods)} pods × {wording.money(pod.hourly.total, currency)}/h")
+        parts.append(
+            f"{wording.number(estimate.pods)} pods × {wording.money(pod.hourly.total, currency)}/h"
+        )
     gpus = pod.requests.accelerator_devices
     if gpus:
         model = pod.placement.accelerator_model or "GPU"

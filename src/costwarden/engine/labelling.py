@@ -16,6 +16,7 @@ from collections.abc import Mapping
 
 from costwarden.engine import patching
 from costwarden.engine.findings import NOTHING, Finding, Outcome, Target
+from costwarden.engine.verdicts import PatchOperation
 from costwarden.policies import models
 
 # Kubernetes label values cannot hold `@`, so addresses arrive disguised; manifests
@@ -85,7 +86,7 @@ def check(config: models.RequiredLabels, target: Target) -> Outcome:
     metadata = target.template.metadata
     current = metadata.get("labels") if metadata else None
     if not metadata and target.template.pointer:
-        patches = [patching.PatchOperation("add", pointer, {"labels": dict(inherited)})]
+        patches = [PatchOperation("add", pointer, {"labels": dict(inherited)})]
     else:
         patches = patching.set_keys(current, f"{pointer}/labels", inherited)
     return Outcome(patches=tuple(patches))

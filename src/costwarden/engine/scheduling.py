@@ -23,7 +23,11 @@ Capacity = Literal["spot", "on-demand"]
 
 # Node label -> value -> capacity it means.
 _CAPACITY_LABELS: dict[str, dict[str, Capacity]] = {
-    "karpenter.sh/capacity-type": {"spot": "spot", "on-demand": "on-demand", "reserved": "on-demand"},
+    "karpenter.sh/capacity-type": {
+        "spot": "spot",
+        "on-demand": "on-demand",
+        "reserved": "on-demand",
+    },
     "eks.amazonaws.com/capacityType": {"SPOT": "spot", "ON_DEMAND": "on-demand"},
     "cloud.google.com/gke-spot": {"true": "spot", "false": "on-demand"},
     "cloud.google.com/gke-preemptible": {"true": "spot", "false": "on-demand"},
@@ -37,7 +41,12 @@ SPOT_PLACEMENT: dict[str, tuple[tuple[str, str], dict[str, str] | None]] = {
     "eks": (("eks.amazonaws.com/capacityType", "SPOT"), None),
     "gke": (
         ("cloud.google.com/gke-spot", "true"),
-        {"key": "cloud.google.com/gke-spot", "operator": "Equal", "value": "true", "effect": "NoSchedule"},
+        {
+            "key": "cloud.google.com/gke-spot",
+            "operator": "Equal",
+            "value": "true",
+            "effect": "NoSchedule",
+        },
     ),
     "aks": (
         ("kubernetes.azure.com/scalesetpriority", "spot"),
@@ -183,7 +192,9 @@ def _spot_patches(spec: Mapping[str, Any], pointer: str, cloud: str) -> list[Pat
     for other in list(remaining):
         # Drop conflicting capacity pins (On-Demand through another vocabulary).
         if other != key and other in _CAPACITY_LABELS:
-            patches.append(PatchOperation("remove", f"{pointer}/spec/nodeSelector/{patching.escape(other)}"))
+            patches.append(
+                PatchOperation("remove", f"{pointer}/spec/nodeSelector/{patching.escape(other)}")
+            )
             del remaining[other]
     patches += patching.set_keys(
         selector if selector is not None else None, f"{pointer}/spec/nodeSelector", {key: value}

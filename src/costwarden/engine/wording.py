@@ -22,8 +22,7 @@ def money(amount: Decimal, currency: str = "USD") -> str:
 def number(value: Decimal) -> str:
     """`4`, `0.14`, `2.5`: at most two decimals, no trailing zeros."""
     rounded = value.quantize(CENT, rounding=ROUND_HALF_UP).normalize()
-    text = f"{rounded:f}"
-    return text
+    return f"{rounded:f}"
 
 
 def hours(value: Decimal) -> str:

@@ -90,8 +90,7 @@ def _parse(
             )
         )
         return None
-    model = models.KINDS.get(kind) if isinstance(kind, str) else None
-    if model is None:
+    if kind not in models.KINDS:
         known = ", ".join(sorted(models.KINDS))
         problems.append(
             doc.problem(
@@ -102,7 +101,11 @@ def _parse(
         )
         return None
     try:
-        parsed: models.CostPolicy | models.PolicyException = model.model_validate(data)
+        parsed: models.CostPolicy | models.PolicyException = (
+            models.CostPolicy.model_validate(data)
+            if kind == "CostPolicy"
+            else models.PolicyException.model_validate(data)
+        )
     except ValidationError as exc:
         problems.extend(_readable(documents.problems_from_validation(exc, doc)))
         return None
@@ -137,7 +140,7 @@ def _check_names(
                 )
             )
         for index, rule in enumerate(policy.spec.rules):
-            path = ["spec", "rules", index, "name"]
+            path: list[str | int] = ["spec", "rules", index, "name"]
             here = doc.problem("", path)
             first = seen_rules.setdefault(rule.name, here)
             if first is not here:
@@ -153,7 +156,9 @@ def _check_names(
         for index, name in enumerate(exception.spec.rules):
             if name not in seen_rules:
                 problems.append(
-                    doc.problem(f"no rule named {name!r} in the policy set", ["spec", "rules", index])
+                    doc.problem(
+                        f"no rule named {name!r} in the policy set", ["spec", "rules", index]
+                    )
                 )
     return problems
 

@@ -146,7 +146,9 @@ def _timezone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown timezone {name!r} (use an IANA name like Europe/Berlin)")
+        raise ValueError(
+            f"unknown timezone {name!r} (use an IANA name like Europe/Berlin)"
+        ) from None
     return name
 
 
@@ -438,4 +440,5 @@ class PolicyException(_Model):
     spec: PolicyExceptionSpec
 
 
-KINDS = {"CostPolicy": CostPolicy, "PolicyException": PolicyException}
+KINDS = ("CostPolicy", "PolicyException")
+"""The document kinds of a policy file."""

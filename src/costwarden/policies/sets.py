@@ -68,9 +68,7 @@ class CompiledException:
             reason=spec.reason,
         )
 
-    def waives(
-        self, rule: str, *, subject: matching.Subject, name: str, now: datetime
-    ) -> bool:
+    def waives(self, rule: str, *, subject: matching.Subject, name: str, now: datetime) -> bool:
         if rule not in self.rules or now >= self.expires:
             return False
         if self.names is not None and self.names.fullmatch(name) is None:

@@ -11,6 +11,7 @@ import pytest
 from costwarden.cli import main
 
 NOW = "2026-11-22T12:00:00Z"
+POLICY_HEADER = "apiVersion: costwarden.io/v1alpha1\nkind: CostPolicy\nmetadata: {name: p}\n"
 NAMESPACES = textwrap.dedent(
     """\
     ml-train: {cost-centre: Sales-5045, team: nlp, env: prod}
@@ -32,7 +33,17 @@ def namespace_labels(tmp_path: Path) -> Path:
 
 
 def test_allowed_manifests_exit_zero_with_a_cost_table(manifests, namespace_labels, capsys):
-    status = main(["check", "-f", str(manifests / "gpu-infer-deploy.yaml"), "--namespace-labels", str(namespace_labels), "--now", NOW])
+    status = main(
+        [
+            "check",
+            "-f",
+            str(manifests / "gpu-infer-deploy.yaml"),
+            "--namespace-labels",
+            str(namespace_labels),
+            "--now",
+            NOW,
+        ]
+    )
     out = capsys.readouterr().out
     assert status == 0
     header, row, total = out.splitlines()[:3]
@@ -44,7 +55,9 @@ def test_allowed_manifests_exit_zero_with_a_cost_table(manifests, namespace_labe
 
 
 def test_a_denied_manifest_exits_one_and_says_why(manifests, namespace_labels, capsys):
-    status = main(["check", "-f", str(manifests), "--namespace-labels", str(namespace_labels), "--now", NOW])
+    status = main(
+        ["check", "-f", str(manifests), "--namespace-labels", str(namespace_labels), "--now", NOW]
+    )
     out = capsys.readouterr().out
     assert status == 1
     assert "Pod ml-dev/notebook-alice" in out
@@ -52,7 +65,19 @@ def test_a_denied_manifest_exits_one_and_says_why(manifests, namespace_labels, c
 
 
 def test_json_output_carries_verdicts_and_estimates(manifests, namespace_labels, capsys):
-    status = main(["check", "-f", str(manifests / "dev-notebook-pod.yaml"), "--namespace-labels", str(namespace_labels), "--now", NOW, "-o", "json"])
+    status = main(
+        [
+            "check",
+            "-f",
+            str(manifests / "dev-notebook-pod.yaml"),
+            "--namespace-labels",
+            str(namespace_labels),
+            "--now",
+            NOW,
+            "-o",
+            "json",
+        ]
+    )
     report = json.loads(capsys.readouterr().out)
     assert status == 1
     assert report["allowed"] is False
@@ -84,8 +109,20 @@ def test_stdin_and_namespace_objects_among_the_manifests(monkeypatch, capsys):
 
 def test_custom_policies_replace_the_bundled_ones(manifests, tmp_path, capsys):
     policy = tmp_path / "p.yaml"
-    policy.write_text("apiVersion: costwarden.io/v1alpha1\nkind: CostPolicy\nmetadata: {name: p}\nspec: {rules: [{name: one-gpu, gpuLimits: {maxPerPod: 1}}]}\n")
-    status = main(["check", "-f", str(manifests / "gpu-train-pod.yaml"), "--policies", str(policy), "--now", NOW])
+    policy.write_text(
+        POLICY_HEADER + "spec: {rules: [{name: one-gpu, gpuLimits: {maxPerPod: 1}}]}\n"
+    )
+    status = main(
+        [
+            "check",
+            "-f",
+            str(manifests / "gpu-train-pod.yaml"),
+            "--policies",
+            str(policy),
+            "--now",
+            NOW,
+        ]
+    )
     assert status == 1
     assert "[one-gpu] pod requests 4 GPUs" in capsys.readouterr().out
 
@@ -93,8 +130,14 @@ def test_custom_policies_replace_the_bundled_ones(manifests, tmp_path, capsys):
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [}\n", "not valid YAML"),
-        ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {template: 3}\n", "document 0"),
+        (
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [}\n",
+            "not valid YAML",
+        ),
+        (
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {template: 3}\n",
+            "document 0",
+        ),
     ],
 )
 def test_unreadable_or_malformed_manifests_exit_two(tmp_path, capsys, content, expected):
@@ -108,7 +151,7 @@ def test_unreadable_or_malformed_manifests_exit_two(tmp_path, capsys, content, e
 
 def test_an_invalid_policy_file_exits_two_naming_it(manifests, tmp_path, capsys):
     policy = tmp_path / "p.yaml"
-    policy.write_text("apiVersion: costwarden.io/v1alpha1\nkind: CostPolicy\nmetadata: {name: p}\nspec: {rules: [{name: a, spot: {}, colour: red}]}\n")
+    policy.write_text(POLICY_HEADER + "spec: {rules: [{name: a, spot: {}, colour: red}]}\n")
     assert main(["check", "-f", str(manifests), "--policies", str(policy)]) == 2
     assert f"{policy}:4: document 0: spec.rules[0].colour: unknown field" in capsys.readouterr().err
 

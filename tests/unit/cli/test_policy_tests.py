@@ -38,7 +38,13 @@ def test_a_wrong_expectation_fails_with_a_readable_diff(suite_dir, capsys):
     assert "FAIL  gpu-limits: case 0: CREATE four-gpus" in out
     assert "      --- expected\n      +++ actual\n" in out
     lines = out.splitlines()
-    for line in ("-allowed: false", "-deny: [max-gpus-per-pod]", "+allowed: true", "+deny: []", " warn: []"):
+    for line in (
+        "-allowed: false",
+        "-deny: [max-gpus-per-pod]",
+        "+allowed: true",
+        "+deny: []",
+        " warn: []",
+    ):
         assert f"      {line}" in lines
     assert out.rstrip().endswith("1 failed")
 
@@ -48,7 +54,9 @@ def test_a_missing_message_is_shown_with_the_actual_messages(suite_dir, capsys):
     suite.write_text(suite.read_text().replace("leaves capacity type open", "is on the moon"))
     assert main(["test", str(suite_dir)]) == 1
     out = capsys.readouterr().out
-    assert "      -message contains: is on the moon\n      +no message contains: is on the moon" in out
+    assert (
+        "      -message contains: is on the moon\n      +no message contains: is on the moon" in out
+    )
     assert "[dev-on-spot] dev pod leaves capacity type open" in out
 
 

@@ -149,7 +149,9 @@ def workload() -> Callable[..., dict[str, Any]]:
     return make_workload
 
 
-def policy_set(*rules: Mapping[str, Any], exceptions: tuple[Mapping[str, Any], ...] = ()) -> sets.PolicySet:
+def policy_set(
+    *rules: Mapping[str, Any], exceptions: tuple[Mapping[str, Any], ...] = ()
+) -> sets.PolicySet:
     """A policy set holding one CostPolicy with `rules`, plus PolicyException specs."""
     docs = [
         Document(

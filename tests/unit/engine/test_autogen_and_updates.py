@@ -23,7 +23,10 @@ POINTERS = {
 GPUS = {"name": "max-gpus", "gpuLimits": {"maxPerPod": 4}}
 WORKLOAD_GPUS = {"name": "max-gpus-total", "gpuLimits": {"maxPerWorkload": 3}}
 SPOT = {"name": "spot", "spot": {}}
-LABELS = {"name": "labels", "requiredLabels": {"labels": [{"key": "cost-centre", "inheritFromNamespace": True}]}}
+LABELS = {
+    "name": "labels",
+    "requiredLabels": {"labels": [{"key": "cost-centre", "inheritFromNamespace": True}]},
+}
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -37,7 +40,9 @@ def test_pod_rules_deny_every_workload_kind_at_apply_time(pod, workload, policie
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_patches_for_workloads_point_into_their_pod_template(pod, workload, policies, judge, patched, kind):
+def test_patches_for_workloads_point_into_their_pod_template(
+    pod, workload, policies, judge, patched, kind
+):
     obj = workload(kind, pod(namespace="ml-train"))
     verdict = judge(obj, policies(LABELS))
     (patch,) = verdict.patches
@@ -81,7 +86,9 @@ def test_scaling_a_deployment_up_rechecks_the_workload_gpu_limit(pod, workload, 
     assert "4 pods × 1 GPUs = 4 GPUs, above the limit of 3" in violation.message
 
 
-def test_scaling_down_or_relabelling_a_workload_skips_scheduling_rules(pod, workload, policies, judge):
+def test_scaling_down_or_relabelling_a_workload_skips_scheduling_rules(
+    pod, workload, policies, judge
+):
     old = workload("Deployment", pod(gpus=8), replicas=4)
     new = workload("Deployment", pod(gpus=8), replicas=2)
     assert judge(new, policies(GPUS, WORKLOAD_GPUS, SPOT), operation="UPDATE", old=old).allowed
@@ -100,22 +107,31 @@ def llm_server(review):
     return review("014").object
 
 
-def test_kubectl_scale_prices_the_looked_up_workload_at_the_new_replicas(review, llm_server, policies, catalog, context):
+def test_kubectl_scale_prices_the_looked_up_workload_at_the_new_replicas(
+    review, llm_server, policies, catalog, context
+):
     scale = review("034")  # llm-server 2 -> 4 replicas, 1 GPU each
     ctx = context(workloads=engine.StaticWorkloads((llm_server,)))
     verdict = engine.evaluate(scale, policies=policies(WORKLOAD_GPUS), catalog=catalog, context=ctx)
     (violation,) = verdict.denials
-    assert "Deployment llm-server runs 4 pods × 1 GPUs = 4 GPUs, above the limit of 3" in violation.message
+    assert (
+        "Deployment llm-server runs 4 pods × 1 GPUs = 4 GPUs, above the limit of 3"
+        in violation.message
+    )
     assert verdict.estimate is not None
     assert verdict.estimate.pods == 4
 
 
-def test_kubectl_scale_charges_the_budget_for_the_added_replicas(review, llm_server, policies, catalog, context):
+def test_kubectl_scale_charges_the_budget_for_the_added_replicas(
+    review, llm_server, policies, catalog, context
+):
     scale = review("034")
     budget = {"name": "budget", "budget": {"caps": {"Sales-5045": "1000"}}}
     spend = SpendSnapshot(
         fetched_at=context().now - timedelta(minutes=1),
-        budgets={"budget": {"Sales-5045": BudgetSpend(spent=Decimal(999), run_rate_hourly=Decimal(0))}},
+        budgets={
+            "budget": {"Sales-5045": BudgetSpend(spent=Decimal(999), run_rate_hourly=Decimal(0))}
+        },
     )
     ctx = context(workloads=engine.StaticWorkloads((llm_server,)), spend=spend)
     verdict = engine.evaluate(scale, policies=policies(budget), catalog=catalog, context=ctx)
@@ -125,7 +141,9 @@ def test_kubectl_scale_charges_the_budget_for_the_added_replicas(review, llm_ser
 
 
 def test_kubectl_scale_without_a_workload_lookup_is_allowed(review, policies, catalog, context):
-    verdict = engine.evaluate(review("034"), policies=policies(WORKLOAD_GPUS), catalog=catalog, context=context())
+    verdict = engine.evaluate(
+        review("034"), policies=policies(WORKLOAD_GPUS), catalog=catalog, context=context()
+    )
     assert verdict.allowed
     assert verdict.violations == ()
 
@@ -138,7 +156,9 @@ def test_kubectl_scale_down_is_allowed(review, llm_server, policies, catalog, co
 
 
 @pytest.mark.parametrize("prefix", ["046", "056", "000", "001"])
-def test_delete_and_kinds_that_run_no_pods_pass_untouched(review, policies, catalog, context, prefix):
+def test_delete_and_kinds_that_run_no_pods_pass_untouched(
+    review, policies, catalog, context, prefix
+):
     rules = policies(GPUS, SPOT, LABELS)
     verdict = engine.evaluate(review(prefix), policies=rules, catalog=catalog, context=context())
     assert verdict == engine.evaluating.ALLOWED
@@ -146,4 +166,6 @@ def test_delete_and_kinds_that_run_no_pods_pass_untouched(review, policies, cata
 
 def test_connect_passes_untouched(review, policies, catalog, context):
     connect = review("009").model_copy(update={"operation": "CONNECT"})
-    assert engine.evaluate(connect, policies=policies(GPUS), catalog=catalog, context=context()).allowed
+    assert engine.evaluate(
+        connect, policies=policies(GPUS), catalog=catalog, context=context()
+    ).allowed

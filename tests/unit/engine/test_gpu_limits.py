@@ -12,7 +12,8 @@ def test_denies_pod_over_gpu_limit_without_exception(pod, policies, judge):
     verdict = judge(pod(gpus=8), policies(PER_POD))
     (violation,) = verdict.denials
     assert violation.message.startswith(
-        "[max-gpus] pod requests 8 GPUs, above the limit of 4 per pod — request at most 4 GPUs per pod"
+        "[max-gpus] pod requests 8 GPUs, above the limit of 4 per pod — "
+        "request at most 4 GPUs per pod"
     )
     assert violation.numbers == {"gpus": "8", "limit": "4"}
 
@@ -25,7 +26,10 @@ def test_allows_pods_at_or_under_the_limit(pod, policies, judge, gpus):
 def test_workload_limit_multiplies_replicas_by_gpus_per_pod(pod, workload, policies, judge):
     verdict = judge(workload("Deployment", pod(gpus=4), replicas=5), policies(PER_WORKLOAD))
     (violation,) = verdict.denials
-    assert "Deployment p runs 5 pods × 4 GPUs = 20 GPUs, above the limit of 16 per workload" in violation.message
+    assert (
+        "Deployment p runs 5 pods × 4 GPUs = 20 GPUs, above the limit of 16 per workload"
+        in violation.message
+    )
     assert violation.numbers["gpus"] == "20"
 
 

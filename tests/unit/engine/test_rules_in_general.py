@@ -8,7 +8,9 @@ import re
 import pytest
 
 GPUS = {"name": "max-gpus", "gpuLimits": {"maxPerPod": 1}}
-LABEL_EXCEPTION = {"label": {"key": "cost-exception", "valuePattern": "^FIN-[0-9]+$", "maxDuration": "90d"}}
+LABEL_EXCEPTION = {
+    "label": {"key": "cost-exception", "valuePattern": "^FIN-[0-9]+$", "maxDuration": "90d"}
+}
 MESSAGE = re.compile(r"^\[[a-z0-9.-]+\] [^—]+ — .+$")
 
 
@@ -24,15 +26,29 @@ def with_(rule: dict, **fields: object) -> dict:
         ({"namespaces": ["*-dev", "bare"]}, "bare", True),
         ({"namespaceSelector": {"matchLabels": {"env": "prod"}}}, "ml-train", True),
         ({"namespaceSelector": {"matchLabels": {"env": "prod"}}}, "ml-dev", False),
-        ({"namespaceSelector": {"matchExpressions": [{"key": "env", "operator": "NotIn", "values": ["dev"]}]}}, "bare", True),
+        (
+            {
+                "namespaceSelector": {
+                    "matchExpressions": [{"key": "env", "operator": "NotIn", "values": ["dev"]}]
+                }
+            },
+            "bare",
+            True,
+        ),
         ({"selector": {"matchLabels": {"tier": "gold"}}}, "ml-train", True),
-        ({"selector": {"matchExpressions": [{"key": "tier", "operator": "DoesNotExist"}]}}, "ml-train", False),
+        (
+            {"selector": {"matchExpressions": [{"key": "tier", "operator": "DoesNotExist"}]}},
+            "ml-train",
+            False,
+        ),
         ({"kinds": ["Pod"]}, "ml-train", True),
         ({"kinds": ["Deployment"]}, "ml-train", False),
         ({"operations": ["UPDATE"]}, "ml-train", False),
     ],
 )
-def test_match_selects_requests_by_namespace_labels_kind_and_operation(pod, policies, judge, match, namespace, applies):
+def test_match_selects_requests_by_namespace_labels_kind_and_operation(
+    pod, policies, judge, match, namespace, applies
+):
     obj = pod(gpus=2, namespace=namespace, labels={"tier": "gold"})
     verdict = judge(obj, policies(with_(GPUS, match=match)))
     assert verdict.allowed is not applies
@@ -75,7 +91,13 @@ def test_dryrun_action_does_not_mutate(pod, policies, judge):
     assert verdict.patches == ()
 
 
-def excepted_pod(pod, *, ticket: str = "FIN-1234", expires: str | None = "2026-12-01", reason: str | None = "approved by finance"):
+def excepted_pod(
+    pod,
+    *,
+    ticket: str = "FIN-1234",
+    expires: str | None = "2026-12-01",
+    reason: str | None = "approved by finance",
+):
     annotations = {}
     if expires is not None:
         annotations["costwarden.io/exception-expires"] = expires
@@ -93,14 +115,22 @@ def test_label_exception_waives_the_rule_and_echoes_its_reason(pod, policies, ju
 
 
 def test_label_exception_no_longer_applies_after_its_expiry(pod, policies, judge):
-    verdict = judge(excepted_pod(pod, expires="2026-11-21"), policies(with_(GPUS, exceptions=LABEL_EXCEPTION)))
+    verdict = judge(
+        excepted_pod(pod, expires="2026-11-21"), policies(with_(GPUS, exceptions=LABEL_EXCEPTION))
+    )
     (violation,) = verdict.denials
-    assert "exception label cost-exception=FIN-1234 ignored: expired 2026-11-22 00:00 UTC" in violation.message
+    assert (
+        "exception label cost-exception=FIN-1234 ignored: expired 2026-11-22 00:00 UTC"
+        in violation.message
+    )
     assert verdict.exempted == ()
 
 
 def test_label_exception_expiring_later_today_still_applies(pod, policies, judge):
-    verdict = judge(excepted_pod(pod, expires="2026-11-22T18:00:00Z"), policies(with_(GPUS, exceptions=LABEL_EXCEPTION)))
+    verdict = judge(
+        excepted_pod(pod, expires="2026-11-22T18:00:00Z"),
+        policies(with_(GPUS, exceptions=LABEL_EXCEPTION)),
+    )
     assert verdict.allowed
 
 
@@ -114,7 +144,10 @@ def test_label_exception_expiring_later_today_still_applies(pod, policies, judge
     ],
 )
 def test_label_exception_that_does_not_count_says_why(pod, policies, judge, ticket, expires, why):
-    verdict = judge(excepted_pod(pod, ticket=ticket, expires=expires), policies(with_(GPUS, exceptions=LABEL_EXCEPTION)))
+    verdict = judge(
+        excepted_pod(pod, ticket=ticket, expires=expires),
+        policies(with_(GPUS, exceptions=LABEL_EXCEPTION)),
+    )
     (violation,) = verdict.denials
     assert why in violation.message
 
@@ -138,7 +171,9 @@ def test_policy_exception_expires(pod, policies, judge):
 
 
 def test_policy_exception_matches_object_names_and_namespaces(pod, policies, judge):
-    rules = policies(GPUS, exceptions=(policy_exception(names=["train-*"], match={"namespaces": ["ml-train"]}),))
+    rules = policies(
+        GPUS, exceptions=(policy_exception(names=["train-*"], match={"namespaces": ["ml-train"]}),)
+    )
     assert judge(pod(gpus=2, name="train-1"), rules).allowed
     assert not judge(pod(gpus=2, name="serve-1"), rules).allowed
     assert not judge(pod(gpus=2, name="train-1", namespace="ml-infer"), rules).allowed
@@ -154,20 +189,52 @@ def test_every_rule_kind_writes_the_one_message_format(pod, workload, policies, 
 
     rules = policies(
         {"name": "labels", "requiredLabels": {"labels": [{"key": "owner"}]}},
-        {"name": "labels-value", "requiredLabels": {"labels": [{"key": "team", "values": ["a"]}], "piiGuard": True}},
+        {
+            "name": "labels-value",
+            "requiredLabels": {"labels": [{"key": "team", "values": ["a"]}], "piiGuard": True},
+        },
         {"name": "gpus", "gpuLimits": {"maxPerPod": 1, "maxPerWorkload": 1}},
         {"name": "spot", "spot": {}},
-        {"name": "size", "sizeEnvelope": {"maxPodVcpu": 1, "maxPodMemoryGib": 1, "maxHourly": "0.01", "maxInstanceVcpu": 1, "maxInstanceMemoryGib": 1, "allowedInstanceTypes": ["x*"]}},
+        {
+            "name": "size",
+            "sizeEnvelope": {
+                "maxPodVcpu": 1,
+                "maxPodMemoryGib": 1,
+                "maxHourly": "0.01",
+                "maxInstanceVcpu": 1,
+                "maxInstanceMemoryGib": 1,
+                "allowedInstanceTypes": ["x*"],
+            },
+        },
         {"name": "taint", "gpuTaint": {}},
         {"name": "budget", "budget": {"defaultCap": "1"}},
         {"name": "budget-stale", "budget": {"defaultCap": "1", "onStaleData": "warn"}},
     )
-    obj = workload("Deployment", pod(gpus=2, cpu="8", memory="16Gi", labels={"team": "b", "owner2": "a_at_b.com"}, node_selector={"node.kubernetes.io/instance-type": "p4d.24xlarge"}), replicas=2)
+    obj = workload(
+        "Deployment",
+        pod(
+            gpus=2,
+            cpu="8",
+            memory="16Gi",
+            labels={"team": "b", "owner2": "a_at_b.com"},
+            node_selector={"node.kubernetes.io/instance-type": "p4d.24xlarge"},
+        ),
+        replicas=2,
+    )
     fresh = context(spend=SpendSnapshot(fetched_at=context().now))
     messages = [v.message for v in judge(obj, rules, context=fresh).violations]
     messages += [v.message for v in judge(obj, rules).violations]
     fired = {m.split("]")[0][1:] for m in messages}
-    assert fired == {"labels", "labels-value", "gpus", "spot", "size", "taint", "budget", "budget-stale"}
+    assert fired == {
+        "labels",
+        "labels-value",
+        "gpus",
+        "spot",
+        "size",
+        "taint",
+        "budget",
+        "budget-stale",
+    }
     assert len(messages) >= 14
     for message in messages:
         assert MESSAGE.match(message), message

@@ -16,10 +16,16 @@ def envelope(**bounds: object) -> dict:
     ("bounds", "pod_args", "expected"),
     [
         ({"maxPodVcpu": 8}, {"cpu": "16"}, "pod vCPU 16 is above the envelope's maxPodVcpu of 8"),
-        ({"maxPodMemoryGib": 32}, {"memory": "64Gi"}, "pod memory 64 GiB is above the envelope's maxPodMemoryGib of 32 GiB"),
+        (
+            {"maxPodMemoryGib": 32},
+            {"memory": "64Gi"},
+            "pod memory 64 GiB is above the envelope's maxPodMemoryGib of 32 GiB",
+        ),
     ],
 )
-def test_envelope_denies_pods_over_a_request_bound(pod, policies, judge, bounds, pod_args, expected):
+def test_envelope_denies_pods_over_a_request_bound(
+    pod, policies, judge, bounds, pod_args, expected
+):
     (violation,) = judge(pod(**pod_args), policies(envelope(**bounds))).denials
     assert expected in violation.message
 
@@ -40,7 +46,9 @@ def test_envelope_checks_the_pinned_instance_type(pod, policies, judge, catalog)
     messages = [v.message for v in judge(obj, policies(rule)).denials]
     vcpu = catalog.instance_types["p4d.24xlarge"].vcpu
     assert any(f"instance p4d.24xlarge vCPU {vcpu} is above" in m for m in messages)
-    assert any("instance type p4d.24xlarge is not in the envelope (g5.*, g6.*)" in m for m in messages)
+    assert any(
+        "instance type p4d.24xlarge is not in the envelope (g5.*, g6.*)" in m for m in messages
+    )
 
 
 def test_envelope_allows_an_instance_type_matching_a_glob(pod, policies, judge):
@@ -49,7 +57,9 @@ def test_envelope_allows_an_instance_type_matching_a_glob(pod, policies, judge):
 
 
 def test_envelope_allows_pods_inside_it(pod, policies, judge):
-    assert judge(pod(cpu="2", memory="4Gi"), policies(envelope(maxPodVcpu=4, maxPodMemoryGib=8))).allowed
+    assert judge(
+        pod(cpu="2", memory="4Gi"), policies(envelope(maxPodVcpu=4, maxPodMemoryGib=8))
+    ).allowed
 
 
 HYGIENE = {"name": "gpu-taint", "gpuTaint": {}}

@@ -43,7 +43,9 @@ def test_denies_dev_pod_that_leaves_capacity_open(pod, policies, judge):
     ],
 )
 def test_denies_dev_pod_pinned_on_demand(pod, policies, judge, key, value):
-    (violation,) = judge(pod(namespace="ml-dev", node_selector={key: value}), policies(REQUIRE)).denials
+    (violation,) = judge(
+        pod(namespace="ml-dev", node_selector={key: value}), policies(REQUIRE)
+    ).denials
     assert "dev pod pins On-Demand capacity (through nodeSelector)" in violation.message
 
 
@@ -68,13 +70,17 @@ def test_allows_dev_pod_pinned_to_spot_through_required_affinity(pod, policies, 
 
 
 def test_affinity_allowing_both_capacities_leaves_it_open(pod, policies, judge):
-    obj = pod(namespace="ml-dev", affinity=affinity("karpenter.sh/capacity-type", ["spot", "on-demand"]))
+    obj = pod(
+        namespace="ml-dev", affinity=affinity("karpenter.sh/capacity-type", ["spot", "on-demand"])
+    )
     (violation,) = judge(obj, policies(REQUIRE)).denials
     assert "leaves capacity type open" in violation.message
 
 
 def test_affinity_excluding_spot_pins_on_demand(pod, policies, judge):
-    obj = pod(namespace="ml-dev", affinity=affinity("karpenter.sh/capacity-type", ["spot"], "NotIn"))
+    obj = pod(
+        namespace="ml-dev", affinity=affinity("karpenter.sh/capacity-type", ["spot"], "NotIn")
+    )
     (violation,) = judge(obj, policies(REQUIRE)).denials
     assert "pins On-Demand capacity (through affinity)" in violation.message
 
@@ -92,7 +98,12 @@ def test_rule_ignores_pods_outside_dev(pod, policies, judge):
         (
             "gke",
             {"cloud.google.com/gke-spot": "true"},
-            {"key": "cloud.google.com/gke-spot", "operator": "Equal", "value": "true", "effect": "NoSchedule"},
+            {
+                "key": "cloud.google.com/gke-spot",
+                "operator": "Equal",
+                "value": "true",
+                "effect": "NoSchedule",
+            },
         ),
         (
             "aks",
@@ -129,7 +140,9 @@ def test_mutate_appends_the_toleration_to_existing_ones(pod, policies, judge, pa
 
 
 def test_mutate_replaces_an_on_demand_pin(pod, policies, judge, patched):
-    obj = pod(namespace="ml-dev", node_selector={"karpenter.sh/capacity-type": "on-demand", "a": "b"})
+    obj = pod(
+        namespace="ml-dev", node_selector={"karpenter.sh/capacity-type": "on-demand", "a": "b"}
+    )
     after = patched(obj, judge(obj, policies(mutate("karpenter"))))
     assert after["spec"]["nodeSelector"] == {"karpenter.sh/capacity-type": "spot", "a": "b"}
 
@@ -152,10 +165,16 @@ def test_mutate_will_not_rewrite_an_on_demand_affinity_and_denies(pod, policies,
     ("kind", "pointer"),
     [("Deployment", "/spec/template"), ("CronJob", "/spec/jobTemplate/spec/template")],
 )
-def test_mutate_patches_the_pod_template_of_workloads(pod, workload, policies, judge, patched, kind, pointer):
+def test_mutate_patches_the_pod_template_of_workloads(
+    pod, workload, policies, judge, patched, kind, pointer
+):
     obj = workload(kind, pod(namespace="ml-dev"))
     verdict = judge(obj, policies(mutate("karpenter")))
     assert all(p.path.startswith(f"{pointer}/spec/") for p in verdict.patches)
     after = patched(obj, verdict)
-    template = after["spec"]["template"] if kind == "Deployment" else after["spec"]["jobTemplate"]["spec"]["template"]
+    template = (
+        after["spec"]["template"]
+        if kind == "Deployment"
+        else after["spec"]["jobTemplate"]["spec"]["template"]
+    )
     assert template["spec"]["nodeSelector"] == {"karpenter.sh/capacity-type": "spot"}

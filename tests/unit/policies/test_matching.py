@@ -8,7 +8,13 @@ from costwarden.policies import matching, models
 
 
 def subject(**overrides):
-    values = {"kind": "Pod", "operation": "CREATE", "namespace": "ml-train", "namespace_labels": {"env": "prod"}, "labels": {"app": "x"}}
+    values = {
+        "kind": "Pod",
+        "operation": "CREATE",
+        "namespace": "ml-train",
+        "namespace_labels": {"env": "prod"},
+        "labels": {"app": "x"},
+    }
     values.update(overrides)
     return matching.Subject(**values)
 
@@ -56,7 +62,11 @@ def test_listing_pod_includes_every_kind_that_makes_pods():
 
 
 def test_all_conditions_must_hold():
-    compiled = matcher(namespaceSelector={"matchLabels": {"env": "prod"}}, selector={"matchLabels": {"app": "x"}}, operations=["CREATE"])
+    compiled = matcher(
+        namespaceSelector={"matchLabels": {"env": "prod"}},
+        selector={"matchLabels": {"app": "x"}},
+        operations=["CREATE"],
+    )
     assert compiled.matches(subject())
     assert not compiled.matches(subject(operation="UPDATE"))
     assert not compiled.matches(subject(labels={}))

@@ -16,8 +16,14 @@ def test_shipped_schema_matches_the_models(pytestconfig):
 
 def test_schema_covers_every_document_kind_and_forbids_unknown_fields():
     generated = schema.json_schema()
-    assert set(generated["discriminator"]["mapping"]) == {"CostPolicy", "PolicyException", "PolicyTest"}
+    assert set(generated["discriminator"]["mapping"]) == {
+        "CostPolicy",
+        "PolicyException",
+        "PolicyTest",
+    }
     rule = generated["$defs"]["Rule"]
     assert rule["additionalProperties"] is False
-    assert {"requiredLabels", "gpuLimits", "spot", "sizeEnvelope", "gpuTaint", "budget"} <= set(rule["properties"])
+    assert {"requiredLabels", "gpuLimits", "spot", "sizeEnvelope", "gpuTaint", "budget"} <= set(
+        rule["properties"]
+    )
     assert "Mandatory (must be present)" in json.dumps(generated["$defs"]["LabelRequirement"])
