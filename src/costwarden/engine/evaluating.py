@@ -169,12 +169,9 @@ def _target(
 
 def _change(new: Target, old: Target | None, *, scale: bool) -> Change:
     if old is None:
-        return Change(
-            create=True, spec_changed=True, scaled_up=True, delta_hourly=new.estimate.hourly.total
-        )
+        return Change(spec_changed=True, scaled_up=True, delta_hourly=new.estimate.hourly.total)
     spec_changed = not scale and new.kind != "Pod" and new.template.spec != old.template.spec
     return Change(
-        create=False,
         spec_changed=spec_changed,
         scaled_up=new.template.pods > old.template.pods,
         delta_hourly=new.estimate.hourly.total - old.estimate.hourly.total,
@@ -224,6 +221,9 @@ def _judge(
         if outcome.reservation is not None:
             reservations.append((rule, outcome.reservation))
     allowed = not any(v.action == "deny" for v in violations)
+    # Reserve last, and only for a request that is otherwise admitted. Should a second
+    # budget refuse after a first reserved, the first entry simply expires (the ledger's
+    # reconciliation): cheaper than a two-phase commit on the admission path.
     if allowed and context.reservations is not None:
         for rule, reservation in reservations:
             if not context.reservations.try_reserve(

@@ -55,7 +55,6 @@ NOTHING = Outcome()
 class Change:
     """What an UPDATE changes, so rules re-check only what the change can affect."""
 
-    create: bool
     spec_changed: bool
     """The pod spec (template) differs: new pods will be scheduled from it."""
     scaled_up: bool

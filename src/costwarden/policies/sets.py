@@ -96,9 +96,3 @@ class PolicySet:
             "compiled_exceptions",
             tuple(CompiledException.compile(e) for e in self.exceptions),
         )
-
-    def rule(self, name: str) -> CompiledRule | None:
-        return next((rule for rule in self.rules if rule.name == name), None)
-
-
-EMPTY = PolicySet()
