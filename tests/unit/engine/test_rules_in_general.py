@@ -6,12 +6,17 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from costwarden.policies.loading import bundled_policies
 
 GPUS = {"name": "max-gpus", "gpuLimits": {"maxPerPod": 1}}
 LABEL_EXCEPTION = {
     "label": {"key": "cost-exception", "valuePattern": "^FIN-[0-9]+$", "maxDuration": "90d"}
 }
 MESSAGE = re.compile(r"^\[[a-z0-9.-]+\] [^—]+ — .+$")
+BUNDLED = bundled_policies()
 
 
 def with_(rule: dict, **fields: object) -> dict:
@@ -238,3 +243,38 @@ def test_every_rule_kind_writes_the_one_message_format(pod, workload, policies, 
     assert len(messages) >= 14
     for message in messages:
         assert MESSAGE.match(message), message
+
+
+def test_estimate_line_stays_within_120_characters_for_long_names(pod, policies, judge):
+    verdict = judge(pod(name="n" * 200, gpus=1), policies(GPUS))
+    assert len(verdict.notices[0]) == 120
+    assert verdict.notices[0].endswith("…")
+
+
+LABEL_KEYS = st.sampled_from(
+    ["cost-centre", "Cost-Centre", "costcentre", "team", "Team", "env", "owner", "project"]
+)
+LABEL_VALUES = st.sampled_from(
+    ["Sales-5045", "sales-5045", "nlp", "prod", "Prod", "alice_at_example.com", "x", ""]
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    labels=st.dictionaries(LABEL_KEYS, LABEL_VALUES, max_size=5),
+    gpus=st.integers(min_value=0, max_value=9),
+    namespace=st.sampled_from(["ml-train", "ml-dev", "bare"]),
+    on_spot=st.booleans(),
+)
+def test_any_pod_gets_a_consistent_verdict_in_the_one_message_format(
+    pod, judge, labels, gpus, namespace, on_spot
+):
+    selector = {"karpenter.sh/capacity-type": "spot"} if on_spot else None
+    obj = pod(namespace=namespace, labels=labels, gpus=gpus, node_selector=selector)
+    verdict = judge(obj, BUNDLED)
+    assert verdict.allowed is (not verdict.denials)
+    for violation in verdict.violations:
+        assert MESSAGE.match(violation.message), violation.message
+        assert violation.message.startswith(f"[{violation.rule}] ")
