@@ -25,8 +25,8 @@ when everything else allowed and the request is not a dry run.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from costwarden import estimating, workloads
@@ -40,7 +40,6 @@ from costwarden.policies import matching, models, sets
 from costwarden.reviews import AdmissionRequest
 
 ALLOWED = Verdict(allowed=True)
-_ZERO = Decimal(0)
 
 
 def evaluate(
@@ -90,8 +89,8 @@ def _evaluate_scale(
         return ALLOWED
     before = ((request.old_object or {}).get("spec") or {}).get("replicas")
     if isinstance(before, int):
-        old = _scaled(old, before, catalog=catalog)
-    new = _scaled(old, replicas, catalog=catalog)
+        old = _scaled(old, before)
+    new = _scaled(old, replicas)
     return _judge(
         new,
         old,
@@ -103,30 +102,10 @@ def _evaluate_scale(
     )
 
 
-def _scaled(target: Target, replicas: int, *, catalog: Catalog) -> Target:
+def _scaled(target: Target, replicas: int) -> Target:
     template = workloads.with_replicas(target.template, replicas)
-    estimate = WorkloadEstimate(
-        kind=target.estimate.kind,
-        name=target.estimate.name,
-        namespace=target.estimate.namespace,
-        pod=target.estimate.pod,
-        pods=template.pods,
-        assumptions=template.assumptions,
-    )
-    return Target(
-        kind=target.kind,
-        name=target.name,
-        namespace=target.namespace,
-        object=target.object,
-        template=template,
-        labels=target.labels,
-        namespace_labels=target.namespace_labels,
-        estimate=estimate,
-        controller=target.controller,
-        dry_run=target.dry_run,
-        uid=target.uid,
-        now=target.now,
-    )
+    estimate = replace(target.estimate, pods=template.pods, assumptions=template.assumptions)
+    return replace(target, template=template, estimate=estimate)
 
 
 def _target(
