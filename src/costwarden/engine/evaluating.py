@@ -115,15 +115,9 @@ def _target(
     if template is None:
         return None
     namespace = template.namespace or request.namespace
-    pod = estimating.estimate_pod(template.spec, catalog=catalog)
-    estimate = WorkloadEstimate(
-        kind=template.kind,
-        name=template.name,
-        namespace=namespace,
-        pod=pod,
-        pods=template.pods,
-        assumptions=template.assumptions,
-    )
+    estimate = estimating.estimate_template(template, catalog=catalog)
+    if estimate.namespace != namespace:
+        estimate = replace(estimate, namespace=namespace)
     owners = (obj.get("metadata") or {}).get("ownerReferences") or []
     controller = next(
         (str(o.get("kind")) for o in owners if isinstance(o, Mapping) and o.get("controller")),
