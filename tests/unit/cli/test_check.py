@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -159,3 +160,37 @@ def test_an_invalid_policy_file_exits_two_naming_it(manifests, tmp_path, capsys)
 def test_a_missing_file_exits_two(capsys):
     assert main(["check", "-f", "/nonexistent/manifest.yaml"]) == 2
     assert "cannot read file" in capsys.readouterr().err
+
+
+def test_a_user_catalog_overrides_bundled_prices(manifests, tmp_path, capsys):
+    catalog = tmp_path / "prices.yaml"
+    catalog.write_text(
+        textwrap.dedent(
+            """\
+            apiVersion: costwarden.io/v1alpha1
+            kind: PriceCatalog
+            metadata: {name: negotiated, version: "2026-11"}
+            spec:
+              instanceTypes:
+              - name: g5.2xlarge
+                provider: aws
+                region: us-east-1
+                vcpu: 8
+                memoryGiB: 32
+                accelerators: {model: a10g, count: 1}
+                onDemandHourly: 0.5
+                source: negotiated rate card
+                effectiveDate: 2026-11-01
+            """
+        )
+    )
+    args = ["check", "-f", str(manifests / "gpu-infer-deploy.yaml"), "--now", NOW, "-o", "json"]
+    main(args)
+    bundled = json.loads(capsys.readouterr().out)["objects"][0]["estimate"]["hourly"]
+    main([*args, "--catalog", str(catalog)])
+    negotiated = json.loads(capsys.readouterr().out)["objects"][0]["estimate"]["hourly"]
+    # The pod's share of the node is priced: the share stays, the node's price drops.
+    ratio = Decimal(negotiated) / Decimal(bundled)
+    assert ratio.quantize(Decimal("0.001")) == (Decimal("0.5") / Decimal("1.212")).quantize(
+        Decimal("0.001")
+    )

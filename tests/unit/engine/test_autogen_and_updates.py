@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from costwarden import engine
+from costwarden import engine, workloads
 from costwarden.engine.ports import BudgetSpend, SpendSnapshot
 
 KINDS = ["Deployment", "StatefulSet", "ReplicaSet", "DaemonSet", "Job", "CronJob"]
@@ -169,3 +169,11 @@ def test_connect_passes_untouched(review, policies, catalog, context):
     assert engine.evaluate(
         connect, policies=policies(GPUS), catalog=catalog, context=context()
     ).allowed
+
+
+def test_a_malformed_pod_template_is_an_error_with_its_path(pod, workload, policies, judge):
+    obj = workload("Deployment", pod())
+    obj["spec"]["template"]["spec"]["containers"] = "not a list"
+    with pytest.raises(workloads.InvalidObject) as raised:
+        judge(obj, policies(GPUS))
+    assert raised.value.path[:3] == ("spec", "template", "spec")
