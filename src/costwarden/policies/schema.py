@@ -1,9 +1,9 @@
 """The JSON Schema of the policy language, generated from the models, for editors.
 
-The shipped copy is `schema/costwarden.io_v1alpha1.json` at the repository root (a test
-keeps it identical to what this generates). Point an editor at it, e.g. with
-`# yaml-language-server: $schema=../schema/costwarden.io_v1alpha1.json` atop a policy
-file. Regenerate: `python -m costwarden.policies.schema > schema/costwarden.io_v1alpha1.json`.
+The shipped copy is `src/costwarden/data/schema/costwarden.io_v1alpha1.json`, inside the
+package (a test keeps it identical to what this generates). Point an editor at it, e.g.
+`# yaml-language-server: $schema=<path to that file>` atop a policy file. Regenerate:
+`python -m costwarden.policies.schema > src/costwarden/data/schema/costwarden.io_v1alpha1.json`.
 """
 
 from __future__ import annotations

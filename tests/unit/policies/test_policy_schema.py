@@ -8,9 +8,10 @@ from costwarden.policies import schema
 
 
 def test_shipped_schema_matches_the_models(pytestconfig):
-    shipped = pytestconfig.rootpath / "schema" / "costwarden.io_v1alpha1.json"
+    shipped = pytestconfig.rootpath / "src/costwarden/data/schema/costwarden.io_v1alpha1.json"
     assert shipped.read_text() == schema.render(), (
-        "regenerate: python -m costwarden.policies.schema > schema/costwarden.io_v1alpha1.json"
+        "regenerate: python -m costwarden.policies.schema > "
+        + str(shipped.relative_to(pytestconfig.rootpath))
     )
 
 
