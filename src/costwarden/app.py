@@ -26,19 +26,34 @@ import ssl
 import threading
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Protocol
 
 import uvicorn
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from costwarden import metrics, tls
-from costwarden.api import routes
+from costwarden import engine, metrics, reviews, tls
+from costwarden.api import namespace_files, routes
 from costwarden.api.admitting import Admission, CostLabels, Evaluator
 from costwarden.api.reloading import Reloadable, Status
-from costwarden.engine.ports import NamespaceLabels, Reservations
+from costwarden.catalog.loading import load_catalog
+from costwarden.engine.ports import (
+    EMPTY_SPEND,
+    Clock,
+    NamespaceLabels,
+    Reservations,
+    SpendSource,
+    WorkloadLookup,
+)
+from costwarden.engine.verdicts import Verdict
+from costwarden.kube import clients as kube_clients
+from costwarden.kube import namespaces as kube_namespaces
+from costwarden.kube import workloads as kube_workloads
+from costwarden.policies import loading as policy_loading
+from costwarden.policies.sets import PolicySet
 from costwarden.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -300,3 +315,94 @@ class StaticNamespaceLabels:
 
     def ready(self) -> bool:
         return True
+
+
+def create_app(
+    settings: Settings,
+    *,
+    namespaces: NamespaceSource | None = None,
+    spend: SpendSource | None = None,
+    reservations: Reservations | None = None,
+    workloads: WorkloadLookup | None = None,
+    clock: Clock | None = None,
+    registry: CollectorRegistry | None = None,
+) -> App:
+    """The webhook, with the engine bound to the live policies and catalog.
+
+    Raises `documents.InvalidInput` naming file and path when a policy, catalog or
+    namespace-labels file is invalid at start: better not to start than to serve a
+    policy set nobody wrote.
+    """
+    registry = registry if registry is not None else CollectorRegistry()
+    clock = clock or SystemClock()
+    admission_metrics = metrics.AdmissionMetrics(
+        registry, cost_series_limit=settings.cost_metric_max_series
+    )
+    report = reload_reporter(admission_metrics)
+
+    def load_policies(files: Sequence[Path]) -> PolicySet:
+        # Configured but empty (an empty ConfigMap) means no policies, not the bundled ones.
+        return (
+            policy_loading.load_policies(files)
+            if settings.policies
+            else policy_loading.bundled_policies()
+        )
+
+    policies = Reloadable("policies", paths=settings.policies, load=load_policies, on_status=report)
+    catalog = Reloadable("catalog", paths=settings.catalogs, load=load_catalog, on_status=report)
+    sources: list[Reloadable[Any]] = [policies, catalog]
+    if namespaces is None and settings.namespace_labels_file is not None:
+        files = Reloadable(
+            "namespaces",
+            paths=[settings.namespace_labels_file],
+            load=namespace_files.load,
+            on_status=report,
+        )
+        sources.append(files)
+        namespaces = namespace_files.FileNamespaceLabels(files)
+    live_namespaces = namespaces if namespaces is not None else StaticNamespaceLabels()
+    dry_reservations = ReadOnlyReservations(reservations) if reservations else None
+
+    def evaluate(request: reviews.AdmissionRequest, *, side_effects: bool) -> Verdict:
+        context = engine.Context(
+            namespaces=live_namespaces,
+            now=clock.now(),
+            spend=spend.snapshot() if spend is not None else EMPTY_SPEND,
+            workloads=workloads,
+            reservations=reservations if side_effects else dry_reservations,
+            spend_stale_after=timedelta(seconds=settings.spend_stale_after_seconds),
+            budget_stale_default=settings.budget_stale_default,
+        )
+        return engine.evaluate(
+            request, policies=policies.current, catalog=catalog.current, context=context
+        )
+
+    return assemble(
+        settings,
+        evaluate=evaluate,
+        namespaces=live_namespaces,
+        registry=registry,
+        admission_metrics=admission_metrics,
+        sources=sources,
+    )
+
+
+def serve(settings: Settings) -> None:
+    """`costwarden serve`: build from settings, serve until SIGTERM/SIGINT.
+
+    Raises `documents.InvalidInput` or `tls.CertificateError` when it cannot start.
+    """
+    namespaces: NamespaceSource | None = None
+    workloads: WorkloadLookup | None = None
+    stop = threading.Event()
+    if settings.in_cluster:
+        clients = kube_clients.in_cluster()
+        cache = kube_namespaces.NamespaceCache()
+        kube_namespaces.start_namespace_watch(clients.core_v1, cache, stop=stop)
+        namespaces = cache
+        workloads = kube_workloads.ClusterWorkloads(clients.apps_v1)
+    app = create_app(settings, namespaces=namespaces, workloads=workloads)
+    try:
+        asyncio.run(Serving(app).run())
+    finally:
+        stop.set()

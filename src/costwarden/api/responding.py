@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Iterable, Sequence
 
 from costwarden import reviews
@@ -26,10 +25,30 @@ MAX_WARNINGS = 20
 
 
 def split_warning(message: str, *, width: int = MAX_WARNING_CHARS) -> list[str]:
-    """A message as lines of at most `width` characters, split between words."""
-    return textwrap.wrap(
-        message, width=width, subsequent_indent=CONTINUATION, break_on_hyphens=False
-    )
+    """A message as lines of at most `width` characters, split between words.
+
+    Greedy and hand-written rather than `textwrap`: this runs for every warning of every
+    review, and textwrap's generality costs more than evaluating a pod.
+    """
+    if len(message) <= width and "\n" not in message:
+        return [message]
+    lines: list[str] = []
+    current = ""
+    for word in message.split():
+        while word:
+            room = width - (len(CONTINUATION) if lines else 0)
+            candidate = f"{current} {word}" if current else word
+            if len(candidate) <= room:
+                current, word = candidate, ""
+            elif current:
+                lines.append(current)
+                current = ""
+            else:  # a single word longer than a line: cut it
+                lines.append(word[:room])
+                word = word[room:]
+    if current:
+        lines.append(current)
+    return lines[:1] + [CONTINUATION + line for line in lines[1:]]
 
 
 def warnings_of(messages: Iterable[str]) -> tuple[str, ...]:
