@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import ssl
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import pytest
 import trustme
 from webhook_support import (
     NAMESPACES,
+    ConfigMapVolume,
     fixture_paths,
     load_fixture,
     local_settings,
@@ -109,3 +111,51 @@ def test_serve_without_a_certificate_says_which_flags_to_set(
 ) -> None:
     assert main(["serve", "--webhook-port", "1"]) == 2
     assert "--tls-cert-file" in capsys.readouterr().err
+
+
+GPU_LIMIT = """\
+apiVersion: costwarden.io/v1alpha1
+kind: CostPolicy
+metadata: {name: gpu-limits}
+spec:
+  rules:
+  - name: max-gpus-per-pod
+    action: deny
+    gpuLimits: {maxPerPod: %s}
+"""
+
+
+def test_policies_reload_from_a_configmap_and_a_bad_reload_keeps_the_last_good_set(
+    tmp_path: Path,
+) -> None:
+    volume = ConfigMapVolume(tmp_path / "policies", {"gpu.yaml": GPU_LIMIT % 4})
+    settings = local_settings(policies=(volume.directory,), reload_interval_seconds=0.05)
+    app = application.create_app(settings, namespaces=application.StaticNamespaceLabels(NAMESPACES))
+    train_a100 = load_fixture(next(p for p in FIXTURES if p.name.startswith("009-")))
+    policies = app.sources[0]
+
+    def allowed(http: httpx.Client) -> bool:
+        decision: bool = http.post("/validate", json=train_a100).json()["response"]["allowed"]
+        return decision
+
+    def wait_for(condition: Any) -> None:
+        while not condition():
+            threading.Event().wait(0.02)
+
+    with running(app) as serving:
+        base = f"http://127.0.0.1:{serving.webhook_port}"
+        metrics_url = f"http://127.0.0.1:{serving.metrics_port}"
+        with httpx.Client(base_url=base) as http:
+            assert allowed(http)  # 4 GPUs, limit 4
+            volume.update({"gpu.yaml": GPU_LIMIT % 2})
+            wait_for(lambda: not allowed(http))
+            volume.update({"gpu.yaml": (GPU_LIMIT % 8).replace("maxPerPod", "maxPerPood")})
+            wait_for(lambda: policies.status.error is not None)
+            assert not allowed(http)  # the limit of 2 keeps serving
+            ready = httpx.get(f"{metrics_url}/readyz")
+            exposition = httpx.get(f"{metrics_url}/metrics").text
+    assert ready.status_code == 200
+    error = ready.json()["sources"]["policies"]["error"]
+    assert "gpu.yaml" in error
+    assert "maxPerPood" in error
+    assert 'costwarden_policy_reload_success{source="policies"} 0.0' in exposition

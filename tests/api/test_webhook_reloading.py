@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import os
 import threading
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import jsonpatch
 import pytest
 from prometheus_client import CollectorRegistry
 from webhook_support import (
+    ConfigMapVolume,
     ScriptedEvaluator,
     allow_with_estimate,
     build_app,
@@ -25,28 +25,6 @@ from costwarden import app as application
 from costwarden import metrics
 from costwarden.api import namespace_files, reloading
 from costwarden.documents import InvalidInput
-
-
-class ConfigMapVolume:
-    """A directory laid out as the kubelet mounts a ConfigMap: visible symlinks through
-    `..data`, which points at a timestamped hidden directory and is swapped atomically."""
-
-    def __init__(self, directory: Path, files: dict[str, str]) -> None:
-        self.directory = directory
-        self.version = 0
-        directory.mkdir()
-        self.update(files)
-        for name in files:
-            os.symlink(f"..data/{name}", directory / name)
-
-    def update(self, files: dict[str, str]) -> None:
-        self.version += 1
-        target = self.directory / f"..2026_11_22_12_00_00.{self.version}"
-        target.mkdir()
-        for name, text in files.items():
-            (target / name).write_text(text)
-        os.symlink(target.name, self.directory / "..data_tmp")
-        os.replace(self.directory / "..data_tmp", self.directory / "..data")
 
 
 def namespaces_source(

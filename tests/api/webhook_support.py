@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -142,6 +143,28 @@ def build_app(
         admission_metrics=admission_metrics,
         sources=(*sources, namespace_source),
     )
+
+
+class ConfigMapVolume:
+    """A directory laid out as the kubelet mounts a ConfigMap: visible symlinks through
+    `..data`, which points at a timestamped hidden directory and is swapped atomically."""
+
+    def __init__(self, directory: Path, files: dict[str, str]) -> None:
+        self.directory = directory
+        self.version = 0
+        directory.mkdir()
+        self.update(files)
+        for name in files:
+            os.symlink(f"..data/{name}", directory / name)
+
+    def update(self, files: dict[str, str]) -> None:
+        self.version += 1
+        target = self.directory / f"..2026_11_22_12_00_00.{self.version}"
+        target.mkdir()
+        for name, text in files.items():
+            (target / name).write_text(text)
+        os.symlink(target.name, self.directory / "..data_tmp")
+        os.replace(self.directory / "..data_tmp", self.directory / "..data")
 
 
 @contextmanager
