@@ -22,6 +22,7 @@ import contextlib
 import functools
 import logging
 import signal
+import socket
 import ssl
 import threading
 from collections.abc import Callable, Generator, Mapping, Sequence
@@ -61,6 +62,10 @@ log = logging.getLogger(__name__)
 KEEP_ALIVE_SECONDS = 60
 """The API server keeps idle webhook connections ~90 s; reusing them saves a handshake
 per review. uvicorn's default (5 s) would close most of them between bursts."""
+
+
+class StartupError(Exception):
+    """The server could not start (a port in use, an address not available)."""
 
 
 class NamespaceSource(NamespaceLabels, Protocol):
@@ -158,6 +163,27 @@ def assemble(
     )
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket, made as asyncio makes its own: with `IPPROTO_TCP` as its
+    protocol, which is what makes asyncio set TCP_NODELAY on accepted connections (without
+    it, Nagle's algorithm meets delayed ACKs and every response waits ~40 ms)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+        )[0]
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+            sock.listen(2048)
+        except OSError:
+            sock.close()
+            raise
+    except OSError as exc:
+        raise StartupError(f"cannot listen on {host} port {port}: {exc.strerror or exc}") from None
+    return sock
+
+
 class _Server(uvicorn.Server):
     """A uvicorn server that leaves signals to `Serving` (two servers share one process)."""
 
@@ -201,22 +227,28 @@ class Serving:
             app.admission, timeout_keep_alive=KEEP_ALIVE_SECONDS, **admission_options
         )
         self.servers = [_Server(admission_config)]
+        # Bound here, not by uvicorn: a port in use is then a clean StartupError before
+        # anything runs (uvicorn would sys.exit() from inside the event loop).
+        self.sockets = [_listen(settings.host, settings.webhook_port)]
         if settings.metrics_port:
             self.servers.append(
                 _Server(uvicorn.Config(app.operations, port=settings.metrics_port, **common))
             )
+            try:
+                self.sockets.append(_listen(settings.host, settings.metrics_port))
+            except StartupError:
+                self.sockets[0].close()
+                raise
         self._started = threading.Event()
 
     @property
     def webhook_port(self) -> int:
-        return self._port(0)
+        port: int = self.sockets[0].getsockname()[1]
+        return port
 
     @property
     def metrics_port(self) -> int:
-        return self._port(1)
-
-    def _port(self, index: int) -> int:
-        port: int = self.servers[index].servers[0].sockets[0].getsockname()[1]
+        port: int = self.sockets[1].getsockname()[1]
         return port
 
     def wait_started(self, timeout: float) -> bool:
@@ -232,7 +264,10 @@ class Serving:
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, self.stop)
-        serving = [asyncio.create_task(server.serve()) for server in self.servers]
+        serving = [
+            asyncio.create_task(server.serve(sockets=[sock]))
+            for server, sock in zip(self.servers, self.sockets, strict=True)
+        ]
         background = [asyncio.create_task(self._reload_files_forever())]
         if self.app.tls is not None:
             background.append(asyncio.create_task(self._reload_tls_forever()))
@@ -248,6 +283,8 @@ class Serving:
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
+            for sock in self.sockets:
+                sock.close()
 
     async def _reload_files_forever(self) -> None:
         while True:
@@ -390,7 +427,8 @@ def create_app(
 def serve(settings: Settings) -> None:
     """`costwarden serve`: build from settings, serve until SIGTERM/SIGINT.
 
-    Raises `documents.InvalidInput` or `tls.CertificateError` when it cannot start.
+    Raises `documents.InvalidInput`, `tls.CertificateError` or `StartupError` when it
+    cannot start.
     """
     namespaces: NamespaceSource | None = None
     workloads: WorkloadLookup | None = None

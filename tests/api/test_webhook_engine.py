@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import ssl
 import threading
 from pathlib import Path
@@ -159,3 +160,15 @@ def test_policies_reload_from_a_configmap_and_a_bad_reload_keeps_the_last_good_s
     assert "gpu.yaml" in error
     assert "maxPerPood" in error
     assert 'costwarden_policy_reload_success{source="policies"} 0.0' in exposition
+
+
+def test_serve_on_a_port_in_use_exits_2_saying_which_ports(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        argv = ["serve", "--insecure-http", "--host", "127.0.0.1", "--webhook-port", str(port)]
+        assert main([*argv, "--metrics-port", "0"]) == 2
+    assert f"cannot listen on 127.0.0.1 port {port}" in capsys.readouterr().err

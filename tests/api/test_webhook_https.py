@@ -252,3 +252,12 @@ def test_health_readiness_and_metrics_are_on_the_plain_http_port(
     assert httpx.post(
         f"https://127.0.0.1:{serving.webhook_port}/healthz", verify=client_context
     ).status_code in (404, 405)
+
+
+def test_listening_sockets_are_tcp_so_asyncio_disables_nagle_on_each_connection(
+    served: tuple[application.Serving, CertificateFiles],
+) -> None:
+    serving, _ = served
+    # asyncio sets TCP_NODELAY only on connections accepted from an IPPROTO_TCP socket;
+    # without it every response waits for a delayed ACK (~40 ms).
+    assert [sock.proto for sock in serving.sockets] == [socket.IPPROTO_TCP] * 2

@@ -87,7 +87,12 @@ def run(args: argparse.Namespace) -> int:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
         application.serve(settings)
-    except (serve_settings.SettingsError, InvalidInput, tls.CertificateError) as exc:
+    except (
+        serve_settings.SettingsError,
+        InvalidInput,
+        tls.CertificateError,
+        application.StartupError,
+    ) as exc:
         raise InputError(str(exc)) from None
     return EXIT_OK
 
