@@ -14,10 +14,11 @@ import contextlib
 import dataclasses
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from types import MappingProxyType
+from typing import TypeVar
 
 from costwarden.engine.ports import EMPTY_SPEND, BudgetSpend, Clock, Reservations, SpendSnapshot
 from costwarden.metrics import BudgetFigures, SpendMetrics
@@ -25,6 +26,8 @@ from costwarden.spend import queries
 from costwarden.spend.prometheus import PrometheusClient, PrometheusError
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 MICRO = Decimal("0.000001")
 """Spend is kept to micro-units: PromQL sums floats, and the last digits are float noise."""
@@ -35,6 +38,17 @@ def age(snapshot: SpendSnapshot, now: datetime) -> timedelta | None:
     if snapshot.fetched_at is None:
         return None
     return now - snapshot.fetched_at
+
+
+async def _all(*steps: Awaitable[T]) -> list[T]:
+    """Run concurrently; on the first failure cancel the rest (no query left running)."""
+    tasks = [asyncio.ensure_future(step) for step in steps]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        raise
 
 
 class SpendRefresher:
@@ -72,7 +86,7 @@ class SpendRefresher:
             budgets = dict(
                 zip(
                     (budget.name for budget in self._budgets),
-                    await asyncio.gather(*(self._fetch(budget, now) for budget in self._budgets)),
+                    await _all(*(self._fetch(budget, now) for budget in self._budgets)),
                     strict=True,
                 )
             )
@@ -115,7 +129,7 @@ class SpendRefresher:
             spent: dict[str, Decimal] = {}
             run_rate = await run_rate_query
         else:
-            spent, run_rate = await asyncio.gather(
+            spent, run_rate = await _all(
                 self._client.query_by(rendered.spent, time=now, label=rendered.label),
                 run_rate_query,
             )

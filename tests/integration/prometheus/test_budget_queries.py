@@ -54,7 +54,7 @@ async def test_month_to_date_spend_and_run_rate_per_cost_centre_match_the_histor
         "RnD-1001": BudgetSpend(spent=RND_SPENT, run_rate_hourly=Decimal("1.0")),
         "Sales-5045": BudgetSpend(spent=SALES_SPENT, run_rate_hourly=Decimal("5.25")),
     }
-    assert SALES_SPENT == Decimal("297.0125")
+    assert Decimal("297.0125") == SALES_SPENT
 
 
 async def test_a_pod_exported_by_two_replicas_is_counted_once(
@@ -130,9 +130,7 @@ async def test_opencost_metrics_work_as_a_source_by_namespace(
     # series at all.
     assert got["oc"] == {
         "ml-train": BudgetSpend(spent=Decimal("3.0") * 60, run_rate_hourly=Decimal("3.0")),
-        "ml-infer": BudgetSpend(
-            spent=Decimal("0.15625") * 60, run_rate_hourly=Decimal("0.15625")
-        ),
+        "ml-infer": BudgetSpend(spent=Decimal("0.15625") * 60, run_rate_hourly=Decimal("0.15625")),
     }
 
 
