@@ -156,8 +156,17 @@ async def test_transient_errors_are_retried_and_bad_answers_are_not(
             ),
             "QueryFailed: HTTP 400 bad_data",
         ),
+        (
+            queries.BudgetQuery(
+                name="cc",
+                group_by="cost_centre",
+                # not aggregated: train-a100 comes twice (two replicas) with one cost centre
+                run_rate_promql='costwarden_pod_hourly_cost{pod="train-a100"}',
+            ),
+            "BadResult: more than one series for cost_centre='Sales-5045'",
+        ),
     ],
-    ids=["nan", "empty", "bad-query"],
+    ids=["nan", "empty", "bad-query", "duplicate-groups"],
 )
 async def test_nan_empty_and_rejected_results_from_the_real_server_are_errors(
     prometheus: PrometheusServer, budget: queries.BudgetQuery, error: str
