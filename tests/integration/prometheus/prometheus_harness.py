@@ -226,14 +226,27 @@ def _free_port() -> int:
 class PrometheusServer:
     """One real Prometheus process on loopback; stop() and start() keep port and data."""
 
-    def __init__(self, directory: Path, *, blocks: Path | None) -> None:
+    def __init__(
+        self, directory: Path, *, blocks: Path | None, scrape: tuple[str, ...] = ()
+    ) -> None:
         self.data = directory / "data"
         self.data.mkdir(parents=True)
         if blocks is not None:
             for block in blocks.iterdir():
                 shutil.copytree(block, self.data / block.name)
         self.config = directory / "prometheus.yml"
-        self.config.write_text("global:\n  scrape_interval: 1m\nscrape_configs: []\n")
+        # `scrape`: host:port targets of a local /metrics, scraped every second so a test
+        # sees exported series quickly.
+        targets = ", ".join(f'"{target}"' for target in scrape)
+        self.config.write_text(
+            "global:\n  scrape_interval: 1s\n"
+            + (
+                "scrape_configs:\n  - job_name: costwarden\n"
+                f"    static_configs:\n      - targets: [{targets}]\n"
+                if scrape
+                else "scrape_configs: []\n"
+            )
+        )
         self.log = directory / "prometheus.log"
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
