@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from prometheus_harness import (
@@ -16,24 +14,12 @@ from prometheus_harness import (
     PrometheusServer,
     openmetrics_history,
 )
+from tests.conftest import require
 
 
-def _root_conftest() -> Any:
-    # The rootdir conftest is imported by pytest as a plain `conftest` module, a name this
-    # file shares, so `require` is loaded from its path.
-    path = Path(__file__).resolve().parents[2] / "conftest.py"
-    spec = importlib.util.spec_from_file_location("costwarden_tests_conftest", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-require = _root_conftest().require
-
-
-def _require_prometheus() -> None:
+@pytest.fixture(scope="session")
+def prometheus_installed() -> None:
+    """Skip locally / fail under CI=true when the Debian prometheus package is missing."""
     require(
         Path(PROMETHEUS).exists() and Path(PROMTOOL).exists(),
         what="Prometheus server and promtool",
@@ -42,9 +28,8 @@ def _require_prometheus() -> None:
 
 
 @pytest.fixture(scope="session")
-def seeded_blocks(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def seeded_blocks(prometheus_installed: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """TSDB blocks of the scenario, written once by promtool."""
-    _require_prometheus()
     directory = tmp_path_factory.mktemp("history")
     source = directory / "history.om"
     source.write_text(openmetrics_history())

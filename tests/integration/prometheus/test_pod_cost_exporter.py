@@ -84,7 +84,7 @@ async def wait_for_run_rate(
 
 
 async def test_replicas_exporting_the_same_pods_count_once_and_deleted_pods_stop_counting(
-    replicas: list[tuple[PodCostTracker, str]], tmp_path: Path
+    prometheus_installed: None, replicas: list[tuple[PodCostTracker, str]], tmp_path: Path
 ) -> None:
     for tracker, _ in replicas:
         tracker.apply("ADDED", pod("train", gpus=2))  # 5.25 $/h
