@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from costwarden.engine.ports import Reservations
 from costwarden.spend.ledger import ReservationLedger
@@ -119,3 +121,29 @@ def test_a_headroom_share_limits_each_replica_to_its_part_of_the_headroom() -> N
 def test_a_headroom_share_outside_zero_to_one_is_refused(share: str) -> None:
     with pytest.raises(ValueError, match="headroom_share"):
         ReservationLedger(headroom_share=Decimal(share))
+
+
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(["reserve", "release"]),
+            st.sampled_from(["a", "b", "c", "d"]),
+            st.integers(min_value=0, max_value=60),
+            st.integers(min_value=0, max_value=15),  # minutes after NOW
+        ),
+        max_size=40,
+    ),
+    share=st.sampled_from([Decimal(1), Decimal(1) / 2, Decimal(1) / 3]),
+)
+def test_live_reservations_never_exceed_the_share_of_the_limit(
+    steps: list[tuple[str, str, int, int]], share: Decimal
+) -> None:
+    ledger = ReservationLedger(headroom_share=share)
+    limit = Decimal(100)
+    for action, key, amount, minutes in sorted(steps, key=lambda step: step[3]):
+        now = NOW + timedelta(minutes=minutes)
+        if action == "reserve":
+            reserve(ledger, key, str(amount), limit=str(limit), now=now)
+        else:
+            ledger.release(key)
+        assert ledger.reserved(budget="cc", group="Sales-5045", now=now) <= limit * share
