@@ -68,8 +68,10 @@ class PrometheusClient:
         attempts: int = 3,
         backoff_seconds: float = 0.5,
         max_backoff_seconds: float = 4.0,
+        headers: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """`headers`: e.g. `Authorization`, or `X-Scope-OrgID` for a multi-tenant Mimir."""
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
         self._attempts = attempts
@@ -79,7 +81,7 @@ class PrometheusClient:
             base_url=base_url.rstrip("/"),
             timeout=httpx.Timeout(timeout_seconds),
             transport=transport,
-            headers={"Accept": "application/json"},
+            headers={"Accept": "application/json", **(headers or {})},
         )
 
     async def aclose(self) -> None:

@@ -299,6 +299,8 @@ class FaultProxy:
         self.upstream = upstream
         self.mode = "pass"
         self.requests = 0
+        self.headers: dict[str, str] = {}
+        """Headers of the last request."""
         self.held = threading.Event()
         self._release = threading.Event()
         proxy = self
@@ -306,6 +308,7 @@ class FaultProxy:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 proxy.requests += 1
+                proxy.headers = dict(self.headers.items())
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if proxy.mode == "slow":
                     proxy.held.set()

@@ -262,3 +262,10 @@ async def test_budget_metrics_show_spend_cap_utilisation_reservations_and_data_a
     assert registry.get_sample_value("costwarden_spend_data_age_seconds") == 90
     assert registry.get_sample_value("costwarden_spend_refresh_failures_total") == 1
     await client.aclose()
+
+
+async def test_configured_headers_go_with_every_query(proxy: FaultProxy) -> None:
+    client = PrometheusClient(proxy.url, headers={"X-Scope-OrgID": "team-a"})
+    await client.query("sum(costwarden_pod_hourly_cost)", time=T)
+    assert proxy.headers["X-Scope-OrgID"] == "team-a"
+    await client.aclose()
