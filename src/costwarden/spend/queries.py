@@ -26,7 +26,8 @@ A custom query may replace either; it must return an instant vector carrying the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
@@ -56,7 +57,12 @@ class BudgetQuery:
     step_seconds: int = 60
     """Subquery resolution: the scrape interval. Finer adds cost, not accuracy."""
     cap: Decimal | None = None
-    """The cap each group is held to, for the budget metrics only (the engine owns decisions)."""
+    """The cap of groups not in `caps`, for the budget metrics only (the engine decides)."""
+    caps: Mapping[str, Decimal] = field(default_factory=dict)
+    """Group value -> cap, for the budget metrics only."""
+
+    def cap_of(self, group: str) -> Decimal | None:
+        return self.caps.get(group, self.cap)
 
 
 @dataclass(frozen=True, slots=True)

@@ -162,7 +162,7 @@ class SpendRefresher:
                         spent=spend.spent,
                         run_rate_hourly=spend.run_rate_hourly,
                         reserved=self._reserved(budget.name, group, now),
-                        cap=budget.cap,
+                        cap=budget.cap_of(group),
                     )
                     for group, spend in groups.items()
                 },

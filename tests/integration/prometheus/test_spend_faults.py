@@ -22,7 +22,9 @@ from costwarden.spend.snapshots import SpendRefresher, age
 pytestmark = pytest.mark.prometheus
 
 T = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
-CC = queries.BudgetQuery(name="cc", group_by="cost_centre", cap=Decimal(1000))
+CC = queries.BudgetQuery(
+    name="cc", group_by="cost_centre", cap=Decimal(5000), caps={"Sales-5045": Decimal(1000)}
+)
 
 
 def refresher_for(
@@ -255,6 +257,8 @@ async def test_budget_metrics_show_spend_cap_utilisation_reservations_and_data_a
     assert registry.get_sample_value("costwarden_budget_cap_cost", sales) == 1000
     assert registry.get_sample_value("costwarden_budget_utilisation_ratio", sales) == 0.2970125
     assert registry.get_sample_value("costwarden_spend_data_age_seconds") == 0
+    retail = {"budget": "cc", "group": "Retail-2045"}
+    assert registry.get_sample_value("costwarden_budget_cap_cost", retail) == 5000
 
     proxy.mode = "error"
     clock.advance(timedelta(seconds=90))
