@@ -119,6 +119,8 @@ class PrometheusClient:
             raise QueryTimeout(f"no answer from Prometheus: {type(error).__name__}") from error
         except httpx.TransportError as error:
             raise Unavailable(f"cannot reach Prometheus: {error!r}") from error
+        except httpx.HTTPError as error:  # undecodable body, redirect loop
+            raise BadResult(f"unusable answer from Prometheus: {error!r}") from error
         if response.status_code == 429 or response.status_code >= 500:
             raise Unavailable(f"Prometheus answered HTTP {response.status_code}")
         try:
