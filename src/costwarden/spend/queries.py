@@ -32,6 +32,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
+from costwarden.policies.models import Budget
+from costwarden.policies.sets import PolicySet
 from costwarden.spend import periods
 
 GroupBy = Literal["cost_centre", "team", "namespace"]
@@ -142,4 +144,43 @@ def _opencost_run_rate(group: GroupBy) -> str:
         f" * on (namespace) group_left ({ksm_label})"
         f" max by (namespace, {ksm_label}) (kube_namespace_labels),"
         f' "{group}", "$1", "{ksm_label}", "(.*)"))'
+    )
+
+
+def for_policies(policies: PolicySet, *, source: Source = "costwarden") -> list[BudgetQuery]:
+    """One query per budget rule, named after the rule (the snapshot's key).
+
+    Raises ValueError for a rule grouped by a label the exporter does not carry: its
+    groups would never have spend data, and the engine would read that as zero spend.
+    """
+    found = []
+    for rule in policies.rules:
+        budget = rule.rule.budget
+        if budget is None:
+            continue
+        found.append(
+            BudgetQuery(
+                name=rule.name,
+                group_by=_group_by(rule.name, budget),
+                period=budget.period,
+                timezone=budget.timezone,
+                source=source,
+                cap=budget.default_cap,
+                caps=dict(budget.caps),
+            )
+        )
+    return found
+
+
+def _group_by(rule: str, budget: Budget) -> GroupBy:
+    if budget.group_by == "namespace":
+        return "namespace"
+    label = (budget.label or "").replace("-", "_")
+    if label == "cost_centre":
+        return "cost_centre"
+    if label == "team":
+        return "team"
+    raise ValueError(
+        f"budget rule {rule}: spend is exported by cost_centre, team and namespace; "
+        f"label {budget.label!r} has no spend series (group by cost-centre, team or namespace)"
     )

@@ -17,14 +17,26 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from costwarden import estimating
+from costwarden.catalog.models import Catalog
 from costwarden.engine.ports import NamespaceLabels
 from costwarden.estimating.estimates import PodEstimate
 from costwarden.metrics import SpendMetrics
 
 log = logging.getLogger(__name__)
 
-Estimator = Callable[[Mapping[str, Any]], PodEstimate]
-"""Pod spec -> estimate; the app binds `estimating.estimate_pod` to the catalog."""
+Estimator = Callable[[Mapping[str, Any], Mapping[str, Any]], PodEstimate]
+"""(pod spec, pod annotations) -> estimate; `catalog_estimator` is the real one."""
+
+
+def catalog_estimator(catalog: Catalog) -> Estimator:
+    """`estimating.estimate_pod` bound to a price catalog."""
+
+    def estimate(spec: Mapping[str, Any], annotations: Mapping[str, Any]) -> PodEstimate:
+        return estimating.estimate_pod(spec, catalog=catalog, annotations=annotations)
+
+    return estimate
+
 
 FINISHED = frozenset({"Succeeded", "Failed"})
 
@@ -86,7 +98,7 @@ class PodCostTracker:
         if not spec.get("nodeName") or status.get("phase") in FINISHED:
             return None
         try:
-            estimate = self._estimate(spec)
+            estimate = self._estimate(spec, (pod.get("metadata") or {}).get("annotations") or {})
         except Exception:
             # One unpriceable pod must not stop the exporter for all the others.
             log.exception("cannot estimate pod %s/%s", *_key(pod))

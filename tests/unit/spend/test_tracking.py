@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from prometheus_client import CollectorRegistry
+from tests.conftest import ADMISSION_FIXTURES
 
+from costwarden.catalog.loading import bundled_catalog
+from costwarden.estimating import estimate_pod
 from costwarden.estimating.estimates import Breakdown, Placement, PodEstimate, Requests
 from costwarden.metrics import SpendMetrics
-from costwarden.spend.tracking import PodCostTracker
+from costwarden.spend.tracking import PodCostTracker, catalog_estimator
 
 NAMESPACES = {
     "ml-train": {"cost-centre": "Sales-5045", "team": "nlp"},
@@ -23,7 +27,7 @@ class Namespaces:
         return NAMESPACES.get(namespace)
 
 
-def estimate(spec: Mapping[str, Any]) -> PodEstimate:
+def estimate(spec: Mapping[str, Any], annotations: Mapping[str, Any]) -> PodEstimate:
     """A priced pod: 2.5 $/h per `nvidia.com/gpu` limit plus 0.1 $/h, spot if tolerated."""
     gpus = sum(
         int(c.get("resources", {}).get("limits", {}).get("nvidia.com/gpu", 0))
@@ -153,3 +157,27 @@ def test_a_pod_that_cannot_be_priced_is_skipped_without_stopping_the_others() ->
     tracker.apply("ADDED", pod("odd", nodeSelector={"unpriceable": "yes"}))
     tracker.apply("MODIFIED", pod("ok", gpus=2))
     assert [key[1] for key in series(registry)] == ["ok"]
+
+
+def test_with_the_real_estimator_a_fixture_pod_exports_the_catalog_price() -> None:
+    review = json.loads(
+        (ADMISSION_FIXTURES / "008-mutate-pod-create-ml-train-train-a100.json").read_text()
+    )
+    running = {
+        **review["request"]["object"],
+        "spec": {**review["request"]["object"]["spec"], "nodeName": "ip-10-0-0-1"},
+        "status": {"phase": "Running"},
+    }
+    catalog = bundled_catalog()
+    registry = CollectorRegistry()
+    tracker = PodCostTracker(
+        estimate=catalog_estimator(catalog), namespaces=Namespaces(), metrics=SpendMetrics(registry)
+    )
+    tracker.apply("ADDED", running)
+    expected = estimate_pod(running["spec"], catalog=catalog)
+    [(labels, value)] = series(registry).items()
+    assert labels[:4] == ("ml-train", "train-a100", "Sales-5045", "nlp")
+    assert labels[4] == expected.placement.accelerator_model
+    assert labels[5] == "on-demand"  # the pod's karpenter.sh/capacity-type node selector
+    assert value == float(expected.hourly.total)
+    assert value > 0
