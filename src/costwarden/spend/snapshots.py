@@ -75,6 +75,10 @@ class SpendRefresher:
         if metrics is not None:
             metrics.track_spend_data_age(self._age_seconds)
 
+    def set_budgets(self, budgets: Sequence[queries.BudgetQuery]) -> None:
+        """Fetch these budgets from the next refresh on (after a policy reload)."""
+        self._budgets = tuple(budgets)
+
     def snapshot(self) -> SpendSnapshot:
         """The latest snapshot. A plain read: never waits on Prometheus."""
         return self._snapshot

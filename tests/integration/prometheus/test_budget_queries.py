@@ -157,3 +157,20 @@ async def test_a_custom_query_replaces_the_default(prometheus: PrometheusServer)
     got = await snapshot_at(prometheus, T, custom)
     assert got["cc"]["Sales-5045"].spent == SALES_SPENT
     assert got["cc"]["Sales-5045"].run_rate_hourly == Decimal("4.5")
+
+
+async def test_after_a_policy_reload_the_next_refresh_fetches_the_new_budgets(
+    prometheus: PrometheusServer,
+) -> None:
+    client = PrometheusClient(prometheus.url)
+    refresher = SpendRefresher(
+        client=client,
+        budgets=[queries.BudgetQuery(name="old", group_by="team")],
+        clock=SettableClock(T),
+    )
+    assert set((await refresher.refresh()).budgets) == {"old"}
+    refresher.set_budgets([queries.BudgetQuery(name="new", group_by="namespace")])
+    snapshot = await refresher.refresh()
+    await client.aclose()
+    assert set(snapshot.budgets) == {"new"}
+    assert snapshot.budgets["new"]["ml-infer"].spent == RETAIL_SPENT
