@@ -86,11 +86,12 @@ class SpendRefresher:
     async def refresh(self) -> SpendSnapshot:
         """Fetch every budget once and publish the result (or the failure)."""
         now = self._clock.now()
+        wanted = self._budgets  # a policy reload during the await must not mix names up
         try:
             budgets = dict(
                 zip(
-                    (budget.name for budget in self._budgets),
-                    await _all(*(self._fetch(budget, now) for budget in self._budgets)),
+                    (budget.name for budget in wanted),
+                    await _all(*(self._fetch(budget, now) for budget in wanted)),
                     strict=True,
                 )
             )
