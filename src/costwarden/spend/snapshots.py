@@ -72,6 +72,7 @@ class SpendRefresher:
         self._reservations = reservations
         self._snapshot = EMPTY_SPEND
         self._task: asyncio.Task[None] | None = None
+        self._published: set[str] = set()
         if metrics is not None:
             metrics.track_spend_data_age(self._age_seconds)
 
@@ -158,6 +159,10 @@ class SpendRefresher:
     def _publish(self, now: datetime) -> None:
         if self._metrics is None:
             return
+        current = {budget.name for budget in self._budgets}
+        for gone in self._published - current:  # a rule removed by a policy reload
+            self._metrics.set_budget(gone, {})
+        self._published = current
         for budget in self._budgets:
             groups = self._snapshot.budgets.get(budget.name, {})
             self._metrics.set_budget(

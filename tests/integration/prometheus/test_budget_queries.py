@@ -12,9 +12,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from prometheus_client import CollectorRegistry
 from prometheus_harness import PrometheusServer, SettableClock
 
 from costwarden.engine.ports import BudgetSpend
+from costwarden.metrics import SpendMetrics
 from costwarden.spend import queries
 from costwarden.spend.prometheus import PrometheusClient
 from costwarden.spend.snapshots import SpendRefresher
@@ -163,10 +165,12 @@ async def test_after_a_policy_reload_the_next_refresh_fetches_the_new_budgets(
     prometheus: PrometheusServer,
 ) -> None:
     client = PrometheusClient(prometheus.url)
+    registry = CollectorRegistry()
     refresher = SpendRefresher(
         client=client,
         budgets=[queries.BudgetQuery(name="old", group_by="team")],
         clock=SettableClock(T),
+        metrics=SpendMetrics(registry),
     )
     assert set((await refresher.refresh()).budgets) == {"old"}
     refresher.set_budgets([queries.BudgetQuery(name="new", group_by="namespace")])
@@ -174,3 +178,10 @@ async def test_after_a_policy_reload_the_next_refresh_fetches_the_new_budgets(
     await client.aclose()
     assert set(snapshot.budgets) == {"new"}
     assert snapshot.budgets["new"]["ml-infer"].spent == RETAIL_SPENT
+    budgets = {
+        sample.labels["budget"]
+        for metric in registry.collect()
+        for sample in metric.samples
+        if sample.name == "costwarden_budget_spent_cost"
+    }
+    assert budgets == {"new"}  # the removed rule's series are gone
