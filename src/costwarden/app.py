@@ -36,11 +36,13 @@ import uvicorn
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from costwarden import engine, metrics, reviews, tls
+from costwarden import engine, estimating, metrics, reviews, tls
 from costwarden.api import namespace_files, routes
 from costwarden.api.admitting import Admission, CostLabels, Evaluator
 from costwarden.api.reloading import Reloadable, Status
 from costwarden.catalog.loading import load_catalog
+from costwarden.catalog.models import Catalog
+from costwarden.documents import InvalidInput, Problem
 from costwarden.engine.ports import (
     EMPTY_SPEND,
     Clock,
@@ -52,10 +54,18 @@ from costwarden.engine.ports import (
 from costwarden.engine.verdicts import Verdict
 from costwarden.kube import clients as kube_clients
 from costwarden.kube import namespaces as kube_namespaces
+from costwarden.kube import pods as kube_pods
 from costwarden.kube import workloads as kube_workloads
+from costwarden.metrics import SpendMetrics
 from costwarden.policies import loading as policy_loading
 from costwarden.policies.sets import PolicySet
 from costwarden.settings import Settings
+from costwarden.spend import queries as budget_queries
+from costwarden.spend.ledger import ReservationLedger
+from costwarden.spend.prometheus import PrometheusClient
+from costwarden.spend.queries import BudgetQuery
+from costwarden.spend.snapshots import SpendRefresher
+from costwarden.spend.tracking import PodCostTracker
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +102,11 @@ class App:
     """Files reloaded while serving (policies, catalogs, namespace labels)."""
     tls: tls.ReloadingContext | None = field(default=None)
     """Set by `Serving` when it serves HTTPS."""
+    catalog: Reloadable[Catalog] | None = None
+    """The live catalog (the pod cost exporter prices running pods with it)."""
+    spend: SpendRefresher | None = None
+    """Spend data from Prometheus, refreshed in the background while serving."""
+    spend_metrics: SpendMetrics | None = None
 
     @functools.cached_property
     def operations(self) -> FastAPI:
@@ -109,6 +124,10 @@ class App:
         }
         if self.tls is not None:
             detail["tls"] = asdict(self.tls.status)
+        if self.spend is not None:
+            # Not a readiness condition: budget rules degrade per their own setting.
+            snapshot = self.spend.snapshot()
+            detail["spend"] = {"fetched_at": snapshot.fetched_at, "error": snapshot.error}
         ready = namespaces_ready and all(source.status.loaded for source in self.sources)
         return ready, detail
 
@@ -269,6 +288,8 @@ class Serving:
             for server, sock in zip(self.servers, self.sockets, strict=True)
         ]
         background = [asyncio.create_task(self._reload_files_forever())]
+        if self.app.spend is not None:
+            self.app.spend.start()
         if self.app.tls is not None:
             background.append(asyncio.create_task(self._reload_tls_forever()))
         while not all(server.started for server in self.servers):
@@ -283,6 +304,8 @@ class Serving:
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
+            if self.app.spend is not None:
+                await self.app.spend.stop()
             for sock in self.sockets:
                 sock.close()
 
@@ -325,8 +348,10 @@ class ReadOnlyReservations:
     def __init__(self, ledger: Reservations) -> None:
         self._ledger = ledger
 
-    def reserved(self, *, budget: str, group: str, now: datetime) -> Decimal:
-        return self._ledger.reserved(budget=budget, group=group, now=now)
+    def reserved(
+        self, *, budget: str, group: str, now: datetime, excluding: str | None = None
+    ) -> Decimal:
+        return self._ledger.reserved(budget=budget, group=group, now=now, excluding=excluding)
 
     def try_reserve(
         self,
@@ -338,7 +363,8 @@ class ReadOnlyReservations:
         limit: Decimal,
         now: datetime,
     ) -> bool:
-        return self._ledger.reserved(budget=budget, group=group, now=now) + amount <= limit
+        held = self._ledger.reserved(budget=budget, group=group, now=now, excluding=key)
+        return held + amount <= limit
 
 
 class StaticNamespaceLabels:
@@ -398,6 +424,24 @@ def create_app(
         sources.append(files)
         namespaces = namespace_files.FileNamespaceLabels(files)
     live_namespaces = namespaces if namespaces is not None else StaticNamespaceLabels()
+    spend_metrics = (
+        SpendMetrics(registry) if settings.prometheus_url or settings.in_cluster else None
+    )
+    refresher = None
+    if spend is None and settings.prometheus_url is not None:
+        reservations = reservations if reservations is not None else ReservationLedger()
+        refresher = SpendRefresher(
+            client=PrometheusClient(
+                settings.prometheus_url, timeout_seconds=settings.spend_timeout_seconds
+            ),
+            budgets=_budget_queries(policies.current),
+            clock=clock,
+            interval_seconds=settings.spend_refresh_seconds,
+            metrics=spend_metrics,
+            reservations=reservations,
+        )
+        policies.subscribe(lambda new: refresher.set_budgets(_budget_queries(new)))
+        spend = refresher
     dry_reservations = ReadOnlyReservations(reservations) if reservations else None
 
     def evaluate(request: reviews.AdmissionRequest, *, side_effects: bool) -> Verdict:
@@ -414,7 +458,7 @@ def create_app(
             request, policies=policies.current, catalog=catalog.current, context=context
         )
 
-    return assemble(
+    app = assemble(
         settings,
         evaluate=evaluate,
         namespaces=live_namespaces,
@@ -422,6 +466,17 @@ def create_app(
         admission_metrics=admission_metrics,
         sources=sources,
     )
+    app.catalog, app.spend, app.spend_metrics = catalog, refresher, spend_metrics
+    return app
+
+
+def _budget_queries(policies: PolicySet) -> list[BudgetQuery]:
+    """What to fetch from Prometheus for the budget rules; raises InvalidInput for a budget
+    grouped by a label the cost metrics do not carry (it could never be checked)."""
+    try:
+        return budget_queries.for_policies(policies)
+    except ValueError as exc:
+        raise InvalidInput([Problem(source="policies", message=str(exc))]) from None
 
 
 def serve(settings: Settings) -> None:
@@ -440,6 +495,18 @@ def serve(settings: Settings) -> None:
         namespaces = cache
         workloads = kube_workloads.ClusterWorkloads(clients.apps_v1)
     app = create_app(settings, namespaces=namespaces, workloads=workloads)
+    if settings.in_cluster and app.spend_metrics is not None and app.catalog is not None:
+        live_catalog = app.catalog
+        tracker = PodCostTracker(
+            estimate=lambda spec, annotations: estimating.estimate_pod(
+                spec, catalog=live_catalog.current, annotations=annotations
+            ),
+            namespaces=app.namespaces,
+            metrics=app.spend_metrics,
+            cost_centre_label=settings.cost_centre_label,
+            team_label=settings.team_label,
+        )
+        kube_pods.start_pod_watch(clients.core_v1, tracker, stop=stop)
     try:
         asyncio.run(Serving(app).run())
     finally:

@@ -96,6 +96,7 @@ class Reloadable(Generic[T]):
         self._paths = tuple(paths)
         self._load = load
         self._on_status = on_status
+        self._subscribers: list[Callable[[T], None]] = []
         files = expand(self._paths)
         self._fingerprint = fingerprint(files)
         try:
@@ -104,6 +105,10 @@ class Reloadable(Generic[T]):
             self._report(Status(source, loaded=False, files=_names(files), error=str(exc)))
             raise
         self._report(Status(source, loaded=True, files=_names(files), loaded_at=datetime.now(UTC)))
+
+    def subscribe(self, callback: Callable[[T], None]) -> None:
+        """Call `callback` with each new value after a successful reload."""
+        self._subscribers.append(callback)
 
     @property
     def current(self) -> T:
@@ -134,6 +139,22 @@ class Reloadable(Generic[T]):
                 )
             )
             return False
+        for callback in self._subscribers:
+            try:
+                callback(value)
+            except Exception as exc:  # a follower refusing the new value refuses the reload
+                log.error("reloading %s refused:\n%s", self.source, exc)
+                self._report(
+                    Status(
+                        self.source,
+                        loaded=True,
+                        files=_names(files),
+                        loaded_at=self.status.loaded_at,
+                        error=str(exc),
+                        failed_at=datetime.now(UTC),
+                    )
+                )
+                return False
         self._value = value
         log.info("reloaded %s from %d file(s)", self.source, len(files))
         self._report(
