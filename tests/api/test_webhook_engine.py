@@ -172,3 +172,45 @@ def test_serve_on_a_port_in_use_exits_2_saying_which_ports(
         argv = ["serve", "--insecure-http", "--host", "127.0.0.1", "--webhook-port", str(port)]
         assert main([*argv, "--metrics-port", "0"]) == 2
     assert f"cannot listen on 127.0.0.1 port {port}" in capsys.readouterr().err
+
+
+SPOT_MUTATE = """\
+apiVersion: costwarden.io/v1alpha1
+kind: CostPolicy
+metadata: {name: spot-for-dev}
+spec:
+  rules:
+  - name: dev-on-spot
+    action: deny
+    match:
+      namespaceSelector: {matchLabels: {env: dev}}
+    spot: {mode: mutate, cloud: %s}
+"""
+
+
+@pytest.mark.parametrize("cloud", ["karpenter", "eks", "gke", "aks"])
+def test_spot_mutation_moves_a_dev_pod_to_spot_annotates_its_spot_price_and_is_idempotent(
+    tmp_path: Path, cloud: str
+) -> None:
+    policy = tmp_path / "spot.yaml"
+    policy.write_text(SPOT_MUTATE % cloud)
+    app = application.create_app(
+        local_settings(policies=(policy,)),
+        namespaces=application.StaticNamespaceLabels(NAMESPACES),
+    )
+    review = load_fixture(next(p for p in FIXTURES if p.name.startswith("010-")))
+    sent = review["request"]["object"]
+    with (
+        running(app) as serving,
+        httpx.Client(base_url=f"http://127.0.0.1:{serving.webhook_port}") as http,
+    ):
+        first = http.post("/mutate", json=review).json()["response"]
+        patch = json.loads(base64.b64decode(first["patch"]))
+        review["request"]["object"] = jsonpatch.apply_patch(sent, patch)
+        second = http.post("/mutate", json=review).json()["response"]
+        validated = http.post("/validate", json=review).json()["response"]
+    assert any(op["path"].startswith("/spec/") for op in patch)  # the engine's placement
+    annotations = review["request"]["object"]["metadata"]["annotations"]
+    assert annotations["costwarden.io/capacity-type"] == "spot"
+    assert "patch" not in second
+    assert validated["allowed"] is True
