@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -82,6 +83,10 @@ def admission_app(admission: Admission, *, max_request_bytes: int) -> FastAPI:
     return app
 
 
+def _json_value(value: object) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
 def operations_app(
     *,
     readiness: Callable[[], tuple[bool, Mapping[str, Any]]],
@@ -97,7 +102,7 @@ def operations_app(
     @app.get("/readyz")
     async def readyz() -> Response:
         ready, detail = readiness()
-        body = json.dumps({"ready": ready, **detail}, default=str, indent=2).encode()
+        body = json.dumps({"ready": ready, **detail}, default=_json_value, indent=2).encode()
         return Response(body, status_code=200 if ready else 503, media_type=JSON)
 
     @app.get("/metrics")
