@@ -376,3 +376,20 @@ async def test_an_object_kubernetes_would_reject_is_a_400_naming_where(tmp_path:
         {"webhook": "validate", "operation": "CREATE", "kind": "Pod", "decision": "invalid"},
     )
     assert invalid == 1.0
+
+
+async def test_denials_are_logged_at_info_and_warnings_only_at_debug(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    warn = Violation("p", "casing", "warn", "[casing] use lower case")
+    deny = Violation("p", "gpu-limit", "deny", "[gpu-limit] too many")
+    verdicts = iter([Verdict(True, (warn,)), Verdict(False, (deny,))])
+    app = build_app(tmp_path, ScriptedEvaluator(lambda r: next(verdicts)))
+    caplog.set_level("INFO", logger="costwarden.api.admitting")
+    async with client(app) as http:
+        await http.post("/validate", json=fixture("009-validate"))
+        await http.post("/validate", json=fixture("009-validate"))
+    lines = [r.getMessage() for r in caplog.records if r.name == "costwarden.api.admitting"]
+    assert len(lines) == 1
+    assert lines[0].startswith("denied Pod ml-train/train-a100 uid=")
+    assert lines[0].endswith("deny p/gpu-limit")

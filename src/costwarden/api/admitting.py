@@ -126,7 +126,10 @@ class Admission:
                 policy=violation.policy, rule=violation.rule, action=violation.action
             )
         if verdict.violations:
-            log.info(
+            # Denials at info (someone's apply failed: worth a line); warn and dryrun
+            # findings at debug — they can fire on most reviews, and metrics count them.
+            log.log(
+                logging.INFO if not verdict.allowed else logging.DEBUG,
                 "%s %s %s/%s uid=%s dry_run=%s: %s",
                 "allowed" if verdict.allowed else "denied",
                 request.kind.kind,
