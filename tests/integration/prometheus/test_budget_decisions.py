@@ -218,12 +218,6 @@ async def test_a_dry_run_request_is_decided_but_reserves_nothing(
     assert ledger.reserved(budget=RULE, group="Sales-5045", now=T) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine.budgeting counts the workload's own earlier reservation (from mutate) in "
-    "`reserved`; fix: `reservations.reserved(..., excluding=<the reservation key>)` (the "
-    "port and the ledger support it). Remove this marker once the engine passes it.",
-)
 async def test_mutate_then_validate_of_the_same_pod_is_not_charged_twice(
     tmp_path: Path, snapshot: SpendSnapshot
 ) -> None:
