@@ -80,7 +80,7 @@ class Admission:
     @staticmethod
     def may_block(request: reviews.AdmissionRequest) -> bool:
         """True when evaluating may wait on the network (a Scale needs its workload)."""
-        return request.sub_resource is not None
+        return request.sub_resource == "scale"
 
     def answer(self, webhook: str, request: reviews.AdmissionRequest, *, started: float) -> bytes:
         """The response body for `webhook` (`validate` or `mutate`); records metrics.
@@ -111,6 +111,7 @@ class Admission:
             )
 
     def invalid(self, webhook: str, *, started: float) -> None:
+        """Count a body that was not a usable AdmissionReview (answered 4xx by the route)."""
         self._metrics.review(
             webhook=webhook,
             operation="invalid",
