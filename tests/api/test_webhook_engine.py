@@ -11,7 +11,6 @@ import base64
 import json
 import socket
 import ssl
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from webhook_support import (
     load_fixture,
     local_settings,
     running,
+    wait_until,
     webhook_of,
 )
 
@@ -139,19 +139,15 @@ def test_policies_reload_from_a_configmap_and_a_bad_reload_keeps_the_last_good_s
         decision: bool = http.post("/validate", json=train_a100).json()["response"]["allowed"]
         return decision
 
-    def wait_for(condition: Any) -> None:
-        while not condition():
-            threading.Event().wait(0.02)
-
     with running(app) as serving:
         base = f"http://127.0.0.1:{serving.webhook_port}"
         metrics_url = f"http://127.0.0.1:{serving.metrics_port}"
         with httpx.Client(base_url=base) as http:
             assert allowed(http)  # 4 GPUs, limit 4
             volume.update({"gpu.yaml": GPU_LIMIT % 2})
-            wait_for(lambda: not allowed(http))
+            wait_until(lambda: not allowed(http), what="the stricter limit to serve")
             volume.update({"gpu.yaml": (GPU_LIMIT % 8).replace("maxPerPod", "maxPerPood")})
-            wait_for(lambda: policies.status.error is not None)
+            wait_until(lambda: policies.status.error is not None, what="the bad reload")
             assert not allowed(http)  # the limit of 2 keeps serving
             ready = httpx.get(f"{metrics_url}/readyz")
             exposition = httpx.get(f"{metrics_url}/metrics").text

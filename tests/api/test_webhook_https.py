@@ -25,6 +25,7 @@ from webhook_support import (
     load_fixture,
     local_settings,
     running,
+    wait_until,
     webhook_of,
 )
 
@@ -188,16 +189,19 @@ def test_a_rotated_certificate_serves_new_connections_while_clients_keep_sending
     for thread in clients:
         thread.start()
     try:
-        while min(answered) < 3 and not failures:  # every client is mid-stream
-            stop.wait(0.01)
+        wait_until(lambda: min(answered) >= 3 or failures, what="every client mid-stream")
         second = certificates.rotate()
         app_tls = serving.app.tls
         assert app_tls is not None
-        while peer_certificate(port, client_context) != der_of(second):
-            stop.wait(0.02)
+        wait_until(
+            lambda: peer_certificate(port, client_context) == der_of(second),
+            what="new connections to see the new certificate",
+        )
         before = list(answered)
-        while any(a <= b + 2 for a, b in zip(answered, before, strict=True)) and not failures:
-            stop.wait(0.01)  # every client keeps being answered after the rotation
+        wait_until(  # every client keeps being answered after the rotation
+            lambda: all(a > b + 2 for a, b in zip(answered, before, strict=True)) or failures,
+            what="every client answered after the rotation",
+        )
     finally:
         stop.set()
         for thread in clients:
@@ -221,8 +225,7 @@ def test_a_broken_rotation_keeps_the_previous_certificate_serving(
     os.replace(certificates.directory / "..data_tmp", certificates.directory / "..data")
     tls_state = serving.app.tls
     assert tls_state is not None
-    while tls_state.status.error is None:
-        threading.Event().wait(0.02)
+    wait_until(lambda: tls_state.status.error is not None, what="the refused rotation")
     assert "cannot load certificate" in tls_state.status.error
     assert peer_certificate(serving.webhook_port, client_context) == first
     metrics = httpx.get(f"http://127.0.0.1:{serving.metrics_port}/metrics").text

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import threading
 from pathlib import Path
 
 import httpx
@@ -19,6 +18,7 @@ from webhook_support import (
     load_fixture,
     local_settings,
     running,
+    wait_until,
 )
 
 from costwarden import app as application
@@ -143,6 +143,8 @@ def test_the_running_server_reloads_namespace_labels_and_mutates_with_the_new_on
     ):
         assert team_after_mutate(http) == "old"
         volume.update({"ns.yaml": "ml-infer: {team: new}\n"})
-        while source.current.get("ml-infer", {}).get("team") != "new":
-            threading.Event().wait(0.02)
+        wait_until(
+            lambda: source.current.get("ml-infer", {}).get("team") == "new",
+            what="the new namespace labels",
+        )
         assert team_after_mutate(http) == "new"

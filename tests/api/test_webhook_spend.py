@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import subprocess
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -34,6 +33,7 @@ from webhook_support import (
     load_fixture,
     local_settings,
     running,
+    wait_until,
 )
 
 from costwarden import app as application
@@ -66,11 +66,6 @@ def review(prefix: str, **changes: Any) -> dict[str, Any]:
     return found
 
 
-def wait_for(condition: Any) -> None:
-    while not condition():
-        threading.Event().wait(0.02)
-
-
 def test_a_dry_run_sees_the_ledgers_answer_without_writing_to_it() -> None:
     ledger = ReservationLedger()
     dry = application.ReadOnlyReservations(ledger)
@@ -91,7 +86,10 @@ def test_stale_spend_warns_and_readyz_reports_the_spend_error(tmp_path: Path) ->
     app = application.create_app(settings, namespaces=application.StaticNamespaceLabels(NAMESPACES))
     assert app.spend is not None
     with running(app) as serving:
-        wait_for(lambda: app.spend is not None and app.spend.snapshot().error is not None)
+        wait_until(
+            lambda: app.spend is not None and app.spend.snapshot().error is not None,
+            what="the failed spend refresh",
+        )
         answer = httpx.post(
             f"http://127.0.0.1:{serving.webhook_port}/validate", json=review("009-")
         ).json()["response"]
@@ -173,7 +171,10 @@ def test_a_burst_is_capped_by_the_ledger_and_dry_runs_reserve_nothing(
         running(app) as serving,
         httpx.Client(base_url=f"http://127.0.0.1:{serving.webhook_port}") as http,
     ):
-        wait_for(lambda: app.spend is not None and app.spend.snapshot().fetched_at is not None)
+        wait_until(
+            lambda: app.spend is not None and app.spend.snapshot().fetched_at is not None,
+            what="the first spend snapshot",
+        )
         assert app.spend is not None
         assert app.spend.snapshot().error is None
 

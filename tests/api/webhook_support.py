@@ -39,6 +39,20 @@ NAMESPACES = {
 """The namespaces the fixtures were captured in (fixtures/admission/INDEX.md)."""
 
 
+PATIENCE = 3000
+"""Polls (20 ms apart) before `wait_until` gives up: a hang becomes a failure. Generous on
+purpose — it bounds a wait, it never measures one."""
+
+
+def wait_until(condition: Callable[[], object], *, what: str) -> None:
+    """Poll `condition` until it is true; fail naming `what` if it never becomes true."""
+    for _ in range(PATIENCE):
+        if condition():
+            return
+        threading.Event().wait(0.02)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
