@@ -1,9 +1,10 @@
 """Namespace labels from the cluster: a list-then-watch cache, off the event loop.
 
 The admission path reads `NamespaceCache.labels_for` — a dict lookup — and never waits
-on the API server. A daemon thread lists all namespaces, then watches for changes; after
-a disconnect or the normal `410 Gone` (resourceVersion too old) it lists again, and the
-list replaces the cache wholesale so namespaces deleted meanwhile disappear. The cache
+on the API server. A daemon thread lists all namespaces, then watches for changes, resuming
+each watch where the last one ended (bookmarks keep that point fresh); after a failure or
+the normal `410 Gone` (resourceVersion too old) it lists again, and the list replaces the
+cache wholesale so namespaces deleted meanwhile disappear. The cache
 is ready (for `/readyz`) once the first list has landed.
 
 Thin on purpose: the thread only moves events from the client into `NamespaceCache`,
@@ -91,27 +92,46 @@ def start_namespace_watch(
 def _watch_forever(
     *, core_v1: Any, cache: NamespaceCache, stop: threading.Event, retry_seconds: float
 ) -> None:
+    resource_version: str | None = None
     while not stop.is_set():
         try:
-            # Raw JSON rather than the client's models: the cache wants plain dicts.
-            listing = json.loads(core_v1.list_namespace(_preload_content=False).data)
-            cache.replace(listing.get("items", []))
-            namespace_watch = _Watch()
-            for event in namespace_watch.stream(
-                core_v1.list_namespace,
-                resource_version=listing["metadata"]["resourceVersion"],
-                timeout_seconds=300,
-            ):
-                if stop.is_set():
-                    namespace_watch.stop()
-                    break
-                if event["type"] in ("ADDED", "MODIFIED", "DELETED"):
-                    cache.apply(event["type"], event["raw_object"])
+            if resource_version is None:
+                resource_version = _relist(core_v1, cache)
+            resource_version = _watch(core_v1, cache, stop=stop, since=resource_version)
         except ApiException as error:
-            if error.status != 410:
+            resource_version = None
+            if error.status != 410:  # 410 Gone: too old, re-list at once
                 log.warning("namespace watch failed: %s", error)
                 stop.wait(retry_seconds)
         except Exception:
             # Admission must outlive API server hiccups: keep the last labels, re-list.
             log.exception("namespace watch failed")
+            resource_version = None
             stop.wait(retry_seconds)
+
+
+def _relist(core_v1: Any, cache: NamespaceCache) -> str:
+    # Raw JSON rather than the client's models: the cache wants plain dicts.
+    listing = json.loads(core_v1.list_namespace(_preload_content=False).data)
+    cache.replace(listing.get("items") or [])
+    return str(listing["metadata"]["resourceVersion"])
+
+
+def _watch(core_v1: Any, cache: NamespaceCache, *, stop: threading.Event, since: str) -> str:
+    """Follow changes from `since`; returns where it got to (bookmarks included), so the
+    next watch resumes there instead of re-listing."""
+    namespace_watch = _Watch()
+    for event in namespace_watch.stream(
+        core_v1.list_namespace,
+        resource_version=since,
+        allow_watch_bookmarks=True,
+        timeout_seconds=300,
+    ):
+        if stop.is_set():
+            namespace_watch.stop()
+            break
+        namespace = event["raw_object"]
+        since = str((namespace.get("metadata") or {}).get("resourceVersion") or since)
+        if event["type"] in ("ADDED", "MODIFIED", "DELETED"):
+            cache.apply(event["type"], namespace)
+    return since
