@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from costwarden.documents import DOCUMENT_SUFFIXES, InvalidInput
+from costwarden import documents
+from costwarden.documents import InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -45,26 +45,9 @@ class Status:
 
 
 def expand(paths: Sequence[Path]) -> list[Path]:
-    """The files named, and the document files under the directories named, sorted.
-
-    Hidden entries (a leading `.`) are skipped: ConfigMap mounts keep their real files in
-    `..<timestamp>/` directories behind the `..data` symlink.
-    """
-    files: list[Path] = []
-    for path in paths:
-        if not path.is_dir():
-            files.append(path)
-            continue
-        found: list[Path] = []
-        for directory, dirnames, filenames in os.walk(path):
-            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-            found.extend(
-                Path(directory, name)
-                for name in filenames
-                if not name.startswith(".") and name.endswith(DOCUMENT_SUFFIXES)
-            )
-        files.extend(sorted(found))
-    return files
+    """The files named, and the document files under the directories named, sorted
+    (hidden ConfigMap internals skipped; see `documents.iter_files`)."""
+    return [Path(file) for file in documents.iter_files(paths)]
 
 
 def fingerprint(files: Sequence[Path]) -> str:
