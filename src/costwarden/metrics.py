@@ -70,6 +70,8 @@ class BoundedLabels:
 
     def admit(self, values: Sequence[str]) -> tuple[str, ...]:
         key = tuple(values)
+        if key in self._seen:  # the common case, without the lock (sets only ever grow)
+            return key
         with self._lock:
             if key in self._seen:
                 return key
@@ -139,6 +141,9 @@ class AdmissionMetrics:
         # which shows on a hot path that records two series per review.
         self._request_children: dict[tuple[str, str, str, str], Any] = {}
         self._latency_children: dict[str, Any] = {}
+        self._violation_children: dict[tuple[str, str, str], Any] = {}
+        self._cost_children: dict[tuple[str, ...], tuple[Any, Any]] = {}
+        """Bounded like the series themselves: keyed by admitted labels and currency."""
 
     def review(
         self, *, webhook: str, operation: str, kind: str, decision: str, seconds: float
@@ -154,7 +159,11 @@ class AdmissionMetrics:
         histogram.observe(seconds)
 
     def violation(self, *, policy: str, rule: str, action: str) -> None:
-        self.violations.labels(policy, rule, action).inc()
+        key = (policy, rule, action)
+        counter = self._violation_children.get(key)
+        if counter is None:
+            counter = self._violation_children[key] = self.violations.labels(*key)
+        counter.inc()
 
     def reloaded(self, *, source: str, success: bool, at_unix_seconds: float) -> None:
         self.reload_success.labels(source).set(1 if success else 0)
@@ -173,9 +182,17 @@ class AdmissionMetrics:
         currency: str,
     ) -> None:
         labels = self._cost_labels.admit((namespace, cost_centre, team, gpu_model, capacity_type))
-        self.admitted_pods.labels(*labels).inc()
+        key = (*labels, currency)
+        children = self._cost_children.get(key)
+        if children is None:
+            children = self._cost_children[key] = (
+                self.admitted_pods.labels(*labels),
+                self.admitted_hourly_cost.labels(*key),
+            )
+        pods, cost = children
+        pods.inc()
         # Prometheus samples are floats; the Decimal is exact up to here.
-        self.admitted_hourly_cost.labels(*labels, currency).inc(float(hourly_cost))
+        cost.inc(float(hourly_cost))
 
 
 # ---------------------------------------------------------------------------------------

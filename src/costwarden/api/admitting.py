@@ -120,7 +120,7 @@ class Admission:
             seconds=time.perf_counter() - started,
         )
 
-    def _validate(self, request: reviews.AdmissionRequest) -> tuple[str, reviews.AdmissionResponse]:
+    def _validate(self, request: reviews.AdmissionRequest) -> tuple[str, responding.Response]:
         verdict = self._evaluate(request, side_effects=not request.dry_run)
         for violation in verdict.violations:
             self._metrics.violation(
@@ -145,7 +145,7 @@ class Admission:
         response = responding.validation(request.uid, verdict)
         return ("allowed" if verdict.allowed else "denied"), response
 
-    def _mutate(self, request: reviews.AdmissionRequest) -> tuple[str, reviews.AdmissionResponse]:
+    def _mutate(self, request: reviews.AdmissionRequest) -> tuple[str, responding.Response]:
         assert request.object is not None  # checked by `answer`
         verdict = self._evaluate(request, side_effects=False)
         operations = list(verdict.patches)
