@@ -63,21 +63,25 @@ def check(config: models.RequiredLabels, target: Target) -> Outcome:
             if requirement.required:
                 findings.append(_missing(requirement, target))
             continue
+        allowed = requirement.values
+        pattern = requirement.pattern
+        if (not allowed or value in allowed) and (pattern is None or pattern.fullmatch(value)):
+            continue  # the common case, without building a message
         problem = _bad_value(requirement, value, where)
         if problem is not None:
             findings.append(problem)
     if config.pii_guard:
-        findings.extend(
-            Finding(
-                key=f"pii:{key}",
-                what=f"label {key}={value} looks like an e-mail address "
-                "(labels are copied into cost reports and must not carry personal data)",
-                fix=f"use a team or cost-centre id instead of a person in {key}",
-                numbers={"label": key},
-            )
-            for key, value in labels.items()
-            if looks_like_email(value)
-        )
+        for key, value in labels.items():
+            if looks_like_email(value):
+                findings.append(
+                    Finding(
+                        key=f"pii:{key}",
+                        what=f"label {key}={value} looks like an e-mail address "
+                        "(labels are copied into cost reports and must not carry personal data)",
+                        fix=f"use a team or cost-centre id instead of a person in {key}",
+                        numbers={"label": key},
+                    )
+                )
     if findings:
         return Outcome(findings=tuple(findings))
     if not inherited:
@@ -117,8 +121,8 @@ def _allowed(requirement: models.LabelRequirement) -> str:
 
 def _bad_value(requirement: models.LabelRequirement, value: str, where: str) -> Finding | None:
     key = requirement.key
-    numbers = {"label": key, "value": value}
     if requirement.values and value not in requirement.values:
+        numbers = {"label": key, "value": value}
         casing = next((v for v in requirement.values if v.lower() == value.lower()), None)
         if casing is not None:
             return Finding(
@@ -134,6 +138,7 @@ def _bad_value(requirement: models.LabelRequirement, value: str, where: str) -> 
             numbers=numbers,
         )
     if requirement.pattern is not None and requirement.pattern.fullmatch(value) is None:
+        numbers = {"label": key, "value": value}
         pattern = requirement.pattern
         casing = next(
             (

@@ -66,9 +66,15 @@ SPOT_PLACEMENT: dict[str, tuple[tuple[str, str], dict[str, str] | None]] = {
 def check_gpu_limits(
     config: models.GpuLimits, target: Target, *, per_pod: bool, per_workload: bool
 ) -> Outcome:
+    if not (per_pod and config.max_per_pod is not None) and not (
+        per_workload and config.max_per_workload is not None
+    ):
+        return NOTHING
     findings = []
     estimate = target.estimate
     pod_gpus = estimate.pod.requests.accelerator_devices
+    if not pod_gpus:
+        return NOTHING  # limits are never negative: nothing to exceed
     if per_pod and config.max_per_pod is not None and pod_gpus > config.max_per_pod:
         findings.append(
             Finding(
@@ -80,7 +86,7 @@ def check_gpu_limits(
                 numbers={"gpus": str(pod_gpus), "limit": str(config.max_per_pod)},
             )
         )
-    total = estimate.accelerator_devices
+    total = pod_gpus * estimate.pods
     limit = config.max_per_workload
     if per_workload and limit is not None and total > limit:
         findings.append(
@@ -218,29 +224,23 @@ def check_size(rule: sets.CompiledRule, target: Target, *, catalog: Catalog) -> 
     currency = pod.currency
     findings = []
 
-    def over(key: str, what: str, value: Decimal, limit: Decimal | None, shown: str) -> None:
+    def over(key: str, what: str, value: Decimal, limit: Decimal | None) -> None:
+        # Most pods fit: the numbers are only formatted for a finding.
         if limit is not None and value > limit:
             findings.append(
                 Finding(
                     key=key,
-                    what=f"{what} {shown} is above the envelope's {key} of "
-                    f"{_show(key, limit, currency)}",
+                    what=f"{what} {_show(key, value, currency)} is above the envelope's {key} "
+                    f"of {_show(key, limit, currency)}",
                     fix=f"reduce {what} to at most {_show(key, limit, currency)}",
                     numbers={key: str(value), "limit": str(limit)},
                 )
             )
 
     requests = pod.requests
-    over("maxPodVcpu", "pod vCPU", requests.cpu, config.max_pod_vcpu, wording.number(requests.cpu))
-    over(
-        "maxPodMemoryGib",
-        "pod memory",
-        requests.memory_gib,
-        config.max_pod_memory_gib,
-        f"{wording.number(requests.memory_gib)} GiB",
-    )
-    hourly = pod.hourly.total
-    over("maxHourly", "pod cost", hourly, config.max_hourly, f"{wording.money(hourly, currency)}/h")
+    over("maxPodVcpu", "pod vCPU", requests.cpu, config.max_pod_vcpu)
+    over("maxPodMemoryGib", "pod memory", requests.memory_gib, config.max_pod_memory_gib)
+    over("maxHourly", "pod cost", pod.hourly.total, config.max_hourly)
     instance_name = pod.placement.instance_type
     instance = catalog.instance_types.get(instance_name) if instance_name else None
     if instance is not None:
@@ -249,14 +249,12 @@ def check_size(rule: sets.CompiledRule, target: Target, *, catalog: Catalog) -> 
             f"instance {instance.name} vCPU",
             instance.vcpu,
             config.max_instance_vcpu,
-            wording.number(instance.vcpu),
         )
         over(
             "maxInstanceMemoryGib",
             f"instance {instance.name} memory",
             instance.memory_gib,
             config.max_instance_memory_gib,
-            f"{wording.number(instance.memory_gib)} GiB",
         )
     if (
         instance_name
@@ -303,16 +301,21 @@ def tolerates(toleration: Mapping[str, Any], *, key: str, value: str | None, eff
 
 
 def check_gpu_taint(config: models.GpuTaint, target: Target) -> Outcome:
-    prefix = config.key.split("/")[0] + "/"
+    prefix = config.key.partition("/")[0] + "/"
     requests = target.estimate.pod.requests
     gpu_pod = any(a.resource.startswith(prefix) and a.count > 0 for a in requests.accelerators)
+    if gpu_pod and not config.gpu_pods_must_tolerate:
+        return NOTHING
+    if not gpu_pod and not config.other_pods_must_not_tolerate:
+        return NOTHING
+    tolerations = target.template.spec.get("tolerations") or []
     tolerated = any(
         tolerates(t, key=config.key, value=config.value, effect=config.effect)
-        for t in target.template.spec.get("tolerations") or []
+        for t in tolerations
         if isinstance(t, Mapping)
     )
     taint = f"{config.key}{'=' + config.value if config.value else ''}:{config.effect}"
-    if gpu_pod and config.gpu_pods_must_tolerate and not tolerated:
+    if gpu_pod and not tolerated:
         return Outcome(
             findings=(
                 Finding(
@@ -326,7 +329,7 @@ def check_gpu_taint(config: models.GpuTaint, target: Target) -> Outcome:
             )
         )
     daemon = target.kind == "DaemonSet" or target.controller == "DaemonSet"
-    if not gpu_pod and tolerated and config.other_pods_must_not_tolerate and not daemon:
+    if not gpu_pod and tolerated and not daemon:
         return Outcome(
             findings=(
                 Finding(
