@@ -35,7 +35,7 @@ from costwarden.engine import budgeting, labelling, scheduling, wording
 from costwarden.engine.contexts import Context
 from costwarden.engine.findings import NOTHING, Change, Finding, Outcome, Reservation, Target
 from costwarden.engine.verdicts import Action, Exempted, PatchOperation, Verdict, Violation
-from costwarden.estimating.estimates import WorkloadEstimate
+from costwarden.estimating.estimates import HOURS_PER_MONTH, WorkloadEstimate
 from costwarden.policies import matching, models, sets
 from costwarden.reviews import AdmissionRequest
 
@@ -190,10 +190,11 @@ def _judge(
             violations.append(_violation(rule, finding, new))
         if rule.rule.action != "dryrun":
             patches.extend(outcome.patches)
-        notices.extend(f"[{rule.name}] {notice}" for notice in outcome.notices)
+        if outcome.notices:
+            notices.extend(f"[{rule.name}] {notice}" for notice in outcome.notices)
         if outcome.reservation is not None:
             reservations.append((rule, outcome.reservation))
-    allowed = not any(v.action == "deny" for v in violations)
+    allowed = not violations or all(v.action != "deny" for v in violations)
     # Reserve last, and only for a request that is otherwise admitted. Should a second
     # budget refuse after a first reserved, the first entry simply expires (the ledger's
     # reconciliation): cheaper than a two-phase commit on the admission path.
@@ -221,7 +222,7 @@ def _judge(
         violations=tuple(violations),
         exempted=tuple(exempted),
         notices=(estimate_line(new.estimate), *notices),
-        patches=merge_patches(patches) if allowed else (),
+        patches=merge_patches(patches) if allowed and patches else (),
         estimate=new.estimate,
     )
 
@@ -361,9 +362,10 @@ def estimate_line(estimate: WorkloadEstimate) -> str:
     pod = estimate.pod
     currency = pod.currency
     where = f"{estimate.namespace}/{estimate.name}" if estimate.namespace else estimate.name
+    hourly = estimate.hourly.total  # a computed property: once, not once per figure
     parts = [
-        f"costwarden: {estimate.kind} {where} ≈ {wording.money(estimate.hourly.total, currency)}/h"
-        f" ({wording.money(estimate.monthly, currency)}/month)"
+        f"costwarden: {estimate.kind} {where} ≈ {wording.money(hourly, currency)}/h"
+        f" ({wording.money(hourly * HOURS_PER_MONTH, currency)}/month)"
     ]
     if estimate.pods != 1:
         parts.append(
