@@ -126,11 +126,13 @@ class Admission:
             self._metrics.violation(
                 policy=violation.policy, rule=violation.rule, action=violation.action
             )
-        if verdict.violations:
-            # Denials at info (someone's apply failed: worth a line); warn and dryrun
-            # findings at debug — they can fire on most reviews, and metrics count them.
+        # Denials at info (someone's apply failed: worth a line); warn and dryrun findings
+        # at debug — they can fire on most reviews, and metrics count them. The line is
+        # only put together when it will be written.
+        level = logging.INFO if not verdict.allowed else logging.DEBUG
+        if verdict.violations and log.isEnabledFor(level):
             log.log(
-                logging.INFO if not verdict.allowed else logging.DEBUG,
+                level,
                 "%s %s %s/%s uid=%s dry_run=%s: %s",
                 "allowed" if verdict.allowed else "denied",
                 request.kind.kind,
@@ -158,13 +160,15 @@ class Admission:
                 request.model_copy(update={"object": obj}), side_effects=False
             ).estimate
         if estimate is not None and request.sub_resource is None:
-            for field, values in (
-                ("labels", self._propagated_labels(request, obj)),
-                ("annotations", _annotations(estimate)),
-            ):
-                step = patches.set_metadata_values(obj, field=field, values=values)
+            labels = self._propagated_labels(request, obj)
+            step = patches.set_metadata_values(obj, field="labels", values=labels)
+            if step:  # annotations are computed on the labelled object (metadata may be new)
                 obj = patches.apply(obj, step)
                 operations.extend(step)
+            annotations = _annotations(estimate)
+            operations.extend(
+                patches.set_metadata_values(obj, field="annotations", values=annotations)
+            )
         return ("patched" if operations else "allowed"), responding.mutation(
             request.uid, operations
         )
