@@ -15,7 +15,11 @@ concurrent clients, and prints requests/s, p50 and p99 latency, and the ratio of
 costwarden's throughput to the bare stack's (target: >= 70 %).
 
 On a 2-core machine the client and the server share the CPU: absolute figures are
-pessimistic, the ratio is the meaningful one. Run: `make bench BENCH=webhook`.
+pessimistic, the ratio is the meaningful one. Throughput also moves with whatever else
+runs, so each point also reports the CPU time each server spent per request (from
+`/proc`, Linux) and what the client spent: the server-CPU ratio is steadier than the
+throughput ratio, and a client far from a full core shows the server is what limits.
+Run: `make bench BENCH=webhook`.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import socket
 import ssl
 import statistics
@@ -49,6 +54,9 @@ class Point(NamedTuple):
     p50_ms: float
     p99_ms: float
     failures: int
+    server_cpu_us: float | None
+    """Server process CPU (user + system) per request; None where /proc is not there."""
+    client_cpu_us: float
 
 
 WARMUP_SECONDS = 1.0
@@ -173,10 +181,34 @@ async def _load(
     return len(latencies) / seconds, latencies, failures
 
 
-def _point(port: int, cert: str, reviews: list[tuple[str, bytes]], clients: int) -> Point:
+def _process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of a process so far (Linux /proc), or None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _point(port: int, pid: int, cert: str, reviews: list[tuple[str, bytes]], clients: int) -> Point:
+    server_before, client_before = _process_cpu_seconds(pid), _own_cpu_seconds()
+    started = time.perf_counter()
     rps, latencies, failures = asyncio.run(_load(port, cert, reviews, clients, SECONDS_PER_RUN))
+    # CPU is counted over the whole run (warm-up and connecting included): per request,
+    # divide by the requests of the same span at the measured rate.
+    requests = rps * (time.perf_counter() - started)
+    server_after, client_after = _process_cpu_seconds(pid), _own_cpu_seconds()
+    server_cpu = None
+    if server_before is not None and server_after is not None:
+        server_cpu = (server_after - server_before) / requests * 1e6
+    client_cpu = (client_after - client_before) / requests * 1e6
     quantiles = statistics.quantiles(latencies, n=100)
-    return Point(rps, quantiles[49] * 1e3, quantiles[98] * 1e3, failures)
+    return Point(rps, quantiles[49] * 1e3, quantiles[98] * 1e3, failures, server_cpu, client_cpu)
 
 
 def _commands(cert: str, key: str) -> dict[str, tuple[list[str], int, int]]:
@@ -211,25 +243,33 @@ def main() -> None:
             f"{SECONDS_PER_RUN:.0f} s per point, the best round of each kept"
         )
         commands = _commands(cert, key)
-        processes = [_start(command, metrics) for command, _, metrics in commands.values()]
+        processes = {
+            label: _start(command, metrics) for label, (command, _, metrics) in commands.items()
+        }
         try:
             for clients in CONCURRENCY:
                 best: dict[str, Point] = {}
                 for _ in range(ROUNDS):  # interleaved: a noisy neighbour hits both alike
                     for label, (_, port, _) in commands.items():
-                        point = _point(port, cert, reviews, clients)
+                        point = _point(port, processes[label].pid, cert, reviews, clients)
                         if label not in best or point.rps > best[label].rps:
                             best[label] = point
                 for label, point in best.items():
+                    cpu = f"{point.server_cpu_us:4.0f}" if point.server_cpu_us else "   ?"
                     print(
                         f"  {label:<10} {clients:>3} clients: {point.rps:7.0f} req/s"
                         f"  p50 {point.p50_ms:6.2f} ms  p99 {point.p99_ms:6.2f} ms"
-                        f"  failures {point.failures}"
+                        f"  failures {point.failures}  CPU/request: server {cpu} µs,"
+                        f" client {point.client_cpu_us:4.0f} µs"
                     )
                 ratio = best["costwarden"].rps / best["bare"].rps
-                print(f"  costwarden / bare at {clients} clients: {ratio:.0%} (target >= 70 %)")
+                line = f"  costwarden / bare at {clients} clients: {ratio:.0%} (target >= 70 %)"
+                bare_cpu, costwarden_cpu = (best[k].server_cpu_us for k in ("bare", "costwarden"))
+                if bare_cpu and costwarden_cpu:
+                    line += f"; by server CPU per request: {bare_cpu / costwarden_cpu:.0%}"
+                print(line)
         finally:
-            for process in processes:
+            for process in processes.values():
                 process.terminate()
                 process.wait(timeout=30)
 

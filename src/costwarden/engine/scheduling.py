@@ -314,8 +314,8 @@ def check_gpu_taint(config: models.GpuTaint, target: Target) -> Outcome:
         for t in tolerations
         if isinstance(t, Mapping)
     )
-    taint = f"{config.key}{'=' + config.value if config.value else ''}:{config.effect}"
     if gpu_pod and not tolerated:
+        taint = _taint(config)
         return Outcome(
             findings=(
                 Finding(
@@ -330,6 +330,7 @@ def check_gpu_taint(config: models.GpuTaint, target: Target) -> Outcome:
         )
     daemon = target.kind == "DaemonSet" or target.controller == "DaemonSet"
     if not gpu_pod and tolerated and not daemon:
+        taint = _taint(config)
         return Outcome(
             findings=(
                 Finding(
@@ -342,3 +343,7 @@ def check_gpu_taint(config: models.GpuTaint, target: Target) -> Outcome:
             )
         )
     return NOTHING
+
+
+def _taint(config: models.GpuTaint) -> str:
+    return f"{config.key}{'=' + config.value if config.value else ''}:{config.effect}"
