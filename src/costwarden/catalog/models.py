@@ -1,4 +1,4 @@
-"""The price catalog's data model (the YAML format documented in `docs/catalog.md`).
+"""The price catalog's data model (the YAML format is documented in README.md, "Price catalog").
 
 A catalog document looks like::
 
@@ -57,7 +57,7 @@ class Fallback(Priced):
 
     cpu_hourly: Money
     """$ per vCPU-hour."""
-    memory_gib_hourly: Money
+    memory_gib_hourly: Annotated[Money, Field(alias="memoryGiBHourly")]
     """$ per GiB-hour."""
     spot_discount: Fraction = Decimal("0.6")
     """Fraction taken off on-demand prices for Spot when no Spot price is known."""
@@ -73,7 +73,7 @@ class Accelerator(Priced):
     hourly: Money
     """On-demand $ per device-hour."""
     spot_hourly: Money | None = None
-    memory_gib: Decimal | None = None
+    memory_gib: Annotated[Decimal | None, Field(alias="memoryGiB")] = None
     vendor: str = "nvidia"
     mig_slices: int | None = None
     """Compute slices a MIG-capable GPU splits into (7 for A100/H100); None if not MIG-capable."""
@@ -95,7 +95,7 @@ class InstanceType(Priced):
     provider: Provider
     region: str
     vcpu: Annotated[Decimal, Field(gt=0)]
-    memory_gib: Annotated[Decimal, Field(gt=0)]
+    memory_gib: Annotated[Decimal, Field(gt=0, alias="memoryGiB")]
     accelerators: InstanceAccelerators | None = None
     on_demand_hourly: Money
     spot_hourly: Money | None = None
@@ -140,3 +140,23 @@ class Catalog(_Model):
     """By `InstanceType.name`."""
     accelerator_aliases: dict[str, str]
     """Every alias (lower-cased) and model id -> `Accelerator.model`."""
+
+    def accelerator_for(self, name: str) -> Accelerator | None:
+        """The accelerator a model id or node-label value names (case-insensitive), if any."""
+        model = self.accelerator_aliases.get(name.lower())
+        return None if model is None else self.accelerators.get(model)
+
+    def spot_hourly(self, instance: InstanceType) -> Decimal:
+        """An instance's Spot $/h: its own figure, else on-demand less the Spot discount."""
+        if instance.spot_hourly is not None:
+            return instance.spot_hourly
+        discount = instance.spot_discount
+        if discount is None:
+            discount = self.fallback.spot_discount
+        return instance.on_demand_hourly * (1 - discount)
+
+    def accelerator_spot_hourly(self, accelerator: Accelerator) -> Decimal:
+        """A device's Spot $/h: its own figure, else on-demand less the fallback discount."""
+        if accelerator.spot_hourly is not None:
+            return accelerator.spot_hourly
+        return accelerator.hourly * (1 - self.fallback.spot_discount)

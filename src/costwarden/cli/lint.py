@@ -1,0 +1,66 @@
+"""`costwarden lint`: check price catalogs (and, later, policies) before they reach a cluster.
+
+Prints every problem, one per line as `file:line: document N: path: message` (the
+format editors and CI annotations understand), then a summary; exits 1 when there is
+any problem, 0 when everything is clean. `report` holds the printing and exit logic so
+each kind of file linted only has to contribute its list of problems.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from costwarden import cli
+from costwarden.catalog import loading
+from costwarden.documents import Problem
+
+
+def register(subcommands: argparse._SubParsersAction[Any]) -> None:
+    parser = subcommands.add_parser(
+        "lint",
+        help="check price catalogs for errors",
+        description=(
+            "Check price catalogs: every error (YAML syntax, unknown or missing fields, "
+            "negative prices, duplicates, Spot above on-demand, undefined accelerator "
+            "models, currency mismatches) with file, line and path. User catalogs are "
+            "checked composed over the bundled one, as `serve` would load them. "
+            "Exit 1 if there is any problem."
+        ),
+    )
+    parser.add_argument(
+        "--catalog",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PATH",
+        help="catalog file or directory (repeatable); default: the bundled catalog",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    catalogs: list[Path] = args.catalog
+    checked = [f"catalog {path}" for path in catalogs] or ["the bundled catalog"]
+    return report(loading.lint_catalogs(catalogs), checked=checked)
+
+
+def report(
+    problems: Sequence[Problem], *, checked: Sequence[str], out: TextIO | None = None
+) -> int:
+    """Print `problems` and a summary naming what was `checked`; the exit status."""
+    stream = sys.stdout if out is None else out
+    for problem in problems:
+        print(problem, file=stream)
+    what = ", ".join(checked)
+    if not problems:
+        print(f"ok: no problems in {what}", file=stream)
+        return cli.EXIT_OK
+    files = len({problem.source for problem in problems})
+    noun = "problem" if len(problems) == 1 else "problems"
+    file_noun = "file" if files == 1 else "files"
+    print(f"{len(problems)} {noun} in {files} {file_noun} ({what})", file=stream)
+    return cli.EXIT_DENIED
