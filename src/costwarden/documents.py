@@ -184,7 +184,12 @@ def read_documents(text: str, *, source: str, exact_numbers: bool = False) -> li
 
 
 def iter_files(paths: Iterable[Path | str]) -> Iterator[Path | str]:
-    """Files named, and the YAML/JSON files under directories named (sorted); `-` is stdin."""
+    """Files named, and the YAML/JSON files under directories named (sorted); `-` is stdin.
+
+    Hidden entries under a directory are skipped: a ConfigMap or Secret volume keeps every
+    file twice, once in a hidden timestamped directory (`..2026_01_01_...`, reached through
+    `..data`) and once as a symlink to it, and each must be read once.
+    """
     for entry in paths:
         if str(entry) == "-":
             yield "-"
@@ -192,7 +197,11 @@ def iter_files(paths: Iterable[Path | str]) -> Iterator[Path | str]:
         path = Path(entry)
         if path.is_dir():
             yield from sorted(
-                p for p in path.rglob("*") if p.is_file() and p.suffix in DOCUMENT_SUFFIXES
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and p.suffix in DOCUMENT_SUFFIXES
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
         else:
             yield path
