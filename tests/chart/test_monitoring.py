@@ -100,6 +100,11 @@ def test_alerts_fire_on_failing_open_budgets_near_cap_and_an_absent_server(
             f'costwarden_budget_utilisation_ratio{{namespace="{ns}",budget="gpu",group="RnD"}}',
             "0.5x30",
         ),
+        (
+            f'costwarden_policy_reload_success{{namespace="{ns}",pod="a",source="policies"}}',
+            "1x5 0x25",
+        ),
+        (f'costwarden_policy_reload_success{{namespace="{ns}",pod="a",source="catalog"}}', "1x30"),
         # Scraped for 10 minutes, then gone.
         (f'up{{job="costwarden",namespace="{ns}"}}', "1x10"),
     ]
@@ -119,6 +124,9 @@ def test_alerts_fire_on_failing_open_budgets_near_cap_and_an_absent_server(
         "CostwardenBudgetNearCap",
         [{**warning, "budget": "gpu", "group": "Sales"}],
     )
+    alerts_at(expectations, 8, "CostwardenPolicyReloadFailing", [])
+    reload = {**warning, "namespace": ns, "pod": "a", "source": "policies"}
+    alerts_at(expectations, 12, "CostwardenPolicyReloadFailing", [reload])
     alerts_at(expectations, 8, "CostwardenWebhookDown", [])
     alerts_at(
         expectations,
