@@ -126,6 +126,9 @@ def test_schema_rejects_out_of_range_and_unknown_choices(helm: ModuleType, chart
         {"logLevel": "trace"},
         {"replicaCount": 0},
         {"policies": {"files": {"bad/name.yaml": "x"}}},
+        {"certManager": {"issuerRef": {"kind": "ClusterIssuer"}}},
+        {"tls": {"caBundle": "not a certificate"}},
+        {"image": {"digest": "latest"}},
     ):
         with pytest.raises(helm.HelmValuesError):
             chart.validate_schema(bad)

@@ -284,3 +284,19 @@ def test_the_cluster_role_is_bound_to_the_servers_service_account(defaults: Obje
         }
     ]
     assert pod["serviceAccountName"] == account["metadata"]["name"]
+
+
+def test_service_probe_and_flag_ports_line_up(
+    variant: tuple[dict[str, Any], Objects],
+) -> None:
+    _, objects = variant
+    (server,) = only(objects, "Deployment")["spec"]["template"]["spec"]["containers"]
+    named = {p["name"]: p["containerPort"] for p in server["ports"]}
+    args = server["args"]
+    assert named["webhook"] == int(args[args.index("--webhook-port") + 1])
+    assert named["metrics"] == int(args[args.index("--metrics-port") + 1])
+    service_ports = {p["port"]: p["targetPort"] for p in only(objects, "Service")["spec"]["ports"]}
+    for hook in webhooks(objects):
+        assert service_ports[hook["clientConfig"]["service"]["port"]] == "webhook"
+    assert server["readinessProbe"]["httpGet"]["port"] in named
+    assert server["livenessProbe"]["httpGet"]["port"] in named
