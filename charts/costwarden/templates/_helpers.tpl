@@ -123,7 +123,7 @@ matchExpressions:
 {{- end -}}
 
 {{- define "costwarden.matchConditions" -}}
-{{- if .Values.webhook.skipUnchangedUpdates }}
+{{- if .Values.webhook.skipUnchangedUpdates -}}
 matchConditions:
   # A terminating object is on its way out; finalizer removal must never be blocked.
   - name: not-being-deleted
