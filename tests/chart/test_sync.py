@@ -94,14 +94,14 @@ def test_plain_manifests_are_the_chart_rendered_with_cert_manager(render: Render
 
 
 def test_plain_manifests_validate_for_every_claimed_kubernetes_version() -> None:
-    import kubernetes_validate
-    from tests.chart.test_rendering import CRD_KINDS, claimed_versions
+    from tests.chart.test_rendering import CRD_KINDS, claimed_versions, kubernetes_validate
 
+    validator = kubernetes_validate()
     documents = [d for d in yaml.safe_load_all(PLAIN.read_text()) if d]
     for version in claimed_versions():
         for obj in documents:
             if obj["kind"] not in CRD_KINDS:
-                kubernetes_validate.validate(obj, f"{version}.0", strict=True)
+                validator.validate(obj, f"{version}.0", strict=True)
 
 
 def test_split_ignores_notes_and_empty_documents() -> None:
