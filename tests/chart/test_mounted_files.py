@@ -75,3 +75,9 @@ def test_an_existing_config_map_is_mounted_instead_of_the_charts(render: Render)
     index = server["args"].index("--policies")
     (mounted,) = [m for m in server["volumeMounts"] if m["name"] == "policies"]
     assert server["args"][index + 1] == mounted["mountPath"]
+
+
+def test_config_maps_stay_well_under_the_one_mib_object_limit(defaults: Objects) -> None:
+    for config_map in of_kind(defaults, "ConfigMap"):
+        size = sum(len(k) + len(v.encode()) for k, v in config_map["data"].items())
+        assert size < 512 * 1024, (config_map["metadata"]["name"], size)
