@@ -1,4 +1,4 @@
-"""`costwarden lint`: check price catalogs (and, later, policies) before they reach a cluster.
+"""`costwarden lint`: check policies and price catalogs before they reach a cluster.
 
 Prints every problem, one per line as `file:line: document N: path: message` (the
 format editors and CI annotations understand), then a summary; exits 1 when there is
@@ -17,19 +17,32 @@ from typing import Any, TextIO
 from costwarden import cli
 from costwarden.catalog import loading
 from costwarden.documents import Problem
+from costwarden.policies import loading as policy_loading
 
 
 def register(subcommands: argparse._SubParsersAction[Any]) -> None:
     parser = subcommands.add_parser(
         "lint",
-        help="check price catalogs for errors",
-        description=(
-            "Check price catalogs: every error (YAML syntax, unknown or missing fields, "
-            "negative prices, duplicates, Spot above on-demand, undefined accelerator "
-            "models, currency mismatches) with file, line and path. User catalogs are "
-            "checked composed over the bundled one, as `serve` would load them. "
-            "Exit 1 if there is any problem."
+        help="check policies and price catalogs for errors",
+        description=" ".join(
+            [
+                "Check policy files (unknown fields, wrong types, bad values, duplicate",
+                "rule names, invalid regexes and selectors) and price catalogs (YAML",
+                "syntax, unknown or missing fields, negative prices, duplicates, Spot",
+                "above on-demand, undefined accelerator models, currency mismatches),",
+                "each problem with file, line and path. User catalogs are checked",
+                "composed over the bundled one, as `serve` loads them.",
+                "Exit 1 if there is any problem.",
+            ]
         ),
+    )
+    parser.add_argument(
+        "--policies",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PATH",
+        help="policy file or directory (repeatable)",
     )
     parser.add_argument(
         "--catalog",
@@ -37,15 +50,26 @@ def register(subcommands: argparse._SubParsersAction[Any]) -> None:
         default=[],
         type=Path,
         metavar="PATH",
-        help="catalog file or directory (repeatable); default: the bundled catalog",
+        help="catalog file or directory (repeatable)",
     )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """Lint what is named; with nothing named, the bundled policies and catalog."""
+    policies: list[Path] = args.policies
     catalogs: list[Path] = args.catalog
-    checked = [f"catalog {path}" for path in catalogs] or ["the bundled catalog"]
-    return report(loading.lint_catalogs(catalogs), checked=checked)
+    if not policies and not catalogs:
+        bundled = policy_loading.BUNDLED_DIR
+        return report(
+            [*policy_loading.lint_policies([bundled]), *loading.lint_catalogs([])],
+            checked=["the bundled policies", "the bundled catalog"],
+        )
+    problems = [*policy_loading.lint_policies(policies)] if policies else []
+    if catalogs:
+        problems.extend(loading.lint_catalogs(catalogs))
+    checked = [f"policies {path}" for path in policies] + [f"catalog {path}" for path in catalogs]
+    return report(problems, checked=checked)
 
 
 def report(

@@ -1,1 +1,221 @@
-"""Workloads as pod templates × replicas (Deployment, StatefulSet, DaemonSet, Job, ...)."""
+"""Workloads as pod templates × pods running at once (Deployment, StatefulSet, Job, ...).
+
+Rules written for Pods must also judge the objects that stamp Pods out, at the moment they
+are applied (Kyverno calls this auto-generation): `pod_template` finds the pod template in
+any of the built-in workload kinds and says how many pods of it run at the same time.
+Objects are plain JSON dicts as the API server sends them; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any
+
+PathPart = str | int
+
+JSON_OBJECT = (dict, Mapping)
+"""isinstance() types of a JSON object (dict first: that is what decoded JSON is)."""
+
+EXPECTED_NODES_ANNOTATION = "costwarden.io/expected-nodes"
+"""On a DaemonSet: how many nodes it is expected to run on (default 1)."""
+
+_TEMPLATE = ("spec", "template")
+_CRONJOB_TEMPLATE = ("spec", "jobTemplate", "spec", "template")
+
+# kind -> (API groups it may come from, path of its pod template). The group check keeps a
+# custom resource that happens to be called `Job` from being read as a batch/v1 Job.
+_KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "Pod": (("",), ()),
+    "ReplicationController": (("",), _TEMPLATE),
+    "Deployment": (("apps", "extensions"), _TEMPLATE),
+    "ReplicaSet": (("apps", "extensions"), _TEMPLATE),
+    "StatefulSet": (("apps",), _TEMPLATE),
+    "DaemonSet": (("apps", "extensions"), _TEMPLATE),
+    "Job": (("batch",), _TEMPLATE),
+    "CronJob": (("batch",), _CRONJOB_TEMPLATE),
+}
+WORKLOAD_KINDS = frozenset(_KINDS)
+"""Every kind `pod_template` understands."""
+
+_ONE = Decimal(1)
+
+
+class InvalidObject(ValueError):
+    """An object whose shape is not what Kubernetes would accept, at `path` inside it."""
+
+    def __init__(self, message: str, path: tuple[PathPart, ...] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+
+    def within(self, prefix: tuple[PathPart, ...]) -> InvalidObject:
+        """The same error, its path made relative to an enclosing object."""
+        return InvalidObject(self.message, (*prefix, *self.path))
+
+
+@dataclass(frozen=True, slots=True)
+class PodTemplate:
+    """The pods a workload runs: their template, and how many run at once."""
+
+    kind: str
+    name: str
+    namespace: str | None
+    metadata: Mapping[str, Any]
+    """The pod template's metadata (the Pod's own metadata for a Pod)."""
+    spec: Mapping[str, Any]
+    """The pod spec."""
+    pointer: str
+    """RFC 6901 pointer to the pod template inside the object ("" for a Pod)."""
+    pods: Decimal
+    """Pods running at the same time (replicas, Job parallelism, DaemonSet nodes)."""
+    assumptions: tuple[str, ...] = ()
+    """How `pods` was worked out where the object leaves it open, in plain words."""
+
+
+def pod_template(obj: Mapping[str, Any]) -> PodTemplate | None:
+    """The pod template of a Pod or built-in workload, or None for kinds that run no pods.
+
+    Raises `InvalidObject` when the object is of a workload kind but malformed where this
+    reads it (the API server would have rejected it).
+    """
+    kind = obj.get("kind")
+    known = _KINDS.get(kind) if isinstance(kind, str) else None
+    if known is None:
+        return None
+    groups, path = known
+    api_version = obj.get("apiVersion")
+    if isinstance(api_version, str) and _group(api_version) not in groups:
+        return None
+    assert isinstance(kind, str)
+    metadata = _mapping(obj, ("metadata",), required=False)
+    name = metadata.get("name") or metadata.get("generateName") or ""
+    namespace = metadata.get("namespace")
+    if not isinstance(namespace, str):
+        namespace = None
+    if kind == "Pod":
+        return PodTemplate(
+            kind=kind,
+            name=str(name),
+            namespace=namespace,
+            metadata=metadata,
+            spec=_mapping(obj, ("spec",)),
+            pointer="",
+            pods=_ONE,
+        )
+    template = _mapping(obj, path)
+    pods, assumptions = _pods_at_once(kind, obj, metadata)
+    return PodTemplate(
+        kind=kind,
+        name=str(name),
+        namespace=namespace,
+        metadata=_mapping(template, ("metadata",), required=False, base=path),
+        spec=_mapping(template, ("spec",), base=path),
+        pointer="/" + "/".join(path),
+        pods=pods,
+        assumptions=assumptions,
+    )
+
+
+def with_replicas(template: PodTemplate, replicas: int | Decimal) -> PodTemplate:
+    """The template scaled to `replicas` pods (an `autoscaling/v1` Scale of its workload)."""
+    return replace(
+        template,
+        pods=Decimal(replicas),
+        assumptions=(f"scaled to {replicas} replicas",),
+    )
+
+
+def _pods_at_once(
+    kind: str, obj: Mapping[str, Any], metadata: Mapping[str, Any]
+) -> tuple[Decimal, tuple[str, ...]]:
+    spec = _mapping(obj, ("spec",))
+    if kind == "DaemonSet":
+        annotations = _mapping(metadata, ("annotations",), required=False, base=("metadata",))
+        expected = annotations.get(EXPECTED_NODES_ANNOTATION)
+        if expected is None:
+            return _ONE, (
+                "DaemonSet: one pod per matching node; assumed 1 node "
+                f"(annotate {EXPECTED_NODES_ANNOTATION}: N to say how many)",
+            )
+        nodes = _count(expected, ("metadata", "annotations", EXPECTED_NODES_ANNOTATION))
+        return Decimal(nodes), (
+            f"DaemonSet: one pod per node on {nodes} nodes ({EXPECTED_NODES_ANNOTATION})",
+        )
+    if kind == "Job":
+        return _job_pods(spec, base=("spec",), what="Job")
+    if kind == "CronJob":
+        job_spec = _mapping(spec, ("jobTemplate", "spec"), base=("spec",))
+        pods, assumptions = _job_pods(
+            job_spec, base=("spec", "jobTemplate", "spec"), what="CronJob run"
+        )
+        policy = spec.get("concurrencyPolicy", "Allow")
+        if policy == "Allow":
+            overlap = "runs may overlap (concurrencyPolicy Allow); assumed one run at a time"
+        else:
+            overlap = f"at most one run at a time (concurrencyPolicy {policy})"
+        notes = [*assumptions, f"CronJob: priced while a run is active; {overlap}"]
+        if spec.get("suspend") is True:
+            notes.append("CronJob is suspended; priced as if resumed")
+        return pods, tuple(notes)
+    replicas = spec.get("replicas")
+    if replicas is None:
+        return _ONE, ("replicas not set: 1, as the API server defaults it",)
+    return Decimal(_count(replicas, ("spec", "replicas"))), ()
+
+
+def _job_pods(
+    spec: Mapping[str, Any], *, base: tuple[PathPart, ...], what: str
+) -> tuple[Decimal, tuple[str, ...]]:
+    """Pods of a Job running at once: parallelism (default 1), at most `completions`."""
+    parallelism = _count(spec.get("parallelism", 1), (*base, "parallelism"))
+    completions = spec.get("completions")
+    notes = []
+    pods = parallelism
+    if completions is not None:
+        pods = min(parallelism, _count(completions, (*base, "completions")))
+        notes.append(
+            f"{what}: {_pods(pods)} at once (parallelism {parallelism}, completions {completions})"
+        )
+    else:
+        notes.append(f"{what}: {_pods(pods)} at once (parallelism {parallelism})")
+    if spec.get("suspend") is True:
+        notes.append(f"{what} is suspended; priced as if resumed")
+    return Decimal(pods), tuple(notes)
+
+
+def _pods(count: int) -> str:
+    return "1 pod" if count == 1 else f"{count} pods"
+
+
+def _group(api_version: str) -> str:
+    return api_version.rpartition("/")[0]
+
+
+def _mapping(
+    obj: Mapping[str, Any],
+    path: tuple[str, ...],
+    *,
+    required: bool = True,
+    base: tuple[PathPart, ...] = (),
+) -> Mapping[str, Any]:
+    value: Any = obj
+    for i, key in enumerate(path):
+        value = value.get(key)
+        if value is None:
+            if required:
+                raise InvalidObject("required field is missing", (*base, *path[: i + 1]))
+            return {}
+        if not isinstance(value, JSON_OBJECT):
+            raise InvalidObject("expected a mapping", (*base, *path[: i + 1]))
+    return value  # type: ignore[no-any-return]
+
+
+def _count(value: Any, path: tuple[PathPart, ...]) -> int:
+    """A non-negative integer count (replicas, parallelism, an annotation's text)."""
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise InvalidObject(f"expected a non-negative integer, got {value!r}", path)

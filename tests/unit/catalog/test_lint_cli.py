@@ -38,12 +38,26 @@ BAD = textwrap.dedent(
 )
 
 
-def test_lint_without_catalogs_checks_the_bundled_one_and_exits_0(
+def test_lint_without_arguments_checks_the_bundled_policies_and_catalog_and_exits_0(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert cli.main(["lint"]) == 0
     out = capsys.readouterr().out
-    assert out == "ok: no problems in the bundled catalog\n"
+    assert out == "ok: no problems in the bundled policies, the bundled catalog\n"
+
+
+def test_lint_reports_policy_problems_with_their_position_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "bad.yaml"
+    policy.write_text(
+        "apiVersion: costwarden.io/v1alpha1\nkind: CostPolicy\nmetadata: {name: p}\n"
+        "spec:\n  rules:\n  - name: r\n    gpuLimitz: {perPod: 4}\n"
+    )
+    assert cli.main(["lint", "--policies", str(policy)]) == 1
+    out = capsys.readouterr().out
+    assert f"{policy}:7: document 0: spec.rules[0].gpuLimitz" in out
+    assert "1 problem in 1 file (policies" in out
 
 
 def test_lint_prints_each_problem_with_file_line_document_and_path_and_exits_1(

@@ -1,0 +1,268 @@
+"""`costwarden check -f FILE|DIR|-`: judge manifests as admission would, before a cluster does.
+
+Each object is evaluated as a CREATE by the same engine the webhook runs, with the namespace
+labels given (`--namespace-labels`, plus any Namespace objects among the manifests). Prints
+violations, warnings, exceptions and the cost table (`-o json` for machines). Exit 0 when
+everything is allowed, 1 when anything is denied, 2 for unreadable or invalid input.
+Budgets need spend data, which `check` does not have: budget rules are reported as not
+checked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from costwarden import documents, engine, workloads
+from costwarden.catalog.loading import load_catalog
+from costwarden.catalog.models import Catalog
+from costwarden.cli import EXIT_DENIED, EXIT_OK, InputError
+from costwarden.engine import evaluating, wording
+from costwarden.engine.verdicts import Verdict
+from costwarden.policies import loading, sets
+
+
+def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subcommands.add_parser(
+        "check",
+        help="evaluate manifests against the policies, as admission would (CI gate)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "-f",
+        "--filename",
+        dest="files",
+        action="append",
+        required=True,
+        metavar="FILE|DIR|-",
+        help="manifests to check (repeatable; directories are read recursively; - is stdin)",
+    )
+    parser.add_argument(
+        "--policies",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="PATH",
+        help="policy file or directory (repeatable; default: the bundled policies)",
+    )
+    parser.add_argument(
+        "--catalog",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="price catalog over the bundled one (repeatable)",
+    )
+    parser.add_argument(
+        "--namespace-labels",
+        type=Path,
+        metavar="FILE",
+        help="YAML mapping {namespace: {label: value}} (the namespaces' labels in the cluster)",
+    )
+    parser.add_argument(
+        "--now",
+        type=_timestamp,
+        help="evaluate as of this time (RFC 3339; default: now) — exception expiries use it",
+    )
+    parser.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    parser.set_defaults(run=run)
+
+
+def _timestamp(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an RFC 3339 time") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a timezone (e.g. Z)")
+    return moment
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    source: str
+    obj: Mapping[str, Any]
+    verdict: Verdict
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except documents.InvalidInput as exc:
+        raise InputError(str(exc)) from None
+
+
+def _run(args: argparse.Namespace) -> int:
+    policies = loading.load_policies(args.policies) if args.policies else None
+    policy_set = policies if policies is not None else loading.bundled_policies()
+    catalog = load_catalog(args.catalog)
+    docs = documents.read_files(args.files)
+    namespaces = dict(_namespace_file(args.namespace_labels)) if args.namespace_labels else {}
+    for doc in docs:
+        if isinstance(doc.data, dict) and doc.data.get("kind") == "Namespace":
+            metadata = doc.data.get("metadata") or {}
+            namespaces.setdefault(str(metadata.get("name")), metadata.get("labels") or {})
+    context = engine.Context(
+        namespaces=engine.StaticNamespaces(namespaces),
+        now=args.now or datetime.now(UTC),
+        budget_stale_default="allow",
+    )
+    checked = check_documents(docs, policies=policy_set, catalog=catalog, context=context)
+    if args.output == "json":
+        json.dump(as_json(checked), sys.stdout, indent=2)
+        print()
+    else:
+        print_table(checked)
+    return EXIT_DENIED if any(not c.verdict.allowed for c in checked) else EXIT_OK
+
+
+def check_documents(
+    docs: Sequence[documents.Document],
+    *,
+    policies: sets.PolicySet,
+    catalog: Catalog,
+    context: engine.Context,
+) -> list[Checked]:
+    """The verdict on every object that runs pods; raises InputError for malformed ones."""
+    checked = []
+    problems = []
+    for doc in docs:
+        if not isinstance(doc.data, dict) or doc.data.get("kind") in (None, "Namespace", "List"):
+            continue
+        request = evaluating.request_for(doc.data, uid=f"check-{doc.index}")
+        try:
+            verdict = engine.evaluate(request, policies=policies, catalog=catalog, context=context)
+        except workloads.InvalidObject as exc:
+            problems.append(doc.problem(exc.message, exc.path))
+            continue
+        if verdict.estimate is not None:
+            checked.append(Checked(source=doc.source, obj=doc.data, verdict=verdict))
+    if problems:
+        raise InputError("\n".join(str(p) for p in problems))
+    return checked
+
+
+def _namespace_file(path: Path) -> dict[str, dict[str, str]]:
+    docs = documents.read_files([path])
+    labels: dict[str, dict[str, str]] = {}
+    for doc in docs:
+        if not isinstance(doc.data, dict) or not all(
+            isinstance(v, dict) and all(isinstance(x, str) for x in v.values())
+            for v in doc.data.values()
+        ):
+            raise InputError(str(doc.problem("expected {namespace: {label: value}}")))
+        labels.update({str(k): dict(v) for k, v in doc.data.items()})
+    return labels
+
+
+def _name(obj: Mapping[str, Any]) -> str:
+    metadata = obj.get("metadata") or {}
+    name = metadata.get("name") or metadata.get("generateName") or "?"
+    return f"{obj.get('kind')} {metadata.get('namespace') or 'default'}/{name}"
+
+
+def print_table(checked: Sequence[Checked]) -> None:
+    rows = [("OBJECT", "PODS", "GPUS", "$/H", "$/MONTH", "VERDICT")]
+    total_hourly = total_monthly = Decimal(0)
+    currency = "USD"
+    for item in checked:
+        estimate = item.verdict.estimate
+        assert estimate is not None
+        currency = estimate.pod.currency
+        total_hourly += estimate.hourly.total
+        total_monthly += estimate.monthly
+        verdict = "denied" if not item.verdict.allowed else "allowed"
+        if item.verdict.allowed and item.verdict.warnings:
+            verdict = "warned"
+        rows.append(
+            (
+                _name(item.obj),
+                wording.number(estimate.pods),
+                wording.number(estimate.accelerator_devices),
+                wording.money(estimate.hourly.total, currency),
+                wording.money(estimate.monthly, currency),
+                verdict,
+            )
+        )
+    rows.append(
+        (
+            "TOTAL",
+            "",
+            "",
+            wording.money(total_hourly, currency),
+            wording.money(total_monthly, currency),
+            "",
+        )
+    )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+    for item in checked:
+        lines = [f"  DENY  {v.message}" for v in item.verdict.denials]
+        lines += [f"  WARN  {v.message}" for v in item.verdict.warnings]
+        lines += [f"  DRYRUN {v.message}" for v in item.verdict.violations if v.action == "dryrun"]
+        lines += [f"  EXEMPT [{e.rule}] {e.exception}: {e.reason}" for e in item.verdict.exempted]
+        lines += [f"  NOTE  {notice}" for notice in item.verdict.notices[1:]]
+        if lines:
+            print(f"\n{_name(item.obj)} ({item.source})")
+            print("\n".join(lines))
+
+
+def as_json(checked: Sequence[Checked]) -> dict[str, Any]:
+    objects = []
+    for item in checked:
+        verdict = item.verdict
+        estimate = verdict.estimate
+        assert estimate is not None
+        objects.append(
+            {
+                "object": _name(item.obj),
+                "source": item.source,
+                "allowed": verdict.allowed,
+                "violations": [
+                    {
+                        "policy": v.policy,
+                        "rule": v.rule,
+                        "action": v.action,
+                        "message": v.message,
+                        "numbers": v.numbers,
+                    }
+                    for v in verdict.violations
+                ],
+                "exempted": [
+                    {
+                        "policy": e.policy,
+                        "rule": e.rule,
+                        "exception": e.exception,
+                        "reason": e.reason,
+                    }
+                    for e in verdict.exempted
+                ],
+                "patches": [
+                    {"op": p.op, "path": p.path, "value": p.value} for p in verdict.patches
+                ],
+                "notices": list(verdict.notices),
+                "estimate": {
+                    "currency": estimate.pod.currency,
+                    "pods": str(estimate.pods),
+                    "gpus": str(estimate.accelerator_devices),
+                    "hourly": str(estimate.hourly.total),
+                    "monthly": str(estimate.monthly),
+                    "podHourly": str(estimate.pod.hourly.total),
+                },
+            }
+        )
+    return {
+        "allowed": all(item.verdict.allowed for item in checked),
+        "objects": objects,
+    }

@@ -1,0 +1,359 @@
+"""`costwarden estimate`: what manifests will cost per hour and month, before they are applied.
+
+Reads multi-document YAML/JSON files, directories and stdin (`kind: List` items too),
+prices every object that runs pods against the catalog and prints an infracost-style table
+(one row per object, its cpu / memory / accelerator breakdown and the assumptions made)
+and a total; `-o json` prints the same for machines, money as decimal strings. Objects
+that run no pods are listed as skipped. Unreadable or invalid manifests exit 2 naming
+file, document, path and line.
+
+Display rounding (the model never rounds): $/h to 4 places in the table and 6 in JSON,
+$/month to 2, half up, each figure rounded from the exact value — so rounded rows may
+differ from the rounded total by a cent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+from costwarden import cli, documents, estimating, workloads
+from costwarden.catalog import loading
+from costwarden.catalog.models import Catalog
+from costwarden.documents import Document, InvalidInput, PathPart, Problem
+from costwarden.estimating.estimates import HOURS_PER_MONTH, Breakdown, WorkloadEstimate
+
+_CENT = Decimal("0.01")
+
+
+def register(subcommands: argparse._SubParsersAction[Any]) -> None:
+    parser = subcommands.add_parser(
+        "estimate",
+        help="estimate what manifests will cost ($/h and $/month)",
+        description=(
+            "Estimate the hourly and monthly cost of Pods and the workloads that run them "
+            "(Deployment, StatefulSet, ReplicaSet, DaemonSet, Job, CronJob, "
+            "ReplicationController) from a price catalog, with a cpu/memory/accelerator "
+            "breakdown and every assumption made. Exit 2 on unreadable or invalid input."
+        ),
+    )
+    parser.add_argument(
+        "-f",
+        "--filename",
+        dest="files",
+        action="append",
+        required=True,
+        metavar="FILE|DIR|-",
+        help="manifest file, directory of .yaml/.yml/.json files, or - for stdin (repeatable)",
+    )
+    parser.add_argument(
+        "--catalog",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PATH",
+        help="price catalog file or directory composed over the bundled one (repeatable)",
+    )
+    parser.add_argument(
+        "--no-bundled-catalog",
+        dest="include_bundled",
+        action="store_false",
+        help="price against the --catalog files alone",
+    )
+    parser.add_argument(
+        "-o", "--output", choices=("table", "json"), default="table", help="output format"
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        catalog = loading.load_catalog(args.catalog, include_bundled=args.include_bundled)
+        report = estimate_documents(documents.read_files(args.files), catalog=catalog)
+    except InvalidInput as exc:
+        raise cli.InputError(str(exc)) from None
+    print(render_json(report) if args.output == "json" else render_table(report))
+    return cli.EXIT_OK
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One priced object and where it was read."""
+
+    source: str
+    document: int
+    path: str
+    """JSON path of the object inside its document ("" unless a `List` item)."""
+    estimate: WorkloadEstimate
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    source: str
+    document: int
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    catalog: Catalog
+    rows: tuple[Row, ...]
+    skipped: tuple[Skipped, ...]
+
+    @property
+    def hourly(self) -> Decimal:
+        return sum((row.estimate.hourly.total for row in self.rows), Decimal(0))
+
+    @property
+    def monthly(self) -> Decimal:
+        return self.hourly * HOURS_PER_MONTH
+
+    @property
+    def pods(self) -> Decimal:
+        return sum((row.estimate.pods for row in self.rows), Decimal(0))
+
+    @property
+    def accelerator_devices(self) -> Decimal:
+        return sum((row.estimate.accelerator_devices for row in self.rows), Decimal(0))
+
+
+def estimate_documents(docs: Sequence[Document], *, catalog: Catalog) -> Report:
+    """Every object of every document priced; raises `InvalidInput` listing every problem."""
+    rows: list[Row] = []
+    skipped: list[Skipped] = []
+    problems: list[Problem] = []
+    for doc in docs:
+        for base, obj in _objects(doc, problems):
+            if not isinstance(obj, dict):
+                problems.append(doc.problem("not a Kubernetes object (expected a mapping)", base))
+                continue
+            missing = [key for key in ("apiVersion", "kind") if not isinstance(obj.get(key), str)]
+            if missing:
+                problems.append(doc.problem(f"{' and '.join(missing)} missing", base))
+                continue
+            try:
+                estimate = estimating.estimate_object(obj, catalog=catalog)
+            except workloads.InvalidObject as exc:
+                problems.append(doc.problem(exc.message, (*base, *exc.path)))
+                continue
+            if estimate is None:
+                name = str((obj.get("metadata") or {}).get("name", ""))
+                skipped.append(Skipped(doc.source, doc.index, obj["kind"], name))
+            else:
+                rows.append(Row(doc.source, doc.index, documents.format_path(base), estimate))
+    if problems:
+        raise InvalidInput(problems)
+    return Report(catalog=catalog, rows=tuple(rows), skipped=tuple(skipped))
+
+
+def _objects(doc: Document, problems: list[Problem]) -> list[tuple[tuple[PathPart, ...], Any]]:
+    """The objects of a document: itself, or the items of a `List` (`kind: List`, `PodList`)."""
+    data = doc.data
+    kind = data.get("kind") if isinstance(data, dict) else None
+    if isinstance(kind, str) and kind.endswith("List") and "items" in data:
+        items = data["items"]
+        if not isinstance(items, list):
+            problems.append(doc.problem("expected a list of objects", ("items",)))
+            return []
+        return [(("items", i), item) for i, item in enumerate(items)]
+    return [((), data)]
+
+
+# --- rendering ---------------------------------------------------------------------------
+
+
+def money(value: Decimal, places: int) -> Decimal:
+    """`value` rounded half up to `places` decimals, for display only."""
+    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def _count(value: Decimal) -> str:
+    """Pods and devices: whole numbers as such, fractions (MIG, shared GPUs) to 2 places."""
+    if value == value.to_integral_value():
+        return f"{value:.0f}"
+    return f"{money(value, 2).normalize():f}"
+
+
+def _hourly(value: Decimal) -> str:
+    return f"{money(value, 4):,.4f}"
+
+
+def _monthly(value: Decimal) -> str:
+    return f"{money(value * HOURS_PER_MONTH, 2):,.2f}"
+
+
+_HEADERS = ("NAME", "KIND", "NAMESPACE", "PODS", "GPUS", "GPU MODEL", "CAPACITY", "$/H", "$/MONTH")
+_RIGHT = {"PODS", "GPUS", "$/H", "$/MONTH"}
+
+
+def render_table(report: Report) -> str:
+    catalog = report.catalog
+    lines = [
+        f"Cost estimate — catalog {catalog.name} {catalog.version}, {catalog.currency}, "
+        f"{HOURS_PER_MONTH} h/month",
+        "",
+    ]
+    table: list[tuple[str, ...]] = [_HEADERS]
+    details: list[list[tuple[str, Decimal] | str]] = []
+    for row in report.rows:
+        estimate = row.estimate
+        pod = estimate.pod
+        table.append(
+            (
+                estimate.name,
+                estimate.kind,
+                estimate.namespace or "-",
+                _count(estimate.pods),
+                _count(estimate.accelerator_devices) if pod.requests.accelerators else "-",
+                pod.placement.accelerator_model or "-",
+                pod.placement.capacity_type,
+                _hourly(estimate.hourly.total),
+                _monthly(estimate.hourly.total),
+            )
+        )
+        details.append(_details(estimate))
+    table.append(
+        (
+            "TOTAL",
+            "",
+            "",
+            _count(report.pods),
+            _count(report.accelerator_devices),
+            "",
+            "",
+            _hourly(report.hourly),
+            _monthly(report.hourly),
+        )
+    )
+    widths = [max(len(cells[i]) for cells in table) for i in range(len(_HEADERS))]
+    breakdown_width = sum(widths[:-2]) + 2 * (len(_HEADERS) - 3)
+
+    def format_row(cells: Sequence[str]) -> str:
+        parts = [
+            cell.rjust(width) if header in _RIGHT else cell.ljust(width)
+            for cell, width, header in zip(cells, widths, _HEADERS, strict=True)
+        ]
+        return "  ".join(parts).rstrip()
+
+    lines.append(format_row(table[0]))
+    for cells, detail in zip(table[1:-1], details, strict=True):
+        lines.append(format_row(cells))
+        for item in detail:
+            if isinstance(item, str):
+                lines.append(f"     · {item}")
+            else:
+                label, value = item
+                lines.append(
+                    f"{label[:breakdown_width].ljust(breakdown_width)}  "
+                    f"{_hourly(value).rjust(widths[-2])}  {_monthly(value).rjust(widths[-1])}"
+                )
+    lines.append("")
+    lines.append(format_row(table[-1]))
+    if report.skipped:
+        lines.append("")
+        lines.append("Skipped (run no pods):")
+        lines.extend(
+            f"  {s.kind}/{s.name or '-'} ({s.source}, document {s.document})"
+            for s in report.skipped
+        )
+    return "\n".join(lines)
+
+
+def _details(estimate: WorkloadEstimate) -> list[tuple[str, Decimal] | str]:
+    pod = estimate.pod
+    requests = pod.requests
+    hourly = estimate.hourly
+    where = f" on {pod.placement.instance_type}" if pod.placement.instance_type else ""
+    per_pod = " per pod" if estimate.pods != 1 else ""
+    accelerators = ", ".join(f"{a.count} × {a.resource}" for a in requests.accelerators)
+    lines: list[tuple[str, Decimal] | str] = [
+        (f"  ├─ cpu          {_count(requests.cpu)} vCPU{per_pod}{where}", hourly.cpu),
+        (f"  ├─ memory       {_count(requests.memory_gib)} GiB{per_pod}", hourly.memory),
+        (f"  └─ accelerator  {accelerators or 'none'}{per_pod if accelerators else ''}",
+         hourly.accelerator),
+    ]  # fmt: skip
+    lines.extend(estimate.assumptions)
+    lines.extend(pod.assumptions)
+    return lines
+
+
+def render_json(report: Report) -> str:
+    catalog = report.catalog
+    return json.dumps(
+        {
+            "catalog": {
+                "name": catalog.name,
+                "version": catalog.version,
+                "currency": catalog.currency,
+            },
+            "hoursPerMonth": int(HOURS_PER_MONTH),
+            "objects": [_row_json(row) for row in report.rows],
+            "skipped": [
+                {"source": s.source, "document": s.document, "kind": s.kind, "name": s.name}
+                for s in report.skipped
+            ],
+            "total": {
+                "pods": str(report.pods),
+                "acceleratorDevices": _decimal(report.accelerator_devices),
+                "hourly": str(money(report.hourly, 6)),
+                "monthly": str(money(report.monthly, 2)),
+            },
+        },
+        indent=2,
+    )
+
+
+def _row_json(row: Row) -> dict[str, Any]:
+    estimate = row.estimate
+    pod = estimate.pod
+    placement = pod.placement
+    return {
+        "source": row.source,
+        "document": row.document,
+        "path": row.path,
+        "kind": estimate.kind,
+        "name": estimate.name,
+        "namespace": estimate.namespace,
+        "pods": str(estimate.pods),
+        "acceleratorDevices": _decimal(estimate.accelerator_devices),
+        "acceleratorModel": placement.accelerator_model,
+        "capacityType": placement.capacity_type,
+        "instanceType": placement.instance_type,
+        "provider": placement.provider,
+        "region": placement.region,
+        "hourly": _breakdown_json(estimate.hourly),
+        "monthly": str(money(estimate.monthly, 2)),
+        "pod": {
+            "requests": {
+                "cpu": _decimal(pod.requests.cpu),
+                "memoryGiB": _decimal(pod.requests.memory_gib),
+                "accelerators": [
+                    {"resource": a.resource, "count": a.count, "devices": _decimal(a.devices)}
+                    for a in pod.requests.accelerators
+                ],
+            },
+            "hourly": _breakdown_json(pod.hourly),
+            "monthly": str(money(pod.monthly, 2)),
+        },
+        "assumptions": [*estimate.assumptions, *pod.assumptions],
+    }
+
+
+def _breakdown_json(hourly: Breakdown) -> dict[str, str]:
+    return {
+        "cpu": str(money(hourly.cpu, 6)),
+        "memory": str(money(hourly.memory, 6)),
+        "accelerator": str(money(hourly.accelerator, 6)),
+        "total": str(money(hourly.total, 6)),
+    }
+
+
+def _decimal(value: Decimal) -> str:
+    """A quantity as plain decimal text (no exponent), up to 6 places."""
+    return f"{money(value, 6).normalize():f}"

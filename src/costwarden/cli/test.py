@@ -1,0 +1,70 @@
+"""`costwarden test [DIR]`: run the policy test suites (`tests.yaml`) — the CI gate for policies.
+
+Every `tests.yaml` under DIR (default `policies/`) holds `PolicyTest` documents: resources,
+namespace labels, a spend snapshot, the time, and per case the expected verdict. Each case
+runs through the engine; a wrong expectation prints a unified diff (expected vs actual)
+and the verdict's messages. Exit 0 when every case passes, 1 when any fails, 2 when a
+suite or its policies cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from costwarden import documents
+from costwarden.catalog.loading import load_catalog
+from costwarden.cli import EXIT_DENIED, EXIT_OK, InputError
+from costwarden.engine import verifying
+from costwarden.policies import loading, suites
+
+
+def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subcommands.add_parser(
+        "test",
+        help="run policy test suites (tests.yaml beside the policies)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "directory",
+        nargs="?",
+        type=Path,
+        default=Path("policies"),
+        metavar="DIR",
+        help="directory searched for tests.yaml (or one suite file); default: policies/",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="list passing cases too")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        results = run_directory(args.directory)
+    except documents.InvalidInput as exc:
+        raise InputError(str(exc)) from None
+    failed = [r for r in results if not r.passed]
+    for result in results:
+        if result.passed and args.verbose:
+            print(f"PASS  {result.suite}: {result.case}")
+        if not result.passed:
+            print(f"FAIL  {result.suite}: {result.case}")
+            print("\n".join(f"      {line}" for line in result.diff.splitlines()))
+    print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    return EXIT_DENIED if failed else EXIT_OK
+
+
+def run_directory(directory: Path) -> list[verifying.CaseResult]:
+    """Every case of every suite under `directory`; raises InvalidInput for bad files."""
+    files = suites.find_suites(directory)
+    if not files:
+        raise InputError(f"{directory}: no tests.yaml found")
+    results: list[verifying.CaseResult] = []
+    for file in files:
+        docs = documents.read_files([file], exact_numbers=True)
+        for _, suite in suites.suites_from_documents(docs):
+            base = file.parent
+            policies = loading.load_policies([base / p for p in suite.spec.policies])
+            catalog = load_catalog([base / c for c in suite.spec.catalogs])
+            results.extend(verifying.run_suite(suite, policies=policies, catalog=catalog))
+    return results

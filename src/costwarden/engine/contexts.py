@@ -1,0 +1,69 @@
+"""What one evaluation knows about the world besides the request: the engine's `Context`.
+
+Everything time- or cluster-dependent arrives here, so `evaluate` stays pure: the same
+request, policies, catalog and context always give the same verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from costwarden.engine.ports import (
+    EMPTY_SPEND,
+    NamespaceLabels,
+    Reservations,
+    SpendSnapshot,
+    WorkloadLookup,
+)
+from costwarden.policies.models import StaleBehaviour
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    namespaces: NamespaceLabels
+    now: datetime
+    """The evaluation's time (timezone-aware); the engine never reads a clock."""
+    spend: SpendSnapshot = EMPTY_SPEND
+    workloads: WorkloadLookup | None = None
+    """Looks up the workload behind a `Scale` request; None: scale requests are not priced."""
+    reservations: Reservations | None = None
+    """The budget ledger; None: nothing is reserved (CLI, audit, tests of pure decisions)."""
+    spend_stale_after: timedelta = timedelta(minutes=5)
+    """Spend older than this is stale, unless a budget rule sets its own `staleAfter`."""
+    budget_stale_default: StaleBehaviour = "warn"
+    """What a budget rule without `onStaleData` does with stale spend data."""
+
+
+@dataclass(frozen=True, slots=True)
+class StaticNamespaces:
+    """Namespace labels from a mapping (a file, a test suite, a snapshot of the cluster)."""
+
+    labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def labels_for(self, namespace: str) -> Mapping[str, str] | None:
+        return self.labels.get(namespace)
+
+
+@dataclass(frozen=True, slots=True)
+class StaticWorkloads:
+    """Workloads from a list of objects, keyed by kind, namespace and name."""
+
+    objects: tuple[Mapping[str, Any], ...] = ()
+
+    def workload(
+        self, *, group: str, resource: str, namespace: str, name: str
+    ) -> Mapping[str, Any] | None:
+        for obj in self.objects:
+            metadata = obj.get("metadata") or {}
+            api_group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+            if (
+                api_group == group
+                and f"{str(obj.get('kind', '')).lower()}s" == resource
+                and metadata.get("namespace") == namespace
+                and metadata.get("name") == name
+            ):
+                return obj
+        return None

@@ -1,0 +1,431 @@
+"""`evaluate(request, *, policies, catalog, context) -> Verdict`: the whole engine, pure.
+
+What a request is checked against (UPDATE semantics):
+
+- CREATE of a Pod or workload: every matching rule (workloads through their pod template).
+- UPDATE of a Pod: `requiredLabels` only, and only problems the old pod did not have. A
+  pod's scheduling is fixed once created, so label edits are never blocked by scheduling
+  rules.
+- UPDATE of a workload whose pod template changed: every rule (`requiredLabels` reports only
+  new problems); `budget` charges the increase in $/h.
+- UPDATE of a workload with more pods at once (replicas, parallelism): `gpuLimits` per
+  workload, and `budget` for the added pods. Fewer pods, or metadata only: nothing but
+  `requiredLabels` (new problems only).
+- `autoscaling/v1 Scale` (`kubectl scale`, subresource `scale`): the workload is looked up
+  through `context.workloads` and priced at the new replica count, then judged as the UPDATE
+  above. No lookup, unknown workload or scale-down: allowed.
+- DELETE, CONNECT, other subresources and kinds that run no pods: allowed untouched.
+
+Each rule's findings become `Violation`s with the rule's action unless an exception waives
+them: a label (`cost-exception=<ticket>` with an unexpired expiry annotation) or a
+`PolicyException` object naming the rule. Budgets are reserved in the ledger last, only
+when everything else allowed and the request is not a dry run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from costwarden import estimating, workloads
+from costwarden.catalog.models import Catalog
+from costwarden.engine import budgeting, labelling, scheduling, wording
+from costwarden.engine.contexts import Context
+from costwarden.engine.findings import NOTHING, Change, Finding, Outcome, Reservation, Target
+from costwarden.engine.verdicts import Action, Exempted, PatchOperation, Verdict, Violation
+from costwarden.estimating.estimates import WorkloadEstimate
+from costwarden.policies import matching, models, sets
+from costwarden.reviews import AdmissionRequest
+
+ALLOWED = Verdict(allowed=True)
+
+
+def evaluate(
+    request: AdmissionRequest,
+    *,
+    policies: sets.PolicySet,
+    catalog: Catalog,
+    context: Context,
+) -> Verdict:
+    """The verdict on one admission request (see the module docstring for what runs when).
+
+    Raises `workloads.InvalidObject` for an object whose pod template is malformed.
+    """
+    if request.operation not in ("CREATE", "UPDATE"):
+        return ALLOWED
+    if request.sub_resource == "scale":
+        return _evaluate_scale(request, policies=policies, catalog=catalog, context=context)
+    if request.sub_resource or request.object is None:
+        return ALLOWED  # status, binding, ...: not the object's spec
+    new = _target(request.object, request=request, catalog=catalog, context=context)
+    if new is None:
+        return ALLOWED
+    old = None
+    if request.operation == "UPDATE" and request.old_object is not None:
+        old = _target(request.old_object, request=request, catalog=catalog, context=context)
+    return _judge(
+        new, old, policies=policies, catalog=catalog, context=context, operation=request.operation
+    )
+
+
+def _evaluate_scale(
+    request: AdmissionRequest, *, policies: sets.PolicySet, catalog: Catalog, context: Context
+) -> Verdict:
+    replicas = ((request.object or {}).get("spec") or {}).get("replicas")
+    if context.workloads is None or not isinstance(replicas, int) or not request.namespace:
+        return ALLOWED
+    found = context.workloads.workload(
+        group=request.resource.group,
+        resource=request.resource.resource,
+        namespace=request.namespace,
+        name=request.name or "",
+    )
+    if found is None:
+        return ALLOWED
+    old = _target(found, request=request, catalog=catalog, context=context)
+    if old is None:
+        return ALLOWED
+    before = ((request.old_object or {}).get("spec") or {}).get("replicas")
+    if isinstance(before, int):
+        old = _scaled(old, before)
+    new = _scaled(old, replicas)
+    return _judge(
+        new,
+        old,
+        policies=policies,
+        catalog=catalog,
+        context=context,
+        operation="UPDATE",
+        scale=True,
+    )
+
+
+def _scaled(target: Target, replicas: int) -> Target:
+    template = workloads.with_replicas(target.template, replicas)
+    estimate = replace(target.estimate, pods=template.pods, assumptions=template.assumptions)
+    return replace(target, template=template, estimate=estimate)
+
+
+def _target(
+    obj: Mapping[str, Any], *, request: AdmissionRequest, catalog: Catalog, context: Context
+) -> Target | None:
+    template = workloads.pod_template(obj)
+    if template is None:
+        return None
+    namespace = template.namespace or request.namespace
+    estimate = estimating.estimate_template(template, catalog=catalog)
+    if estimate.namespace != namespace:
+        estimate = replace(estimate, namespace=namespace)
+    owners = (obj.get("metadata") or {}).get("ownerReferences") or []
+    controller = next(
+        (str(o.get("kind")) for o in owners if isinstance(o, Mapping) and o.get("controller")),
+        None,
+    )
+    namespace_labels = (context.namespaces.labels_for(namespace) if namespace else None) or {}
+    return Target(
+        kind=template.kind,
+        name=template.name,
+        namespace=namespace,
+        object=obj,
+        template=template,
+        labels=template.metadata.get("labels") or {},
+        namespace_labels=namespace_labels,
+        estimate=estimate,
+        controller=controller,
+        dry_run=request.dry_run,
+        uid=request.uid,
+        now=context.now,
+    )
+
+
+def _change(new: Target, old: Target | None, *, scale: bool) -> Change:
+    if old is None:
+        return Change(spec_changed=True, scaled_up=True, delta_hourly=new.estimate.hourly.total)
+    spec_changed = not scale and new.kind != "Pod" and new.template.spec != old.template.spec
+    return Change(
+        spec_changed=spec_changed,
+        scaled_up=new.template.pods > old.template.pods,
+        delta_hourly=new.estimate.hourly.total - old.estimate.hourly.total,
+    )
+
+
+def _judge(
+    new: Target,
+    old: Target | None,
+    *,
+    policies: sets.PolicySet,
+    catalog: Catalog,
+    context: Context,
+    operation: str,
+    scale: bool = False,
+) -> Verdict:
+    change = _change(new, old, scale=scale)
+    subject = matching.Subject(
+        kind=new.kind,
+        operation=operation,
+        namespace=new.namespace,
+        namespace_labels=new.namespace_labels,
+        labels=new.labels,
+    )
+    violations: list[Violation] = []
+    exempted: list[Exempted] = []
+    patches: list[PatchOperation] = []
+    notices: list[str] = []
+    reservations: list[tuple[sets.CompiledRule, Reservation]] = []
+    for rule in policies.rules:
+        if not rule.applies_to(subject):
+            continue
+        outcome = _check(rule, new, old, change=change, context=context, catalog=catalog)
+        if outcome is NOTHING:
+            continue
+        findings = outcome.findings
+        if findings or (outcome.patches and rule.rule.spot is not None):
+            waiver = _waiver(rule, new, subject=subject, policies=policies)
+            if waiver is not None:
+                exempted.append(waiver)
+                continue
+        for finding in findings:
+            violations.append(_violation(rule, finding, new))
+        if rule.rule.action != "dryrun":
+            patches.extend(outcome.patches)
+        notices.extend(f"[{rule.name}] {notice}" for notice in outcome.notices)
+        if outcome.reservation is not None:
+            reservations.append((rule, outcome.reservation))
+    allowed = not any(v.action == "deny" for v in violations)
+    # Reserve last, and only for a request that is otherwise admitted. Should a second
+    # budget refuse after a first reserved, the first entry simply expires (the ledger's
+    # reconciliation): cheaper than a two-phase commit on the admission path.
+    if allowed and context.reservations is not None:
+        for rule, reservation in reservations:
+            if not context.reservations.try_reserve(
+                budget=reservation.budget,
+                group=reservation.group,
+                key=reservation.key,
+                amount=reservation.amount,
+                limit=reservation.limit,
+                now=context.now,
+            ):
+                finding = Finding(
+                    key="reservation",
+                    what=reservation.describe(),
+                    fix="retry shortly (reservations expire once spend data catches up)",
+                )
+                violations.append(_violation(rule, finding, new))
+                allowed = rule.rule.action != "deny"
+                if not allowed:
+                    break
+    return Verdict(
+        allowed=allowed,
+        violations=tuple(violations),
+        exempted=tuple(exempted),
+        notices=(estimate_line(new.estimate), *notices),
+        patches=merge_patches(patches) if allowed else (),
+        estimate=new.estimate,
+    )
+
+
+def _check(
+    rule: sets.CompiledRule,
+    new: Target,
+    old: Target | None,
+    *,
+    change: Change,
+    context: Context,
+    catalog: Catalog,
+) -> Outcome:
+    spec = rule.rule
+    if spec.required_labels is not None:
+        outcome = labelling.check(spec.required_labels, new)
+        if old is None or not outcome.findings:
+            return outcome if old is None else Outcome(notices=outcome.notices)
+        # Grandfathered: report only what the old object did not already break.
+        before = {f.key for f in labelling.check(spec.required_labels, old).findings}
+        return Outcome(findings=tuple(f for f in outcome.findings if f.key not in before))
+    if spec.gpu_limits is not None:
+        return scheduling.check_gpu_limits(
+            spec.gpu_limits,
+            new,
+            per_pod=change.spec_changed,
+            per_workload=change.spec_changed or change.scaled_up,
+        )
+    if spec.budget is not None:
+        return budgeting.check(
+            rule.name, spec.budget, new, change=change, context=context, action=spec.action
+        )
+    if not change.spec_changed:
+        return NOTHING
+    if spec.spot is not None:
+        return scheduling.check_spot(spec.spot, new, repair=True)
+    if spec.size_envelope is not None:
+        return scheduling.check_size(rule, new, catalog=catalog)
+    assert spec.gpu_taint is not None
+    return scheduling.check_gpu_taint(spec.gpu_taint, new)
+
+
+def _violation(rule: sets.CompiledRule, finding: Finding, target: Target) -> Violation:
+    action: Action = finding.action or rule.rule.action
+    fix = f"{finding.fix} ({rule.rule.fix})" if rule.rule.fix else finding.fix
+    hint = exception_hint(rule.rule, target)
+    return Violation(
+        policy=rule.policy,
+        rule=rule.name,
+        action=action,
+        message=wording.message(rule.name, finding.what, f"{fix}; {hint}" if hint else fix),
+        numbers=dict(finding.numbers),
+    )
+
+
+def exception_hint(rule: models.Rule, target: Target) -> str:
+    """How to ask for an exception, with why a label that is present does not count."""
+    label = rule.exceptions.label
+    if label is not None:
+        problem = _label_problem(label, target)
+        if problem is not None:
+            return problem
+        return (
+            f"or request an exception: label {label.key}=<ticket> with annotation "
+            f"{label.expires_annotation}=<YYYY-MM-DD>"
+        )
+    if rule.exceptions.objects:
+        return f"or request a PolicyException for rule {rule.name}"
+    return ""
+
+
+def _label_problem(label: models.LabelException, target: Target) -> str | None:
+    value = target.label(label.key)
+    if value is None:
+        return None
+    if label.value_pattern is not None and label.value_pattern.fullmatch(value) is None:
+        return (
+            f"exception label {label.key}={value} ignored: not a ticket "
+            f"({label.value_pattern.pattern})"
+        )
+    expiry = _label_expiry(label, target)
+    if isinstance(expiry, str):
+        return f"exception label {label.key}={value} ignored: {expiry}"
+    return None
+
+
+def _label_expiry(label: models.LabelException, target: Target) -> datetime | str:
+    raw = target.annotation(label.expires_annotation)
+    if raw is None:
+        return f"needs annotation {label.expires_annotation}=<YYYY-MM-DD>"
+    try:
+        expiry = models.parse_expiry(raw)
+    except ValueError:
+        return f"annotation {label.expires_annotation}={raw} is not a date"
+    if expiry <= target.now:
+        return f"expired {wording.day(expiry)}"
+    if label.max_duration is not None and expiry - target.now > label.max_duration:
+        days = label.max_duration // timedelta(days=1)
+        return f"expiry {wording.day(expiry)} is more than {days} days ahead"
+    return expiry
+
+
+def _waiver(
+    rule: sets.CompiledRule,
+    target: Target,
+    *,
+    subject: matching.Subject,
+    policies: sets.PolicySet,
+) -> Exempted | None:
+    label = rule.rule.exceptions.label
+    if label is not None:
+        value = target.label(label.key)
+        if value is not None and _label_problem(label, target) is None:
+            expiry = _label_expiry(label, target)
+            assert isinstance(expiry, datetime)
+            reason = target.annotation(label.reason_annotation) or f"ticket {value}"
+            return Exempted(
+                policy=rule.policy,
+                rule=rule.name,
+                exception=f"label {label.key}={value}",
+                reason=f"{reason} (until {wording.day(expiry)})",
+            )
+    if rule.rule.exceptions.objects:
+        for exception in policies.compiled_exceptions:
+            if exception.waives(rule.name, subject=subject, name=target.name, now=target.now):
+                return Exempted(
+                    policy=rule.policy,
+                    rule=rule.name,
+                    exception=f"PolicyException {exception.name}",
+                    reason=f"{exception.reason} (until {wording.day(exception.expires)})",
+                )
+    return None
+
+
+def estimate_line(estimate: WorkloadEstimate) -> str:
+    """One line (≤ 120 characters) for `kubectl`'s `Warning:` output."""
+    pod = estimate.pod
+    currency = pod.currency
+    where = f"{estimate.namespace}/{estimate.name}" if estimate.namespace else estimate.name
+    parts = [
+        f"costwarden: {estimate.kind} {where} ≈ {wording.money(estimate.hourly.total, currency)}/h"
+        f" ({wording.money(estimate.monthly, currency)}/month)"
+    ]
+    if estimate.pods != 1:
+        parts.append(
+            f"{wording.number(estimate.pods)} pods × {wording.money(pod.hourly.total, currency)}/h"
+        )
+    gpus = pod.requests.accelerator_devices
+    if gpus:
+        model = pod.placement.accelerator_model or "GPU"
+        parts.append(f"{wording.number(gpus)}× {model}")
+    placement = pod.placement.instance_type or ""
+    parts.append(f"{placement} {pod.placement.capacity_type}".strip())
+    return wording.clip(", ".join(parts))
+
+
+def merge_patches(patches: list[PatchOperation]) -> tuple[PatchOperation, ...]:
+    """Merge `add` operations that create the same map (two rules adding nodeSelector, say),
+    which would otherwise overwrite each other."""
+    merged: list[PatchOperation] = []
+    for patch in patches:
+        twin = next(
+            (
+                i
+                for i, seen in enumerate(merged)
+                if seen.op == "add"
+                and patch.op == "add"
+                and seen.path == patch.path
+                and isinstance(seen.value, dict)
+                and isinstance(patch.value, dict)
+            ),
+            None,
+        )
+        if twin is None:
+            merged.append(patch)
+        else:
+            merged[twin] = PatchOperation("add", patch.path, {**merged[twin].value, **patch.value})
+    return tuple(merged)
+
+
+def request_for(
+    obj: Mapping[str, Any],
+    *,
+    operation: str = "CREATE",
+    old_object: Mapping[str, Any] | None = None,
+    dry_run: bool = False,
+    uid: str = "costwarden-offline",
+    default_namespace: str = "default",
+) -> AdmissionRequest:
+    """The AdmissionRequest the API server would send for a manifest (for `check`, `test`)."""
+    api_version = str(obj.get("apiVersion", ""))
+    group, _, version = api_version.rpartition("/")
+    kind = str(obj.get("kind", ""))
+    metadata = obj.get("metadata") or {}
+    return AdmissionRequest.model_validate(
+        {
+            "uid": uid,
+            "kind": {"group": group, "version": version, "kind": kind},
+            "resource": {"group": group, "version": version, "resource": f"{kind.lower()}s"},
+            "name": metadata.get("name"),
+            "namespace": metadata.get("namespace") or default_namespace,
+            "operation": operation,
+            "object": dict(obj),
+            "oldObject": dict(old_object) if old_object is not None else None,
+            "dryRun": dry_run,
+        }
+    )

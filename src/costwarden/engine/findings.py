@@ -1,0 +1,96 @@
+"""What a rule check returns before the engine applies actions and exceptions (pure data)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from costwarden.engine.verdicts import Action, PatchOperation
+from costwarden.estimating.estimates import WorkloadEstimate
+from costwarden.workloads import PodTemplate
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing a rule objects to: `what` (with its numbers) and how to fix it."""
+
+    key: str
+    """Stable identity (e.g. `missing:cost-centre`): on UPDATE, a finding the old object
+    had too is not reported again (grandfathered)."""
+    what: str
+    fix: str = ""
+    numbers: Mapping[str, str] = field(default_factory=dict)
+    action: Action | None = None
+    """Overrides the rule's action (a budget's warn threshold warns under a deny rule)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """Budget to reserve if the whole verdict allows (see `budgeting`)."""
+
+    budget: str
+    group: str
+    key: str
+    amount: Decimal
+    limit: Decimal
+    describe: Callable[[], str]
+    """The denial's text should the ledger refuse (formatted only then)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    findings: tuple[Finding, ...] = ()
+    patches: tuple[PatchOperation, ...] = ()
+    notices: tuple[str, ...] = ()
+    reservation: Reservation | None = None
+
+
+NOTHING = Outcome()
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What an UPDATE changes, so rules re-check only what the change can affect."""
+
+    spec_changed: bool
+    """The pod spec (template) differs: new pods will be scheduled from it."""
+    scaled_up: bool
+    """More pods run at once than before."""
+    delta_hourly: Decimal
+    """$/h added by the request (all of it on CREATE); budget rules charge this."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The pods a request would run, as the rules see them."""
+
+    kind: str
+    name: str
+    namespace: str | None
+    object: Mapping[str, Any]
+    template: PodTemplate
+    labels: Mapping[str, str]
+    """Labels of the pod (template)."""
+    namespace_labels: Mapping[str, str]
+    estimate: WorkloadEstimate
+    controller: str | None
+    """Kind of the controlling owner (ReplicaSet, Job, ...), None for top-level objects."""
+    dry_run: bool
+    uid: str
+    now: datetime
+
+    def label(self, key: str) -> str | None:
+        """The object's label, else its pod template's (exception labels live on either)."""
+        metadata = self.object.get("metadata") or {}
+        value = (metadata.get("labels") or {}).get(key)
+        return value if value is not None else self.labels.get(key)
+
+    def annotation(self, key: str) -> str | None:
+        metadata = self.object.get("metadata") or {}
+        value = (metadata.get("annotations") or {}).get(key)
+        if value is None:
+            value = (self.template.metadata.get("annotations") or {}).get(key)
+        return value if isinstance(value, str) else None

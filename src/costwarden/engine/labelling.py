@@ -1,0 +1,159 @@
+"""The `requiredLabels` rule: cost-allocation labels, namespace inheritance, hints, PII guard.
+
+Mandatory keys must be present (on the pod, or inherited from the namespace when the rule
+allows); discretionary keys are checked only when present. A missing key that is almost
+there (`Cost-Centre`, `costcentre`, `cost_centre` for `cost-centre`) and a value in the
+wrong case get a "did you mean" hint: reports that split `Project` from `project` are
+what the rule exists to prevent. Inherited values are patched onto the pod so cost data
+carries them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+
+from costwarden.engine import patching
+from costwarden.engine.findings import NOTHING, Finding, Outcome, Target
+from costwarden.engine.verdicts import PatchOperation
+from costwarden.policies import models
+
+# Kubernetes label values cannot hold `@`, so addresses arrive disguised; manifests
+# checked before the API server sees them (`costwarden check`) can still hold the real one.
+_EMAIL = re.compile(
+    r"[a-z0-9._%+-]+(?:@|_at_|-at-|\.at\.)[a-z0-9-]+(?:[._][a-z0-9-]+)*[._](?:com|org|net|io|"
+    r"de|uk|fr|eu|edu|gov|co|dev|ai|[a-z]{2})$",
+    re.IGNORECASE,
+)
+
+
+def looks_like_email(value: str) -> bool:
+    return _EMAIL.fullmatch(value) is not None
+
+
+def _normal(key: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", key.lower())
+
+
+def near_miss(key: str, present: Mapping[str, str]) -> str | None:
+    """A present label key that is probably a misspelling of `key`, or None."""
+    wanted = _normal(key)
+    candidates = {_normal(k): k for k in present if k != key}
+    if wanted in candidates:
+        return candidates[wanted]
+    close = difflib.get_close_matches(wanted, list(candidates), n=1, cutoff=0.8)
+    return candidates[close[0]] if close else None
+
+
+def check(config: models.RequiredLabels, target: Target) -> Outcome:
+    labels = target.labels
+    findings: list[Finding] = []
+    inherited: dict[str, str] = {}
+    for requirement in config.labels:
+        key = requirement.key
+        value = labels.get(key)
+        where = "label"
+        if value is None and requirement.inherit_from_namespace:
+            value = target.namespace_labels.get(key)
+            if value is not None:
+                inherited[key] = value
+                where = f"label inherited from namespace {target.namespace}"
+        if value is None:
+            if requirement.required:
+                findings.append(_missing(requirement, target))
+            continue
+        problem = _bad_value(requirement, value, where)
+        if problem is not None:
+            findings.append(problem)
+    if config.pii_guard:
+        findings.extend(
+            Finding(
+                key=f"pii:{key}",
+                what=f"label {key}={value} looks like an e-mail address "
+                "(labels are copied into cost reports and must not carry personal data)",
+                fix=f"use a team or cost-centre id instead of a person in {key}",
+                numbers={"label": key},
+            )
+            for key, value in labels.items()
+            if looks_like_email(value)
+        )
+    if findings:
+        return Outcome(findings=tuple(findings))
+    if not inherited:
+        return NOTHING
+    pointer = f"{target.template.pointer}/metadata"
+    metadata = target.template.metadata
+    current = metadata.get("labels") if metadata else None
+    if not metadata and target.template.pointer:
+        patches = [PatchOperation("add", pointer, {"labels": dict(inherited)})]
+    else:
+        patches = patching.set_keys(current, f"{pointer}/labels", inherited)
+    return Outcome(patches=tuple(patches))
+
+
+def _missing(requirement: models.LabelRequirement, target: Target) -> Finding:
+    key = requirement.key
+    what = f"missing mandatory label {key}"
+    if requirement.inherit_from_namespace:
+        what += f" (neither the pod nor namespace {target.namespace} has it)"
+    fix = f"add label {key}{_allowed(requirement)} to the pod (template)"
+    if requirement.inherit_from_namespace:
+        fix += f" or to namespace {target.namespace}"
+    miss = near_miss(key, target.labels)
+    if miss is not None:
+        what += f"; found {miss}={target.labels[miss]}"
+        fix = f"rename label {miss} to {key} (label keys are case- and spelling-sensitive)"
+    return Finding(key=f"missing:{key}", what=what, fix=fix, numbers={"label": key})
+
+
+def _allowed(requirement: models.LabelRequirement) -> str:
+    if requirement.values:
+        return f" with one of: {', '.join(requirement.values)}"
+    if requirement.pattern is not None:
+        return f" matching {requirement.pattern.pattern}"
+    return ""
+
+
+def _bad_value(requirement: models.LabelRequirement, value: str, where: str) -> Finding | None:
+    key = requirement.key
+    numbers = {"label": key, "value": value}
+    if requirement.values and value not in requirement.values:
+        casing = next((v for v in requirement.values if v.lower() == value.lower()), None)
+        if casing is not None:
+            return Finding(
+                key=f"value:{key}",
+                what=f"{where} {key}={value} has the wrong case",
+                fix=f"use {key}={casing} (values are case-sensitive; reports would split them)",
+                numbers=numbers,
+            )
+        return Finding(
+            key=f"value:{key}",
+            what=f"{where} {key}={value} is not an allowed value",
+            fix=f"use one of: {', '.join(requirement.values)}",
+            numbers=numbers,
+        )
+    if requirement.pattern is not None and requirement.pattern.fullmatch(value) is None:
+        pattern = requirement.pattern
+        casing = next(
+            (
+                v
+                for v in (value.capitalize(), value.upper(), value.lower(), value.title())
+                if pattern.fullmatch(v)
+            ),
+            None,
+        )
+        if casing is not None:
+            return Finding(
+                key=f"value:{key}",
+                what=f"{where} {key}={value} has the wrong case (pattern {pattern.pattern})",
+                fix=f"use {key}={casing} (values are case-sensitive; reports would split them)",
+                numbers=numbers,
+            )
+        return Finding(
+            key=f"value:{key}",
+            what=f"{where} {key}={value} does not match {requirement.pattern.pattern}",
+            fix=f"set {key} to a value matching {requirement.pattern.pattern}",
+            numbers=numbers,
+        )
+    return None

@@ -1,0 +1,162 @@
+"""Lookups over a catalog, built once per catalog so pricing a pod is a few dict hits.
+
+The `Catalog` is a frozen pydantic model; pydantic stays off the hot path by copying
+what pricing needs into plain slotted objects here: each instance type's prices by
+capacity type and its weight (the denominator of the cost model's ratio split).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from costwarden.catalog.models import Accelerator, Catalog, InstanceType
+
+_ONE = Decimal(1)
+_ZERO = Decimal(0)
+
+RESOURCE_SYNONYMS = {"aws.amazon.com/neurondevice": "aws.amazon.com/neuron"}
+"""Extended resources that name the same device as another (the Neuron plugin's newer name)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """$ per vCPU-h and per GiB-h."""
+
+    cpu: Decimal
+    memory: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    """An instance type, ready for the cost model's ratio split."""
+
+    spec: InstanceType
+    family: str
+    model: Accelerator | None
+    devices: Decimal
+    list_rates: Rates
+    """The fallback $/vCPU-h and $/GiB-h the split weighs vCPUs and GiB by."""
+    device_list: Decimal
+    """The model's on-demand $/device-h (0 without accelerators)."""
+    weight: Decimal
+    """vCPU × fallback $/vCPU-h + GiB × fallback $/GiB-h + devices × model $/device-h."""
+    prices: dict[str, Decimal]
+    """Whole-instance $/h by capacity type."""
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    catalog: Catalog
+    fallback: dict[str, Rates]
+    """Fallback $/vCPU-h and $/GiB-h by capacity type."""
+    model_prices: dict[str, dict[str, Decimal]]
+    """Accelerator model -> capacity type -> $/device-h."""
+    models_by_resource: dict[str, tuple[Accelerator, ...]]
+    """Extended resource -> its models, cheapest first."""
+    mig_models: tuple[Accelerator, ...]
+    """MIG-capable models, cheapest first."""
+    instances: dict[str, Instance]
+    families: dict[str, tuple[str, ...]]
+
+
+_cache: dict[int, Index] = {}
+_CACHE_SIZE = 8
+
+
+def index(catalog: Catalog) -> Index:
+    """The index of `catalog` (cached by identity: catalogs are immutable once loaded)."""
+    found = _cache.get(id(catalog))
+    if found is not None and found.catalog is catalog:
+        return found
+    built = _build(catalog)
+    if len(_cache) >= _CACHE_SIZE:
+        _cache.pop(next(iter(_cache)))
+    _cache[id(catalog)] = built
+    return built
+
+
+def family_of(name: str) -> str:
+    """`p4d.24xlarge` -> `p4d` (AWS), `a2-highgpu-1g` -> `a2` (GCP)."""
+    for separator in (".", "-"):
+        if separator in name:
+            return name.split(separator, 1)[0]
+    return name
+
+
+def _build(catalog: Catalog) -> Index:
+    fallback = catalog.fallback
+    spot_factor = _ONE - fallback.spot_discount
+    fallback_rates = {
+        "on-demand": Rates(fallback.cpu_hourly, fallback.memory_gib_hourly),
+        "reserved": Rates(fallback.cpu_hourly, fallback.memory_gib_hourly),
+        "spot": Rates(fallback.cpu_hourly * spot_factor, fallback.memory_gib_hourly * spot_factor),
+    }
+    model_prices = {}
+    by_resource: dict[str, list[Accelerator]] = {}
+    for model in catalog.accelerators.values():
+        spot = model.spot_hourly if model.spot_hourly is not None else model.hourly * spot_factor
+        model_prices[model.model] = {"on-demand": model.hourly, "reserved": model.hourly}
+        model_prices[model.model]["spot"] = spot
+        resource = RESOURCE_SYNONYMS.get(model.resource, model.resource)
+        by_resource.setdefault(resource, []).append(model)
+    models_by_resource = {
+        resource: tuple(sorted(models, key=lambda m: (m.hourly, m.model)))
+        for resource, models in by_resource.items()
+    }
+    mig_models = tuple(
+        sorted(
+            (m for m in catalog.accelerators.values() if m.mig_slices),
+            key=lambda m: (m.hourly, m.model),
+        )
+    )
+    instances = {
+        name: _instance(spec, catalog=catalog, spot_discount=fallback.spot_discount)
+        for name, spec in catalog.instance_types.items()
+    }
+    families: dict[str, list[str]] = {}
+    for name, instance in instances.items():
+        families.setdefault(instance.family, []).append(name)
+    return Index(
+        catalog=catalog,
+        fallback=fallback_rates,
+        model_prices=model_prices,
+        models_by_resource=models_by_resource,
+        mig_models=mig_models,
+        instances=instances,
+        families={family: tuple(names) for family, names in families.items()},
+    )
+
+
+def _instance(spec: InstanceType, *, catalog: Catalog, spot_discount: Decimal) -> Instance:
+    fallback = catalog.fallback
+    model = None
+    devices = _ZERO
+    if spec.accelerators is not None:
+        model = catalog.accelerators.get(spec.accelerators.model)
+        if model is not None:
+            devices = Decimal(spec.accelerators.count)
+    device_list = model.hourly if model is not None else _ZERO
+    weight = (
+        spec.vcpu * fallback.cpu_hourly
+        + spec.memory_gib * fallback.memory_gib_hourly
+        + devices * device_list
+    )
+    discount = spec.spot_discount if spec.spot_discount is not None else spot_discount
+    spot = spec.spot_hourly
+    if spot is None:
+        spot = spec.on_demand_hourly * (_ONE - discount)
+    return Instance(
+        spec=spec,
+        family=family_of(spec.name),
+        model=model,
+        devices=devices,
+        list_rates=Rates(fallback.cpu_hourly, fallback.memory_gib_hourly),
+        device_list=device_list,
+        weight=weight,
+        prices={
+            "on-demand": spec.on_demand_hourly,
+            "reserved": spec.on_demand_hourly,
+            "spot": spot,
+        },
+    )

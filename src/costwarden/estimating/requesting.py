@@ -1,0 +1,152 @@
+"""A pod's effective requests, computed the way the kube-scheduler computes them.
+
+Kubernetes (`k8s.io/component-helpers/resource.PodRequests`, KEP-753 sidecars):
+
+    apps     = Σ app containers + Σ restartable init containers (sidecars, restartPolicy Always)
+    init     = max over init containers, in order, of
+                 a regular init container: its own request + Σ sidecars started before it
+                 a sidecar:                Σ sidecars started so far, itself included
+    pod      = max(apps, init) per resource, + spec.overhead
+
+A container's missing request defaults to its limit, per resource (the API server's
+defaulting). Pod-level `spec.resources` (PodLevelResources), when set, replaces the
+aggregate for cpu and memory. Quantities stay in their base units: cores, bytes, devices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from costwarden import quantities
+from costwarden.workloads import JSON_OBJECT, InvalidObject
+
+Resources = dict[str, Decimal]
+
+_POD_LEVEL = ("cpu", "memory")
+"""Resources pod-level `spec.resources` may set."""
+
+
+def effective_requests(spec: Mapping[str, Any]) -> Resources:
+    """Resource name -> quantity the scheduler reserves for the pod (cores, bytes, devices)."""
+    apps: Resources = {}
+    for i, container in enumerate(_containers(spec, "containers")):
+        own = _container_requests(container, "containers", i)
+        if own:
+            _add(apps, own)
+    init_containers = _containers(spec, "initContainers")
+    if init_containers:
+        init: Resources = {}
+        sidecars: Resources = {}
+        for i, container in enumerate(init_containers):
+            own = _container_requests(container, "initContainers", i)
+            if container.get("restartPolicy") == "Always":
+                _add(apps, own)
+                _add(sidecars, own)
+                _max(init, sidecars)
+            else:
+                _max(init, _sum(own, sidecars))
+        _max(apps, init)
+    pod_level = spec.get("resources")
+    if pod_level:
+        try:
+            _override_pod_level(apps, _resource_lists(pod_level))
+        except InvalidObject as exc:
+            raise exc.within(("resources",)) from None
+    overhead = spec.get("overhead")
+    if overhead:
+        try:
+            _add(apps, _quantities(overhead))
+        except InvalidObject as exc:
+            raise exc.within(("overhead",)) from None
+    return apps
+
+
+def _containers(spec: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    containers = spec.get(key)
+    if not containers:
+        return []
+    if not isinstance(containers, list):
+        raise InvalidObject("expected a list of containers", (key,))
+    return containers
+
+
+def _container_requests(container: Any, key: str, i: int) -> Resources:
+    if not isinstance(container, JSON_OBJECT):
+        raise InvalidObject("expected a container (a mapping)", (key, i))
+    resources = container.get("resources")
+    if not resources:
+        return {}
+    try:
+        return _resource_lists(resources)
+    except InvalidObject as exc:
+        raise exc.within((key, i, "resources")) from None
+
+
+def _resource_lists(resources: Any) -> Resources:
+    """Requests, with each missing request defaulted to its limit."""
+    if not isinstance(resources, JSON_OBJECT):
+        raise InvalidObject("expected a mapping")
+    requests = resources.get("requests")
+    limits = resources.get("limits")
+    try:
+        result = _quantities(requests) if requests else {}
+    except InvalidObject as exc:
+        raise exc.within(("requests",)) from None
+    if limits:
+        try:
+            limit_values = _quantities(limits)
+        except InvalidObject as exc:
+            raise exc.within(("limits",)) from None
+        for name, value in limit_values.items():
+            if name not in result:
+                result[name] = value
+    return result
+
+
+_parsed: dict[str, Decimal] = {}
+"""Quantity text -> value: a plain dict in front of `quantities.parse` (hot path)."""
+_PARSED_MAX = 4096
+
+
+def _quantities(values: Any) -> Resources:
+    if not isinstance(values, JSON_OBJECT):
+        raise InvalidObject("expected a mapping of resource names to quantities")
+    result = {}
+    for name, value in values.items():
+        parsed = _parsed.get(value) if type(value) is str else None
+        if parsed is None:
+            try:
+                parsed = quantities.parse(value)
+            except quantities.QuantityError as exc:
+                raise InvalidObject(str(exc), (name,)) from None
+            if type(value) is str:
+                if len(_parsed) >= _PARSED_MAX:  # bounded: quantity text comes from users
+                    _parsed.clear()
+                _parsed[value] = parsed
+        result[name] = parsed
+    return result
+
+
+def _override_pod_level(requests: Resources, pod_level: Resources) -> None:
+    for name in _POD_LEVEL:
+        if name in pod_level:
+            requests[name] = pod_level[name]
+
+
+def _add(total: Resources, more: Resources) -> None:
+    for name, value in more.items():
+        total[name] = total.get(name, 0) + value
+
+
+def _sum(a: Resources, b: Resources) -> Resources:
+    result = dict(a)
+    _add(result, b)
+    return result
+
+
+def _max(total: Resources, other: Resources) -> None:
+    for name, value in other.items():
+        if value > total.get(name, 0):
+            total[name] = value

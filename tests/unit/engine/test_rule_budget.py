@@ -1,0 +1,313 @@
+"""The budget rule: projected period spend against the cap, stale data, and the ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from costwarden.engine.budgeting import period_end
+from costwarden.engine.ports import BudgetSpend, SpendSnapshot
+
+NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
+HOURS_LEFT = Decimal(204)  # to 2026-12-01 00:00 UTC
+BUDGET = {
+    "name": "budget",
+    "budget": {"label": "cost-centre", "caps": {"Sales-5045": "60000"}, "warnAt": "0.8"},
+}
+
+
+def spend(
+    spent: str,
+    run_rate: str = "0",
+    *,
+    group: str = "Sales-5045",
+    age: timedelta = timedelta(minutes=1),
+) -> SpendSnapshot:
+    return SpendSnapshot(
+        fetched_at=NOW - age,
+        budgets={"budget": {group: BudgetSpend(Decimal(spent), Decimal(run_rate))}},
+    )
+
+
+@dataclass
+class Ledger:
+    """A real in-memory ledger with the port's semantics (the spend helper ships the
+    production one): atomic check-and-add against the limit."""
+
+    entries: dict[tuple[str, str, str], Decimal] = field(default_factory=dict)
+    calls: list[dict] = field(default_factory=list)
+
+    def reserved(self, *, budget: str, group: str, now: datetime) -> Decimal:
+        return sum(
+            (a for (b, g, _), a in self.entries.items() if (b, g) == (budget, group)), Decimal(0)
+        )
+
+    def try_reserve(self, *, budget, group, key, amount, limit, now) -> bool:
+        self.calls.append(
+            {"budget": budget, "group": group, "key": key, "amount": amount, "limit": limit}
+        )
+        if self.reserved(budget=budget, group=group, now=now) + amount > limit:
+            return False
+        self.entries[(budget, group, key)] = amount
+        return True
+
+
+def hourly(verdict) -> Decimal:
+    return verdict.estimate.hourly.total
+
+
+def test_denies_when_projected_spend_exceeds_the_cap_and_shows_each_term(
+    pod, policies, judge, context
+):
+    obj = pod(gpus=4, node_selector={"node.kubernetes.io/instance-type": "p4d.24xlarge"})
+    verdict = judge(obj, policies(BUDGET), context=context(spend=spend("55000", "20")))
+    (violation,) = verdict.denials
+    rate = hourly(verdict)
+    workload = rate * HOURS_LEFT
+    projected = Decimal(55000) + 20 * HOURS_LEFT + workload
+    cent = Decimal("0.01")
+    assert violation.message.startswith(
+        "[budget] monthly budget of cost-centre=Sales-5045 would be exceeded: spent $55,000.00 + "
+        "run-rate $20.00/h × 204.0 h left = $4,080.00 + reserved $0.00 + this workload "
+        f"${rate.quantize(cent)}/h × 204.0 h (rest of the period) = ${workload.quantize(cent):,}"
+        f" → ${projected.quantize(cent):,} > cap $60,000.00 — lower replicas, GPUs or runtime"
+    )
+    assert Decimal(violation.numbers["projected"]) == projected
+
+
+def test_warns_above_the_threshold_and_allows(pod, policies, judge, context):
+    verdict = judge(pod(cpu="4"), policies(BUDGET), context=context(spend=spend("49000")))
+    assert verdict.allowed
+    (warning,) = verdict.warnings
+    assert "monthly budget of cost-centre=Sales-5045 is nearly used" in warning.message
+    assert "> 80 % of cap $60,000.00" in warning.message
+
+
+def test_allows_quietly_below_the_threshold(pod, policies, judge, context):
+    verdict = judge(pod(cpu="4"), policies(BUDGET), context=context(spend=spend("1000", "1")))
+    assert verdict.allowed
+    assert verdict.violations == ()
+
+
+def test_expected_hours_come_from_a_jobs_active_deadline(pod, workload, policies, judge, context):
+    job = workload("Job", pod(cpu="4"), replicas=2)
+    job["spec"]["activeDeadlineSeconds"] = 7200
+    job["metadata"]["annotations"] = {"costwarden.io/expected-runtime": "90h"}
+    verdict = judge(job, policies(BUDGET), context=context(spend=spend("59999.9")))
+    (violation,) = verdict.denials
+    assert "× 2.0 h (activeDeadlineSeconds)" in violation.message
+
+
+def test_expected_hours_come_from_the_annotation_next(pod, policies, judge, context):
+    obj = pod(cpu="4", annotations={"costwarden.io/expected-runtime": "90m"})
+    verdict = judge(obj, policies(BUDGET), context=context(spend=spend("59999.9")))
+    (violation,) = verdict.denials
+    assert "× 1.5 h (costwarden.io/expected-runtime)" in violation.message
+
+
+def test_expected_hours_come_from_the_rules_default_runtime_then_the_period(
+    pod, policies, judge, context
+):
+    rule = {**BUDGET, "budget": {**BUDGET["budget"], "defaultRuntime": "10h"}}
+    verdict = judge(pod(cpu="4"), policies(rule), context=context(spend=spend("59999.9")))
+    assert "× 10.0 h (the rule's defaultRuntime)" in verdict.denials[0].message
+    verdict = judge(pod(cpu="4"), policies(BUDGET), context=context(spend=spend("59999.9")))
+    assert "× 204.0 h (rest of the period)" in verdict.denials[0].message
+
+
+def test_expected_hours_never_exceed_the_rest_of_the_period(pod, policies, judge, context):
+    obj = pod(cpu="4", annotations={"costwarden.io/expected-runtime": "30d"})
+    verdict = judge(obj, policies(BUDGET), context=context(spend=spend("59999.9")))
+    assert "× 204.0 h (rest of the period)" in verdict.denials[0].message
+
+
+@pytest.mark.parametrize(
+    ("moment", "period", "zone", "end"),
+    [
+        (datetime(2026, 11, 22, 12, tzinfo=UTC), "month", "UTC", datetime(2026, 12, 1, tzinfo=UTC)),
+        (datetime(2026, 12, 31, 23, tzinfo=UTC), "month", "UTC", datetime(2027, 1, 1, tzinfo=UTC)),
+        (datetime(2026, 11, 22, 12, tzinfo=UTC), "week", "UTC", datetime(2026, 11, 23, tzinfo=UTC)),
+        (
+            datetime(2026, 11, 30, 23, 30, tzinfo=UTC),
+            "month",
+            "Europe/Berlin",
+            datetime(2026, 12, 31, 23, tzinfo=UTC),
+        ),
+        (
+            datetime(2026, 11, 30, 22, 30, tzinfo=UTC),
+            "month",
+            "Europe/Berlin",
+            datetime(2026, 11, 30, 23, tzinfo=UTC),
+        ),
+    ],
+)
+def test_period_ends_at_local_midnight_of_the_budgets_timezone(moment, period, zone, end):
+    assert period_end(moment, period=period, timezone=zone) == end
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "allowed", "action"),
+    [("deny", False, "deny"), ("warn", True, "warn"), ("allow", True, None)],
+)
+def test_stale_spend_data_follows_the_rules_on_stale_data(
+    pod, policies, judge, context, behaviour, allowed, action
+):
+    rule = {**BUDGET, "budget": {**BUDGET["budget"], "onStaleData": behaviour}}
+    verdict = judge(
+        pod(), policies(rule), context=context(spend=spend("0", age=timedelta(minutes=12)))
+    )
+    assert verdict.allowed is allowed
+    if action is None:
+        assert verdict.violations == ()
+        assert any(
+            "not checked: spend data is stale (last fetched 12m ago, limit 5m)" in n
+            for n in verdict.notices
+        )
+    else:
+        (violation,) = verdict.violations
+        assert violation.action == action
+        assert "spend data is stale (last fetched 12m ago, limit 5m)" in violation.message
+
+
+def test_never_fetched_spend_data_is_stale_and_uses_the_servers_default(
+    pod, policies, judge, context
+):
+    verdict = judge(pod(), policies(BUDGET), context=context(budget_stale_default="deny"))
+    (violation,) = verdict.denials
+    assert "spend data was never fetched" in violation.message
+
+
+def test_rules_stale_after_overrides_the_servers_bound(pod, policies, judge, context):
+    rule = {**BUDGET, "budget": {**BUDGET["budget"], "staleAfter": "30m", "onStaleData": "deny"}}
+    fresh_enough = context(spend=spend("0", age=timedelta(minutes=12)))
+    assert judge(pod(), policies(rule), context=fresh_enough).allowed
+
+
+def test_reserves_the_workloads_expected_cost_when_allowed(pod, policies, judge, context):
+    ledger = Ledger()
+    verdict = judge(
+        pod(cpu="4", name="a"),
+        policies(BUDGET),
+        context=context(spend=spend("1000", "10"), reservations=ledger),
+    )
+    assert verdict.allowed
+    (call,) = ledger.calls
+    assert call["amount"] == hourly(verdict) * HOURS_LEFT
+    assert call["limit"] == Decimal(60000) - 1000 - 10 * HOURS_LEFT
+    assert call["key"] == "ml-train/Pod/a"
+
+
+def test_reserved_amounts_count_against_the_cap(pod, policies, judge, context):
+    ledger = Ledger(entries={("budget", "Sales-5045", "other"): Decimal(59500)})
+    verdict = judge(
+        pod(cpu="4"), policies(BUDGET), context=context(spend=spend("1000"), reservations=ledger)
+    )
+    (violation,) = verdict.denials
+    assert "reserved $59,500.00" in violation.message
+
+
+def test_a_refused_reservation_denies(pod, policies, judge, context):
+    class Refusing(Ledger):
+        def try_reserve(self, **kwargs) -> bool:  # another replica took the headroom meanwhile
+            super().try_reserve(**kwargs)
+            return False
+
+    verdict = judge(
+        pod(cpu="4"),
+        policies(BUDGET),
+        context=context(spend=spend("1000"), reservations=Refusing()),
+    )
+    (violation,) = verdict.denials
+    assert "the ledger refused" in violation.message
+
+
+def test_dry_run_reserves_nothing(pod, policies, judge, context):
+    ledger = Ledger()
+    verdict = judge(
+        pod(cpu="4"),
+        policies(BUDGET),
+        dry_run=True,
+        context=context(spend=spend("1000"), reservations=ledger),
+    )
+    assert verdict.allowed
+    assert ledger.calls == []
+
+
+def test_nothing_is_reserved_when_another_rule_denies(pod, policies, judge, context):
+    ledger = Ledger()
+    rules = policies(BUDGET, {"name": "gpus", "gpuLimits": {"maxPerPod": 0}})
+    verdict = judge(pod(gpus=1), rules, context=context(spend=spend("1000"), reservations=ledger))
+    assert not verdict.allowed
+    assert ledger.calls == []
+
+
+def test_controller_made_pods_are_not_charged_again(pod, policies, judge, context):
+    obj = pod(cpu="4")
+    obj["metadata"]["ownerReferences"] = [
+        {"kind": "ReplicaSet", "name": "r", "uid": "u", "controller": True, "apiVersion": "apps/v1"}
+    ]
+    assert judge(obj, policies(BUDGET), context=context(spend=spend("70000"))).allowed
+
+
+def test_jobs_made_by_a_cronjob_are_charged_at_each_run(pod, workload, policies, judge, context):
+    job = workload("Job", pod(cpu="4"))
+    job["metadata"]["ownerReferences"] = [
+        {"kind": "CronJob", "name": "c", "uid": "u", "controller": True, "apiVersion": "batch/v1"}
+    ]
+    assert not judge(job, policies(BUDGET), context=context(spend=spend("70000"))).allowed
+
+
+def test_group_falls_back_to_the_namespaces_label(pod, policies, judge, context):
+    verdict = judge(
+        pod(namespace="ml-train", labels={}),
+        policies(BUDGET),
+        context=context(spend=spend("70000")),
+    )
+    assert "cost-centre=Sales-5045" in verdict.denials[0].message
+
+
+def test_groups_without_a_cap_are_not_limited(pod, policies, judge, context):
+    verdict = judge(
+        pod(namespace="ml-dev"),
+        policies(BUDGET),
+        context=context(spend=spend("70000", group="RnD-1001")),
+    )
+    assert verdict.violations == ()
+
+
+def test_default_cap_and_namespace_grouping(pod, policies, judge, context):
+    rule = {
+        "name": "budget",
+        "budget": {"groupBy": "namespace", "label": None, "defaultCap": "100"},
+    }
+    verdict = judge(
+        pod(namespace="ml-dev"), policies(rule), context=context(spend=spend("150", group="ml-dev"))
+    )
+    assert "monthly budget of namespace ml-dev would be exceeded" in verdict.denials[0].message
+
+
+def test_scaling_up_charges_only_the_added_pods(pod, workload, policies, judge, context):
+    old = workload("Deployment", pod(cpu="4"), replicas=2)
+    new = workload("Deployment", pod(cpu="4"), replicas=3)
+    ledger = Ledger()
+    verdict = judge(
+        new,
+        policies(BUDGET),
+        operation="UPDATE",
+        old=old,
+        context=context(spend=spend("0"), reservations=ledger),
+    )
+    (call,) = ledger.calls
+    assert call["amount"] == verdict.estimate.pod.hourly.total * HOURS_LEFT
+
+
+def test_scaling_down_is_never_charged(pod, workload, policies, judge, context):
+    old = workload("Deployment", pod(cpu="4"), replicas=3)
+    new = workload("Deployment", pod(cpu="4"), replicas=1)
+    verdict = judge(
+        new, policies(BUDGET), operation="UPDATE", old=old, context=context(spend=spend("99999"))
+    )
+    assert verdict.allowed

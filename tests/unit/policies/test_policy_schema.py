@@ -1,0 +1,30 @@
+"""The JSON Schema shipped for editors is generated from the models and kept in sync."""
+
+from __future__ import annotations
+
+import json
+
+from costwarden.policies import schema
+
+
+def test_shipped_schema_matches_the_models(pytestconfig):
+    shipped = pytestconfig.rootpath / "src/costwarden/data/schema/costwarden.io_v1alpha1.json"
+    assert shipped.read_text() == schema.render(), (
+        "regenerate: python -m costwarden.policies.schema > "
+        + str(shipped.relative_to(pytestconfig.rootpath))
+    )
+
+
+def test_schema_covers_every_document_kind_and_forbids_unknown_fields():
+    generated = schema.json_schema()
+    assert set(generated["discriminator"]["mapping"]) == {
+        "CostPolicy",
+        "PolicyException",
+        "PolicyTest",
+    }
+    rule = generated["$defs"]["Rule"]
+    assert rule["additionalProperties"] is False
+    assert {"requiredLabels", "gpuLimits", "spot", "sizeEnvelope", "gpuTaint", "budget"} <= set(
+        rule["properties"]
+    )
+    assert "Mandatory (must be present)" in json.dumps(generated["$defs"]["LabelRequirement"])
