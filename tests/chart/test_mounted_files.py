@@ -11,6 +11,7 @@ from tests.chart.test_serve import atomic_volume
 
 from costwarden import documents
 from costwarden.catalog import loading
+from costwarden.policies import loading as policy_loading
 
 
 def config_map_data(objects: Objects, suffix: str) -> dict[str, str]:
@@ -44,6 +45,29 @@ def test_the_mounted_catalog_loads_as_the_bundled_catalog(
 ) -> None:
     directory = mount(tmp_path, config_map_data(defaults, "-catalog"))
     assert loading.load_catalog([directory], include_bundled=False) == loading.bundled_catalog()
+
+
+def test_the_mounted_policies_load_as_the_bundled_policy_set(
+    defaults: Objects, tmp_path: Path
+) -> None:
+    directory = mount(tmp_path, config_map_data(defaults, "-policies"))
+    mounted = policy_loading.load_policies([directory])
+    bundled = policy_loading.bundled_policies()
+    assert mounted.policies == bundled.policies
+    assert mounted.exceptions == bundled.exceptions
+    assert len(mounted.sources) == len(config_map_data(defaults, "-policies"))
+
+
+def test_policies_and_prices_from_values_load_and_take_effect(
+    render: Render, tmp_path: Path
+) -> None:
+    objects = render(load_values(CHART / "ci" / "custom-policies-values.yaml"))
+    policies = policy_loading.load_policies(
+        [mount(tmp_path / "p", config_map_data(objects, "-policies"))]
+    )
+    assert [p.metadata.name for p in policies.policies] == ["team-gpu-limits"]
+    catalog = loading.load_catalog([mount(tmp_path / "c", config_map_data(objects, "-catalog"))])
+    assert str(catalog.instance_types["g5.xlarge"].on_demand_hourly) == "0.80"
 
 
 def test_catalog_files_from_values_join_the_chart_copy(render: Render) -> None:
