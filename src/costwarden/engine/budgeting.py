@@ -118,8 +118,11 @@ def check(
     end = period_end(now, period=config.period, timezone=config.timezone)
     left = max(Decimal(int((end - now).total_seconds())) / _HOUR, _ZERO)
     spend = snapshot.budgets.get(name, {}).get(group) or BudgetSpend(_ZERO, _ZERO)
+    # The same object may already hold a reservation (mutate runs before validate, and the
+    # API server retries): it is replaced on admission, so it must not count against itself.
+    key = f"{target.namespace}/{target.kind}/{target.name or target.uid}"
     reserved = (
-        context.reservations.reserved(budget=name, group=group, now=now)
+        context.reservations.reserved(budget=name, group=group, now=now, excluding=key)
         if context.reservations is not None
         else _ZERO
     )
@@ -188,7 +191,7 @@ def check(
         reservation = Reservation(
             budget=name,
             group=group,
-            key=f"{target.namespace}/{target.kind}/{target.name or target.uid}",
+            key=key,
             amount=workload,
             limit=cap - spend.spent - committed,
             describe=lambda: (

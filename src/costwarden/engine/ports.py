@@ -74,8 +74,13 @@ class SpendSource(Protocol):
 class Reservations(Protocol):
     """The budget reservation ledger: admitted cost not yet visible in spend data."""
 
-    def reserved(self, *, budget: str, group: str, now: datetime) -> Decimal:
-        """Reserved $ for the group's remaining period (expired entries excluded)."""
+    def reserved(
+        self, *, budget: str, group: str, now: datetime, excluding: str | None = None
+    ) -> Decimal:
+        """Reserved $ for the group's remaining period (expired entries excluded).
+
+        `excluding`: a reservation key left out — the asking workload's own reservation
+        (mutate then validate of one object must not count it twice)."""
         ...
 
     def try_reserve(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -10,6 +9,7 @@ import pytest
 
 from costwarden.engine.budgeting import period_end
 from costwarden.engine.ports import BudgetSpend, SpendSnapshot
+from costwarden.spend.ledger import ReservationLedger
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 HOURS_LEFT = Decimal(204)  # to 2026-12-01 00:00 UTC
@@ -32,27 +32,20 @@ def spend(
     )
 
 
-@dataclass
-class Ledger:
-    """A real in-memory ledger with the port's semantics (the spend helper ships the
-    production one): atomic check-and-add against the limit."""
+class Ledger(ReservationLedger):
+    """The production ledger, recording what the engine asks of it."""
 
-    entries: dict[tuple[str, str, str], Decimal] = field(default_factory=dict)
-    calls: list[dict] = field(default_factory=list)
+    def __init__(self, entries: dict[tuple[str, str, str], Decimal] | None = None) -> None:
+        super().__init__()
+        self.calls: list[dict] = []
+        for (budget, group, key), amount in (entries or {}).items():
+            assert super().try_reserve(
+                budget=budget, group=group, key=key, amount=amount, limit=amount, now=NOW
+            )
 
-    def reserved(self, *, budget: str, group: str, now: datetime) -> Decimal:
-        return sum(
-            (a for (b, g, _), a in self.entries.items() if (b, g) == (budget, group)), Decimal(0)
-        )
-
-    def try_reserve(self, *, budget, group, key, amount, limit, now) -> bool:
-        self.calls.append(
-            {"budget": budget, "group": group, "key": key, "amount": amount, "limit": limit}
-        )
-        if self.reserved(budget=budget, group=group, now=now) + amount > limit:
-            return False
-        self.entries[(budget, group, key)] = amount
-        return True
+    def try_reserve(self, **kwargs) -> bool:
+        self.calls.append(kwargs)
+        return super().try_reserve(**kwargs)
 
 
 def hourly(verdict) -> Decimal:

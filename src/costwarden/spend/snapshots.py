@@ -1,0 +1,188 @@
+"""Background-refreshed spend snapshots: the only way spend data reaches the request path.
+
+`SpendRefresher` runs every budget's queries on an interval (an asyncio task) and swaps in
+a new immutable `SpendSnapshot`; `snapshot()` is a plain attribute read that never awaits.
+A refresh is all-or-nothing: when any query fails, the previous budgets stay, `error` says
+why and `fetched_at` stays at the last success, so the snapshot's age keeps growing and
+each budget rule applies its own stale-data behaviour (the engine decides, using `age`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import math
+from collections.abc import Awaitable, Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from types import MappingProxyType
+from typing import TypeVar
+
+from costwarden.engine.ports import EMPTY_SPEND, BudgetSpend, Clock, Reservations, SpendSnapshot
+from costwarden.metrics import BudgetFigures, SpendMetrics
+from costwarden.spend import queries
+from costwarden.spend.prometheus import PrometheusClient, PrometheusError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+MICRO = Decimal("0.000001")
+"""Spend is kept to micro-units: PromQL sums floats, and the last digits are float noise."""
+
+
+def age(snapshot: SpendSnapshot, now: datetime) -> timedelta | None:
+    """How old the snapshot's data is at `now`; None when it was never fetched."""
+    if snapshot.fetched_at is None:
+        return None
+    return now - snapshot.fetched_at
+
+
+async def _all(*steps: Awaitable[T]) -> list[T]:
+    """Run concurrently; on the first failure cancel the rest (no query left running)."""
+    tasks = [asyncio.ensure_future(step) for step in steps]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        raise
+
+
+class SpendRefresher:
+    """Keeps a fresh `SpendSnapshot` for a set of budget queries (implements `SpendSource`)."""
+
+    def __init__(
+        self,
+        *,
+        client: PrometheusClient,
+        budgets: Sequence[queries.BudgetQuery],
+        clock: Clock,
+        interval_seconds: float = 30.0,
+        metrics: SpendMetrics | None = None,
+        reservations: Reservations | None = None,
+    ) -> None:
+        self._client = client
+        self._budgets = tuple(budgets)
+        self._clock = clock
+        self._interval = interval_seconds
+        self._metrics = metrics
+        self._reservations = reservations
+        self._snapshot = EMPTY_SPEND
+        self._task: asyncio.Task[None] | None = None
+        self._published: set[str] = set()
+        if metrics is not None:
+            metrics.track_spend_data_age(self._age_seconds)
+
+    def set_budgets(self, budgets: Sequence[queries.BudgetQuery]) -> None:
+        """Fetch these budgets from the next refresh on (after a policy reload)."""
+        self._budgets = tuple(budgets)
+
+    def snapshot(self) -> SpendSnapshot:
+        """The latest snapshot. A plain read: never waits on Prometheus."""
+        return self._snapshot
+
+    async def refresh(self) -> SpendSnapshot:
+        """Fetch every budget once and publish the result (or the failure)."""
+        now = self._clock.now()
+        wanted = self._budgets  # a policy reload during the await must not mix names up
+        try:
+            budgets = dict(
+                zip(
+                    (budget.name for budget in wanted),
+                    await _all(*(self._fetch(budget, now) for budget in wanted)),
+                    strict=True,
+                )
+            )
+        except PrometheusError as error:
+            self._fail(f"{type(error).__name__}: {error}")
+        else:
+            self._snapshot = SpendSnapshot(
+                fetched_at=now, budgets=MappingProxyType(budgets), error=None
+            )
+        self._publish(now)
+        return self._snapshot
+
+    def start(self) -> None:
+        """Start refreshing in the background on the running event loop."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="spend")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.refresh()
+            except Exception as error:
+                # A bug must not end the loop silently: the snapshot would freeze while
+                # looking merely old. Record it and keep trying.
+                log.exception("spend refresh failed")
+                self._fail(f"internal error: {error!r}")
+            await asyncio.sleep(self._interval)
+
+    async def _fetch(self, budget: queries.BudgetQuery, now: datetime) -> Mapping[str, BudgetSpend]:
+        rendered = queries.render(budget, now=now)
+        run_rate_query = self._client.query_by(rendered.run_rate, time=now, label=rendered.label)
+        if rendered.spent is None:
+            spent: dict[str, Decimal] = {}
+            run_rate = await run_rate_query
+        else:
+            spent, run_rate = await _all(
+                self._client.query_by(rendered.spent, time=now, label=rendered.label),
+                run_rate_query,
+            )
+        zero = Decimal(0)
+        return MappingProxyType(
+            {
+                group: BudgetSpend(
+                    spent=spent.get(group, zero).quantize(MICRO),
+                    run_rate_hourly=run_rate.get(group, zero).quantize(MICRO),
+                )
+                for group in sorted(spent.keys() | run_rate.keys())
+            }
+        )
+
+    def _fail(self, reason: str) -> None:
+        self._snapshot = dataclasses.replace(self._snapshot, error=reason)
+        log.warning("spend data not refreshed: %s", reason)
+        if self._metrics is not None:
+            self._metrics.spend_refresh_failed()
+
+    def _publish(self, now: datetime) -> None:
+        if self._metrics is None:
+            return
+        current = {budget.name for budget in self._budgets}
+        for gone in self._published - current:  # a rule removed by a policy reload
+            self._metrics.set_budget(gone, {})
+        self._published = current
+        for budget in self._budgets:
+            groups = self._snapshot.budgets.get(budget.name, {})
+            self._metrics.set_budget(
+                budget.name,
+                {
+                    group: BudgetFigures(
+                        spent=spend.spent,
+                        run_rate_hourly=spend.run_rate_hourly,
+                        reserved=self._reserved(budget.name, group, now),
+                        cap=budget.cap_of(group),
+                    )
+                    for group, spend in groups.items()
+                },
+            )
+
+    def _reserved(self, budget: str, group: str, now: datetime) -> Decimal:
+        if self._reservations is None:
+            return Decimal(0)
+        return self._reservations.reserved(budget=budget, group=group, now=now)
+
+    def _age_seconds(self) -> float:
+        current = age(self._snapshot, self._clock.now())
+        return math.inf if current is None else current.total_seconds()

@@ -1,0 +1,127 @@
+"""The pod cost exporter's logic: running pods -> `costwarden_pod_hourly_cost` series.
+
+Fed plain pod dicts by the pod watch (`kube/pods.py`), it keeps one gauge per pod that
+costs money — bound to a node and not finished — with its estimated $/h and the unified
+labels (`namespace`, `pod`, `cost_centre`, `team`, `gpu_model`, `capacity_type`), so
+Prometheus accumulates spend that budgets query back. Cost-centre and team come from the
+pod's labels, falling back to its namespace's. A pod that finishes or is deleted drops its
+series; on the next scrape Prometheus marks it stale, so it stops counting at once instead
+of lingering for the 5-minute lookback.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from costwarden import estimating
+from costwarden.catalog.models import Catalog
+from costwarden.engine.ports import NamespaceLabels
+from costwarden.estimating.estimates import PodEstimate
+from costwarden.metrics import SpendMetrics
+
+log = logging.getLogger(__name__)
+
+Estimator = Callable[[Mapping[str, Any], Mapping[str, Any]], PodEstimate]
+"""(pod spec, pod annotations) -> estimate; `catalog_estimator` is the real one."""
+
+
+def catalog_estimator(catalog: Catalog) -> Estimator:
+    """`estimating.estimate_pod` bound to a price catalog."""
+
+    def estimate(spec: Mapping[str, Any], annotations: Mapping[str, Any]) -> PodEstimate:
+        return estimating.estimate_pod(spec, catalog=catalog, annotations=annotations)
+
+    return estimate
+
+
+FINISHED = frozenset({"Succeeded", "Failed"})
+
+_Series = tuple[tuple[str, ...], Decimal]
+"""Gauge labels (`POD_COST_LABELS` order) and $/h."""
+
+
+class PodCostTracker:
+    """Implements the pod watch's sink (`kube.pods.PodEvents`). Thread-safe."""
+
+    def __init__(
+        self,
+        *,
+        estimate: Estimator,
+        namespaces: NamespaceLabels,
+        metrics: SpendMetrics,
+        cost_centre_label: str = "cost-centre",
+        team_label: str = "team",
+    ) -> None:
+        self._estimate = estimate
+        self._namespaces = namespaces
+        self._metrics = metrics
+        self._cost_centre_label = cost_centre_label
+        self._team_label = team_label
+        self._lock = threading.Lock()
+        self._series: dict[tuple[str, str], tuple[str, ...]] = {}
+
+    def apply(self, event_type: str, pod: Mapping[str, Any]) -> None:
+        """One watch event: ADDED, MODIFIED or DELETED with the pod as a plain dict."""
+        key = _key(pod)
+        series = None if event_type == "DELETED" else self._series_of(pod)
+        with self._lock:
+            self._set(key, series)
+
+    def replace(self, pods: Iterable[Mapping[str, Any]]) -> None:
+        """A full list (after (re)connecting): pods not in it drop their series."""
+        current = {_key(pod): self._series_of(pod) for pod in pods}
+        with self._lock:
+            for key in self._series.keys() - current.keys():
+                self._set(key, None)
+            for key, series in current.items():
+                self._set(key, series)
+
+    def _set(self, key: tuple[str, str], series: _Series | None) -> None:
+        old = self._series.pop(key, None)
+        if series is None:
+            if old is not None:
+                self._metrics.remove_pod_cost(old)
+            return
+        labels, hourly = series
+        if old is not None and old != labels:
+            self._metrics.remove_pod_cost(old)  # relabelled: the old series must go
+        self._metrics.set_pod_cost(labels, hourly)
+        self._series[key] = labels
+
+    def _series_of(self, pod: Mapping[str, Any]) -> _Series | None:
+        spec = pod.get("spec") or {}
+        status = pod.get("status") or {}
+        if not spec.get("nodeName") or status.get("phase") in FINISHED:
+            return None
+        try:
+            estimate = self._estimate(spec, (pod.get("metadata") or {}).get("annotations") or {})
+        except Exception:
+            # One unpriceable pod must not stop the exporter for all the others.
+            log.exception("cannot estimate pod %s/%s", *_key(pod))
+            return None
+        metadata = pod.get("metadata") or {}
+        namespace = metadata.get("namespace", "")
+        pod_labels = metadata.get("labels") or {}
+        namespace_labels = self._namespaces.labels_for(namespace) or {}
+
+        def label(name: str) -> str:
+            return str(pod_labels.get(name) or namespace_labels.get(name) or "")
+
+        labels = (
+            namespace,
+            metadata.get("name", ""),
+            label(self._cost_centre_label),
+            label(self._team_label),
+            estimate.placement.accelerator_model or "",
+            estimate.placement.capacity_type,
+        )
+        return labels, estimate.hourly.total
+
+
+def _key(pod: Mapping[str, Any]) -> tuple[str, str]:
+    metadata = pod.get("metadata") or {}
+    return metadata.get("namespace", ""), metadata.get("name", "")

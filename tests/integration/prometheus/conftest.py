@@ -1,0 +1,77 @@
+"""Fixtures of the Prometheus integration tests; the harness is in prometheus_harness.py."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_harness import (
+    PROMETHEUS,
+    PROMTOOL,
+    FaultProxy,
+    PrometheusServer,
+    openmetrics_history,
+)
+from tests.conftest import require
+
+
+@pytest.fixture(scope="session")
+def prometheus_installed() -> None:
+    """Skip locally / fail under CI=true when the Debian prometheus package is missing."""
+    require(
+        Path(PROMETHEUS).exists() and Path(PROMTOOL).exists(),
+        what="Prometheus server and promtool",
+        install="apt-get install -y prometheus",
+    )
+
+
+@pytest.fixture(scope="session")
+def seeded_blocks(prometheus_installed: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """TSDB blocks of the scenario, written once by promtool."""
+    directory = tmp_path_factory.mktemp("history")
+    source = directory / "history.om"
+    source.write_text(openmetrics_history())
+    blocks = directory / "blocks"
+    subprocess.run(
+        [
+            PROMTOOL,
+            "tsdb",
+            "create-blocks-from",
+            "openmetrics",
+            "--quiet",
+            str(source),
+            str(blocks),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return blocks
+
+
+@pytest.fixture(scope="module")
+def prometheus(
+    seeded_blocks: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PrometheusServer]:
+    """A running Prometheus with the seeded history, shared by a module's read-only tests."""
+    server = PrometheusServer(tmp_path_factory.mktemp("prometheus"), blocks=seeded_blocks)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_prometheus(seeded_blocks: Path, tmp_path: Path) -> Iterator[PrometheusServer]:
+    """A Prometheus with the seeded history that the test may stop and restart."""
+    server = PrometheusServer(tmp_path, blocks=seeded_blocks)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def proxy(prometheus: PrometheusServer) -> Iterator[FaultProxy]:
+    fault_proxy = FaultProxy(prometheus.url)
+    yield fault_proxy
+    fault_proxy.close()

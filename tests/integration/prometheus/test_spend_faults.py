@@ -1,0 +1,275 @@
+"""The spend snapshot when the real Prometheus misbehaves: stopped, slow, erroring, NaN,
+empty — and recovering. The last good data stays, `error` says why, and the snapshot's
+age keeps growing so budget rules can apply their stale-data setting."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_harness import FaultProxy, PrometheusServer, SettableClock
+
+from costwarden.metrics import SpendMetrics
+from costwarden.spend import queries
+from costwarden.spend.ledger import ReservationLedger
+from costwarden.spend.prometheus import PrometheusClient, PrometheusError
+from costwarden.spend.snapshots import SpendRefresher, age
+
+pytestmark = pytest.mark.prometheus
+
+T = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
+CC = queries.BudgetQuery(
+    name="cc", group_by="cost_centre", cap=Decimal(5000), caps={"Sales-5045": Decimal(1000)}
+)
+
+
+def refresher_for(
+    url: str,
+    clock: SettableClock,
+    *budgets: queries.BudgetQuery,
+    timeout: float = 5.0,
+    metrics: SpendMetrics | None = None,
+    reservations: ReservationLedger | None = None,
+) -> tuple[SpendRefresher, PrometheusClient]:
+    client = PrometheusClient(
+        url, timeout_seconds=timeout, attempts=2, backoff_seconds=0.01, max_backoff_seconds=0.02
+    )
+    refresher = SpendRefresher(
+        client=client,
+        budgets=budgets or (CC,),
+        clock=clock,
+        interval_seconds=0.05,
+        metrics=metrics,
+        reservations=reservations,
+    )
+    return refresher, client
+
+
+async def test_a_stopped_server_keeps_the_last_good_data_ages_it_and_recovers_on_restart(
+    own_prometheus: PrometheusServer,
+) -> None:
+    clock = SettableClock(T)
+    refresher, client = refresher_for(own_prometheus.url, clock)
+    good = await refresher.refresh()
+    assert good.error is None
+    own_prometheus.stop()
+
+    clock.advance(timedelta(minutes=2))
+    down = await refresher.refresh()
+    assert down.budgets == good.budgets
+    assert down.fetched_at == T
+    assert down.error is not None
+    assert "Unavailable" in down.error
+    assert age(down, clock.now()) == timedelta(minutes=2)
+    clock.advance(timedelta(minutes=5))
+    assert age(refresher.snapshot(), clock.now()) == timedelta(minutes=7)
+
+    own_prometheus.start()
+    back = await refresher.refresh()
+    assert back.error is None
+    assert back.fetched_at == clock.now()
+    # Seven minutes more of March: Sales spent 5.25 $/h × 7 min more.
+    sales_before = good.budgets["cc"]["Sales-5045"].spent
+    assert back.budgets["cc"]["Sales-5045"].spent == sales_before + Decimal("5.25") * 7 / 60
+    await client.aclose()
+
+
+async def test_an_answer_slower_than_the_timeout_is_a_timeout_and_keeps_the_data(
+    proxy: FaultProxy,
+) -> None:
+    clock = SettableClock(T)
+    refresher, client = refresher_for(proxy.url, clock, timeout=0.2)
+    good = await refresher.refresh()
+    proxy.mode = "slow"
+    clock.advance(timedelta(seconds=30))
+    slow = await refresher.refresh()
+    assert slow.error is not None
+    assert "QueryTimeout" in slow.error
+    assert slow.budgets == good.budgets
+    assert slow.fetched_at == T
+    proxy.mode = "pass"
+    proxy.release()
+    assert (await refresher.refresh()).fetched_at == clock.now()
+    await client.aclose()
+
+
+@pytest.mark.parametrize(
+    ("mode", "error"),
+    [("error", "Unavailable: Prometheus answered HTTP 500"), ("garbage", "BadResult")],
+)
+async def test_error_and_garbage_answers_keep_the_last_good_data(
+    proxy: FaultProxy, mode: str, error: str
+) -> None:
+    clock = SettableClock(T)
+    refresher, client = refresher_for(proxy.url, clock)
+    good = await refresher.refresh()
+    proxy.mode = mode
+    clock.advance(timedelta(seconds=30))
+    failed = await refresher.refresh()
+    assert failed.error is not None
+    assert failed.error.startswith(error)
+    assert failed.budgets == good.budgets
+    assert failed.fetched_at == T
+    proxy.mode = "pass"
+    recovered = await refresher.refresh()
+    assert recovered.error is None
+    assert recovered.fetched_at == clock.now()
+    await client.aclose()
+
+
+@pytest.mark.parametrize(("mode", "attempts"), [("error", 2), ("garbage", 1)])
+async def test_transient_errors_are_retried_and_bad_answers_are_not(
+    proxy: FaultProxy, mode: str, attempts: int
+) -> None:
+    client = PrometheusClient(proxy.url, attempts=2, backoff_seconds=0.01)
+    proxy.mode = mode
+    with pytest.raises(PrometheusError):
+        await client.query("sum(costwarden_pod_hourly_cost)", time=T)
+    assert proxy.requests == attempts
+    await client.aclose()
+
+
+@pytest.mark.parametrize(
+    ("budget", "error"),
+    [
+        (
+            queries.BudgetQuery(
+                name="cc",
+                group_by="cost_centre",
+                run_rate_promql="sum by (cost_centre) (costwarden_pod_hourly_cost) * (0 / 0)",
+            ),
+            "BadResult: non-finite value NaN",
+        ),
+        (
+            queries.BudgetQuery(
+                name="cc",
+                group_by="cost_centre",
+                run_rate_promql="sum by (cost_centre) (costwarden_exporter_that_was_renamed)",
+            ),
+            "BadResult: empty result",
+        ),
+        (
+            queries.BudgetQuery(
+                name="cc", group_by="cost_centre", run_rate_promql="sum by (cost_centre) ("
+            ),
+            "QueryFailed: HTTP 400 bad_data",
+        ),
+        (
+            queries.BudgetQuery(
+                name="cc",
+                group_by="cost_centre",
+                # not aggregated: train-a100 comes twice (two replicas) with one cost centre
+                run_rate_promql='costwarden_pod_hourly_cost{pod="train-a100"}',
+            ),
+            "BadResult: more than one series for cost_centre='Sales-5045'",
+        ),
+    ],
+    ids=["nan", "empty", "bad-query", "duplicate-groups"],
+)
+async def test_nan_empty_and_rejected_results_from_the_real_server_are_errors(
+    prometheus: PrometheusServer, budget: queries.BudgetQuery, error: str
+) -> None:
+    refresher, client = refresher_for(prometheus.url, SettableClock(T), budget)
+    snapshot = await refresher.refresh()
+    assert snapshot.fetched_at is None
+    assert snapshot.budgets == {}
+    assert snapshot.error is not None
+    assert snapshot.error.startswith(error)
+    await client.aclose()
+
+
+async def test_no_data_at_all_for_the_period_is_an_error_not_zero_spend(
+    prometheus: PrometheusServer,
+) -> None:
+    # June 2026: the exporter's series ended in March, as when it stops being scraped.
+    refresher, client = refresher_for(
+        prometheus.url, SettableClock(datetime(2026, 6, 2, tzinfo=UTC))
+    )
+    snapshot = await refresher.refresh()
+    assert snapshot.error is not None
+    assert "empty result" in snapshot.error
+    await client.aclose()
+
+
+async def test_reading_the_snapshot_never_waits_for_a_hanging_refresh(proxy: FaultProxy) -> None:
+    clock = SettableClock(T)
+    refresher, client = refresher_for(proxy.url, clock, timeout=30)
+    good = await refresher.refresh()
+    proxy.mode = "slow"
+    refresher.start()
+    await asyncio.to_thread(proxy.held.wait, 10)
+    assert proxy.held.is_set()  # a refresh is now hanging inside Prometheus' answer
+
+    # `snapshot` is a plain function: it cannot await, so it cannot wait on the refresh.
+    assert not inspect.iscoroutinefunction(refresher.snapshot)
+    assert refresher.snapshot() is good
+
+    proxy.mode = "pass"
+    clock.advance(timedelta(minutes=1))
+    proxy.release()
+
+    async def next_refresh() -> None:
+        while refresher.snapshot().fetched_at != clock.now():
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(next_refresh(), timeout=30)
+    assert refresher.snapshot().error is None
+    await refresher.stop()
+    await client.aclose()
+
+
+async def test_stopping_the_refresher_cancels_a_hanging_refresh(proxy: FaultProxy) -> None:
+    refresher, client = refresher_for(proxy.url, SettableClock(T), timeout=30)
+    proxy.mode = "slow"
+    refresher.start()
+    await asyncio.to_thread(proxy.held.wait, 10)
+    await refresher.stop()
+    assert refresher.snapshot().fetched_at is None
+    await client.aclose()
+
+
+async def test_budget_metrics_show_spend_cap_utilisation_reservations_and_data_age(
+    proxy: FaultProxy,
+) -> None:
+    registry = CollectorRegistry()
+    clock = SettableClock(T)
+    ledger = ReservationLedger()
+    assert ledger.try_reserve(
+        budget="cc",
+        group="Sales-5045",
+        key="ml-train/Pod/x",
+        amount=Decimal(12),
+        limit=Decimal(100),
+        now=T,
+    )
+    metrics = SpendMetrics(registry)
+    refresher, client = refresher_for(proxy.url, clock, metrics=metrics, reservations=ledger)
+    assert registry.get_sample_value("costwarden_spend_data_age_seconds") == float("inf")
+    await refresher.refresh()
+    sales = {"budget": "cc", "group": "Sales-5045"}
+    assert registry.get_sample_value("costwarden_budget_spent_cost", sales) == 297.0125
+    assert registry.get_sample_value("costwarden_budget_committed_hourly_cost", sales) == 5.25
+    assert registry.get_sample_value("costwarden_budget_reserved_cost", sales) == 12
+    assert registry.get_sample_value("costwarden_budget_cap_cost", sales) == 1000
+    assert registry.get_sample_value("costwarden_budget_utilisation_ratio", sales) == 0.2970125
+    assert registry.get_sample_value("costwarden_spend_data_age_seconds") == 0
+    retail = {"budget": "cc", "group": "Retail-2045"}
+    assert registry.get_sample_value("costwarden_budget_cap_cost", retail) == 5000
+
+    proxy.mode = "error"
+    clock.advance(timedelta(seconds=90))
+    await refresher.refresh()
+    assert registry.get_sample_value("costwarden_spend_data_age_seconds") == 90
+    assert registry.get_sample_value("costwarden_spend_refresh_failures_total") == 1
+    await client.aclose()
+
+
+async def test_configured_headers_go_with_every_query(proxy: FaultProxy) -> None:
+    client = PrometheusClient(proxy.url, headers={"X-Scope-OrgID": "team-a"})
+    await client.query("sum(costwarden_pod_hourly_cost)", time=T)
+    assert proxy.headers["X-Scope-OrgID"] == "team-a"
+    await client.aclose()

@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from costwarden.engine.ports import Reservations
+from costwarden.spend.ledger import ReservationLedger
+
+NOW = datetime(2026, 3, 3, 12, tzinfo=UTC)
+
+
+def reserve(
+    ledger: ReservationLedger, key: str, amount: str, limit: str = "100", **kw: object
+) -> bool:
+    return ledger.try_reserve(
+        budget=str(kw.get("budget", "cc")),
+        group=str(kw.get("group", "Sales-5045")),
+        key=key,
+        amount=Decimal(amount),
+        limit=Decimal(limit),
+        now=kw.get("now", NOW),  # type: ignore[arg-type]
+    )
+
+
+def test_the_ledger_implements_the_engine_reservations_port() -> None:
+    ledger: Reservations = ReservationLedger()
+    assert ledger.reserved(budget="cc", group="x", now=NOW) == 0
+
+
+def test_fifty_concurrent_reservations_against_room_for_ten_admit_exactly_ten() -> None:
+    ledger = ReservationLedger()
+    start = threading.Barrier(50)
+
+    def one(i: int) -> bool:
+        start.wait()  # all 50 threads race into try_reserve together
+        return reserve(ledger, f"ml-train/Pod/p{i}", "10")
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        admitted = list(pool.map(one, range(50)))
+    assert admitted.count(True) == 10
+    assert ledger.reserved(budget="cc", group="Sales-5045", now=NOW) == Decimal(100)
+
+
+def test_re_admitting_the_same_workload_replaces_its_reservation_instead_of_adding() -> None:
+    ledger = ReservationLedger()
+    assert reserve(ledger, "ml-train/Deployment/llm", "60")
+    # mutate then validate, or an API server retry: the same key comes again
+    assert reserve(ledger, "ml-train/Deployment/llm", "60")
+    assert ledger.reserved(budget="cc", group="Sales-5045", now=NOW) == Decimal(60)
+    # scaled up: the new amount replaces the old one, and still has to fit
+    assert reserve(ledger, "ml-train/Deployment/llm", "90")
+    assert not reserve(ledger, "ml-train/Deployment/llm", "101")
+    assert ledger.reserved(budget="cc", group="Sales-5045", now=NOW) == Decimal(90)
+
+
+def test_a_refused_reservation_changes_nothing() -> None:
+    ledger = ReservationLedger()
+    assert reserve(ledger, "a", "70")
+    assert not reserve(ledger, "b", "31")
+    assert reserve(ledger, "b", "30")
+    assert ledger.reserved(budget="cc", group="Sales-5045", now=NOW) == Decimal(100)
+
+
+def test_reservations_expire_after_the_ttl() -> None:
+    ledger = ReservationLedger(ttl=timedelta(minutes=10))
+    assert reserve(ledger, "a", "100")
+    just_before = NOW + timedelta(minutes=9, seconds=59)
+    assert ledger.reserved(budget="cc", group="Sales-5045", now=just_before) == Decimal(100)
+    assert not reserve(ledger, "b", "1", now=just_before)
+    expired = NOW + timedelta(minutes=10)
+    assert ledger.reserved(budget="cc", group="Sales-5045", now=expired) == 0
+    assert reserve(ledger, "b", "100", now=expired)
+
+
+def test_budgets_and_groups_are_separate() -> None:
+    ledger = ReservationLedger()
+    assert reserve(ledger, "a", "100")
+    assert reserve(ledger, "a", "100", group="Retail-2045")
+    assert reserve(ledger, "a", "100", budget="teams")
+    assert ledger.reserved(budget="cc", group="Retail-2045", now=NOW) == Decimal(100)
+
+
+def test_release_drops_every_reservation_of_a_workload() -> None:
+    ledger = ReservationLedger()
+    assert reserve(ledger, "a", "40")
+    assert reserve(ledger, "a", "40", budget="teams")
+    assert reserve(ledger, "b", "10")
+    ledger.release("a")
+    assert ledger.reserved(budget="cc", group="Sales-5045", now=NOW) == Decimal(10)
+    assert ledger.reserved(budget="teams", group="Sales-5045", now=NOW) == 0
+
+
+def test_reserved_can_leave_out_the_asking_workloads_own_reservation() -> None:
+    ledger = ReservationLedger()
+    assert reserve(ledger, "a", "40")
+    assert reserve(ledger, "b", "10")
+    assert ledger.reserved(budget="cc", group="Sales-5045", now=NOW, excluding="a") == 10
+
+
+def test_a_headroom_share_limits_each_replica_to_its_part_of_the_headroom() -> None:
+    # Three replicas, each with its own ledger and share 1/3 of a 90 headroom: together
+    # they can never reserve more than the headroom.
+    replicas = [ReservationLedger(headroom_share=Decimal(1) / 3) for _ in range(3)]
+    admitted = [
+        reserve(ledger, f"p{i}-{r}", "10", limit="90")
+        for r, ledger in enumerate(replicas)
+        for i in range(10)
+    ]
+    assert admitted.count(True) == 9
+    total = sum(ledger.reserved(budget="cc", group="Sales-5045", now=NOW) for ledger in replicas)
+    assert total <= Decimal(90)
+
+
+@pytest.mark.parametrize("share", ["0", "1.5", "-1"])
+def test_a_headroom_share_outside_zero_to_one_is_refused(share: str) -> None:
+    with pytest.raises(ValueError, match="headroom_share"):
+        ReservationLedger(headroom_share=Decimal(share))
+
+
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(["reserve", "release"]),
+            st.sampled_from(["a", "b", "c", "d"]),
+            st.integers(min_value=0, max_value=60),
+            st.integers(min_value=0, max_value=15),  # minutes after NOW
+        ),
+        max_size=40,
+    ),
+    share=st.sampled_from([Decimal(1), Decimal(1) / 2, Decimal(1) / 3]),
+)
+def test_live_reservations_never_exceed_the_share_of_the_limit(
+    steps: list[tuple[str, str, int, int]], share: Decimal
+) -> None:
+    ledger = ReservationLedger(headroom_share=share)
+    limit = Decimal(100)
+    for action, key, amount, minutes in sorted(steps, key=lambda step: step[3]):
+        now = NOW + timedelta(minutes=minutes)
+        if action == "reserve":
+            reserve(ledger, key, str(amount), limit=str(limit), now=now)
+        else:
+            ledger.release(key)
+        assert ledger.reserved(budget="cc", group="Sales-5045", now=now) <= limit * share

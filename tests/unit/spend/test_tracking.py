@@ -1,0 +1,183 @@
+"""The pod cost exporter's logic, fed watch events as plain dicts (no cluster)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from tests.conftest import ADMISSION_FIXTURES
+
+from costwarden.catalog.loading import bundled_catalog
+from costwarden.estimating import estimate_pod
+from costwarden.estimating.estimates import Breakdown, Placement, PodEstimate, Requests
+from costwarden.metrics import SpendMetrics
+from costwarden.spend.tracking import PodCostTracker, catalog_estimator
+
+NAMESPACES = {
+    "ml-train": {"cost-centre": "Sales-5045", "team": "nlp"},
+    "ml-dev": {"cost-centre": "RnD-1001", "team": "vision"},
+}
+
+
+class Namespaces:
+    def labels_for(self, namespace: str) -> Mapping[str, str] | None:
+        return NAMESPACES.get(namespace)
+
+
+def estimate(spec: Mapping[str, Any], annotations: Mapping[str, Any]) -> PodEstimate:
+    """A priced pod: 2.5 $/h per `nvidia.com/gpu` limit plus 0.1 $/h, spot if tolerated."""
+    gpus = sum(
+        int(c.get("resources", {}).get("limits", {}).get("nvidia.com/gpu", 0))
+        for c in spec.get("containers", [])
+    )
+    if spec.get("nodeSelector", {}).get("unpriceable"):
+        raise ValueError("no price for this pod")
+    spot = any(t.get("value") == "spot" for t in spec.get("tolerations", []))
+    return PodEstimate(
+        requests=Requests(cpu=Decimal(1), memory_gib=Decimal(1)),
+        placement=Placement(
+            capacity_type="spot" if spot else "on-demand",
+            accelerator_model="A100" if gpus else None,
+        ),
+        hourly=Breakdown(Decimal("0.1"), Decimal(0), Decimal("2.5") * gpus),
+        currency="USD",
+        catalog_version="test",
+    )
+
+
+def pod(
+    name: str,
+    *,
+    namespace: str = "ml-train",
+    gpus: int = 1,
+    phase: str = "Running",
+    node: str | None = "gpu-1",
+    labels: dict[str, str] | None = None,
+    **spec: Any,
+) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
+        "spec": {
+            "containers": [{"name": "c", "resources": {"limits": {"nvidia.com/gpu": gpus}}}],
+            **({"nodeName": node} if node else {}),
+            **spec,
+        },
+        "status": {"phase": phase},
+    }
+
+
+def setup() -> tuple[PodCostTracker, CollectorRegistry]:
+    registry = CollectorRegistry()
+    tracker = PodCostTracker(
+        estimate=estimate, namespaces=Namespaces(), metrics=SpendMetrics(registry)
+    )
+    return tracker, registry
+
+
+def series(registry: CollectorRegistry) -> dict[tuple[str, ...], float]:
+    return {
+        tuple(
+            sample.labels[k]
+            for k in ("namespace", "pod", "cost_centre", "team", "gpu_model", "capacity_type")
+        ): sample.value
+        for metric in registry.collect()
+        if metric.name == "costwarden_pod_hourly_cost"
+        for sample in metric.samples
+    }
+
+
+def test_a_running_pod_exports_its_hourly_cost_with_namespace_cost_centre_and_team() -> None:
+    tracker, registry = setup()
+    tracker.apply("ADDED", pod("train", gpus=2))
+    assert series(registry) == {
+        ("ml-train", "train", "Sales-5045", "nlp", "A100", "on-demand"): 5.1
+    }
+
+
+def test_pod_labels_win_over_namespace_labels() -> None:
+    tracker, registry = setup()
+    tracker.apply("ADDED", pod("train", labels={"cost-centre": "Ops-7", "team": "infra"}))
+    assert list(series(registry)) == [("ml-train", "train", "Ops-7", "infra", "A100", "on-demand")]
+
+
+def test_a_pod_in_an_unknown_namespace_without_labels_gets_empty_groups() -> None:
+    tracker, registry = setup()
+    tracker.apply("ADDED", pod("x", namespace="elsewhere", gpus=0))
+    assert series(registry) == {("elsewhere", "x", "", "", "", "on-demand"): 0.1}
+
+
+def test_pods_not_yet_on_a_node_cost_nothing_yet_and_appear_once_bound() -> None:
+    tracker, registry = setup()
+    tracker.apply("ADDED", pod("train", phase="Pending", node=None))
+    assert series(registry) == {}
+    tracker.apply("MODIFIED", pod("train", phase="Pending"))
+    assert len(series(registry)) == 1
+
+
+def test_finished_and_deleted_pods_drop_their_series() -> None:
+    tracker, registry = setup()
+    tracker.apply("ADDED", pod("job-1"))
+    tracker.apply("ADDED", pod("job-2"))
+    tracker.apply("MODIFIED", pod("job-1", phase="Succeeded"))
+    tracker.apply("DELETED", pod("job-2"))
+    assert series(registry) == {}
+
+
+def test_a_relabelled_pod_moves_to_its_new_series() -> None:
+    tracker, registry = setup()
+    tracker.apply("ADDED", pod("train"))
+    tracker.apply(
+        "MODIFIED",
+        pod(
+            "train",
+            labels={"cost-centre": "Ops-7"},
+            tolerations=[{"key": "capacity", "value": "spot"}],
+        ),
+    )
+    assert list(series(registry)) == [("ml-train", "train", "Ops-7", "nlp", "A100", "spot")]
+
+
+def test_a_relist_drops_pods_deleted_while_the_watch_was_down() -> None:
+    tracker, registry = setup()
+    tracker.apply("ADDED", pod("gone"))
+    tracker.apply("ADDED", pod("stays"))
+    tracker.replace([pod("stays", gpus=4), pod("new", namespace="ml-dev")])
+    assert series(registry) == {
+        ("ml-train", "stays", "Sales-5045", "nlp", "A100", "on-demand"): 10.1,
+        ("ml-dev", "new", "RnD-1001", "vision", "A100", "on-demand"): 2.6,
+    }
+
+
+def test_a_pod_that_cannot_be_priced_is_skipped_without_stopping_the_others() -> None:
+    tracker, registry = setup()
+    tracker.apply("ADDED", pod("ok"))
+    tracker.apply("ADDED", pod("odd", nodeSelector={"unpriceable": "yes"}))
+    tracker.apply("MODIFIED", pod("ok", gpus=2))
+    assert [key[1] for key in series(registry)] == ["ok"]
+
+
+def test_with_the_real_estimator_a_fixture_pod_exports_the_catalog_price() -> None:
+    review = json.loads(
+        (ADMISSION_FIXTURES / "008-mutate-pod-create-ml-train-train-a100.json").read_text()
+    )
+    running = {
+        **review["request"]["object"],
+        "spec": {**review["request"]["object"]["spec"], "nodeName": "ip-10-0-0-1"},
+        "status": {"phase": "Running"},
+    }
+    catalog = bundled_catalog()
+    registry = CollectorRegistry()
+    tracker = PodCostTracker(
+        estimate=catalog_estimator(catalog), namespaces=Namespaces(), metrics=SpendMetrics(registry)
+    )
+    tracker.apply("ADDED", running)
+    expected = estimate_pod(running["spec"], catalog=catalog)
+    [(labels, value)] = series(registry).items()
+    assert labels[:4] == ("ml-train", "train-a100", "Sales-5045", "nlp")
+    assert labels[4] == expected.placement.accelerator_model
+    assert labels[5] == "on-demand"  # the pod's karpenter.sh/capacity-type node selector
+    assert value == float(expected.hourly.total)
+    assert value > 0
