@@ -263,10 +263,9 @@ def test_rbac_is_read_only_and_exactly_what_the_server_uses(defaults: Objects) -
         for resource in rule["resources"]
         for verb in rule["verbs"]
     }
-    expected = {("", "namespaces", verb) for verb in ("get", "list", "watch")}
+    expected = {("", "namespaces", verb) for verb in ("list", "watch")}
     expected |= {("", "pods", verb) for verb in ("list", "watch")}
     expected |= {("apps", r, "get") for r in ("deployments", "statefulsets", "replicasets")}
-    expected |= {("batch", r, "get") for r in ("jobs", "cronjobs")}
     assert granted == expected
     assert of_kind(defaults, "Role") == []
 
