@@ -1,1 +1,513 @@
-"""The composition root: builds the FastAPI app and wires adapters into the engine's ports."""
+"""The composition root: builds the webhook's parts and wires adapters into the engine's ports.
+
+`create_app(settings, *, namespaces=..., spend=..., ...)` builds everything from settings;
+tests pass real-but-local adapters instead of patching globals. `Serving` runs the result:
+the admission app over HTTPS (our own `SSLContext`, re-loaded on certificate rotation)
+and the operations app over plain HTTP, both uvicorn servers on one event loop, with the
+background loops that re-load files and certificates.
+
+```
+kube-apiserver --HTTPS--> /validate, /mutate --> Admission --> engine.evaluate (pure)
+                                                   |  ports: namespaces, clock, spend,
+                                                   |         workloads, reservations
+Prometheus ---HTTP-----> /metrics, /readyz, /healthz
+background: policies/catalog/namespace files (reload on change), TLS files (rotation)
+```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import signal
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Generator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Protocol
+
+import uvicorn
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from costwarden import engine, estimating, metrics, reviews, tls
+from costwarden.api import namespace_files, routes
+from costwarden.api.admitting import Admission, CostLabels, Evaluator
+from costwarden.api.reloading import Reloadable, Status
+from costwarden.catalog.loading import load_catalog
+from costwarden.catalog.models import Catalog
+from costwarden.documents import InvalidInput, Problem
+from costwarden.engine.ports import (
+    EMPTY_SPEND,
+    Clock,
+    NamespaceLabels,
+    Reservations,
+    SpendSource,
+    WorkloadLookup,
+)
+from costwarden.engine.verdicts import Verdict
+from costwarden.kube import clients as kube_clients
+from costwarden.kube import namespaces as kube_namespaces
+from costwarden.kube import pods as kube_pods
+from costwarden.kube import workloads as kube_workloads
+from costwarden.metrics import SpendMetrics
+from costwarden.policies import loading as policy_loading
+from costwarden.policies.sets import PolicySet
+from costwarden.settings import Settings
+from costwarden.spend import queries as budget_queries
+from costwarden.spend.ledger import ReservationLedger
+from costwarden.spend.prometheus import PrometheusClient
+from costwarden.spend.queries import BudgetQuery
+from costwarden.spend.snapshots import SpendRefresher
+from costwarden.spend.tracking import PodCostTracker
+
+log = logging.getLogger(__name__)
+
+KEEP_ALIVE_SECONDS = 60
+"""The API server keeps idle webhook connections ~90 s; reusing them saves a handshake
+per review. uvicorn's default (5 s) would close most of them between bursts."""
+
+
+class StartupError(Exception):
+    """The server could not start (a port in use, an address not available)."""
+
+
+class NamespaceSource(NamespaceLabels, Protocol):
+    """A `NamespaceLabels` adapter that can say whether it has loaded yet (/readyz)."""
+
+    def ready(self) -> bool: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class App:
+    """Everything `Serving` runs: the two ASGI apps and what they read."""
+
+    settings: Settings
+    admission: FastAPI
+    registry: CollectorRegistry
+    metrics: metrics.AdmissionMetrics
+    namespaces: NamespaceSource
+    sources: tuple[Reloadable[Any], ...] = ()
+    """Files reloaded while serving (policies, catalogs, namespace labels)."""
+    tls: tls.ReloadingContext | None = field(default=None)
+    """Set by `Serving` when it serves HTTPS."""
+    catalog: Reloadable[Catalog] | None = None
+    """The live catalog (the pod cost exporter prices running pods with it)."""
+    spend: SpendRefresher | None = None
+    """Spend data from Prometheus, refreshed in the background while serving."""
+    spend_metrics: SpendMetrics | None = None
+
+    @functools.cached_property
+    def operations(self) -> FastAPI:
+        """The plain-HTTP app: /healthz, /readyz (this app's readiness), /metrics."""
+        return routes.operations_app(
+            readiness=self.readiness, metrics=lambda: metrics.render(self.registry)
+        )
+
+    def readiness(self) -> tuple[bool, Mapping[str, Any]]:
+        """Ready once every source and the namespace labels have loaded."""
+        namespaces_ready = self.namespaces.ready()
+        detail: dict[str, Any] = {
+            "sources": {source.source: asdict(source.status) for source in self.sources},
+            "namespaces": {"ready": namespaces_ready, "adapter": type(self.namespaces).__name__},
+        }
+        if self.tls is not None:
+            detail["tls"] = asdict(self.tls.status)
+        if self.spend is not None:
+            # Not a readiness condition: budget rules degrade per their own setting.
+            snapshot = self.spend.snapshot()
+            detail["spend"] = {"fetched_at": snapshot.fetched_at, "error": snapshot.error}
+        ready = namespaces_ready and all(source.status.loaded for source in self.sources)
+        return ready, detail
+
+    def reload_files(self) -> None:
+        """One pass over the reloaded files (blocking I/O: run it in a worker thread)."""
+        for source in self.sources:
+            source.reload_if_changed()
+
+
+def reload_reporter(registry_metrics: metrics.AdmissionMetrics) -> Callable[[Status], None]:
+    """A `Reloadable.on_status` that records each load in the reload metrics."""
+
+    def report(status: Status) -> None:
+        succeeded = status.error is None
+        when = status.loaded_at if succeeded else status.failed_at
+        registry_metrics.reloaded(
+            source=status.source,
+            success=succeeded,
+            at_unix_seconds=when.timestamp() if when is not None else 0.0,
+        )
+
+    return report
+
+
+def assemble(
+    settings: Settings,
+    *,
+    evaluate: Evaluator,
+    namespaces: NamespaceSource,
+    registry: CollectorRegistry,
+    admission_metrics: metrics.AdmissionMetrics,
+    sources: Sequence[Reloadable[Any]] = (),
+) -> App:
+    """The two apps around an evaluator (`create_app` binds the engine to it)."""
+    admission = Admission(
+        evaluate=evaluate,
+        namespaces=namespaces,
+        metrics=admission_metrics,
+        labels=CostLabels(
+            cost_centre=settings.cost_centre_label,
+            team=settings.team_label,
+            propagate=settings.propagate_cost_labels,
+        ),
+    )
+    return App(
+        settings=settings,
+        admission=routes.admission_app(admission, max_request_bytes=settings.max_request_bytes),
+        registry=registry,
+        metrics=admission_metrics,
+        namespaces=namespaces,
+        sources=tuple(sources),
+    )
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket, made as asyncio makes its own: with `IPPROTO_TCP` as its
+    protocol, which is what makes asyncio set TCP_NODELAY on accepted connections (without
+    it, Nagle's algorithm meets delayed ACKs and every response waits ~40 ms)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+        )[0]
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+            sock.listen(2048)
+        except OSError:
+            sock.close()
+            raise
+    except OSError as exc:
+        raise StartupError(f"cannot listen on {host} port {port}: {exc.strerror or exc}") from None
+    return sock
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signals to `Serving` (two servers share one process)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+class Serving:
+    """Runs an `App`: HTTPS admission, plain-HTTP operations, reload loops, until stopped."""
+
+    def __init__(self, app: App) -> None:
+        settings = app.settings
+        self.app = app
+        ssl_context: ssl.SSLContext | None = None
+        if not settings.insecure_http:
+            if settings.tls_cert_file is None or settings.tls_key_file is None:
+                raise tls.CertificateError(
+                    "--tls-cert-file and --tls-key-file are required (or --insecure-http "
+                    "for a local demo: the API server only calls webhooks over HTTPS)"
+                )
+            app.tls = tls.ReloadingContext(
+                cert_file=settings.tls_cert_file, key_file=settings.tls_key_file
+            )
+            app.metrics.reloaded(
+                source="tls", success=True, at_unix_seconds=app.tls.status.loaded_at.timestamp()
+            )
+            ssl_context = app.tls.context
+        common: dict[str, Any] = {
+            "host": settings.host,
+            "log_config": None,
+            "access_log": False,
+            "lifespan": "off",
+            "server_header": False,
+        }
+        admission_options = dict(common, port=settings.webhook_port)
+        if ssl_context is not None:
+            context = ssl_context
+            admission_options["ssl_context_factory"] = lambda config, default: context
+        admission_config = uvicorn.Config(
+            app.admission, timeout_keep_alive=KEEP_ALIVE_SECONDS, **admission_options
+        )
+        self.servers = [_Server(admission_config)]
+        # Bound here, not by uvicorn: a port in use is then a clean StartupError before
+        # anything runs (uvicorn would sys.exit() from inside the event loop).
+        self.sockets = [_listen(settings.host, settings.webhook_port)]
+        if settings.metrics_port:
+            self.servers.append(
+                _Server(uvicorn.Config(app.operations, port=settings.metrics_port, **common))
+            )
+            try:
+                self.sockets.append(_listen(settings.host, settings.metrics_port))
+            except StartupError:
+                self.sockets[0].close()
+                raise
+        self._started = threading.Event()
+
+    @property
+    def webhook_port(self) -> int:
+        port: int = self.sockets[0].getsockname()[1]
+        return port
+
+    @property
+    def metrics_port(self) -> int:
+        port: int = self.sockets[1].getsockname()[1]
+        return port
+
+    def wait_started(self, timeout: float) -> bool:
+        return self._started.wait(timeout)
+
+    def stop(self) -> None:
+        """Stop accepting; requests in flight finish first (uvicorn's graceful shutdown)."""
+        for server in self.servers:
+            server.should_exit = True
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, self.stop)
+        serving = [
+            asyncio.create_task(server.serve(sockets=[sock]))
+            for server, sock in zip(self.servers, self.sockets, strict=True)
+        ]
+        background = [asyncio.create_task(self._reload_files_forever())]
+        if self.app.spend is not None:
+            self.app.spend.start()
+        if self.app.tls is not None:
+            background.append(asyncio.create_task(self._reload_tls_forever()))
+        while not all(server.started for server in self.servers):
+            if any(task.done() for task in serving):  # a port in use, a bad host...
+                break
+            await asyncio.sleep(0.01)
+        else:
+            self._started.set()
+        try:
+            await asyncio.gather(*serving)
+        finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            if self.app.spend is not None:
+                await self.app.spend.stop()
+            for sock in self.sockets:
+                sock.close()
+
+    async def _reload_files_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.app.settings.reload_interval_seconds)
+            await asyncio.to_thread(self.app.reload_files)
+
+    async def _reload_tls_forever(self) -> None:
+        assert self.app.tls is not None
+        last_error: str | None = None
+        while True:
+            await asyncio.sleep(self.app.settings.tls_reload_interval_seconds)
+            # On the event loop on purpose: the context is only ever touched from this
+            # thread, between handshakes, never concurrently with one.
+            reloaded = self.app.tls.reload_if_changed()
+            status = self.app.tls.status
+            if reloaded:
+                log.info("serving certificate reloaded (%s)", status.fingerprint)
+            elif status.error is not None and status.error != last_error:
+                log.error(
+                    "certificate rotation refused; the previous one keeps serving: %s",
+                    status.error,
+                )
+            last_error = status.error
+            self.app.metrics.reloaded(
+                source="tls",
+                success=status.error is None,
+                at_unix_seconds=status.loaded_at.timestamp(),
+            )
+
+
+class ReadOnlyReservations:
+    """The ledger as a dry run sees it: the same answer, nothing written.
+
+    `dryRun` requests and /mutate are evaluated exactly like the real thing — a burst that
+    would overshoot a cap is denied in a dry run too — but never hold budget.
+    """
+
+    def __init__(self, ledger: Reservations) -> None:
+        self._ledger = ledger
+
+    def reserved(
+        self, *, budget: str, group: str, now: datetime, excluding: str | None = None
+    ) -> Decimal:
+        return self._ledger.reserved(budget=budget, group=group, now=now, excluding=excluding)
+
+    def try_reserve(
+        self,
+        *,
+        budget: str,
+        group: str,
+        key: str,
+        amount: Decimal,
+        limit: Decimal,
+        now: datetime,
+    ) -> bool:
+        held = self._ledger.reserved(budget=budget, group=group, now=now, excluding=key)
+        return held + amount <= limit
+
+
+class StaticNamespaceLabels:
+    """Fixed namespace labels (none by default): serving with neither a cluster nor a file."""
+
+    def __init__(self, labels: Mapping[str, Mapping[str, str]] | None = None) -> None:
+        self._labels = dict(labels or {})
+
+    def labels_for(self, namespace: str) -> Mapping[str, str] | None:
+        return self._labels.get(namespace)
+
+    def ready(self) -> bool:
+        return True
+
+
+def create_app(
+    settings: Settings,
+    *,
+    namespaces: NamespaceSource | None = None,
+    spend: SpendSource | None = None,
+    reservations: Reservations | None = None,
+    workloads: WorkloadLookup | None = None,
+    clock: Clock | None = None,
+    registry: CollectorRegistry | None = None,
+) -> App:
+    """The webhook, with the engine bound to the live policies and catalog.
+
+    Raises `documents.InvalidInput` naming file and path when a policy, catalog or
+    namespace-labels file is invalid at start: better not to start than to serve a
+    policy set nobody wrote.
+    """
+    registry = registry if registry is not None else CollectorRegistry()
+    clock = clock or SystemClock()
+    admission_metrics = metrics.AdmissionMetrics(
+        registry, cost_series_limit=settings.cost_metric_max_series
+    )
+    report = reload_reporter(admission_metrics)
+
+    def load_policies(files: Sequence[Path]) -> PolicySet:
+        # Configured but empty (an empty ConfigMap) means no policies, not the bundled ones.
+        return (
+            policy_loading.load_policies(files)
+            if settings.policies
+            else policy_loading.bundled_policies()
+        )
+
+    policies = Reloadable("policies", paths=settings.policies, load=load_policies, on_status=report)
+    catalog = Reloadable("catalog", paths=settings.catalogs, load=load_catalog, on_status=report)
+    sources: list[Reloadable[Any]] = [policies, catalog]
+    if namespaces is None and settings.namespace_labels_file is not None:
+        files = Reloadable(
+            "namespaces",
+            paths=[settings.namespace_labels_file],
+            load=namespace_files.load,
+            on_status=report,
+        )
+        sources.append(files)
+        namespaces = namespace_files.FileNamespaceLabels(files)
+    live_namespaces = namespaces if namespaces is not None else StaticNamespaceLabels()
+    spend_metrics = (
+        SpendMetrics(registry) if settings.prometheus_url or settings.in_cluster else None
+    )
+    refresher = None
+    if spend is None and settings.prometheus_url is not None:
+        reservations = reservations if reservations is not None else ReservationLedger()
+        refresher = SpendRefresher(
+            client=PrometheusClient(
+                settings.prometheus_url, timeout_seconds=settings.spend_timeout_seconds
+            ),
+            budgets=_budget_queries(policies.current),
+            clock=clock,
+            interval_seconds=settings.spend_refresh_seconds,
+            metrics=spend_metrics,
+            reservations=reservations,
+        )
+        policies.subscribe(lambda new: refresher.set_budgets(_budget_queries(new)))
+        spend = refresher
+    dry_reservations = ReadOnlyReservations(reservations) if reservations else None
+
+    def evaluate(request: reviews.AdmissionRequest, *, side_effects: bool) -> Verdict:
+        context = engine.Context(
+            namespaces=live_namespaces,
+            now=clock.now(),
+            spend=spend.snapshot() if spend is not None else EMPTY_SPEND,
+            workloads=workloads,
+            reservations=reservations if side_effects else dry_reservations,
+            spend_stale_after=timedelta(seconds=settings.spend_stale_after_seconds),
+            budget_stale_default=settings.budget_stale_default,
+        )
+        return engine.evaluate(
+            request, policies=policies.current, catalog=catalog.current, context=context
+        )
+
+    app = assemble(
+        settings,
+        evaluate=evaluate,
+        namespaces=live_namespaces,
+        registry=registry,
+        admission_metrics=admission_metrics,
+        sources=sources,
+    )
+    app.catalog, app.spend, app.spend_metrics = catalog, refresher, spend_metrics
+    return app
+
+
+def _budget_queries(policies: PolicySet) -> list[BudgetQuery]:
+    """What to fetch from Prometheus for the budget rules; raises InvalidInput for a budget
+    grouped by a label the cost metrics do not carry (it could never be checked)."""
+    try:
+        return budget_queries.for_policies(policies)
+    except ValueError as exc:
+        raise InvalidInput([Problem(source="policies", message=str(exc))]) from None
+
+
+def serve(settings: Settings) -> None:
+    """`costwarden serve`: build from settings, serve until SIGTERM/SIGINT.
+
+    Raises `documents.InvalidInput`, `tls.CertificateError` or `StartupError` when it
+    cannot start.
+    """
+    namespaces: NamespaceSource | None = None
+    workloads: WorkloadLookup | None = None
+    stop = threading.Event()
+    if settings.in_cluster:
+        clients = kube_clients.in_cluster()
+        cache = kube_namespaces.NamespaceCache()
+        kube_namespaces.start_namespace_watch(clients.core_v1, cache, stop=stop)
+        namespaces = cache
+        workloads = kube_workloads.ClusterWorkloads(clients.apps_v1)
+    app = create_app(settings, namespaces=namespaces, workloads=workloads)
+    if settings.in_cluster and app.spend_metrics is not None and app.catalog is not None:
+        live_catalog = app.catalog
+        tracker = PodCostTracker(
+            estimate=lambda spec, annotations: estimating.estimate_pod(
+                spec, catalog=live_catalog.current, annotations=annotations
+            ),
+            namespaces=app.namespaces,
+            metrics=app.spend_metrics,
+            cost_centre_label=settings.cost_centre_label,
+            team_label=settings.team_label,
+        )
+        kube_pods.start_pod_watch(clients.core_v1, tracker, stop=stop)
+    try:
+        asyncio.run(Serving(app).run())
+    finally:
+        stop.set()

@@ -8,6 +8,7 @@ pydantic `ValidationError` into `Problem`s carrying those positions.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -186,25 +187,27 @@ def read_documents(text: str, *, source: str, exact_numbers: bool = False) -> li
 def iter_files(paths: Iterable[Path | str]) -> Iterator[Path | str]:
     """Files named, and the YAML/JSON files under directories named (sorted); `-` is stdin.
 
-    Hidden entries under a directory are skipped: a ConfigMap or Secret volume keeps every
-    file twice, once in a hidden timestamped directory (`..2026_01_01_...`, reached through
-    `..data`) and once as a symlink to it, and each must be read once.
+    Hidden entries (a leading `.`) are skipped: a mounted ConfigMap keeps its real files in
+    `..<timestamp>/` directories behind the `..data` symlink, and reading them as well
+    would load every policy twice.
     """
     for entry in paths:
         if str(entry) == "-":
             yield "-"
             continue
         path = Path(entry)
-        if path.is_dir():
-            yield from sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file()
-                and p.suffix in DOCUMENT_SUFFIXES
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
-        else:
+        if not path.is_dir():
             yield path
+            continue
+        found: list[Path] = []
+        for directory, dirnames, filenames in os.walk(path):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            found.extend(
+                Path(directory, name)
+                for name in filenames
+                if not name.startswith(".") and name.endswith(DOCUMENT_SUFFIXES)
+            )
+        yield from sorted(found)
 
 
 def read_files(paths: Iterable[Path | str], *, exact_numbers: bool = False) -> list[Document]:

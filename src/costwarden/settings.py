@@ -7,17 +7,19 @@ one and hands it to `app.create_app`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 StaleBehaviour = Literal["deny", "warn", "allow"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Attribute docstrings become field descriptions: `costwarden serve --help` shows them.
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     # --- where policy comes from
     policies: tuple[Path, ...] = ()
@@ -32,11 +34,13 @@ class Settings(BaseModel):
 
     # --- serving
     host: str = "0.0.0.0"
+    """Address both ports listen on (all interfaces: the Service and kubelet probes reach it)."""
     webhook_port: int = Field(default=8443, ge=1, le=65535)
     """HTTPS port the API server calls (the Service targets it)."""
     metrics_port: int = Field(default=8080, ge=0, le=65535)
     """Plain-HTTP port for /metrics, /healthz, /readyz; 0 disables it."""
     tls_cert_file: Path | None = None
+    """Serving certificate chain (PEM), e.g. a mounted Secret's `tls.crt`."""
     tls_key_file: Path | None = None
     """Serving certificate and key (PEM). Both required for `serve` unless `insecure_http`."""
     tls_reload_interval_seconds: float = Field(default=10.0, gt=0)
@@ -53,6 +57,7 @@ class Settings(BaseModel):
     spend_refresh_seconds: float = Field(default=30.0, gt=0)
     """Background spend refresh interval: well under Prometheus' 1-min scrape."""
     spend_timeout_seconds: float = Field(default=5.0, gt=0)
+    """Timeout of one Prometheus query; the refresh runs in the background, never blocking."""
     spend_stale_after_seconds: float = Field(default=300.0, gt=0)
     """Spend older than this is stale: five missed refreshes plus scrape jitter."""
 
@@ -60,3 +65,80 @@ class Settings(BaseModel):
     """How a budget rule with no `onStaleData` of its own behaves when spend data is stale."""
 
     log_level: LogLevel = "info"
+    """Logging threshold; denials and reload failures log at info and error."""
+
+    # --- admission behaviour (added by the webhook)
+    cost_centre_label: str = "cost-centre"
+    """Label naming an object's cost centre: copied from the namespace, and the
+    `cost_centre` dimension of the cost metrics."""
+    team_label: str = "team"
+    """Label naming an object's team: copied from the namespace, and the `team` dimension."""
+    propagate_cost_labels: bool = True
+    """/mutate copies the two labels above from the namespace onto pods and workloads that
+    lack them, so reports group by cost centre even when manifests forget to."""
+    max_request_bytes: int = Field(default=6 * 1024 * 1024, gt=0)
+    """Largest AdmissionReview body accepted (HTTP 413 above). etcd caps an object at
+    1.5 MiB and a review carries object and oldObject, JSON-escaped: 6 MiB leaves headroom."""
+    cost_metric_max_series: int = Field(default=2000, gt=0)
+    """Distinct label sets the admitted-cost metrics keep before folding new ones into
+    `other`: bounds Prometheus memory whatever namespaces and labels users invent."""
+
+
+ENV_PREFIX = "COSTWARDEN_"
+LIST_SEPARATOR = ","
+"""Separates the items of a list field in the environment (`COSTWARDEN_POLICIES=a,b`)."""
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be used; the message names the flag or variable to fix."""
+
+
+def flag_name(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
+def env_name(field: str) -> str:
+    return ENV_PREFIX + field.upper()
+
+
+def is_list(field: str) -> bool:
+    return Settings.model_fields[field].annotation in (tuple[Path, ...], tuple[str, ...])
+
+
+def is_switch(field: str) -> bool:
+    return Settings.model_fields[field].annotation is bool
+
+
+def load(*, flags: Mapping[str, Any], environ: Mapping[str, str]) -> Settings:
+    """Defaults < `COSTWARDEN_*` environment < flags (None or absent: not given).
+
+    Raises `SettingsError` naming the flag and variable of every invalid value.
+    """
+    values: dict[str, Any] = {}
+    for field in Settings.model_fields:
+        raw = environ.get(env_name(field))
+        if raw is None:
+            continue
+        if is_list(field):
+            values[field] = tuple(item for item in raw.split(LIST_SEPARATOR) if item)
+        elif is_switch(field):
+            word = raw.strip().lower()
+            if word not in TRUE_WORDS | FALSE_WORDS:
+                raise SettingsError(f"{env_name(field)}={raw!r}: expected true or false")
+            values[field] = word in TRUE_WORDS
+        else:
+            values[field] = raw
+    for field, value in flags.items():
+        if field in Settings.model_fields and value is not None:
+            values[field] = tuple(value) if is_list(field) else value
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        reasons = []
+        for error in exc.errors(include_url=False):
+            field = str(error["loc"][0]) if error["loc"] else ""
+            where = f"{flag_name(field)} / {env_name(field)}" if field else "settings"
+            reasons.append(f"{where}: {error['msg']}")
+        raise SettingsError("; ".join(reasons)) from None

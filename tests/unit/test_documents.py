@@ -64,3 +64,14 @@ def test_read_files_walks_directories_and_reports_unreadable_files(tmp_path: Pat
     with pytest.raises(documents.InvalidInput) as caught:
         documents.read_files([tmp_path / "missing.yaml"])
     assert "cannot read file" in str(caught.value)
+
+
+def test_read_files_skips_the_hidden_internals_of_a_mounted_configmap(tmp_path: Path) -> None:
+    # kubelet's layout: real files in ..<timestamp>/, ..data -> it, each name -> ..data/name
+    real = tmp_path / "..2026_11_22_10_00_00.1"
+    real.mkdir()
+    (real / "policy.yaml").write_text("kind: P\n")
+    (tmp_path / "..data").symlink_to(real.name)
+    (tmp_path / "policy.yaml").symlink_to("..data/policy.yaml")
+    docs = documents.read_files([tmp_path])
+    assert [(d.source, d.data) for d in docs] == [(str(tmp_path / "policy.yaml"), {"kind": "P"})]

@@ -1,0 +1,52 @@
+"""Reading an AdmissionReview from a request body, or saying precisely why not.
+
+The second error channel (STYLE.md #6): a pod breaking a policy is a Verdict, but a body
+that is not an `admission.k8s.io/v1` AdmissionReview is a bad webhook call — `BadReview`,
+mapped to an HTTP 4xx with the reason in one place (`routes`). Bad input never
+becomes a 500.
+"""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from costwarden import reviews
+from costwarden.documents import format_path
+
+MAX_REASONS = 5
+"""A body can be wrong in hundreds of places; the first few say enough."""
+
+
+class BadReview(Exception):
+    """A request body that is not a usable AdmissionReview; `status` is the HTTP status."""
+
+    def __init__(self, reason: str, *, status: int = 400) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+def parse(body: bytes) -> reviews.AdmissionRequest:
+    """The review's request; raises `BadReview` for anything else."""
+    if not body:
+        raise BadReview("empty body: expected an admission.k8s.io/v1 AdmissionReview")
+    try:
+        review = reviews.AdmissionReview.model_validate_json(body)
+    except ValidationError as exc:
+        raise BadReview(_reason(exc)) from None
+    return review.request
+
+
+def _reason(error: ValidationError) -> str:
+    items = error.errors(include_url=False, include_input=False)
+    if items and items[0]["type"] == "json_invalid":
+        return f"body is not JSON: {items[0]['ctx'].get('error', items[0]['msg'])}"
+    if items and items[0]["type"] == "model_type" and not items[0]["loc"]:
+        return "body is JSON but not an object: expected an AdmissionReview"
+    parts = []
+    for item in items[:MAX_REASONS]:
+        where = format_path([p for p in item["loc"] if isinstance(p, str | int)]) or "body"
+        message = "required field is missing" if item["type"] == "missing" else item["msg"]
+        parts.append(f"{where}: {message}")
+    more = f" (and {len(items) - MAX_REASONS} more)" if len(items) > MAX_REASONS else ""
+    return "not an admission.k8s.io/v1 AdmissionReview: " + "; ".join(parts) + more

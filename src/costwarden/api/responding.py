@@ -1,0 +1,93 @@
+"""Turning a Verdict into the AdmissionResponse the API server (and kubectl) shows.
+
+- A denial is `allowed: false` with `status.code` 403 and every denying rule's message,
+  one per line: kubectl prints `admission webhook "..." denied the request: <message>`.
+- `warnings` carry the estimate and the warn-level rules. kubectl prints each as its own
+  `Warning:` line; the API server truncates long ones, so each is at most 120 characters:
+  a longer message is split at word boundaries, its continuation lines indented.
+- `dryrun`-action violations are recorded (metrics, logs) but not shown: that is what the
+  action means — try a rule on live traffic before anyone sees it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from costwarden import reviews
+from costwarden.api import patches
+from costwarden.engine.verdicts import PatchOperation, Verdict
+
+MAX_WARNING_CHARS = 120
+CONTINUATION = "  "
+"""Prefix of a warning's continuation lines, so a reader sees they belong together."""
+MAX_WARNINGS = 20
+"""The API server keeps warnings to a few KiB in total; past this many, say how many more."""
+
+
+def split_warning(message: str, *, width: int = MAX_WARNING_CHARS) -> list[str]:
+    """A message as lines of at most `width` characters, split between words.
+
+    Greedy and hand-written rather than `textwrap`: this runs for every warning of every
+    review, and textwrap's generality costs more than evaluating a pod.
+    """
+    if len(message) <= width and "\n" not in message:
+        return [message]
+    lines: list[str] = []
+    current = ""
+    for word in message.split():
+        while word:
+            room = width - (len(CONTINUATION) if lines else 0)
+            candidate = f"{current} {word}" if current else word
+            if len(candidate) <= room:
+                current, word = candidate, ""
+            elif current:
+                lines.append(current)
+                current = ""
+            else:  # a single word longer than a line: cut it
+                lines.append(word[:room])
+                word = word[room:]
+    if current:
+        lines.append(current)
+    return lines[:1] + [CONTINUATION + line for line in lines[1:]]
+
+
+def warnings_of(messages: Iterable[str]) -> tuple[str, ...]:
+    lines = [line for message in messages for line in split_warning(message)]
+    if len(lines) > MAX_WARNINGS:
+        hidden = len(lines) - (MAX_WARNINGS - 1)
+        lines = [*lines[: MAX_WARNINGS - 1], f"... and {hidden} more warning lines"]
+    return tuple(lines)
+
+
+def validation(uid: str, verdict: Verdict) -> reviews.AdmissionResponse:
+    """The /validate answer: decision, denial messages, warnings (never a patch)."""
+    shown = warnings_of((*verdict.notices, *(v.message for v in verdict.warnings)))
+    status = None
+    if not verdict.allowed:
+        messages = [v.message for v in verdict.denials] or ["denied by costwarden policy"]
+        status = reviews.Status(code=403, reason="Forbidden", message="\n".join(messages))
+    return reviews.AdmissionResponse(
+        uid=uid, allowed=verdict.allowed, status=status, warnings=shown or None
+    )
+
+
+def mutation(uid: str, operations: Sequence[PatchOperation]) -> reviews.AdmissionResponse:
+    """The /mutate answer: always allowed (/validate decides), with the patch if any."""
+    if not operations:
+        return reviews.AdmissionResponse(uid=uid, allowed=True)
+    return reviews.AdmissionResponse(
+        uid=uid, allowed=True, patch=patches.encode(operations), patch_type="JSONPatch"
+    )
+
+
+def untouched(uid: str) -> reviews.AdmissionResponse:
+    return reviews.AdmissionResponse(uid=uid, allowed=True)
+
+
+def review(response: reviews.AdmissionResponse) -> bytes:
+    """The response body: an AdmissionReview with camelCase keys and no nulls."""
+    return (
+        reviews.AdmissionReviewResponse(response=response)
+        .model_dump_json(by_alias=True, exclude_none=True)
+        .encode()
+    )

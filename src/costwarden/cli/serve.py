@@ -1,0 +1,247 @@
+"""`costwarden serve`: the admission webhook; `costwarden serve --demo`: see it answer.
+
+Every setting is a flag (`--webhook-port`) and an environment variable
+(`COSTWARDEN_WEBHOOK_PORT`); flags win. List settings repeat (`--policies a --policies b`;
+`--catalogs` is an alias of `--catalog`). Switches take `--no-` to turn a default off.
+
+`--demo` runs the webhook on loopback on embedded defaults — bundled policies and
+catalog, the example namespaces' labels, a self-signed certificate made on the spot —
+sends it an AdmissionReview for each bundled example manifest (first /mutate, then
+/validate on the mutated object, as the API server does), prints what came back, and
+exits. No cluster and no Prometheus needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import logging
+import os
+import socket
+import ssl
+import tempfile
+import threading
+import urllib.request
+import uuid
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from costwarden import app as application
+from costwarden import settings as serve_settings
+from costwarden import tls
+from costwarden.api import patches
+from costwarden.cli import EXIT_OK, InputError
+from costwarden.documents import InvalidInput, read_files
+from costwarden.engine.verdicts import PatchOperation
+
+DATA = Path(str(resources.files("costwarden").joinpath("data")))
+DEMO_NAMESPACES = DATA / "demo" / "namespaces.yaml"
+DEMO_MANIFESTS = DATA / "examples"
+ALIASES = {"catalogs": ["--catalog"]}
+"""Singular spellings the Helm chart renders (`--catalog PATH`)."""
+
+
+def register(subcommands: Any) -> None:
+    parser = subcommands.add_parser(
+        "serve",
+        help="run the admission webhook (HTTPS /validate, /mutate; /metrics, /readyz)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    for field, info in serve_settings.Settings.model_fields.items():
+        names = [*ALIASES.get(field, []), serve_settings.flag_name(field)]
+        help_text = f"{info.description or ''} [env {serve_settings.env_name(field)}]"
+        if serve_settings.is_list(field):
+            parser.add_argument(*names, dest=field, action="append", metavar="PATH", help=help_text)
+        elif serve_settings.is_switch(field):
+            parser.add_argument(
+                *names,
+                dest=field,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=help_text,
+            )
+        else:
+            parser.add_argument(*names, dest=field, help=help_text)
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="serve on loopback with embedded defaults, send the bundled example reviews, "
+        "print the answers and exit",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    flags = {field: getattr(args, field) for field in serve_settings.Settings.model_fields}
+    try:
+        if args.demo:
+            return demo(flags)
+        settings = serve_settings.load(flags=flags, environ=os.environ)
+        logging.basicConfig(
+            level=settings.log_level.upper(),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        application.serve(settings)
+    except (
+        serve_settings.SettingsError,
+        InvalidInput,
+        tls.CertificateError,
+        application.StartupError,
+    ) as exc:
+        raise InputError(str(exc)) from None
+    return EXIT_OK
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def demo(flags: Mapping[str, Any]) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    workdir = Path(tempfile.mkdtemp(prefix="costwarden-demo-"))
+    cert_file: Path | None
+    key_file: Path | None
+    try:
+        cert_file, key_file = tls.write_self_signed(workdir, hosts=("127.0.0.1",))
+    except ImportError:
+        cert_file = key_file = None  # `cryptography` absent: plain HTTP, said below
+    defaults: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "webhook_port": _free_port(),
+        "metrics_port": _free_port(),
+        "namespace_labels_file": DEMO_NAMESPACES,
+        "tls_cert_file": cert_file,
+        "tls_key_file": key_file,
+        "insecure_http": cert_file is None,
+        # No Prometheus in the demo: without this every review would warn that budget
+        # rules cannot be checked. A real deployment keeps its own choice (default warn).
+        "budget_stale_default": "allow",
+    }
+    given = {field: value for field, value in flags.items() if value is not None}
+    settings = serve_settings.load(flags={**defaults, **given}, environ={})
+    serving = application.Serving(application.create_app(settings))
+    thread = threading.Thread(target=asyncio.run, args=(serving.run(),), daemon=True)
+    thread.start()
+    if not serving.wait_started(timeout=30):
+        raise InputError("the demo server did not start")
+    try:
+        _demo_reviews(serving, settings, cert_file)
+    finally:
+        serving.stop()
+        thread.join(timeout=30)
+    return EXIT_OK
+
+
+def _demo_reviews(
+    serving: application.Serving, settings: serve_settings.Settings, cert_file: Path | None
+) -> None:
+    scheme = "http" if cert_file is None else "https"
+    base = f"{scheme}://127.0.0.1:{serving.webhook_port}"
+    context = ssl.create_default_context(cafile=cert_file) if cert_file else None
+    print(
+        f"costwarden webhook on {base}"
+        + (
+            " (self-signed certificate, TLS >= 1.2)"
+            if cert_file
+            else " (plain HTTP: install `cryptography` for HTTPS)"
+        )
+    )
+    print(f"metrics, readiness on http://127.0.0.1:{serving.metrics_port}")
+    ready = json.loads(_get(f"http://127.0.0.1:{serving.metrics_port}/readyz"))
+    for name, status in ready["sources"].items():
+        files = ", ".join(status["files"]) or "bundled"
+        print(f"  {name}: {files}")
+    stale = settings.budget_stale_default
+    print(f"  budgets: no Prometheus in the demo (--budget-stale-default {stale})")
+    for obj in demo_objects():
+        metadata = obj.get("metadata", {})
+        print(f"\n{obj['kind']} {metadata.get('namespace')}/{metadata.get('name')}")
+        mutated = _review(base, "mutate", obj, context)
+        operations = _patch_of(mutated)
+        obj = patches.apply(obj, operations)
+        for op in operations:
+            values = op.value.items() if isinstance(op.value, dict) else [("", op.value)]
+            for key, value in values:
+                where = f"{op.path}/{patches.escape(key)}" if key else op.path
+                print(f"  mutate:   {op.op} {where} = {json.dumps(value)}")
+        if not operations:
+            print("  mutate:   no patch")
+        answer = _review(base, "validate", obj, context)
+        if answer["allowed"]:
+            print("  validate: ALLOWED")
+        else:
+            print(f"  validate: DENIED ({answer['status']['code']})")
+            for line in answer["status"]["message"].splitlines():
+                print(f"    {line}")
+        for warning in answer.get("warnings", []):
+            print(f"  Warning: {warning}")
+    metrics_text = _get(f"http://127.0.0.1:{serving.metrics_port}/metrics")
+    answered = [
+        line
+        for line in metrics_text.splitlines()
+        if line.startswith("costwarden_admission_requests_total{")
+    ]
+    print(f"\n/metrics: {len(answered)} request series, e.g. {answered[0] if answered else '-'}")
+
+
+def demo_objects() -> list[dict[str, Any]]:
+    """The bundled example manifests, `List`s unpacked as kubectl does."""
+    objects: list[dict[str, Any]] = []
+    for document in read_files([DEMO_MANIFESTS]):
+        data = document.data
+        items = data.get("items") if data.get("kind") == "List" else [data]
+        objects.extend(item for item in items or [] if isinstance(item, dict))
+    return objects
+
+
+def _review(
+    base: str, webhook: str, obj: Mapping[str, Any], context: ssl.SSLContext | None
+) -> dict[str, Any]:
+    metadata = obj.get("metadata", {})
+    group, _, version = obj["apiVersion"].rpartition("/")
+    review = {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": str(uuid.uuid4()),
+            "kind": {"group": group, "version": version, "kind": obj["kind"]},
+            "resource": {"group": group, "version": version, "resource": obj["kind"].lower() + "s"},
+            "name": metadata.get("name"),
+            "namespace": metadata.get("namespace"),
+            "operation": "CREATE",
+            "userInfo": {"username": "demo"},
+            "object": obj,
+            "dryRun": False,
+        },
+    }
+    request = urllib.request.Request(
+        f"{base}/{webhook}",
+        data=json.dumps(review).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, context=context, timeout=30) as response:
+        answer: dict[str, Any] = json.loads(response.read())["response"]
+    return answer
+
+
+def _patch_of(answer: Mapping[str, Any]) -> list[PatchOperation]:
+    if "patch" not in answer:
+        return []
+    return [
+        PatchOperation(op["op"], op["path"], op.get("value"))
+        for op in json.loads(base64.b64decode(answer["patch"]))
+    ]
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        text: str = response.read().decode()
+        return text

@@ -1,0 +1,191 @@
+"""The webhook with spend data: Prometheus behind `--prometheus-url`, the reservation ledger.
+
+The budget arithmetic is the spend and engine packages' (tested there); these tests prove
+the wiring: the refresher runs while serving and follows policy reloads, dry runs and
+/mutate never write to the ledger, /readyz reports spend errors, and — against a real
+Prometheus seeded with a month of history — a burst is capped by the ledger.
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from tests.conftest import require
+from tests.integration.prometheus.prometheus_harness import (
+    PROMETHEUS,
+    PROMTOOL,
+    PrometheusServer,
+    SettableClock,
+    openmetrics_history,
+)
+from webhook_support import (
+    NAMESPACES,
+    ConfigMapVolume,
+    fixture_paths,
+    load_fixture,
+    local_settings,
+    running,
+    wait_until,
+)
+
+from costwarden import app as application
+from costwarden.documents import InvalidInput
+from costwarden.spend.ledger import ReservationLedger
+
+T = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
+"""The seeded history: Sales-5045 spent $297.0125 this month at 5.25 $/h, 684 h left."""
+UNREACHABLE = "http://127.0.0.1:9"
+
+BUDGET = """\
+apiVersion: costwarden.io/v1alpha1
+kind: CostPolicy
+metadata: {name: budgets}
+spec:
+  rules:
+  - name: cc-budget
+    action: deny
+    budget:
+      groupBy: label
+      label: %s
+      onStaleData: warn
+      caps: {Sales-5045: "%s"}
+"""
+
+
+def review(prefix: str, **changes: Any) -> dict[str, Any]:
+    found = load_fixture(next(p for p in fixture_paths() if p.name.startswith(prefix)))
+    found["request"].update(changes)
+    return found
+
+
+def test_a_dry_run_sees_the_ledgers_answer_without_writing_to_it() -> None:
+    ledger = ReservationLedger()
+    dry = application.ReadOnlyReservations(ledger)
+    ask = {"budget": "b", "group": "g", "amount": Decimal(6), "limit": Decimal(10), "now": T}
+    assert ledger.try_reserve(key="first", **ask)
+    assert dry.try_reserve(key="second", **ask) is False  # 6 + 6 > 10, as the ledger says
+    assert dry.try_reserve(key="first", **ask) is True  # its own reservation is replaced
+    assert ledger.reserved(budget="b", group="g", now=T) == Decimal(6)
+    assert ledger.try_reserve(key="third", **{**ask, "amount": Decimal(4)})
+
+
+def test_stale_spend_warns_and_readyz_reports_the_spend_error(tmp_path: Path) -> None:
+    policy = tmp_path / "budget.yaml"
+    policy.write_text(BUDGET % ("cost-centre", "1000000"))
+    settings = local_settings(
+        policies=(policy,), prometheus_url=UNREACHABLE, spend_timeout_seconds=0.5
+    )
+    app = application.create_app(settings, namespaces=application.StaticNamespaceLabels(NAMESPACES))
+    assert app.spend is not None
+    with running(app) as serving:
+        wait_until(
+            lambda: app.spend is not None and app.spend.snapshot().error is not None,
+            what="the failed spend refresh",
+        )
+        answer = httpx.post(
+            f"http://127.0.0.1:{serving.webhook_port}/validate", json=review("009-")
+        ).json()["response"]
+        ready = httpx.get(f"http://127.0.0.1:{serving.metrics_port}/readyz")
+    assert answer["allowed"] is True
+    assert any(w.startswith("[cc-budget]") for w in answer["warnings"])
+    assert ready.status_code == 200  # budgets degrade per their own setting, never readiness
+    assert ready.json()["spend"]["error"]
+
+
+def test_a_budget_no_spend_series_can_check_refuses_to_start_and_to_reload(
+    tmp_path: Path,
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BUDGET % ("project", "1000"))
+    with pytest.raises(InvalidInput, match="label 'project' has no spend series"):
+        application.create_app(local_settings(policies=(bad,), prometheus_url=UNREACHABLE))
+
+    volume = ConfigMapVolume(tmp_path / "policies", {"b.yaml": BUDGET % ("cost-centre", "1")})
+    app = application.create_app(
+        local_settings(policies=(volume.directory,), prometheus_url=UNREACHABLE)
+    )
+    policies = app.sources[0]
+    served = policies.current
+    volume.update({"b.yaml": BUDGET % ("project", "1")})
+    assert policies.reload_if_changed() is False
+    assert policies.current is served
+    assert "no spend series" in (policies.status.error or "")
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
+    require(
+        Path(PROMETHEUS).exists() and Path(PROMTOOL).exists(),
+        what="Prometheus server and promtool",
+        install="apt-get install -y prometheus",
+    )
+    directory = tmp_path_factory.mktemp("history")
+    (directory / "history.om").write_text(openmetrics_history())
+    subprocess.run(
+        [
+            PROMTOOL,
+            "tsdb",
+            "create-blocks-from",
+            "openmetrics",
+            "--quiet",
+            str(directory / "history.om"),
+            str(directory / "blocks"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    server = PrometheusServer(tmp_path_factory.mktemp("prometheus"), blocks=directory / "blocks")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.prometheus
+def test_a_burst_is_capped_by_the_ledger_and_dry_runs_reserve_nothing(
+    tmp_path: Path, prometheus: PrometheusServer
+) -> None:
+    # Projected month end without the pod: 297.0125 + 5.25 × 684 = 3888.01; the 4×A100
+    # pod adds its $/h × 684 h (≈ 6,236): the cap leaves room for exactly one of them.
+    policy = tmp_path / "budget.yaml"
+    policy.write_text(BUDGET % ("cost-centre", "12000"))
+    settings = local_settings(policies=(policy,), prometheus_url=prometheus.url)
+    app = application.create_app(
+        settings,
+        namespaces=application.StaticNamespaceLabels(NAMESPACES),
+        clock=SettableClock(T),
+    )
+    first = review("009-")
+    dry = review("003-")  # the same pod, dryRun: true
+    second = copy.deepcopy(first)
+    second["request"]["uid"] = "second-pod"
+    second["request"]["name"] = second["request"]["object"]["metadata"]["name"] = "train-b"
+    with (
+        running(app) as serving,
+        httpx.Client(base_url=f"http://127.0.0.1:{serving.webhook_port}") as http,
+    ):
+        wait_until(
+            lambda: app.spend is not None and app.spend.snapshot().fetched_at is not None,
+            what="the first spend snapshot",
+        )
+        assert app.spend is not None
+        assert app.spend.snapshot().error is None
+
+        def allowed(body: dict[str, Any], path: str = "/validate") -> bool:
+            decision: bool = http.post(path, json=body).json()["response"]["allowed"]
+            return decision
+
+        assert allowed(dry)
+        assert allowed(dry)
+        assert allowed(second, "/mutate")  # mutate never reserves either
+        assert allowed(first)  # the dry runs held nothing: the first real one fits
+        denial = http.post("/validate", json=second).json()["response"]
+    assert denial["allowed"] is False
+    assert denial["status"]["message"].startswith("[cc-budget]")
