@@ -4,6 +4,7 @@ alerts are valid and fire when they should, checked by the real Prometheus rule 
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 from tests.chart.conftest import CHART, NAMESPACE, Objects, Render, load_values, of_kind, only
-from tests.conftest import require
+from tests.conftest import ROOT, require
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +149,12 @@ def test_alerts_fire_on_failing_open_budgets_near_cap_and_an_absent_server(
     (tmp_path / "tests.yaml").write_text(yaml.safe_dump(test_file))
     output = run_promtool(promtool, "test", "rules", "tests.yaml", cwd=tmp_path)
     assert "SUCCESS" in output
+
+
+def test_alerts_use_only_metrics_the_server_defines(monitored: Objects) -> None:
+    rules = only(monitored, "PrometheusRule")["spec"]
+    used = set(re.findall(r"\bcostwarden_[a-z_]+", yaml.safe_dump(rules)))
+    assert used
+    source = "\n".join(p.read_text() for p in (ROOT / "src" / "costwarden").rglob("*.py"))
+    defined = set(re.findall(r'"(costwarden_[a-z_]+)"', source))
+    assert used <= defined
