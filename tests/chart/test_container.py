@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 
+import yaml
 from tests.chart.conftest import Objects, only
 from tests.conftest import ROOT
+
+from costwarden import __version__
 
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 
@@ -58,3 +62,11 @@ def test_image_entrypoint_is_costwarden_serve_and_exposes_the_chart_ports(
     assert container["args"][0].startswith("--")
     (exposed,) = [args for name, args in final_stage() if name == "EXPOSE"]
     assert {int(p) for p in exposed.split()} == {p["containerPort"] for p in container["ports"]}
+
+
+def test_chart_app_version_is_the_package_version_the_image_installs(defaults: Objects) -> None:
+    chart = yaml.safe_load((ROOT / "charts" / "costwarden" / "Chart.yaml").read_text())
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert chart["appVersion"] == project["version"] == __version__
+    (container,) = only(defaults, "Deployment")["spec"]["template"]["spec"]["containers"]
+    assert container["image"].endswith(f":{__version__}")
