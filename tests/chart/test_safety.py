@@ -233,6 +233,7 @@ def test_defaults_run_two_replicas_spread_over_nodes_and_zones_with_a_pdb(
         assert constraint["labelSelector"]["matchLabels"].items() <= pod_labels.items()
     pdb = only(defaults, "PodDisruptionBudget")
     assert 1 <= pdb["spec"]["minAvailable"] < deployment["spec"]["replicas"]
+    assert pdb["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
     assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
 
 
@@ -299,3 +300,11 @@ def test_service_probe_and_flag_ports_line_up(
         assert service_ports[hook["clientConfig"]["service"]["port"]] == "webhook"
     assert server["readinessProbe"]["httpGet"]["port"] in named
     assert server["livenessProbe"]["httpGet"]["port"] in named
+
+
+def test_a_stopping_replica_keeps_answering_until_endpoints_have_moved(defaults: Objects) -> None:
+    pod = only(defaults, "Deployment")["spec"]["template"]["spec"]
+    (server,) = pod["containers"]
+    command = server["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[0] == "sleep"
+    assert 0 < int(command[1]) < pod["terminationGracePeriodSeconds"]
