@@ -75,6 +75,17 @@ def test_namespaces_carrying_the_opt_out_label_are_exempt(
         assert {"key": label, "operator": "NotIn", "values": ["true"]} in expressions
 
 
+def test_an_opt_in_label_narrows_the_webhooks_but_keeps_every_exemption(render: Render) -> None:
+    objects = render({"webhook": {"optInLabel": "costwarden.io/enabled"}})
+    for hook in webhooks(objects):
+        expressions = hook["namespaceSelector"]["matchExpressions"]
+        wanted = {"key": "costwarden.io/enabled", "operator": "In", "values": ["true"]}
+        assert wanted in expressions
+        assert {"kube-system", NAMESPACE} <= exempt_names(hook)
+    for hook in webhooks(render()):
+        assert all(e["operator"] == "NotIn" for e in hook["namespaceSelector"]["matchExpressions"])
+
+
 def test_validating_webhook_covers_pods_every_workload_kind_and_scale_subresources(
     defaults: Objects,
 ) -> None:

@@ -120,6 +120,11 @@ matchExpressions:
   - key: {{ .Values.webhook.optOutLabel | quote }}
     operator: NotIn
     values: ["true"]
+{{- with .Values.webhook.optInLabel }}
+  - key: {{ . | quote }}
+    operator: In
+    values: ["true"]
+{{- end }}
 {{- end -}}
 
 {{- define "costwarden.matchConditions" -}}
