@@ -45,6 +45,11 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
         ["unset tls.caBundle"],
     ),
     (
+        "an issuer without cert-manager",
+        {"certManager": {"issuerRef": {"name": "internal-ca", "kind": "ClusterIssuer"}}},
+        ["set certManager.enabled=true", "unset certManager.issuerRef"],
+    ),
+    (
         "one replica with the default PDB",
         {"replicaCount": 1},
         ["would block every node drain", "podDisruptionBudget.enabled=false"],
