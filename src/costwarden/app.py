@@ -429,7 +429,11 @@ def create_app(
     )
     refresher = None
     if spend is None and settings.prometheus_url is not None:
-        reservations = reservations if reservations is not None else ReservationLedger()
+        reservations = (
+            reservations
+            if reservations is not None
+            else ReservationLedger(headroom_share=Decimal(1) / settings.budget_replicas)
+        )
         refresher = SpendRefresher(
             client=PrometheusClient(
                 settings.prometheus_url, timeout_seconds=settings.spend_timeout_seconds

@@ -9,7 +9,6 @@ Prometheus seeded with a month of history — a burst is capped by the ledger.
 from __future__ import annotations
 
 import copy
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -24,7 +23,7 @@ from tests.integration.prometheus.prometheus_harness import (
     PROMTOOL,
     PrometheusServer,
     SettableClock,
-    openmetrics_history,
+    write_blocks,
 )
 from webhook_support import (
     NAMESPACES,
@@ -37,6 +36,7 @@ from webhook_support import (
 )
 
 from costwarden import app as application
+from costwarden import settings as settings_module
 from costwarden.documents import InvalidInput
 from costwarden.spend.ledger import ReservationLedger
 
@@ -127,22 +127,8 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusS
         what="Prometheus server and promtool",
         install="apt-get install -y prometheus",
     )
-    directory = tmp_path_factory.mktemp("history")
-    (directory / "history.om").write_text(openmetrics_history())
-    subprocess.run(
-        [
-            PROMTOOL,
-            "tsdb",
-            "create-blocks-from",
-            "openmetrics",
-            "--quiet",
-            str(directory / "history.om"),
-            str(directory / "blocks"),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    server = PrometheusServer(tmp_path_factory.mktemp("prometheus"), blocks=directory / "blocks")
+    blocks = write_blocks(tmp_path_factory.mktemp("history"))
+    server = PrometheusServer(tmp_path_factory.mktemp("prometheus"), blocks=blocks)
     server.start()
     yield server
     server.stop()
@@ -189,3 +175,56 @@ def test_a_burst_is_capped_by_the_ledger_and_dry_runs_reserve_nothing(
         denial = http.post("/validate", json=second).json()["response"]
     assert denial["allowed"] is False
     assert denial["status"]["message"].startswith("[cc-budget]")
+
+
+def test_budget_replicas_is_a_flag_and_a_variable_and_at_least_one() -> None:
+    assert settings_module.load(flags={}, environ={}).budget_replicas == 1
+    assert settings_module.load(flags={"budget_replicas": "3"}, environ={}).budget_replicas == 3
+    from_env = settings_module.load(flags={}, environ={"COSTWARDEN_BUDGET_REPLICAS": "4"})
+    assert from_env.budget_replicas == 4
+    with pytest.raises(settings_module.SettingsError, match="--budget-replicas"):
+        settings_module.load(flags={"budget_replicas": "0"}, environ={})
+
+
+TEAM_BUDGET = """\
+  - name: team-budget
+    action: deny
+    budget:
+      groupBy: label
+      label: team
+      onStaleData: warn
+      caps: {nlp: "1000000"}
+"""
+
+
+@pytest.mark.prometheus
+def test_a_budget_added_by_a_reload_is_not_checked_as_zero_spend_before_its_first_fetch(
+    tmp_path: Path, prometheus: PrometheusServer
+) -> None:
+    volume = ConfigMapVolume(tmp_path / "policies", {"b.yaml": BUDGET % ("cost-centre", "1e6")})
+    settings = local_settings(
+        policies=(volume.directory,),
+        prometheus_url=prometheus.url,
+        spend_refresh_seconds=3600,  # no second refresh during the test
+    )
+    app = application.create_app(
+        settings, namespaces=application.StaticNamespaceLabels(NAMESPACES), clock=SettableClock(T)
+    )
+    with (
+        running(app) as serving,
+        httpx.Client(base_url=f"http://127.0.0.1:{serving.webhook_port}") as http,
+    ):
+        wait_until(
+            lambda: app.spend is not None and app.spend.snapshot().fetched_at is not None,
+            what="the first spend snapshot",
+        )
+        volume.update({"b.yaml": BUDGET % ("cost-centre", "1e6") + TEAM_BUDGET})
+        assert app.sources[0].reload_if_changed()
+        answer = http.post("/validate", json=review("009-")).json()["response"]
+    assert answer["allowed"] is True
+    text = " ".join(line.strip() for line in answer["warnings"])  # long ones are wrapped
+    assert (
+        "[team-budget] budget of team=nlp cannot be checked: this budget's spend has not "
+        "been fetched yet" in text
+    )
+    assert "[cc-budget]" not in text  # fetched, under its cap: checked and quiet
