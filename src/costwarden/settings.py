@@ -60,6 +60,9 @@ class Settings(BaseModel):
     """Timeout of one Prometheus query; the refresh runs in the background, never blocking."""
     spend_stale_after_seconds: float = Field(default=300.0, gt=0)
     """Spend older than this is stale: five missed refreshes plus scrape jitter."""
+    spend_source: Literal["costwarden", "opencost"] = "costwarden"
+    """Default spend queries of budget rules whose `spend.source` names none: costwarden's
+    own pod cost exporter (needs `--in-cluster` on the webhook) or OpenCost's metrics."""
 
     budget_stale_default: StaleBehaviour = "warn"
     """How a budget rule with no `onStaleData` of its own behaves when spend data is stale."""

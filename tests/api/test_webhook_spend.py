@@ -228,3 +228,27 @@ def test_a_budget_added_by_a_reload_is_not_checked_as_zero_spend_before_its_firs
         "been fetched yet" in text
     )
     assert "[cc-budget]" not in text  # fetched, under its cap: checked and quiet
+
+
+@pytest.mark.prometheus
+def test_spend_source_opencost_makes_budgets_read_opencost_metrics(
+    tmp_path: Path, prometheus: PrometheusServer
+) -> None:
+    policy = tmp_path / "budget.yaml"
+    policy.write_text(BUDGET % ("cost-centre", "1e6"))
+    settings = local_settings(
+        policies=(policy,), prometheus_url=prometheus.url, spend_source="opencost"
+    )
+    app = application.create_app(
+        settings, namespaces=application.StaticNamespaceLabels(NAMESPACES), clock=SettableClock(T)
+    )
+    with running(app):
+        wait_until(
+            lambda: app.spend is not None and app.spend.snapshot().fetched_at is not None,
+            what="the first spend snapshot",
+        )
+        assert app.spend is not None
+        snapshot = app.spend.snapshot()
+    # OpenCost prices train-a100 at 3.0 $/h (its allocation × node prices); costwarden's
+    # own exporter says 4.5 + 0.75 = 5.25 $/h for the cost centre.
+    assert snapshot.budgets["cc-budget"]["Sales-5045"].run_rate_hourly == Decimal("3.0")

@@ -168,7 +168,8 @@ def _opencost_run_rate(group: GroupBy) -> str:
 
 
 def for_policies(policies: PolicySet, *, source: Source = "costwarden") -> list[BudgetQuery]:
-    """One query per budget rule, named after the rule (the snapshot's key).
+    """One query per budget rule, named after the rule (the snapshot's key); `source` for
+    rules whose `spend` names none, custom PromQL as the rule's `spend` says.
 
     Raises ValueError for a rule grouped by a label the exporter does not carry: its
     groups would never have spend data, and the engine would read that as zero spend.
@@ -178,13 +179,16 @@ def for_policies(policies: PolicySet, *, source: Source = "costwarden") -> list[
         budget = rule.rule.budget
         if budget is None:
             continue
+        spend = budget.spend
         found.append(
             BudgetQuery(
                 name=rule.name,
                 group_by=_group_by(rule.name, budget),
                 period=budget.period,
                 timezone=budget.timezone,
-                source=source,
+                source=(spend.source if spend else None) or source,
+                spent_promql=spend.spent if spend else None,
+                run_rate_promql=spend.run_rate if spend else None,
                 cap=budget.default_cap,
                 caps=dict(budget.caps),
             )
