@@ -278,3 +278,22 @@ async def test_a_group_without_series_in_a_fetched_budget_has_spent_nothing(
     assert Decimal(warning.numbers["spent"]) == 0
     assert Decimal(warning.numbers["run_rate_hourly"]) == 0
     assert Decimal(warning.numbers["projected"]) == workload
+
+
+async def test_month_rollover_resets_spent_and_hours_left_in_the_decision(
+    tmp_path: Path, prometheus: PrometheusServer
+) -> None:
+    numbers = {}
+    for at in (datetime(2026, 2, 28, 23, 0, tzinfo=UTC), datetime(2026, 3, 1, 0, 30, tzinfo=UTC)):
+        refresher, client = await fetch(prometheus.url, SettableClock(at))
+        await client.aclose()
+        verdict = decide(tmp_path, Decimal(100), refresher.snapshot(), now=at)
+        [denial] = [v for v in verdict.denials if v.rule == RULE]
+        numbers[at.month] = denial.numbers
+    # February: train-a100 at 4.5 $/h from the history's first minute (Feb 27 00:00, inside
+    # February, so counted) to 23:00 — 47 h + 1 sample — one hour left. March: the 30
+    # minutes after midnight (midnight itself belongs to February).
+    assert Decimal(numbers[2]["spent"]) == Decimal("4.5") * (47 * 60 + 1) / 60
+    assert Decimal(numbers[2]["hours_left"]) == 1
+    assert Decimal(numbers[3]["spent"]) == Decimal("4.5") / 2
+    assert Decimal(numbers[3]["hours_left"]) == Decimal("743.5")
