@@ -429,18 +429,24 @@ def create_app(
     )
     refresher = None
     if spend is None and settings.prometheus_url is not None:
-        reservations = reservations if reservations is not None else ReservationLedger()
+        reservations = (
+            reservations
+            if reservations is not None
+            else ReservationLedger(headroom_share=Decimal(1) / settings.budget_replicas)
+        )
         refresher = SpendRefresher(
             client=PrometheusClient(
                 settings.prometheus_url, timeout_seconds=settings.spend_timeout_seconds
             ),
-            budgets=_budget_queries(policies.current),
+            budgets=_budget_queries(policies.current, source=settings.spend_source),
             clock=clock,
             interval_seconds=settings.spend_refresh_seconds,
             metrics=spend_metrics,
             reservations=reservations,
         )
-        policies.subscribe(lambda new: refresher.set_budgets(_budget_queries(new)))
+        policies.subscribe(
+            lambda new: refresher.set_budgets(_budget_queries(new, source=settings.spend_source))
+        )
         spend = refresher
     dry_reservations = ReadOnlyReservations(reservations) if reservations else None
 
@@ -470,11 +476,11 @@ def create_app(
     return app
 
 
-def _budget_queries(policies: PolicySet) -> list[BudgetQuery]:
+def _budget_queries(policies: PolicySet, *, source: budget_queries.Source) -> list[BudgetQuery]:
     """What to fetch from Prometheus for the budget rules; raises InvalidInput for a budget
     grouped by a label the cost metrics do not carry (it could never be checked)."""
     try:
-        return budget_queries.for_policies(policies)
+        return budget_queries.for_policies(policies, source=source)
     except ValueError as exc:
         raise InvalidInput([Problem(source="policies", message=str(exc))]) from None
 

@@ -60,9 +60,20 @@ class Settings(BaseModel):
     """Timeout of one Prometheus query; the refresh runs in the background, never blocking."""
     spend_stale_after_seconds: float = Field(default=300.0, gt=0)
     """Spend older than this is stale: five missed refreshes plus scrape jitter."""
+    spend_source: Literal["costwarden", "opencost"] = "costwarden"
+    """Default spend queries of budget rules whose `spend.source` names none: costwarden's
+    own pod cost exporter (needs `--in-cluster` on the webhook) or OpenCost's metrics."""
 
     budget_stale_default: StaleBehaviour = "warn"
     """How a budget rule with no `onStaleData` of its own behaves when spend data is stale."""
+    budget_replicas: int = Field(default=1, ge=1)
+    """Webhook replicas sharing the budgets (a count; set it to the Deployment's maximum
+    replicas). Each replica's reservation ledger is in memory and may reserve at most
+    1/N of a group's headroom (cap − spent − committed run-rate) until spend data shows
+    what it admitted: N replicas together never reserve more than the headroom. Default
+    1: one replica may use all the headroom, so with R replicas a burst can overshoot by
+    up to (R − 1) × headroom. The price of N > 1: a burst served by one replica admits
+    at most 1/N of the headroom until its reservations expire (10 min)."""
 
     log_level: LogLevel = "info"
     """Logging threshold; denials and reload failures log at info and error."""

@@ -9,9 +9,8 @@ Prometheus seeded with a month of history — a burst is capped by the ledger.
 from __future__ import annotations
 
 import copy
-import subprocess
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,9 +21,10 @@ from tests.conftest import require
 from tests.integration.prometheus.prometheus_harness import (
     PROMETHEUS,
     PROMTOOL,
+    FaultProxy,
     PrometheusServer,
     SettableClock,
-    openmetrics_history,
+    write_blocks,
 )
 from webhook_support import (
     NAMESPACES,
@@ -37,6 +37,7 @@ from webhook_support import (
 )
 
 from costwarden import app as application
+from costwarden import settings as settings_module
 from costwarden.documents import InvalidInput
 from costwarden.spend.ledger import ReservationLedger
 
@@ -121,28 +122,20 @@ def test_a_budget_no_spend_series_can_check_refuses_to_start_and_to_reload(
 
 
 @pytest.fixture(scope="module")
-def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
+def blocks(tmp_path_factory: pytest.TempPathFactory) -> Path:
     require(
         Path(PROMETHEUS).exists() and Path(PROMTOOL).exists(),
         what="Prometheus server and promtool",
         install="apt-get install -y prometheus",
     )
-    directory = tmp_path_factory.mktemp("history")
-    (directory / "history.om").write_text(openmetrics_history())
-    subprocess.run(
-        [
-            PROMTOOL,
-            "tsdb",
-            "create-blocks-from",
-            "openmetrics",
-            "--quiet",
-            str(directory / "history.om"),
-            str(directory / "blocks"),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    server = PrometheusServer(tmp_path_factory.mktemp("prometheus"), blocks=directory / "blocks")
+    return write_blocks(tmp_path_factory.mktemp("history"))
+
+
+@pytest.fixture(scope="module")
+def prometheus(
+    blocks: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PrometheusServer]:
+    server = PrometheusServer(tmp_path_factory.mktemp("prometheus"), blocks=blocks)
     server.start()
     yield server
     server.stop()
@@ -189,3 +182,172 @@ def test_a_burst_is_capped_by_the_ledger_and_dry_runs_reserve_nothing(
         denial = http.post("/validate", json=second).json()["response"]
     assert denial["allowed"] is False
     assert denial["status"]["message"].startswith("[cc-budget]")
+
+
+def test_budget_replicas_is_a_flag_and_a_variable_and_at_least_one() -> None:
+    assert settings_module.load(flags={}, environ={}).budget_replicas == 1
+    assert settings_module.load(flags={"budget_replicas": "3"}, environ={}).budget_replicas == 3
+    from_env = settings_module.load(flags={}, environ={"COSTWARDEN_BUDGET_REPLICAS": "4"})
+    assert from_env.budget_replicas == 4
+    with pytest.raises(settings_module.SettingsError, match="--budget-replicas"):
+        settings_module.load(flags={"budget_replicas": "0"}, environ={})
+
+
+TEAM_BUDGET = """\
+  - name: team-budget
+    action: deny
+    budget:
+      groupBy: label
+      label: team
+      onStaleData: warn
+      caps: {nlp: "1000000"}
+"""
+
+
+@pytest.mark.prometheus
+def test_a_budget_added_by_a_reload_is_not_checked_as_zero_spend_before_its_first_fetch(
+    tmp_path: Path, prometheus: PrometheusServer
+) -> None:
+    volume = ConfigMapVolume(tmp_path / "policies", {"b.yaml": BUDGET % ("cost-centre", "1e6")})
+    settings = local_settings(
+        policies=(volume.directory,),
+        prometheus_url=prometheus.url,
+        spend_refresh_seconds=3600,  # no second refresh during the test
+    )
+    app = application.create_app(
+        settings, namespaces=application.StaticNamespaceLabels(NAMESPACES), clock=SettableClock(T)
+    )
+    with (
+        running(app) as serving,
+        httpx.Client(base_url=f"http://127.0.0.1:{serving.webhook_port}") as http,
+    ):
+        wait_until(
+            lambda: app.spend is not None and app.spend.snapshot().fetched_at is not None,
+            what="the first spend snapshot",
+        )
+        volume.update({"b.yaml": BUDGET % ("cost-centre", "1e6") + TEAM_BUDGET})
+        assert app.sources[0].reload_if_changed()
+        answer = http.post("/validate", json=review("009-")).json()["response"]
+    assert answer["allowed"] is True
+    text = " ".join(line.strip() for line in answer["warnings"])  # long ones are wrapped
+    assert (
+        "[team-budget] budget of team=nlp cannot be checked: this budget's spend has not "
+        "been fetched yet" in text
+    )
+    assert "[cc-budget]" not in text  # fetched, under its cap: checked and quiet
+
+
+@pytest.mark.prometheus
+def test_spend_source_opencost_makes_budgets_read_opencost_metrics(
+    tmp_path: Path, prometheus: PrometheusServer
+) -> None:
+    policy = tmp_path / "budget.yaml"
+    policy.write_text(BUDGET % ("cost-centre", "1e6"))
+    settings = local_settings(
+        policies=(policy,), prometheus_url=prometheus.url, spend_source="opencost"
+    )
+    app = application.create_app(
+        settings, namespaces=application.StaticNamespaceLabels(NAMESPACES), clock=SettableClock(T)
+    )
+    with running(app):
+        wait_until(
+            lambda: app.spend is not None and app.spend.snapshot().fetched_at is not None,
+            what="the first spend snapshot",
+        )
+        assert app.spend is not None
+        snapshot = app.spend.snapshot()
+    # OpenCost prices train-a100 at 3.0 $/h (its allocation × node prices); costwarden's
+    # own exporter says 4.5 + 0.75 = 5.25 $/h for the cost centre.
+    assert snapshot.budgets["cc-budget"]["Sales-5045"].run_rate_hourly == Decimal("3.0")
+
+
+STALE_POLICY = """\
+apiVersion: costwarden.io/v1alpha1
+kind: CostPolicy
+metadata: {name: budgets}
+spec:
+  rules:
+  - name: cc-budget
+    action: deny
+    budget: {label: cost-centre, onStaleData: %s, caps: {Sales-5045: "1e6"}}
+"""
+STALE = (
+    "[cc-budget] budget of cost-centre=Sales-5045 %s: "
+    "spend data is stale (last fetched 10m ago, limit 5m)"
+)
+
+
+@pytest.mark.prometheus
+@pytest.mark.parametrize(
+    ("fault", "behaviour", "last_error"),
+    [
+        ("stopped", "deny", "; last error: Unavailable: cannot reach Prometheus"),
+        ("slow", "warn", ""),  # still waiting for the answer: no error yet, only age
+        ("error", "allow", "; last error: Unavailable: Prometheus answered HTTP 500"),
+        ("garbage", "deny", "; last error: BadResult: HTTP 200 with a body that is not JSON"),
+    ],
+)
+def test_through_the_webhook_each_prometheus_fault_leaves_budgets_to_their_setting_then_recovers(
+    tmp_path: Path, blocks: Path, fault: str, behaviour: str, last_error: str
+) -> None:
+    server = PrometheusServer(tmp_path / "prometheus", blocks=blocks)
+    server.start()
+    proxy = FaultProxy(server.url)
+    clock = SettableClock(T)
+    policy = tmp_path / "budget.yaml"
+    policy.write_text(STALE_POLICY % behaviour)
+    settings = local_settings(
+        policies=(policy,),
+        # Stopped: the connection itself is refused, no proxy in between to answer 502.
+        prometheus_url=server.url if fault == "stopped" else proxy.url,
+        spend_refresh_seconds=0.05,
+        # Slow: long enough that the refresh is still hanging while the review is answered.
+        spend_timeout_seconds=60 if fault == "slow" else 0.5,
+    )
+    app = application.create_app(
+        settings, namespaces=application.StaticNamespaceLabels(NAMESPACES), clock=clock
+    )
+    spend = app.spend
+    assert spend is not None
+    try:
+        with (
+            running(app) as serving,
+            httpx.Client(base_url=f"http://127.0.0.1:{serving.webhook_port}", timeout=30) as http,
+        ):
+            wait_until(lambda: spend.snapshot().fetched_at == T, what="the first snapshot")
+            if fault == "stopped":
+                server.stop()
+            else:
+                proxy.mode = fault
+            clock.advance(timedelta(minutes=10))  # past the 5-min staleness bound
+            if fault == "slow":
+                wait_until(proxy.held.is_set, what="a refresh hanging in Prometheus")
+            else:
+                wait_until(lambda: spend.snapshot().error is not None, what="a failed refresh")
+
+            answer = http.post("/validate", json=review("009-")).json()["response"]
+            if fault == "slow":
+                assert proxy.held.is_set()  # answered while the refresh still hangs
+
+            said = [*answer.get("warnings", []), answer.get("status", {}).get("message", "")]
+            text = " ".join(" ".join(said).split())  # long lines are wrapped
+            assert answer["allowed"] is (behaviour != "deny")
+            verb = "not checked" if behaviour == "allow" else "cannot be checked"
+            assert (STALE % verb) + last_error in text
+
+            if fault == "stopped":
+                server.start()
+            proxy.mode = "pass"
+            proxy.release()
+            wait_until(
+                lambda: (
+                    spend.snapshot().fetched_at == clock.now() and spend.snapshot().error is None
+                ),
+                what="a successful refresh after recovery",
+            )
+            recovered = http.post("/validate", json=review("009-")).json()["response"]
+        assert recovered["allowed"] is True
+        assert not any("[cc-budget]" in w for w in recovered.get("warnings", []))
+    finally:
+        proxy.close()
+        server.stop()

@@ -1,30 +1,43 @@
-"""What a budget rule adds to a review: evaluate one real AdmissionReview with the bundled
-policies without their budget rule and with it (spend snapshot in memory, reservation
-ledger on), and print µs per review and the ratio.
+"""What a budget rule adds to a review, at two levels, with and without the bundled
+budget rule (same policies otherwise; spend snapshot in memory, reservation ledger on):
 
-The budget rule reads an immutable snapshot and takes one lock in the ledger; it never
-touches the network, so the ratio should stay close to 1.
+- **engine**: `engine.evaluate` on one real AdmissionReview (fixture 009, the 4 × A100
+  `train-a100` pod), µs per review and the ratio;
+- **HTTPS**: the same review POSTed to `/validate` of a running `costwarden serve` stack
+  (uvicorn, our TLS context, FastAPI, `app.create_app`), each server in its own process,
+  a lean keep-alive client (`bench_webhook`'s) in this one: p50 latency at 1 client,
+  req/s at 1 and 8 clients, and the ratios. That is the cost the API server sees.
+
+The budget rule reads an immutable snapshot and takes the ledger's lock twice; it never
+touches the network, so the HTTPS ratio should be indistinguishable from 1.
+Run: `make bench BENCH=budget`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import shutil
+import sys
+import tempfile
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 
+from bench_webhook import DEMO_NAMESPACES, _free_port, _point, _start
 from timing import per_call_us
 
 from costwarden import reviews
 from costwarden.catalog.loading import bundled_catalog
 from costwarden.engine import Context, StaticNamespaces, evaluate
 from costwarden.engine.ports import BudgetSpend, SpendSnapshot
-from costwarden.policies.loading import bundled_policies
+from costwarden.policies.loading import BUNDLED_DIR, bundled_policies
 from costwarden.policies.sets import PolicySet
 from costwarden.spend.ledger import ReservationLedger
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "admission"
+REVIEW = FIXTURES / "009-validate-pod-create-ml-train-train-a100.json"
 NOW = datetime(2026, 3, 3, 12, tzinfo=UTC)
 NAMESPACES = StaticNamespaces(
     {
@@ -32,23 +45,14 @@ NAMESPACES = StaticNamespaces(
         "ml-dev": {"cost-centre": "RnD-1001", "team": "vision", "env": "dev"},
     }
 )
+CLIENTS = (1, 8)
+ROUNDS = 5
 
 
-def main() -> None:
-    request = reviews.AdmissionReview.model_validate(
-        json.loads((FIXTURES / "009-validate-pod-create-ml-train-train-a100.json").read_text())
-    ).request
-    assert request is not None
-    catalog = bundled_catalog()
-    with_budget = bundled_policies()
-    budget_rules = [r.name for r in with_budget.rules if r.rule.budget is not None]
-    without_budget = PolicySet(
-        policies=tuple(p for p in with_budget.policies if p.metadata.name != "budgets"),
-        exceptions=with_budget.exceptions,
-    )
-    assert len(without_budget.rules) == len(with_budget.rules) - len(budget_rules)
-    spend = SpendSnapshot(
-        fetched_at=NOW,
+def snapshot(at: datetime, budget_rules: list[str]) -> SpendSnapshot:
+    """Sales-5045 well under its cap: the rule runs to the end (and reserves) but says nothing."""
+    return SpendSnapshot(
+        fetched_at=at,
         budgets=MappingProxyType(
             {
                 name: MappingProxyType(
@@ -58,10 +62,31 @@ def main() -> None:
             }
         ),
     )
+
+
+def budget_rule_names(policies: PolicySet) -> list[str]:
+    return [r.name for r in policies.rules if r.rule.budget is not None]
+
+
+def engine_level() -> None:
+    request = reviews.AdmissionReview.model_validate(json.loads(REVIEW.read_text())).request
+    assert request is not None
+    catalog = bundled_catalog()
+    with_budget = bundled_policies()
+    budget_rules = budget_rule_names(with_budget)
+    without_budget = PolicySet(
+        policies=tuple(p for p in with_budget.policies if p.metadata.name != "budgets"),
+        exceptions=with_budget.exceptions,
+    )
+    assert len(without_budget.rules) == len(with_budget.rules) - len(budget_rules)
     ledger = ReservationLedger()
-    budgeted = Context(namespaces=NAMESPACES, now=NOW, spend=spend, reservations=ledger)
-    evaluate(request, policies=with_budget, catalog=catalog, context=budgeted)
-    # The budget rule ran to the end: it priced the pod and reserved it.
+    budgeted = Context(
+        namespaces=NAMESPACES, now=NOW, spend=snapshot(NOW, budget_rules), reservations=ledger
+    )
+    verdict = evaluate(request, policies=with_budget, catalog=catalog, context=budgeted)
+    # The budget rule ran to the end: it priced the pod and reserved it, and said nothing.
+    assert verdict.allowed
+    assert not verdict.violations
     assert any(
         ledger.reserved(budget=name, group="Sales-5045", now=NOW) > 0 for name in budget_rules
     )
@@ -78,10 +103,105 @@ def main() -> None:
         ),
         number=20000,
     )
-    print(f"review without budget rules: {base:8.1f} µs")
-    print(f"review with budget rule:     {budget:8.1f} µs  (ratio {budget / base:.2f})")
-    print(f"ledger try_reserve alone:    {reserve:8.2f} µs")
+    print("engine level (evaluate one review):")
+    print(f"  without budget rules: {base:8.1f} µs")
+    print(f"  with budget rule:     {budget:8.1f} µs  (ratio {budget / base:.2f})")
+    print(f"  ledger try_reserve:   {reserve:8.2f} µs")
+
+
+def _serve(policies: str, cert: str, key: str, port: int, metrics_port: int) -> None:
+    """One server of the HTTPS level: the real app, spend from a fixed fresh snapshot."""
+    from costwarden import app as application
+    from costwarden.policies.loading import load_policies
+    from costwarden.settings import Settings
+
+    settings = Settings(
+        host="127.0.0.1",
+        webhook_port=port,
+        metrics_port=metrics_port,
+        tls_cert_file=Path(cert),
+        tls_key_file=Path(key),
+        policies=(Path(policies),),
+        namespace_labels_file=DEMO_NAMESPACES,
+        log_level="error",
+    )
+    fixed = snapshot(datetime.now(UTC), budget_rule_names(load_policies([Path(policies)])))
+    # Fresh for the whole run: the snapshot never ages past the staleness bound.
+    settings = settings.model_copy(update={"spend_stale_after_seconds": 10.0**9})
+
+    class FixedSpend:
+        def snapshot(self) -> SpendSnapshot:
+            return fixed
+
+    app = application.create_app(settings, spend=FixedSpend(), reservations=ReservationLedger())
+    asyncio.run(application.Serving(app).run())
+
+
+def https_level() -> None:
+    from costwarden import tls
+
+    body = REVIEW.read_bytes()
+    with tempfile.TemporaryDirectory() as workdir:
+        work = Path(workdir)
+        cert, key = (str(p) for p in tls.write_self_signed(work, hosts=("127.0.0.1",)))
+        without = work / "without-budgets"
+        shutil.copytree(BUNDLED_DIR, without)
+        (without / "budgets.yaml").unlink()
+        servers = {}
+        for label, policies in (("without", without), ("with", Path(BUNDLED_DIR))):
+            port, metrics_port = _free_port(), _free_port()
+            command = [sys.executable, __file__, "--serve", str(policies), cert, key]
+            servers[label] = ([*command, str(port), str(metrics_port)], port, metrics_port)
+        processes = [_start(command, metrics) for command, _, metrics in servers.values()]
+        try:
+            _check_answers(servers["with"][1], cert, body)
+            print(
+                f"HTTPS level (POST /validate, fixture 009, keep-alive; best req/s and best "
+                f"p50 of {ROUNDS} interleaved rounds):"
+            )
+            for clients in CLIENTS:
+                rps: dict[str, float] = {}
+                p50: dict[str, float] = {}
+                for _ in range(ROUNDS):  # interleaved: a noisy neighbour hits both alike
+                    for label, (_, port, _) in servers.items():
+                        point = _point(port, cert, [("/validate", body)], clients)
+                        assert point.failures == 0, f"{label}: {point.failures} failures"
+                        rps[label] = max(rps.get(label, 0.0), point.rps)
+                        p50[label] = min(p50.get(label, float("inf")), point.p50_ms)
+                for label in servers:
+                    print(
+                        f"  {label:<7} budget rule, {clients} client(s): "
+                        f"{rps[label]:6.0f} req/s  p50 {p50[label]:5.2f} ms"
+                    )
+                print(
+                    f"  with / without at {clients} client(s): p50 ratio "
+                    f"{p50['with'] / p50['without']:.3f}, req/s ratio "
+                    f"{rps['with'] / rps['without']:.3f}"
+                )
+        finally:
+            for process in processes:
+                process.terminate()
+                process.wait(timeout=30)
+
+
+def _check_answers(port: int, cert: str, body: bytes) -> None:
+    """The measured review is allowed, and the budget rule did run on it (no stale notice)."""
+    import httpx
+
+    answer = httpx.post(
+        f"https://127.0.0.1:{port}/validate", content=body, verify=cert, timeout=30
+    ).json()["response"]
+    assert answer["allowed"], answer
+    assert not any("budget" in warning for warning in answer.get("warnings", [])), answer
+
+
+def main() -> None:
+    engine_level()
+    https_level()
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--serve"]:
+        _serve(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6]))
+    else:
+        main()

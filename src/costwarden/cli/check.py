@@ -23,7 +23,7 @@ from typing import Any
 from costwarden import documents, engine, workloads
 from costwarden.catalog.loading import load_catalog
 from costwarden.catalog.models import Catalog
-from costwarden.cli import EXIT_DENIED, EXIT_OK, InputError
+from costwarden.cli import EXIT_DENIED, EXIT_OK, InputError, _manifests
 from costwarden.engine import evaluating, wording
 from costwarden.engine.verdicts import Verdict
 from costwarden.policies import loading, sets
@@ -36,15 +36,7 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "-f",
-        "--filename",
-        dest="files",
-        action="append",
-        required=True,
-        metavar="FILE|DIR|-",
-        help="manifests to check (repeatable; directories are read recursively; - is stdin)",
-    )
+    _manifests.add_arguments(parser, what="check")
     parser.add_argument(
         "--policies",
         action="append",
@@ -52,14 +44,6 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         default=[],
         metavar="PATH",
         help="policy file or directory (repeatable; default: the bundled policies)",
-    )
-    parser.add_argument(
-        "--catalog",
-        action="append",
-        type=Path,
-        default=[],
-        metavar="FILE",
-        help="price catalog over the bundled one (repeatable)",
     )
     parser.add_argument(
         "--namespace-labels",
@@ -104,18 +88,20 @@ def _run(args: argparse.Namespace) -> int:
     policies = loading.load_policies(args.policies) if args.policies else None
     policy_set = policies if policies is not None else loading.bundled_policies()
     catalog = load_catalog(args.catalog)
-    docs = documents.read_files(args.files)
+    manifests, problems = _manifests.read(args.files)
     namespaces = dict(_namespace_file(args.namespace_labels)) if args.namespace_labels else {}
-    for doc in docs:
-        if isinstance(doc.data, dict) and doc.data.get("kind") == "Namespace":
-            metadata = doc.data.get("metadata") or {}
+    for manifest in manifests:
+        if manifest.obj["kind"] == "Namespace":
+            metadata = manifest.obj.get("metadata") or {}
             namespaces.setdefault(str(metadata.get("name")), metadata.get("labels") or {})
     context = engine.Context(
         namespaces=engine.StaticNamespaces(namespaces),
         now=args.now or datetime.now(UTC),
         budget_stale_default="allow",
     )
-    checked = check_documents(docs, policies=policy_set, catalog=catalog, context=context)
+    checked = check_manifests(
+        manifests, policies=policy_set, catalog=catalog, context=context, problems=problems
+    )
     if args.output == "json":
         json.dump(as_json(checked), sys.stdout, indent=2)
         print()
@@ -124,27 +110,30 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_DENIED if any(not c.verdict.allowed for c in checked) else EXIT_OK
 
 
-def check_documents(
-    docs: Sequence[documents.Document],
+def check_manifests(
+    manifests: Sequence[_manifests.Manifest],
     *,
     policies: sets.PolicySet,
     catalog: Catalog,
     context: engine.Context,
+    problems: Sequence[documents.Problem] = (),
 ) -> list[Checked]:
-    """The verdict on every object that runs pods; raises InputError for malformed ones."""
+    """The verdict on every object that runs pods; raises InputError listing every
+    malformed one (with the `problems` found while reading)."""
     checked = []
-    problems = []
-    for doc in docs:
-        if not isinstance(doc.data, dict) or doc.data.get("kind") in (None, "Namespace", "List"):
+    problems = list(problems)
+    for index, manifest in enumerate(manifests):
+        if manifest.obj["kind"] == "Namespace":
             continue
-        request = evaluating.request_for(doc.data, uid=f"check-{doc.index}")
+        request = evaluating.request_for(manifest.obj, uid=f"check-{index}")
         try:
             verdict = engine.evaluate(request, policies=policies, catalog=catalog, context=context)
         except workloads.InvalidObject as exc:
-            problems.append(doc.problem(exc.message, exc.path))
+            problems.append(manifest.problem(exc.message, exc.path))
             continue
         if verdict.estimate is not None:
-            checked.append(Checked(source=doc.source, obj=doc.data, verdict=verdict))
+            source = manifest.document.source
+            checked.append(Checked(source=source, obj=manifest.obj, verdict=verdict))
     if problems:
         raise InputError("\n".join(str(p) for p in problems))
     return checked

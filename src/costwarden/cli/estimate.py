@@ -19,13 +19,13 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 from typing import Any
 
 from costwarden import cli, documents, estimating, workloads
 from costwarden.catalog import loading
 from costwarden.catalog.models import Catalog
-from costwarden.documents import Document, InvalidInput, PathPart, Problem
+from costwarden.cli import _manifests
+from costwarden.documents import InvalidInput, Problem
 from costwarden.estimating.estimates import HOURS_PER_MONTH, Breakdown, WorkloadEstimate
 
 _CENT = Decimal("0.01")
@@ -42,23 +42,7 @@ def register(subcommands: argparse._SubParsersAction[Any]) -> None:
             "breakdown and every assumption made. Exit 2 on unreadable or invalid input."
         ),
     )
-    parser.add_argument(
-        "-f",
-        "--filename",
-        dest="files",
-        action="append",
-        required=True,
-        metavar="FILE|DIR|-",
-        help="manifest file, directory of .yaml/.yml/.json files, or - for stdin (repeatable)",
-    )
-    parser.add_argument(
-        "--catalog",
-        action="append",
-        default=[],
-        type=Path,
-        metavar="PATH",
-        help="price catalog file or directory composed over the bundled one (repeatable)",
-    )
+    _manifests.add_arguments(parser, what="price")
     parser.add_argument(
         "--no-bundled-catalog",
         dest="include_bundled",
@@ -74,7 +58,8 @@ def register(subcommands: argparse._SubParsersAction[Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         catalog = loading.load_catalog(args.catalog, include_bundled=args.include_bundled)
-        report = estimate_documents(documents.read_files(args.files), catalog=catalog)
+        manifests, problems = _manifests.read(args.files)
+        report = estimate_manifests(manifests, catalog=catalog, problems=problems)
     except InvalidInput as exc:
         raise cli.InputError(str(exc)) from None
     print(render_json(report) if args.output == "json" else render_table(report))
@@ -123,46 +108,33 @@ class Report:
         return sum((row.estimate.accelerator_devices for row in self.rows), Decimal(0))
 
 
-def estimate_documents(docs: Sequence[Document], *, catalog: Catalog) -> Report:
-    """Every object of every document priced; raises `InvalidInput` listing every problem."""
+def estimate_manifests(
+    manifests: Sequence[_manifests.Manifest],
+    *,
+    catalog: Catalog,
+    problems: Sequence[Problem] = (),
+) -> Report:
+    """Every object priced; raises `InvalidInput` listing every malformed one (with the
+    `problems` found while reading)."""
     rows: list[Row] = []
     skipped: list[Skipped] = []
-    problems: list[Problem] = []
-    for doc in docs:
-        for base, obj in _objects(doc, problems):
-            if not isinstance(obj, dict):
-                problems.append(doc.problem("not a Kubernetes object (expected a mapping)", base))
-                continue
-            missing = [key for key in ("apiVersion", "kind") if not isinstance(obj.get(key), str)]
-            if missing:
-                problems.append(doc.problem(f"{' and '.join(missing)} missing", base))
-                continue
-            try:
-                estimate = estimating.estimate_object(obj, catalog=catalog)
-            except workloads.InvalidObject as exc:
-                problems.append(doc.problem(exc.message, (*base, *exc.path)))
-                continue
-            if estimate is None:
-                name = str((obj.get("metadata") or {}).get("name", ""))
-                skipped.append(Skipped(doc.source, doc.index, obj["kind"], name))
-            else:
-                rows.append(Row(doc.source, doc.index, documents.format_path(base), estimate))
+    problems = list(problems)
+    for manifest in manifests:
+        doc, obj = manifest.document, manifest.obj
+        try:
+            estimate = estimating.estimate_object(obj, catalog=catalog)
+        except workloads.InvalidObject as exc:
+            problems.append(manifest.problem(exc.message, exc.path))
+            continue
+        if estimate is None:
+            name = str((obj.get("metadata") or {}).get("name", ""))
+            skipped.append(Skipped(doc.source, doc.index, obj["kind"], name))
+        else:
+            path = documents.format_path(manifest.path)
+            rows.append(Row(doc.source, doc.index, path, estimate))
     if problems:
         raise InvalidInput(problems)
     return Report(catalog=catalog, rows=tuple(rows), skipped=tuple(skipped))
-
-
-def _objects(doc: Document, problems: list[Problem]) -> list[tuple[tuple[PathPart, ...], Any]]:
-    """The objects of a document: itself, or the items of a `List` (`kind: List`, `PodList`)."""
-    data = doc.data
-    kind = data.get("kind") if isinstance(data, dict) else None
-    if isinstance(kind, str) and kind.endswith("List") and "items" in data:
-        items = data["items"]
-        if not isinstance(items, list):
-            problems.append(doc.problem("expected a list of objects", ("items",)))
-            return []
-        return [(("items", i), item) for i, item in enumerate(items)]
-    return [((), data)]
 
 
 # --- rendering ---------------------------------------------------------------------------

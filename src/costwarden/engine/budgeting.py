@@ -20,6 +20,8 @@ The ledger is written only after every rule allowed the request, and never on dr
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -28,6 +30,7 @@ from costwarden.engine import wording
 from costwarden.engine.contexts import Context
 from costwarden.engine.findings import NOTHING, Change, Finding, Outcome, Reservation, Target
 from costwarden.engine.ports import BudgetSpend
+from costwarden.engine.verdicts import Action
 from costwarden.policies import models
 
 EXPECTED_RUNTIME_ANNOTATION = "costwarden.io/expected-runtime"
@@ -37,6 +40,13 @@ _ZERO = Decimal(0)
 
 def period_end(now: datetime, *, period: str, timezone: str) -> datetime:
     """When the budget period containing `now` ends (midnight, in the budget's timezone)."""
+    # Periods turn at a local midnight, always a whole minute: every review in one minute
+    # shares the answer (time-zone arithmetic was a third of the rule's cost).
+    return _period_end(now.replace(second=0, microsecond=0), period, timezone)
+
+
+@functools.lru_cache(maxsize=256)
+def _period_end(now: datetime, period: str, timezone: str) -> datetime:
     local = now.astimezone(ZoneInfo(timezone))
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
     if period == "week":  # ISO weeks: Monday to Sunday
@@ -107,17 +117,22 @@ def check(
     cap = config.caps.get(group, config.default_cap)
     if cap is None:
         return NOTHING
-    currency = target.estimate.pod.currency
-    scope = f"{config.label}={group}" if config.group_by == "label" else f"namespace {group}"
     now = context.now
     snapshot = context.spend
     stale_after = config.stale_after or context.spend_stale_after
     if snapshot.fetched_at is None or now - snapshot.fetched_at > stale_after:
-        return _stale(config, scope, context=context, stale_after=stale_after, action=action)
+        return _stale(config, group, context=context, stale_after=stale_after, action=action)
+    groups = snapshot.budgets.get(name)
+    if groups is None:
+        # Fetched data without this budget: added by a policy reload since the last refresh.
+        # Not fetched is not "nothing spent" — only a group missing from a fetched budget is.
+        return _stale(
+            config, group, context=context, stale_after=stale_after, action=action, missing=True
+        )
 
     end = period_end(now, period=config.period, timezone=config.timezone)
     left = max(Decimal(int((end - now).total_seconds())) / _HOUR, _ZERO)
-    spend = snapshot.budgets.get(name, {}).get(group) or BudgetSpend(_ZERO, _ZERO)
+    spend = groups.get(group) or _NO_SPEND
     # The same object may already hold a reservation (mutate runs before validate, and the
     # API server retries): it is replaced on admission, so it must not count against itself.
     key = f"{target.namespace}/{target.kind}/{target.name or target.uid}"
@@ -130,62 +145,45 @@ def check(
     committed = spend.run_rate_hourly * left
     workload = change.delta_hourly * expected
     projected = spend.spent + committed + reserved + workload
-    threshold = cap * config.warn_at
     wants_reservation = (
         context.reservations is not None and not target.dry_run and target.kind != "CronJob"
     )
-    if projected <= threshold and not wants_reservation:
-        return NOTHING  # the common case: nothing to say, nothing to format
 
-    def terms() -> str:
-        return (
-            f"spent {wording.money(spend.spent, currency)} + run-rate "
-            f"{wording.money(spend.run_rate_hourly, currency)}/h × {wording.hours(left)} left = "
-            f"{wording.money(committed, currency)} + reserved {wording.money(reserved, currency)} "
-            f"+ this workload {wording.money(change.delta_hourly, currency)}/h × "
-            f"{wording.hours(expected)} ({source}) = {wording.money(workload, currency)} → "
-            f"{wording.money(projected, currency)}"
+    def terms() -> _Terms:
+        return _Terms(
+            config=config,
+            currency=target.estimate.pod.currency,
+            group=group,
+            cap=cap,
+            spend=spend,
+            left=left,
+            reserved=reserved,
+            expected=expected,
+            source=source,
+            committed=committed,
+            workload=workload,
+            projected=projected,
+            hourly=change.delta_hourly,
         )
 
-    numbers = {
-        "group": group,
-        "spent": str(spend.spent),
-        "run_rate_hourly": str(spend.run_rate_hourly),
-        "hours_left": str(left),
-        "reserved": str(reserved),
-        "workload_hourly": str(change.delta_hourly),
-        "expected_hours": str(expected),
-        "projected": str(projected),
-        "cap": str(cap),
-    }
-    fix = (
-        "lower replicas, GPUs or runtime (activeDeadlineSeconds or annotation "
-        f"{EXPECTED_RUNTIME_ANNOTATION}), or wait for the next {config.period}"
-    )
-    if projected > cap:
+    if projected <= cap * config.warn_at:
+        if not wants_reservation:
+            return NOTHING  # nothing to say, nothing to reserve
+        # The common case of a live webhook: only the reservation, its text formatted only
+        # should the ledger refuse it.
         return Outcome(
-            findings=(
-                Finding(
-                    key="cap",
-                    what=f"{config.period}ly budget of {scope} would be exceeded: {terms()} > cap "
-                    f"{wording.money(cap, currency)}",
-                    fix=fix,
-                    numbers=numbers,
-                ),
+            reservation=Reservation(
+                budget=name,
+                group=group,
+                key=key,
+                amount=workload,
+                limit=cap - spend.spent - committed,
+                describe=lambda: terms().refused(),
             )
         )
-    findings: tuple[Finding, ...] = ()
-    if projected > threshold:
-        findings = (
-            Finding(
-                key="warn",
-                what=f"{config.period}ly budget of {scope} is nearly used: {terms()} > "
-                f"{wording.number(config.warn_at * 100)} % of cap {wording.money(cap, currency)}",
-                fix=fix,
-                numbers=numbers,
-                action="warn" if action != "dryrun" else "dryrun",
-            ),
-        )
+    figures = terms()
+    if projected > cap:
+        return Outcome(findings=(figures.finding("cap", action),))
     reservation = None
     if wants_reservation:
         reservation = Reservation(
@@ -194,26 +192,109 @@ def check(
             key=key,
             amount=workload,
             limit=cap - spend.spent - committed,
-            describe=lambda: (
-                f"{config.period}ly budget of {scope} is taken by workloads admitted moments "
-                f"ago: {terms()} fits, but the ledger refused {wording.money(workload, currency)} "
-                f"against the cap {wording.money(cap, currency)}"
-            ),
+            describe=figures.refused,
         )
-    return Outcome(findings=findings, reservation=reservation)
+    return Outcome(findings=(figures.finding("warn", action),), reservation=reservation)
+
+
+_NO_SPEND = BudgetSpend(_ZERO, _ZERO)
+
+
+def _scope(config: models.Budget, group: str) -> str:
+    return f"{config.label}={group}" if config.group_by == "label" else f"namespace {group}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Terms:
+    """One decision's figures; formatted only when a finding or a refusal needs them."""
+
+    config: models.Budget
+    currency: str
+    group: str
+    cap: Decimal
+    spend: BudgetSpend
+    left: Decimal
+    reserved: Decimal
+    expected: Decimal
+    source: str
+    committed: Decimal
+    workload: Decimal
+    projected: Decimal
+    hourly: Decimal
+
+    def text(self) -> str:
+        currency = self.currency
+        return (
+            f"spent {wording.money(self.spend.spent, currency)} + run-rate "
+            f"{wording.money(self.spend.run_rate_hourly, currency)}/h × "
+            f"{wording.hours(self.left)} left = {wording.money(self.committed, currency)} + "
+            f"reserved {wording.money(self.reserved, currency)} + this workload "
+            f"{wording.money(self.hourly, currency)}/h × {wording.hours(self.expected)} "
+            f"({self.source}) = {wording.money(self.workload, currency)} → "
+            f"{wording.money(self.projected, currency)}"
+        )
+
+    def finding(self, key: str, action: str) -> Finding:
+        config, currency = self.config, self.currency
+        scope = _scope(config, self.group)
+        cap = wording.money(self.cap, currency)
+        if key == "cap":
+            what = (
+                f"{config.period}ly budget of {scope} would be exceeded: {self.text()} > cap {cap}"
+            )
+            finding_action: Action | None = None
+        else:
+            what = (
+                f"{config.period}ly budget of {scope} is nearly used: {self.text()} > "
+                f"{wording.number(config.warn_at * 100)} % of cap {cap}"
+            )
+            finding_action = "warn" if action != "dryrun" else "dryrun"
+        return Finding(
+            key=key,
+            what=what,
+            fix=(
+                "lower replicas, GPUs or runtime (activeDeadlineSeconds or annotation "
+                f"{EXPECTED_RUNTIME_ANNOTATION}), or wait for the next {config.period}"
+            ),
+            numbers={
+                "group": self.group,
+                "spent": str(self.spend.spent),
+                "run_rate_hourly": str(self.spend.run_rate_hourly),
+                "hours_left": str(self.left),
+                "reserved": str(self.reserved),
+                "workload_hourly": str(self.hourly),
+                "expected_hours": str(self.expected),
+                "projected": str(self.projected),
+                "cap": str(self.cap),
+            },
+            action=finding_action,
+        )
+
+    def refused(self) -> str:
+        currency = self.currency
+        return (
+            f"{self.config.period}ly budget of {_scope(self.config, self.group)} is taken by "
+            f"workloads admitted moments ago: {self.text()} fits, but the ledger refused "
+            f"{wording.money(self.workload, currency)} against the cap "
+            f"{wording.money(self.cap, currency)}"
+        )
 
 
 def _stale(
     config: models.Budget,
-    scope: str,
+    group: str,
     *,
     context: Context,
     stale_after: timedelta,
     action: str,
+    missing: bool = False,
 ) -> Outcome:
     snapshot = context.spend
+    scope = _scope(config, group)
     behaviour = config.on_stale_data or context.budget_stale_default
-    if snapshot.fetched_at is None:
+    if missing:
+        how_old = "this budget's spend has not been fetched yet (added since the last refresh)"
+    elif snapshot.fetched_at is None:
         how_old = "spend data was never fetched"
     else:
         how_old = (

@@ -325,6 +325,21 @@ class GpuTaint(_Model):
     exempt: they run on every node by design."""
 
 
+class SpendQuery(_Model):
+    """Where a budget's spend comes from in Prometheus (README "Budgets" documents the
+    default queries and their accuracy)."""
+
+    source: Literal["costwarden", "opencost"] | None = None
+    """Default queries over costwarden's own pod cost metric or OpenCost's metrics;
+    None: the server's `--spend-source`."""
+    run_rate: str | None = None
+    """Custom PromQL for the committed $/h per group: an instant vector carrying the group
+    label (`cost_centre`, `team` or `namespace`)."""
+    spent: str | None = None
+    """Custom PromQL for period-to-date spend per group; `{{range}}` (seconds since the
+    period started) and `{{step}}` (the scrape step) are filled in."""
+
+
 class Budget(_Model):
     """A spend cap per group (cost centre, team or namespace) per period."""
 
@@ -347,6 +362,8 @@ class Budget(_Model):
     default_runtime: Duration | None = None
     """Expected runtime when the object states none (no Job deadline, no
     `costwarden.io/expected-runtime` annotation); None: the rest of the period."""
+    spend: SpendQuery | None = None
+    """Where the spend comes from; None: the server's `--spend-source` default queries."""
 
     @model_validator(mode="after")
     def _label_given(self) -> Budget:

@@ -16,9 +16,10 @@ concurrent creations against room for 10 admit exactly 10.
 - `release(key)` drops a workload's reservations early (e.g. when it is deleted).
 - In-memory and per replica. With R replicas each replica only sees its own ledger: in
   the worst case every replica fills the same headroom within one refresh + scrape window,
-  so the overshoot is at most (R − 1) × the headroom. `headroom_share = 1/R` bounds it to
-  zero (each replica may reserve only its share of the headroom) at the cost of a single
-  replica admitting at most 1/R of the headroom before spend data catches up.
+  so the overshoot is at most (R − 1) × the headroom. `headroom_share = 1/R` (serve flag
+  `--budget-replicas R`) bounds it to zero (each replica may reserve only its share of the
+  headroom) at the cost of a single replica admitting at most 1/R of the headroom until
+  its reservations expire.
 """
 
 from __future__ import annotations

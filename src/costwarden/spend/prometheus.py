@@ -12,7 +12,8 @@ Exceptions (all subclasses of `PrometheusError`):
     ├── QueryFailed            Prometheus answered with an error (HTTP 4xx, status=error):
     │                          a bad query, not retried
     └── BadResult              an answer that is not a usable vector: unparseable body,
-                               wrong result type, NaN/±Inf sample, empty result
+                               wrong result type, NaN/±Inf sample, empty result (unless
+                               the caller says "no series" means zero: `allow_empty`)
 
 Transient failures (`Unavailable`) are retried with bounded exponential backoff; the
 worst case of one `query` call is `attempts × timeout + sum of backoffs`, which the caller
@@ -87,12 +88,18 @@ class PrometheusClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def query(self, promql: str, *, time: datetime) -> list[Sample]:
-        """Evaluate `promql` at `time`; a non-empty vector of finite samples, or an error."""
+    async def query(
+        self, promql: str, *, time: datetime, allow_empty: bool = False
+    ) -> list[Sample]:
+        """Evaluate `promql` at `time`: a vector of finite samples, or an error.
+
+        An empty vector is an error (`BadResult`) unless `allow_empty`: by default "no
+        series" is taken for a broken pipeline, never for a silent zero.
+        """
         delay = self._backoff
         for attempt in range(1, self._attempts + 1):
             try:
-                return await self._query_once(promql, time=time)
+                return await self._query_once(promql, time=time, allow_empty=allow_empty)
             except Unavailable:
                 if attempt == self._attempts:
                     raise
@@ -100,17 +107,19 @@ class PrometheusClient:
             delay = min(delay * 2, self._max_backoff)
         raise AssertionError("unreachable")  # the loop returns or raises
 
-    async def query_by(self, promql: str, *, time: datetime, label: str) -> dict[str, Decimal]:
+    async def query_by(
+        self, promql: str, *, time: datetime, label: str, allow_empty: bool = False
+    ) -> dict[str, Decimal]:
         """`query`, keyed by the value of `label` (absent label -> "")."""
         result: dict[str, Decimal] = {}
-        for sample in await self.query(promql, time=time):
+        for sample in await self.query(promql, time=time, allow_empty=allow_empty):
             group = sample.labels.get(label, "")
             if group in result:
                 raise BadResult(f"more than one series for {label}={group!r} in: {promql}")
             result[group] = sample.value
         return result
 
-    async def _query_once(self, promql: str, *, time: datetime) -> list[Sample]:
+    async def _query_once(self, promql: str, *, time: datetime, allow_empty: bool) -> list[Sample]:
         try:
             response = await self._http.post(
                 "/api/v1/query", data={"query": promql, "time": f"{time.timestamp():.3f}"}
@@ -134,19 +143,19 @@ class PrometheusClient:
                 f"HTTP {response.status_code} {body.get('errorType', '')}: "
                 f"{body.get('error', 'no error message')} in: {promql}"
             )
-        return _vector(body.get("data"), promql)
+        return _vector(body.get("data"), promql, allow_empty=allow_empty)
 
 
-def _vector(data: Any, promql: str) -> list[Sample]:
+def _vector(data: Any, promql: str, *, allow_empty: bool = False) -> list[Sample]:
     if not isinstance(data, dict) or data.get("resultType") != "vector":
         kind = data.get("resultType") if isinstance(data, dict) else type(data).__name__
         raise BadResult(f"expected a vector, got {kind!r} for: {promql}")
     result = data.get("result")
     if not isinstance(result, list):
         raise BadResult(f"vector result is not a list for: {promql}")
-    if not result:
+    if not result and not allow_empty:
         # "No series" looks exactly like a broken pipeline (exporter not scraped, label
-        # renamed), so it is an error, never a silent zero.
+        # renamed), so it is an error unless the caller knows it can mean zero.
         raise BadResult(f"empty result for: {promql}")
     samples = []
     for item in result:

@@ -22,6 +22,14 @@ Two default sources (README "Budgets" documents their accuracy):
 A custom query may replace either; it must return an instant vector carrying the
 `group_by` label, and may use the placeholders `{{range}}` (e.g. `86399s`) and `{{step}}`
 (e.g. `60s`) for the period-to-date window.
+
+"No series" from a budget query means zero: nothing in the budget's scope ran (a budget
+on one GPU model, the first hours of a week). What tells that apart from a broken pipeline
+is the source's **presence probe**, run once per refresh for every source a default query
+uses: `count(costwarden_pod_hourly_cost)` — the exporter always exports at least the
+webhook's own pod, so no series at all means it is not scraped — or, for OpenCost,
+`count(container_cpu_allocation)`. An empty probe fails the refresh (stale data). A budget
+whose two queries are both custom has no probe: its author knows what empty means.
 """
 
 from __future__ import annotations
@@ -40,6 +48,11 @@ GroupBy = Literal["cost_centre", "team", "namespace"]
 Source = Literal["costwarden", "opencost"]
 
 POD_HOURLY_COST = "costwarden_pod_hourly_cost"
+PRESENCE: Mapping[Source, str] = {
+    "costwarden": f"count({POD_HOURLY_COST})",
+    "opencost": "count(container_cpu_allocation)",
+}
+"""Per source: a query that has a series whenever the source's metrics are scraped."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +112,13 @@ def render(query: BudgetQuery, *, now: datetime) -> RenderedQuery:
     return RenderedQuery(spent=spent, run_rate=run_rate, label=query.group_by)
 
 
+def presence_probe(query: BudgetQuery) -> str | None:
+    """The probe proving the query's source is scraped; None when both queries are custom."""
+    if query.run_rate_promql and query.spent_promql:
+        return None
+    return PRESENCE[query.source]
+
+
 def default_run_rate(query: BudgetQuery) -> str:
     """Committed $/h per group, from the query's source."""
     if query.source == "opencost":
@@ -148,7 +168,8 @@ def _opencost_run_rate(group: GroupBy) -> str:
 
 
 def for_policies(policies: PolicySet, *, source: Source = "costwarden") -> list[BudgetQuery]:
-    """One query per budget rule, named after the rule (the snapshot's key).
+    """One query per budget rule, named after the rule (the snapshot's key); `source` for
+    rules whose `spend` names none, custom PromQL as the rule's `spend` says.
 
     Raises ValueError for a rule grouped by a label the exporter does not carry: its
     groups would never have spend data, and the engine would read that as zero spend.
@@ -158,13 +179,16 @@ def for_policies(policies: PolicySet, *, source: Source = "costwarden") -> list[
         budget = rule.rule.budget
         if budget is None:
             continue
+        spend = budget.spend
         found.append(
             BudgetQuery(
                 name=rule.name,
                 group_by=_group_by(rule.name, budget),
                 period=budget.period,
                 timezone=budget.timezone,
-                source=source,
+                source=(spend.source if spend else None) or source,
+                spent_promql=spend.spent if spend else None,
+                run_rate_promql=spend.run_rate if spend else None,
                 cap=budget.default_cap,
                 caps=dict(budget.caps),
             )

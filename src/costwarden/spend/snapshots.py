@@ -5,6 +5,12 @@ a new immutable `SpendSnapshot`; `snapshot()` is a plain attribute read that nev
 A refresh is all-or-nothing: when any query fails, the previous budgets stay, `error` says
 why and `fetched_at` stays at the last success, so the snapshot's age keeps growing and
 each budget rule applies its own stale-data behaviour (the engine decides, using `age`).
+
+Every budget fetched is in the snapshot, with an empty mapping when its queries found no
+series (nothing in its scope ran: zero spend for all its groups). A budget absent from a
+fresh snapshot was not fetched yet — added by a policy reload since the last refresh —
+and the engine treats it as stale, never as zero spend. The source's presence probe
+(`queries.presence_probe`) is what keeps "no series" from hiding a broken pipeline.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from typing import TypeVar
 from costwarden.engine.ports import EMPTY_SPEND, BudgetSpend, Clock, Reservations, SpendSnapshot
 from costwarden.metrics import BudgetFigures, SpendMetrics
 from costwarden.spend import queries
-from costwarden.spend.prometheus import PrometheusClient, PrometheusError
+from costwarden.spend.prometheus import BadResult, PrometheusClient, PrometheusError
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +94,9 @@ class SpendRefresher:
         """Fetch every budget once and publish the result (or the failure)."""
         now = self._clock.now()
         wanted = self._budgets  # a policy reload during the await must not mix names up
+        probes = sorted({probe for b in wanted if (probe := queries.presence_probe(b))})
         try:
+            await _all(*(self._probe(probe, now) for probe in probes))
             budgets = dict(
                 zip(
                     (budget.name for budget in wanted),
@@ -128,15 +136,26 @@ class SpendRefresher:
                 self._fail(f"internal error: {error!r}")
             await asyncio.sleep(self._interval)
 
+    async def _probe(self, promql: str, now: datetime) -> None:
+        if not await self._client.query(promql, time=now, allow_empty=True):
+            raise BadResult(
+                f"empty result for {promql}: the source's metrics are not scraped (or renamed)"
+            )
+
     async def _fetch(self, budget: queries.BudgetQuery, now: datetime) -> Mapping[str, BudgetSpend]:
         rendered = queries.render(budget, now=now)
-        run_rate_query = self._client.query_by(rendered.run_rate, time=now, label=rendered.label)
+        # Empty answers are zero here: the presence probe has vouched for the pipeline.
+        run_rate_query = self._client.query_by(
+            rendered.run_rate, time=now, label=rendered.label, allow_empty=True
+        )
         if rendered.spent is None:
             spent: dict[str, Decimal] = {}
             run_rate = await run_rate_query
         else:
             spent, run_rate = await _all(
-                self._client.query_by(rendered.spent, time=now, label=rendered.label),
+                self._client.query_by(
+                    rendered.spent, time=now, label=rendered.label, allow_empty=True
+                ),
                 run_rate_query,
             )
         zero = Decimal(0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from prometheus_harness import (
     PROMTOOL,
     FaultProxy,
     PrometheusServer,
-    openmetrics_history,
+    write_blocks,
 )
 from tests.conftest import require
 
@@ -30,24 +29,7 @@ def prometheus_installed() -> None:
 @pytest.fixture(scope="session")
 def seeded_blocks(prometheus_installed: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """TSDB blocks of the scenario, written once by promtool."""
-    directory = tmp_path_factory.mktemp("history")
-    source = directory / "history.om"
-    source.write_text(openmetrics_history())
-    blocks = directory / "blocks"
-    subprocess.run(
-        [
-            PROMTOOL,
-            "tsdb",
-            "create-blocks-from",
-            "openmetrics",
-            "--quiet",
-            str(source),
-            str(blocks),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return blocks
+    return write_blocks(tmp_path_factory.mktemp("history"))
 
 
 @pytest.fixture(scope="module")

@@ -216,6 +216,27 @@ def openmetrics_history() -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_blocks(directory: Path) -> Path:
+    """The scenario's TSDB blocks, written by promtool into `directory/blocks`."""
+    source = directory / "history.om"
+    source.write_text(openmetrics_history())
+    blocks = directory / "blocks"
+    subprocess.run(
+        [
+            PROMTOOL,
+            "tsdb",
+            "create-blocks-from",
+            "openmetrics",
+            "--quiet",
+            str(source),
+            str(blocks),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return blocks
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

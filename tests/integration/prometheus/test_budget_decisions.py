@@ -234,3 +234,66 @@ async def test_mutate_then_validate_of_the_same_pod_is_not_charged_twice(
     assert mutate.allowed
     validate = decide(tmp_path, cap, snapshot, ledger=ledger)
     assert validate.allowed, [v.message for v in validate.violations]
+
+
+async def test_a_budget_not_fetched_yet_is_stale_data_not_zero_spend(
+    tmp_path: Path, snapshot: SpendSnapshot
+) -> None:
+    # A fresh snapshot without this rule's budget: the rule was added by a policy reload
+    # after the last refresh. Its spend is unknown, so the rule's onStaleData applies.
+    unfetched = SpendSnapshot(fetched_at=snapshot.fetched_at, budgets={})
+    denied = decide(tmp_path, Decimal(10**9), unfetched)
+    assert not denied.allowed
+    [message] = budget_violations(denied)
+    assert "this budget's spend has not been fetched yet" in message
+    warned = decide(tmp_path, Decimal(10**9), unfetched, stale="warn")
+    assert warned.allowed
+    [warning] = [v.message for v in warned.warnings if v.rule == RULE]
+    assert "has not been fetched yet" in warning
+
+
+async def test_a_group_without_series_in_a_fetched_budget_has_spent_nothing(
+    tmp_path: Path, snapshot: SpendSnapshot
+) -> None:
+    # The pod's cost centre has no spend series at all (a new cost centre): zero spend,
+    # decided on its own cost alone — no stale-data warning.
+    probe = decide(tmp_path, Decimal(10**9), snapshot)
+    assert probe.estimate is not None
+    workload = probe.estimate.hourly.total * HOURS_LEFT
+    newcomer = StaticNamespaces({"ml-train": {"cost-centre": "Sales-5045"}})
+    policy = budget_policy(tmp_path, (workload * Decimal("1.1")).quantize(Decimal(1)))
+    pod = request()
+    assert pod.object is not None
+    pod.object["metadata"]["labels"]["cost-centre"] = "NewCentre-1"
+    policy.write_text(policy.read_text().replace("Sales-5045", "NewCentre-1"))
+    verdict = evaluate(
+        pod,
+        policies=load_policies([policy]),
+        catalog=bundled_catalog(),
+        context=Context(namespaces=newcomer, now=T, spend=snapshot),
+    )
+    assert verdict.allowed
+    [warning] = [v for v in verdict.warnings if v.rule == RULE]
+    assert warning.numbers["group"] == "NewCentre-1"
+    assert Decimal(warning.numbers["spent"]) == 0
+    assert Decimal(warning.numbers["run_rate_hourly"]) == 0
+    assert Decimal(warning.numbers["projected"]) == workload
+
+
+async def test_month_rollover_resets_spent_and_hours_left_in_the_decision(
+    tmp_path: Path, prometheus: PrometheusServer
+) -> None:
+    numbers = {}
+    for at in (datetime(2026, 2, 28, 23, 0, tzinfo=UTC), datetime(2026, 3, 1, 0, 30, tzinfo=UTC)):
+        refresher, client = await fetch(prometheus.url, SettableClock(at))
+        await client.aclose()
+        verdict = decide(tmp_path, Decimal(100), refresher.snapshot(), now=at)
+        [denial] = [v for v in verdict.denials if v.rule == RULE]
+        numbers[at.month] = denial.numbers
+    # February: train-a100 at 4.5 $/h from the history's first minute (Feb 27 00:00, inside
+    # February, so counted) to 23:00 — 47 h + 1 sample — one hour left. March: the 30
+    # minutes after midnight (midnight itself belongs to February).
+    assert Decimal(numbers[2]["spent"]) == Decimal("4.5") * (47 * 60 + 1) / 60
+    assert Decimal(numbers[2]["hours_left"]) == 1
+    assert Decimal(numbers[3]["spent"]) == Decimal("4.5") / 2
+    assert Decimal(numbers[3]["hours_left"]) == Decimal("743.5")

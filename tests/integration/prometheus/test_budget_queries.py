@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -17,6 +18,7 @@ from prometheus_harness import PrometheusServer, SettableClock
 
 from costwarden.engine.ports import BudgetSpend
 from costwarden.metrics import SpendMetrics
+from costwarden.policies.loading import load_policies
 from costwarden.spend import queries
 from costwarden.spend.prometheus import PrometheusClient
 from costwarden.spend.snapshots import SpendRefresher
@@ -185,3 +187,36 @@ async def test_after_a_policy_reload_the_next_refresh_fetches_the_new_budgets(
         if sample.name == "costwarden_budget_spent_cost"
     }
     assert budgets == {"new"}  # the removed rule's series are gone
+
+
+async def test_a_budget_rule_names_its_source_and_custom_queries_in_the_policy(
+    prometheus: PrometheusServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "budgets.yaml"
+    path.write_text(
+        """apiVersion: costwarden.io/v1alpha1
+kind: CostPolicy
+metadata: {name: budgets}
+spec:
+  rules:
+  - name: by-namespace-opencost
+    budget: {groupBy: namespace, label: null, defaultCap: "1000", spend: {source: opencost}}
+  - name: by-cost-centre-replica-b
+    budget:
+      defaultCap: "1000"
+      spend:
+        runRate: 'sum by (cost_centre) (costwarden_pod_hourly_cost{instance="replica-b"})'
+        spent: >-
+          sum by (cost_centre) (sum_over_time(
+          costwarden_pod_hourly_cost{instance="replica-a"}[{{range}}])) / 60
+  - name: by-team-default
+    budget: {label: team, defaultCap: "1000"}
+"""
+    )
+    budgets = queries.for_policies(load_policies([path]))
+    got = await snapshot_at(prometheus, T, *budgets)
+    assert got["by-namespace-opencost"]["ml-train"].run_rate_hourly == Decimal("3.0")
+    assert got["by-cost-centre-replica-b"]["Sales-5045"] == BudgetSpend(
+        spent=SALES_SPENT, run_rate_hourly=Decimal("4.5")
+    )
+    assert got["by-team-default"]["nlp"].run_rate_hourly == Decimal("5.25")

@@ -1,6 +1,7 @@
 """The spend snapshot when the real Prometheus misbehaves: stopped, slow, erroring, NaN,
-empty — and recovering. The last good data stays, `error` says why, and the snapshot's
-age keeps growing so budget rules can apply their stale-data setting."""
+no series at all — and recovering. The last good data stays, `error` says why, and the
+snapshot's age keeps growing so budget rules can apply their stale-data setting. Also what
+"no series" means when the source is scraped: zero spend, the budget still fetched."""
 
 from __future__ import annotations
 
@@ -146,14 +147,6 @@ async def test_transient_errors_are_retried_and_bad_answers_are_not(
         ),
         (
             queries.BudgetQuery(
-                name="cc",
-                group_by="cost_centre",
-                run_rate_promql="sum by (cost_centre) (costwarden_exporter_that_was_renamed)",
-            ),
-            "BadResult: empty result",
-        ),
-        (
-            queries.BudgetQuery(
                 name="cc", group_by="cost_centre", run_rate_promql="sum by (cost_centre) ("
             ),
             "QueryFailed: HTTP 400 bad_data",
@@ -168,9 +161,9 @@ async def test_transient_errors_are_retried_and_bad_answers_are_not(
             "BadResult: more than one series for cost_centre='Sales-5045'",
         ),
     ],
-    ids=["nan", "empty", "bad-query", "duplicate-groups"],
+    ids=["nan", "bad-query", "duplicate-groups"],
 )
-async def test_nan_empty_and_rejected_results_from_the_real_server_are_errors(
+async def test_nan_and_rejected_results_from_the_real_server_are_errors(
     prometheus: PrometheusServer, budget: queries.BudgetQuery, error: str
 ) -> None:
     refresher, client = refresher_for(prometheus.url, SettableClock(T), budget)
@@ -190,8 +183,61 @@ async def test_no_data_at_all_for_the_period_is_an_error_not_zero_spend(
         prometheus.url, SettableClock(datetime(2026, 6, 2, tzinfo=UTC))
     )
     snapshot = await refresher.refresh()
+    assert snapshot.fetched_at is None
     assert snapshot.error is not None
-    assert "empty result" in snapshot.error
+    assert snapshot.error.startswith(
+        "BadResult: empty result for count(costwarden_pod_hourly_cost): the source's metrics"
+    )
+    await client.aclose()
+
+
+async def test_the_opencost_presence_probe_fails_the_refresh_when_its_metrics_are_gone(
+    prometheus: PrometheusServer,
+) -> None:
+    budget = queries.BudgetQuery(name="ns", group_by="namespace", source="opencost")
+    refresher, client = refresher_for(
+        prometheus.url, SettableClock(datetime(2026, 6, 2, tzinfo=UTC)), budget
+    )
+    snapshot = await refresher.refresh()
+    assert snapshot.error is not None
+    assert "empty result for count(container_cpu_allocation)" in snapshot.error
+    await client.aclose()
+
+
+H100 = 'max by (namespace, pod, cost_centre) (costwarden_pod_hourly_cost{gpu_model="H100"})'
+
+
+async def test_a_budget_whose_queries_find_no_series_is_fetched_as_zero_spend(
+    prometheus: PrometheusServer,
+) -> None:
+    # A budget on H100 pods only, and none ran: "no series" is zero, not an error, and the
+    # budget is in the snapshot (with no groups) so the engine knows it was fetched.
+    budget = queries.BudgetQuery(
+        name="h100",
+        group_by="cost_centre",
+        run_rate_promql=f"sum by (cost_centre) ({H100})",
+        spent_promql=f"sum_over_time((sum by (cost_centre) ({H100}))[{{{{range}}}}:{{{{step}}}}])",
+    )
+    refresher, client = refresher_for(prometheus.url, SettableClock(T), budget, CC)
+    snapshot = await refresher.refresh()
+    assert snapshot.error is None
+    assert snapshot.fetched_at == T
+    assert dict(snapshot.budgets["h100"]) == {}
+    assert snapshot.budgets["cc"]["Sales-5045"].spent == Decimal("297.0125")
+    await client.aclose()
+
+
+async def test_nothing_running_now_is_a_zero_run_rate_beside_the_spend_so_far(
+    prometheus: PrometheusServer,
+) -> None:
+    budget = queries.BudgetQuery(
+        name="cc", group_by="cost_centre", run_rate_promql=f"sum by (cost_centre) ({H100})"
+    )
+    refresher, client = refresher_for(prometheus.url, SettableClock(T), budget)
+    snapshot = await refresher.refresh()
+    assert snapshot.error is None
+    sales = snapshot.budgets["cc"]["Sales-5045"]
+    assert (sales.spent, sales.run_rate_hourly) == (Decimal("297.0125"), Decimal(0))
     await client.aclose()
 
 

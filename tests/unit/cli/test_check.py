@@ -194,3 +194,24 @@ def test_a_user_catalog_overrides_bundled_prices(manifests, tmp_path, capsys):
     assert ratio.quantize(Decimal("0.001")) == (Decimal("0.5") / Decimal("1.212")).quantize(
         Decimal("0.001")
     )
+
+
+def test_objects_inside_a_list_are_checked_like_any_other(manifests, namespace_labels, tmp_path):
+    # `kubectl get pods -o yaml` prints a List: its items must not slip past the gate.
+    notebook = (manifests / "dev-notebook-pod.yaml").read_text()
+    listing = tmp_path / "list.yaml"
+    listing.write_text(
+        "apiVersion: v1\nkind: List\nitems:\n"
+        + textwrap.indent(notebook, "  ").replace("  apiVersion", "- apiVersion", 1)
+    )
+    status = main(
+        ["check", "-f", str(listing), "--namespace-labels", str(namespace_labels), "--now", NOW]
+    )
+    assert status == 1
+
+
+def test_a_malformed_list_item_exits_two_naming_its_path(tmp_path, capsys):
+    listing = tmp_path / "list.yaml"
+    listing.write_text("apiVersion: v1\nkind: List\nitems:\n- {kind: Pod}\n")
+    assert main(["check", "-f", str(listing), "--now", NOW]) == 2
+    assert f"{listing}:4: document 0: items[0]: apiVersion missing" in capsys.readouterr().err

@@ -35,3 +35,28 @@ spec:
     )
     with pytest.raises(ValueError, match=r"by-project.*'project'"):
         queries.for_policies(load_policies([path]))
+
+
+def test_the_servers_source_applies_unless_the_rule_names_its_own(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        """apiVersion: costwarden.io/v1alpha1
+kind: CostPolicy
+metadata: {name: b}
+spec:
+  rules:
+  - name: server-default
+    budget: {defaultCap: "100"}
+  - name: own-source
+    budget: {defaultCap: "100", spend: {source: costwarden}}
+  - name: custom
+    budget: {defaultCap: "100", spend: {runRate: "sum by (cost_centre) (x)", spent: "y"}}
+"""
+    )
+    found = {q.name: q for q in queries.for_policies(load_policies([path]), source="opencost")}
+    assert found["server-default"].source == "opencost"
+    assert found["own-source"].source == "costwarden"
+    assert found["custom"].run_rate_promql == "sum by (cost_centre) (x)"
+    assert found["custom"].spent_promql == "y"
+    assert queries.presence_probe(found["custom"]) is None
+    assert queries.presence_probe(found["server-default"]) == "count(container_cpu_allocation)"

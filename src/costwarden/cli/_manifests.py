@@ -1,0 +1,82 @@
+"""What `check` and `estimate` share: the manifest options and reading objects from files.
+
+Manifests come as files, directories (read recursively) or stdin, each possibly holding
+several documents, and a document may be a `kind: List` (or `PodList`, ...) whose `items`
+are the objects — the shape `kubectl get -o yaml` prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from costwarden import documents
+from costwarden.documents import Document, PathPart, Problem
+
+
+def add_arguments(parser: argparse.ArgumentParser, *, what: str) -> None:
+    """`-f FILE|DIR|-` (repeatable) and `--catalog PATH` (repeatable)."""
+    parser.add_argument(
+        "-f",
+        "--filename",
+        dest="files",
+        action="append",
+        required=True,
+        metavar="FILE|DIR|-",
+        help=f"manifests to {what} (repeatable; directories are read recursively; - is stdin)",
+    )
+    parser.add_argument(
+        "--catalog",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PATH",
+        help="price catalog file or directory composed over the bundled one (repeatable)",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """One Kubernetes object and where it was read."""
+
+    document: Document
+    path: tuple[PathPart, ...]
+    """Path of the object inside its document (`()`, or `("items", i)` in a List)."""
+    obj: dict[str, Any]
+
+    def problem(self, message: str, path: Sequence[PathPart] = ()) -> Problem:
+        return self.document.problem(message, (*self.path, *path))
+
+
+def read(files: Sequence[str | Path]) -> tuple[list[Manifest], list[Problem]]:
+    """Every well-formed object in the files, and a problem for each malformed one (the
+    caller adds its own and reports them all at once). Unreadable files raise
+    `InvalidInput`."""
+    manifests: list[Manifest] = []
+    problems: list[Problem] = []
+    for doc in documents.read_files(files):
+        for base, obj in _objects(doc, problems):
+            if not isinstance(obj, dict):
+                problems.append(doc.problem("not a Kubernetes object (expected a mapping)", base))
+                continue
+            missing = [key for key in ("apiVersion", "kind") if not isinstance(obj.get(key), str)]
+            if missing:
+                problems.append(doc.problem(f"{' and '.join(missing)} missing", base))
+                continue
+            manifests.append(Manifest(document=doc, path=base, obj=obj))
+    return manifests, problems
+
+
+def _objects(doc: Document, problems: list[Problem]) -> list[tuple[tuple[PathPart, ...], Any]]:
+    data = doc.data
+    kind = data.get("kind") if isinstance(data, dict) else None
+    if isinstance(kind, str) and kind.endswith("List") and "items" in data:
+        items = data["items"]
+        if not isinstance(items, list):
+            problems.append(doc.problem("expected a list of objects", ("items",)))
+            return []
+        return [(("items", i), item) for i, item in enumerate(items)]
+    return [((), data)]

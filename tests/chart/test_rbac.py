@@ -1,0 +1,68 @@
+"""The ClusterRole grants exactly what the kube/ adapter calls: every Kubernetes client call
+in `src/costwarden/kube/` maps to one (group, resource, verb), and the role must hold those
+and nothing more. A new call without its rule fails here (instead of a 403 in a cluster);
+a rule no code needs fails here too."""
+
+from __future__ import annotations
+
+import re
+
+from tests.chart.conftest import Objects, only
+from tests.conftest import ROOT
+
+KUBE = ROOT / "src" / "costwarden" / "kube"
+CALL = re.compile(r"\b(list|read|create|patch|replace|delete)_([a-z_]+)\b")
+VERBS = {"list": "list", "read": "get", "create": "create", "patch": "patch"}
+VERBS |= {"replace": "update", "delete": "delete"}
+# Kubernetes client method stem (snake_case kind) -> (API group, resource).
+KINDS = {
+    "namespace": ("", "namespaces"),
+    "pod": ("", "pods"),
+    "deployment": ("apps", "deployments"),
+    "stateful_set": ("apps", "statefulsets"),
+    "replica_set": ("apps", "replicasets"),
+    "daemon_set": ("apps", "daemonsets"),
+    "job": ("batch", "jobs"),
+    "cron_job": ("batch", "cronjobs"),
+}
+
+
+def permissions_the_code_uses() -> set[tuple[str, str, str]]:
+    used: set[tuple[str, str, str]] = set()
+    for source in sorted(KUBE.glob("*.py")):
+        text = source.read_text()
+        # A list method handed to the reflector (kube.watching) is watched as well.
+        watches = ".stream(" in text or "watching.start(" in text
+        for verb, rest in CALL.findall(text):
+            stem = rest.removeprefix("namespaced_").removesuffix("_for_all_namespaces")
+            if stem.endswith("_with_http_info"):
+                stem = stem.removesuffix("_with_http_info")
+            if stem not in KINDS:
+                continue  # not a client call (e.g. a local helper named list_something)
+            group, resource = KINDS[stem]
+            used.add((group, resource, VERBS[verb]))
+            if verb == "list" and watches:
+                used.add((group, resource, "watch"))
+    return used
+
+
+def granted(objects: Objects) -> set[tuple[str, str, str]]:
+    role = only(objects, "ClusterRole")
+    return {
+        (group, resource, verb)
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+
+
+def test_the_cluster_role_grants_exactly_the_calls_of_the_kube_adapter(defaults: Objects) -> None:
+    used = permissions_the_code_uses()
+    assert used, "no Kubernetes client calls found in src/costwarden/kube/"
+    assert granted(defaults) == used
+
+
+def test_the_code_only_reads() -> None:
+    verbs = {verb for _, _, verb in permissions_the_code_uses()}
+    assert verbs <= {"get", "list", "watch"}
