@@ -67,6 +67,8 @@ def test_costwarden_serve_parses_the_rendered_args_into_the_chart_values(render:
     assert defaults.spend_stale_after_seconds == 300
     assert defaults.prometheus_url is None
     assert defaults.propagate_cost_labels is True
+    # Each replica reserves its share of a budget's headroom: no joint overshoot.
+    assert (defaults.budget_replicas, defaults.spend_source) == (2, "costwarden")
 
     values = load_values(CHART / "ci" / "custom-policies-values.yaml")
     custom = parsed_settings(container(render(values))["args"])
@@ -77,6 +79,15 @@ def test_costwarden_serve_parses_the_rendered_args_into_the_chart_values(render:
     assert custom.team_label == "finops.example.com/team"
     assert custom.propagate_cost_labels is False
     assert custom.policies == (Path("/etc/costwarden/policies"),)
+
+
+def test_budget_headroom_is_split_by_the_replica_count_unless_set(render: Render) -> None:
+    require_serve()
+    three = parsed_settings(container(render({"replicaCount": 3}))["args"])
+    assert three.budget_replicas == 3
+    scaled = {"replicaCount": 3, "budgets": {"headroomSplit": 10, "spendSource": "opencost"}}
+    hpa = parsed_settings(container(render(scaled))["args"])
+    assert (hpa.budget_replicas, hpa.spend_source) == (10, "opencost")
 
 
 def test_the_rendered_mounts_are_where_the_rendered_args_point(render: Render) -> None:
