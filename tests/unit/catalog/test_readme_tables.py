@@ -16,7 +16,8 @@ FOOTNOTES = str.maketrans("", "", "¹²³")
 def catalog_section_rows(readme: Path) -> list[list[str]]:
     text = readme.read_text(encoding="utf-8")
     start = text.index("<!-- section: catalog -->")
-    end = text.index("<!-- section:", start + 1)
+    ends = [text.find(marker, start + 1) for marker in ("<!-- section:", "\n## Development")]
+    end = min(e for e in ends if e != -1)
     rows = []
     for line in text[start:end].splitlines():
         if line.startswith("| `"):
