@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import tomllib
 
 import yaml
@@ -70,3 +73,47 @@ def test_chart_app_version_is_the_package_version_the_image_installs(defaults: O
     assert chart["appVersion"] == project["version"] == __version__
     (container,) = only(defaults, "Deployment")["spec"]["template"]["spec"]["containers"]
     assert container["image"].endswith(f":{__version__}")
+
+
+def test_the_wheel_the_image_installs_runs_on_its_bundled_data_alone(tmp_path) -> None:
+    # No Docker engine here: repeat the image's build steps that matter — `pip wheel .`,
+    # install that wheel (only), then run costwarden away from the source tree — so a
+    # file missing from the package data (catalog, policies, schema, examples) fails here.
+    wheels, site = tmp_path / "wheels", tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = wheels.glob("costwarden-*.whl")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), wheel],
+        check=True,
+        capture_output=True,
+    )
+    # Dependencies from this interpreter, costwarden only from the installed wheel.
+    paths = [str(site), *(p for p in sys.path if p and "site-packages" in p)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "PYTHONSAFEPATH": "1"}
+    examples = site / "costwarden" / "data" / "examples"
+    run = subprocess.run(
+        [sys.executable, "-m", "costwarden", "estimate", "-f", str(examples), "-o", "json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(run.stdout)["objects"]
+    lint = subprocess.run(
+        [sys.executable, "-m", "costwarden", "lint"], cwd=tmp_path, env=env, capture_output=True
+    )
+    assert lint.returncode == 0, lint.stdout
+    check = subprocess.run(
+        [sys.executable, "-c", "import costwarden; print(costwarden.__file__)"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert check.stdout.startswith(str(site))
