@@ -89,7 +89,7 @@ def pod_template(obj: Mapping[str, Any]) -> PodTemplate | None:
     if isinstance(api_version, str) and _group(api_version) not in groups:
         return None
     assert isinstance(kind, str)
-    metadata = _mapping(obj, ("metadata",), required=False)
+    metadata = _metadata(obj, ())
     name = metadata.get("name") or metadata.get("generateName") or ""
     namespace = metadata.get("namespace")
     if not isinstance(namespace, str):
@@ -110,7 +110,7 @@ def pod_template(obj: Mapping[str, Any]) -> PodTemplate | None:
         kind=kind,
         name=str(name),
         namespace=namespace,
-        metadata=_mapping(template, ("metadata",), required=False, base=path),
+        metadata=_metadata(template, path),
         spec=_mapping(template, ("spec",), base=path),
         pointer="/" + "/".join(path),
         pods=pods,
@@ -210,6 +210,22 @@ def _mapping(
         if not isinstance(value, JSON_OBJECT):
             raise InvalidObject("expected a mapping", (*base, *path[: i + 1]))
     return value  # type: ignore[no-any-return]
+
+
+def _metadata(obj: Mapping[str, Any], base: tuple[str, ...]) -> Mapping[str, Any]:
+    """`obj.metadata`, checked where rules read it: labels and annotations map strings to
+    strings, ownerReferences is a list (the API server rejects anything else)."""
+    metadata = _mapping(obj, ("metadata",), required=False, base=base)
+    where = (*base, "metadata")
+    for field in ("labels", "annotations"):
+        values = _mapping(metadata, (field,), required=False, base=where)
+        for key, value in values.items():
+            if not isinstance(value, str):
+                raise InvalidObject(f"expected a string, got {value!r}", (*where, field, key))
+    owners = metadata.get("ownerReferences")
+    if owners is not None and not isinstance(owners, list):
+        raise InvalidObject("expected a list", (*where, "ownerReferences"))
+    return metadata
 
 
 def _count(value: Any, path: tuple[PathPart, ...]) -> int:

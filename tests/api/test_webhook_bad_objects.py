@@ -1,0 +1,66 @@
+"""Objects the API server would reject, through the real engine: always a 400, never a 500.
+
+The webhook must answer bad input with 400 naming where it is wrong (issue 4); these are
+shapes a fuzz of the captured reviews turned up as 500s: metadata of the wrong type,
+quantities Kubernetes refuses (NaN, negative requests).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import httpx
+import pytest
+from webhook_support import NAMESPACES, fixture_paths, load_fixture, local_settings
+
+from costwarden import app as application
+
+FIXTURES = fixture_paths()
+
+
+def fixture(name: str) -> dict[str, Any]:
+    return load_fixture(next(p for p in FIXTURES if p.name.startswith(name)))
+
+
+@pytest.fixture(scope="module")
+def real_app() -> application.App:
+    return application.create_app(
+        local_settings(), namespaces=application.StaticNamespaceLabels(NAMESPACES)
+    )
+
+
+def with_value(review: dict[str, Any], path: tuple[str | int, ...], value: Any) -> dict[str, Any]:
+    changed = copy.deepcopy(review)
+    node = changed["request"]["object"]
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return changed
+
+
+GPU = ("spec", "containers", 0, "resources", "requests", "nvidia.com/gpu")
+CPU = ("spec", "containers", 0, "resources", "requests", "cpu")
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "where"),
+    [
+        (("metadata", "labels"), 7, "request.object.metadata.labels"),
+        (("metadata", "labels"), ["a"], "request.object.metadata.labels"),
+        (("metadata", "labels", "team"), True, "request.object.metadata.labels.team"),
+        (("metadata", "labels", "team"), {"a": 1}, "request.object.metadata.labels.team"),
+        (("metadata", "annotations"), "x", "request.object.metadata.annotations"),
+        (("metadata", "ownerReferences"), 7, "request.object.metadata.ownerReferences"),
+    ],
+)
+@pytest.mark.parametrize("webhook", ["validate", "mutate"])
+async def test_a_pod_kubernetes_would_reject_is_a_400_naming_where_never_a_500(
+    real_app: application.App, webhook: str, path: tuple[str | int, ...], value: Any, where: str
+) -> None:
+    review = with_value(fixture("002-mutate"), path, value)
+    transport = httpx.ASGITransport(app=real_app.admission)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        answer = await http.post(f"/{webhook}", json=review)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["reason"].startswith(f"{where}: "), answer.text
