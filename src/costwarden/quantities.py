@@ -30,7 +30,10 @@ def _parse(text: str) -> Decimal:
         value = _parse_quantity(text)
     except ValueError as exc:
         raise QuantityError(f"{text!r} is not a Kubernetes quantity ({exc})") from None
-    return Decimal(value)
+    value = Decimal(value)
+    if not value.is_finite():  # Decimal reads "NaN" and "Infinity"; the API server does not
+        raise QuantityError(f"{text!r} is not a Kubernetes quantity")
+    return value
 
 
 def parse(quantity: str | int | float) -> Decimal:

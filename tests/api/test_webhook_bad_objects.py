@@ -52,6 +52,9 @@ CPU = ("spec", "containers", 0, "resources", "requests", "cpu")
         (("metadata", "labels", "team"), {"a": 1}, "request.object.metadata.labels.team"),
         (("metadata", "annotations"), "x", "request.object.metadata.annotations"),
         (("metadata", "ownerReferences"), 7, "request.object.metadata.ownerReferences"),
+        (CPU, "NaN", "request.object.spec.containers[0].resources.requests.cpu"),
+        (CPU, "-1", "request.object.spec.containers[0].resources.requests.cpu"),
+        (GPU, -1, "request.object.spec.containers[0].resources.requests.nvidia.com/gpu"),
     ],
 )
 @pytest.mark.parametrize("webhook", ["validate", "mutate"])
