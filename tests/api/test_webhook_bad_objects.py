@@ -40,6 +40,7 @@ def with_value(review: dict[str, Any], path: tuple[str | int, ...], value: Any) 
 
 
 GPU = ("spec", "containers", 0, "resources", "requests", "nvidia.com/gpu")
+SELECTOR = "request.object.spec.nodeSelector.karpenter.sh/capacity-type"
 CPU = ("spec", "containers", 0, "resources", "requests", "cpu")
 
 
@@ -55,6 +56,8 @@ CPU = ("spec", "containers", 0, "resources", "requests", "cpu")
         (CPU, "NaN", "request.object.spec.containers[0].resources.requests.cpu"),
         (CPU, "-1", "request.object.spec.containers[0].resources.requests.cpu"),
         (GPU, -1, "request.object.spec.containers[0].resources.requests.nvidia.com/gpu"),
+        (CPU, "99999999999999Ei", "request.object.spec.containers[0].resources.requests.cpu"),
+        (("spec", "nodeSelector"), {"karpenter.sh/capacity-type": ["spot"]}, SELECTOR),
     ],
 )
 @pytest.mark.parametrize("webhook", ["validate", "mutate"])
@@ -62,6 +65,26 @@ async def test_a_pod_kubernetes_would_reject_is_a_400_naming_where_never_a_500(
     real_app: application.App, webhook: str, path: tuple[str | int, ...], value: Any, where: str
 ) -> None:
     review = with_value(fixture("002-mutate"), path, value)
+    transport = httpx.ASGITransport(app=real_app.admission)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        answer = await http.post(f"/{webhook}", json=review)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["reason"].startswith(f"{where}: "), answer.text
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "where"),
+    [
+        (("spec",), 7, "request.object.spec"),
+        (("spec", "replicas"), -3, "request.object.spec.replicas"),
+        (("spec", "replicas"), True, "request.object.spec.replicas"),
+    ],
+)
+@pytest.mark.parametrize("webhook", ["validate", "mutate"])
+async def test_a_scale_kubernetes_would_reject_is_a_400_naming_where(
+    real_app: application.App, webhook: str, path: tuple[str | int, ...], value: Any, where: str
+) -> None:
+    review = with_value(fixture("034-validate-scale"), path, value)
     transport = httpx.ASGITransport(app=real_app.admission)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
         answer = await http.post(f"/{webhook}", json=review)

@@ -73,8 +73,8 @@ def evaluate(
 def _evaluate_scale(
     request: AdmissionRequest, *, policies: sets.PolicySet, catalog: Catalog, context: Context
 ) -> Verdict:
-    replicas = ((request.object or {}).get("spec") or {}).get("replicas")
-    if context.workloads is None or not isinstance(replicas, int) or not request.namespace:
+    replicas = workloads.scale_replicas(request.object or {})
+    if context.workloads is None or replicas is None or not request.namespace:
         return ALLOWED
     found = context.workloads.workload(
         group=request.resource.group,
@@ -87,8 +87,11 @@ def _evaluate_scale(
     old = _target(found, request=request, catalog=catalog, context=context)
     if old is None:
         return ALLOWED
-    before = ((request.old_object or {}).get("spec") or {}).get("replicas")
-    if isinstance(before, int):
+    try:
+        before = workloads.scale_replicas(request.old_object or {})
+    except workloads.InvalidObject:  # the stored Scale, not the caller's: price it as found
+        before = None
+    if before is not None:
         old = _scaled(old, before)
     new = _scaled(old, replicas)
     return _judge(

@@ -127,6 +127,16 @@ def with_replicas(template: PodTemplate, replicas: int | Decimal) -> PodTemplate
     )
 
 
+def scale_replicas(scale: Mapping[str, Any]) -> int | None:
+    """`spec.replicas` of an `autoscaling/v1` Scale, None when not set.
+
+    Raises `InvalidObject` for a spec that is not a mapping or a count that is not a
+    non-negative integer (the API server refuses both).
+    """
+    replicas = _mapping(scale, ("spec",), required=False).get("replicas")
+    return None if replicas is None else _count(replicas, ("spec", "replicas"))
+
+
 def _pods_at_once(
     kind: str, obj: Mapping[str, Any], metadata: Mapping[str, Any]
 ) -> tuple[Decimal, tuple[str, ...]]:
