@@ -7,10 +7,13 @@ quantities Kubernetes refuses (NaN, negative requests).
 
 from __future__ import annotations
 
+import base64
 import copy
+import json
 from typing import Any
 
 import httpx
+import jsonpatch
 import pytest
 from webhook_support import NAMESPACES, fixture_paths, load_fixture, local_settings
 
@@ -90,3 +93,15 @@ async def test_a_scale_kubernetes_would_reject_is_a_400_naming_where(
         answer = await http.post(f"/{webhook}", json=review)
     assert answer.status_code == 400, answer.text
     assert answer.json()["reason"].startswith(f"{where}: "), answer.text
+
+
+async def test_a_pod_without_metadata_gets_a_patch_that_applies(real_app: application.App) -> None:
+    review = fixture("006-mutate")
+    del review["request"]["object"]["metadata"]  # inherited cost labels must create it
+    transport = httpx.ASGITransport(app=real_app.admission)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        answer = await http.post("/mutate", json=review)
+    assert answer.status_code == 200, answer.text
+    patch = json.loads(base64.b64decode(answer.json()["response"]["patch"]))
+    patched = jsonpatch.apply_patch(review["request"]["object"], patch)
+    assert patched["metadata"]["labels"]["cost-centre"] == NAMESPACES["ml-train"]["cost-centre"]
