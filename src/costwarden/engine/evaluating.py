@@ -420,17 +420,23 @@ def request_for(
     api_version = str(obj.get("apiVersion", ""))
     group, _, version = api_version.rpartition("/")
     kind = str(obj.get("kind", ""))
-    metadata = obj.get("metadata") or {}
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, Mapping):  # evaluating the object names what is wrong
+        metadata = {}
     return AdmissionRequest.model_validate(
         {
             "uid": uid,
             "kind": {"group": group, "version": version, "kind": kind},
             "resource": {"group": group, "version": version, "resource": f"{kind.lower()}s"},
-            "name": metadata.get("name"),
-            "namespace": metadata.get("namespace") or default_namespace,
+            "name": _text(metadata.get("name")),
+            "namespace": _text(metadata.get("namespace")) or default_namespace,
             "operation": operation,
             "object": dict(obj),
             "oldObject": dict(old_object) if old_object is not None else None,
             "dryRun": dry_run,
         }
     )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None

@@ -90,14 +90,12 @@ def pod_template(obj: Mapping[str, Any]) -> PodTemplate | None:
         return None
     assert isinstance(kind, str)
     metadata = _metadata(obj, ())
-    name = metadata.get("name") or metadata.get("generateName") or ""
-    namespace = metadata.get("namespace")
-    if not isinstance(namespace, str):
-        namespace = None
+    name: str = metadata.get("name") or metadata.get("generateName") or ""
+    namespace: str | None = metadata.get("namespace")
     if kind == "Pod":
         return PodTemplate(
             kind=kind,
-            name=str(name),
+            name=name,
             namespace=namespace,
             metadata=metadata,
             spec=_mapping(obj, ("spec",)),
@@ -108,7 +106,7 @@ def pod_template(obj: Mapping[str, Any]) -> PodTemplate | None:
     pods, assumptions = _pods_at_once(kind, obj, metadata)
     return PodTemplate(
         kind=kind,
-        name=str(name),
+        name=name,
         namespace=namespace,
         metadata=_metadata(template, path),
         spec=_mapping(template, ("spec",), base=path),
@@ -223,10 +221,15 @@ def _mapping(
 
 
 def _metadata(obj: Mapping[str, Any], base: tuple[str, ...]) -> Mapping[str, Any]:
-    """`obj.metadata`, checked where rules read it: labels and annotations map strings to
-    strings, ownerReferences is a list (the API server rejects anything else)."""
+    """`obj.metadata`, checked where rules read it: name and namespace are strings, labels
+    and annotations map strings to strings, ownerReferences is a list (the API server
+    rejects anything else)."""
     metadata = _mapping(obj, ("metadata",), required=False, base=base)
     where = (*base, "metadata")
+    for field in ("name", "generateName", "namespace"):
+        value = metadata.get(field)
+        if value is not None and not isinstance(value, str):
+            raise InvalidObject(f"expected a string, got {value!r}", (*where, field))
     for field in ("labels", "annotations"):
         values = _mapping(metadata, (field,), required=False, base=where)
         for key, value in values.items():

@@ -139,6 +139,14 @@ def test_custom_policies_replace_the_bundled_ones(manifests, tmp_path, capsys):
             "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {template: 3}\n",
             "document 0",
         ),
+        (
+            "apiVersion: v1\nkind: Pod\nmetadata: 5\nspec: {containers: []}\n",
+            "metadata: expected a mapping",
+        ),
+        (
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: 5}\nspec: {}\n",
+            "metadata.namespace: expected a string",
+        ),
     ],
 )
 def test_unreadable_or_malformed_manifests_exit_two(tmp_path, capsys, content, expected):
