@@ -113,8 +113,7 @@ def _build(catalog: Catalog) -> Index:
         )
     )
     instances = {
-        name: _instance(spec, catalog=catalog)
-        for name, spec in catalog.instance_types.items()
+        name: _instance(spec, catalog=catalog) for name, spec in catalog.instance_types.items()
     }
     families: dict[str, list[str]] = {}
     for name, instance in instances.items():
