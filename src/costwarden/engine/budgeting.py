@@ -135,7 +135,10 @@ def check(
     spend = groups.get(group) or _NO_SPEND
     # The same object may already hold a reservation (mutate runs before validate, and the
     # API server retries): it is replaced on admission, so it must not count against itself.
-    key = f"{target.namespace}/{target.kind}/{target.name or target.uid}"
+    # An object named only by `generateName` has no name yet: its request uid (shared by
+    # the mutating and validating calls) tells it apart from its siblings.
+    object_name = (target.object.get("metadata") or {}).get("name") or target.uid
+    key = f"{target.namespace}/{target.kind}/{object_name}"
     reserved = (
         context.reservations.reserved(budget=name, group=group, now=now, excluding=key)
         if context.reservations is not None

@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from costwarden import engine
+from costwarden.engine import evaluating
 from costwarden.engine.budgeting import period_end
 from costwarden.engine.ports import BudgetSpend, SpendSnapshot
 from costwarden.spend.ledger import ReservationLedger
@@ -304,3 +306,31 @@ def test_scaling_down_is_never_charged(pod, workload, policies, judge, context):
         new, policies(BUDGET), operation="UPDATE", old=old, context=context(spend=spend("99999"))
     )
     assert verdict.allowed
+
+
+def test_pods_sharing_a_generate_name_each_hold_their_own_reservation(
+    pod, policies, catalog, context
+):
+    # `generateName` pods (notebooks, CI runners) share a prefix, never a name: keyed by the
+    # prefix, each new pod would replace the last one's reservation and a burst would pass.
+    ledger = Ledger()
+    rules = policies(BUDGET)
+    spent = spend("0")
+    verdicts = []
+    for uid in ("uid-1", "uid-2"):
+        obj = pod(cpu="4")
+        del obj["metadata"]["name"]
+        obj["metadata"]["generateName"] = "nb-"
+        request = evaluating.request_for(obj, uid=uid)
+        verdicts.append(
+            engine.evaluate(
+                request,
+                policies=rules,
+                catalog=catalog,
+                context=context(spend=spent, reservations=ledger),
+            )
+        )
+    keys = [call["key"] for call in ledger.calls]
+    assert len(set(keys)) == 2, keys
+    held = ledger.reserved(budget="budget", group="Sales-5045", now=NOW)
+    assert held == 2 * hourly(verdicts[0]) * HOURS_LEFT
