@@ -366,6 +366,20 @@ class ReadOnlyReservations:
             budget=budget, group=group, key=key, amount=amount, limit=limit, now=now
         )
 
+    def would_reserve(
+        self,
+        *,
+        budget: str,
+        group: str,
+        key: str,
+        amount: Decimal,
+        limit: Decimal,
+        now: datetime,
+    ) -> bool:
+        return self._ledger.would_reserve(
+            budget=budget, group=group, key=key, amount=amount, limit=limit, now=now
+        )
+
 
 class StaticNamespaceLabels:
     """Fixed namespace labels (none by default): serving with neither a cluster nor a file."""

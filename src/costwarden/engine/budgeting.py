@@ -15,7 +15,7 @@ Jobs made by a CronJob are charged at each run — that is when they start to co
 CronJob itself is checked for one run and reserves nothing.
 
 The ledger is written only after every rule allowed the request, and never on dry run
-(`sideEffects: NoneOnDryRun`).
+(`sideEffects: NoneOnDryRun`): a dry run asks `would_reserve`, the same question read-only.
 """
 
 from __future__ import annotations
@@ -148,9 +148,7 @@ def check(
     committed = spend.run_rate_hourly * left
     workload = change.delta_hourly * expected
     projected = spend.spent + committed + reserved + workload
-    wants_reservation = (
-        context.reservations is not None and not target.dry_run and target.kind != "CronJob"
-    )
+    wants_reservation = context.reservations is not None and target.kind != "CronJob"
 
     def terms() -> _Terms:
         return _Terms(

@@ -19,7 +19,7 @@ What a request is checked against (UPDATE semantics):
 Each rule's findings become `Violation`s with the rule's action unless an exception waives
 them: a label (`cost-exception=<ticket>` with an unexpired expiry annotation) or a
 `PolicyException` object naming the rule. Budgets are reserved in the ledger last, only
-when everything else allowed and the request is not a dry run.
+when everything else allowed; a dry run asks the ledger the same question read-only.
 """
 
 from __future__ import annotations
@@ -202,8 +202,12 @@ def _judge(
     # budget refuse after a first reserved, the first entry simply expires (the ledger's
     # reconciliation): cheaper than a two-phase commit on the admission path.
     if allowed and context.reservations is not None:
+        # A dry run asks the same question and writes nothing, whatever ledger it is given.
+        reserve = (
+            context.reservations.would_reserve if new.dry_run else context.reservations.try_reserve
+        )
         for rule, reservation in reservations:
-            if not context.reservations.try_reserve(
+            if not reserve(
                 budget=reservation.budget,
                 group=reservation.group,
                 key=reservation.key,

@@ -334,3 +334,20 @@ def test_pods_sharing_a_generate_name_each_hold_their_own_reservation(
     assert len(set(keys)) == 2, keys
     held = ledger.reserved(budget="budget", group="Sales-5045", now=NOW)
     assert held == 2 * hourly(verdicts[0]) * HOURS_LEFT
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_dry_run_is_refused_where_the_replicas_share_of_the_headroom_refuses_the_real_one(
+    pod, policies, judge, context, dry_run
+):
+    rules = policies(BUDGET)
+    amount = hourly(judge(pod(cpu="4"), rules, context=context(spend=spend("0")))) * HOURS_LEFT
+    # The cap leaves 1.5 × the workload's cost: enough alone, but not within half of it.
+    spent = spend(str(Decimal(60000) - amount * Decimal("1.5")))
+    ledger = ReservationLedger(headroom_share=Decimal(1) / 2)  # --budget-replicas 2
+    verdict = judge(
+        pod(cpu="4"), rules, dry_run=dry_run, context=context(spend=spent, reservations=ledger)
+    )
+    assert not verdict.allowed
+    assert "the ledger refused" in verdict.denials[0].message
+    assert ledger.reserved(budget="budget", group="Sales-5045", now=NOW) == 0
