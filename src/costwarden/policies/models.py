@@ -104,6 +104,8 @@ def parse_expiry(value: Any) -> datetime:
             raise ValueError("an expiry time needs a timezone, e.g. 2026-12-31T18:00:00Z")
         return value
     if isinstance(value, date):
+        if value == date.max:  # valid through that day: the next one is past datetime's range
+            raise ValueError(f"{value} is past the last date an expiry can name")
         return datetime.combine(value + timedelta(days=1), time(), tzinfo=UTC)
     problem = f"{value!r} is not a date (2026-12-31) or a time (2026-12-31T18:00:00Z)"
     if not isinstance(value, str):
