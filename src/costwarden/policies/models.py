@@ -64,7 +64,10 @@ def parse_duration(text: str) -> timedelta:
     if not text.strip() or found is None:
         raise ValueError(f"{text!r} is not a duration like 6h, 90m, 1h30m or 2d")
     days, hours, minutes, seconds = (int(part or 0) for part in found.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    try:
+        return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"{text!r} is longer than any duration can be") from None
 
 
 def _duration(value: Any) -> timedelta:

@@ -119,6 +119,14 @@ def test_expected_hours_never_exceed_the_rest_of_the_period(pod, policies, judge
     assert "× 204.0 h (rest of the period)" in verdict.denials[0].message
 
 
+def test_an_expected_runtime_past_any_calendar_is_the_rest_of_the_period(
+    pod, policies, judge, context
+):
+    obj = pod(cpu="4", annotations={"costwarden.io/expected-runtime": "99999999999d"})
+    verdict = judge(obj, policies(BUDGET), context=context(spend=spend("59999.9")))
+    assert "× 204.0 h (rest of the period)" in verdict.denials[0].message
+
+
 @pytest.mark.parametrize(
     ("moment", "period", "zone", "end"),
     [
