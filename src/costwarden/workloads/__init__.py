@@ -241,10 +241,19 @@ def _metadata(obj: Mapping[str, Any], base: tuple[str, ...]) -> Mapping[str, Any
     return metadata
 
 
+MAX_COUNT = 2**31 - 1
+"""Replicas, parallelism and completions are int32 in the Kubernetes API."""
+
+
 def _count(value: Any, path: tuple[PathPart, ...]) -> int:
-    """A non-negative integer count (replicas, parallelism, an annotation's text)."""
+    """A non-negative int32 count (replicas, parallelism, an annotation's text)."""
+    count = None
     if isinstance(value, str) and value.isdigit():
-        return int(value)
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    raise InvalidObject(f"expected a non-negative integer, got {value!r}", path)
+        count = int(value)
+    elif isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        count = value
+    if count is None or count > MAX_COUNT:
+        raise InvalidObject(
+            f"expected a non-negative integer up to {MAX_COUNT}, got {value!r}", path
+        )
+    return count
