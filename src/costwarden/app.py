@@ -381,14 +381,10 @@ class ReadOnlyReservations:
         )
 
 
-class StaticNamespaceLabels:
+class StaticNamespaceLabels(engine.StaticNamespaces):
     """Fixed namespace labels (none by default): serving with neither a cluster nor a file."""
 
-    def __init__(self, labels: Mapping[str, Mapping[str, str]] | None = None) -> None:
-        self._labels = dict(labels or {})
-
-    def labels_for(self, namespace: str) -> Mapping[str, str] | None:
-        return self._labels.get(namespace)
+    __slots__ = ()
 
     def ready(self) -> bool:
         return True
