@@ -167,34 +167,25 @@ def check(
             hourly=change.delta_hourly,
         )
 
-    if projected <= cap * config.warn_at:
-        if not wants_reservation:
-            return NOTHING  # nothing to say, nothing to reserve
-        # The common case of a live webhook: only the reservation, its text formatted only
-        # should the ledger refuse it.
-        return Outcome(
-            reservation=Reservation(
-                budget=name,
-                group=group,
-                key=key,
-                amount=workload,
-                limit=cap - spend.spent - committed,
-                describe=lambda: terms().refused(),
-            )
-        )
-    figures = terms()
-    if projected > cap:
-        return Outcome(findings=(figures.finding("cap", action),))
-    reservation = None
-    if wants_reservation:
-        reservation = Reservation(
+    # Its text is formatted only should the ledger refuse it.
+    reservation = (
+        Reservation(
             budget=name,
             group=group,
             key=key,
             amount=workload,
             limit=cap - spend.spent - committed,
-            describe=figures.refused,
+            describe=lambda: terms().refused(),
         )
+        if wants_reservation
+        else None
+    )
+    if projected <= cap * config.warn_at:
+        # The common case of a live webhook: only the reservation (or nothing at all).
+        return NOTHING if reservation is None else Outcome(reservation=reservation)
+    figures = terms()
+    if projected > cap:
+        return Outcome(findings=(figures.finding("cap", action),))
     return Outcome(findings=(figures.finding("warn", action),), reservation=reservation)
 
 
