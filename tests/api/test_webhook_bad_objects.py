@@ -105,3 +105,15 @@ async def test_a_pod_without_metadata_gets_a_patch_that_applies(real_app: applic
     patch = json.loads(base64.b64decode(answer.json()["response"]["patch"]))
     patched = jsonpatch.apply_patch(review["request"]["object"], patch)
     assert patched["metadata"]["labels"]["cost-centre"] == NAMESPACES["ml-train"]["cost-centre"]
+
+
+@pytest.mark.parametrize("webhook", ["validate", "mutate"])
+async def test_a_pod_asking_more_than_any_node_has_is_a_400_not_an_overflow(
+    real_app: application.App, webhook: str
+) -> None:
+    review = with_value(fixture("005-validate"), CPU, str(2**63 - 1))  # no instance pinned
+    transport = httpx.ASGITransport(app=real_app.admission)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        answer = await http.post(f"/{webhook}", json=review)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["reason"].startswith("request.object.spec: requests priced at more than")
