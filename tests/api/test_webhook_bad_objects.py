@@ -117,3 +117,13 @@ async def test_a_pod_asking_more_than_any_node_has_is_a_400_not_an_overflow(
         answer = await http.post(f"/{webhook}", json=review)
     assert answer.status_code == 400, answer.text
     assert answer.json()["reason"].startswith("request.object.spec: requests priced at more than")
+
+
+async def test_a_malformed_old_object_is_named_as_the_old_object(real_app: application.App) -> None:
+    review = fixture("048-validate-pod-update")
+    review["request"]["oldObject"]["metadata"]["labels"] = 7
+    transport = httpx.ASGITransport(app=real_app.admission)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        answer = await http.post("/validate", json=review)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["reason"].startswith("request.oldObject.metadata.labels: "), answer.text

@@ -64,7 +64,10 @@ def evaluate(
         return ALLOWED
     old = None
     if request.operation == "UPDATE" and request.old_object is not None:
-        old = _target(request.old_object, request=request, catalog=catalog, context=context)
+        try:
+            old = _target(request.old_object, request=request, catalog=catalog, context=context)
+        except workloads.InvalidObject as exc:
+            raise workloads.InvalidObject(exc.message, exc.path, field="oldObject") from None
     return _judge(
         new, old, policies=policies, catalog=catalog, context=context, operation=request.operation
     )

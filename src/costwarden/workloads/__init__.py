@@ -43,16 +43,20 @@ _ONE = Decimal(1)
 
 
 class InvalidObject(ValueError):
-    """An object whose shape is not what Kubernetes would accept, at `path` inside it."""
+    """An object whose shape is not what Kubernetes would accept, at `path` inside it;
+    `field` is the AdmissionRequest field holding it (`object`, or `oldObject`)."""
 
-    def __init__(self, message: str, path: tuple[PathPart, ...] = ()) -> None:
+    def __init__(
+        self, message: str, path: tuple[PathPart, ...] = (), *, field: str = "object"
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.path = path
+        self.field = field
 
     def within(self, prefix: tuple[PathPart, ...]) -> InvalidObject:
         """The same error, its path made relative to an enclosing object."""
-        return InvalidObject(self.message, (*prefix, *self.path))
+        return InvalidObject(self.message, (*prefix, *self.path), field=self.field)
 
 
 @dataclass(frozen=True, slots=True)
