@@ -10,7 +10,9 @@ fetched here), `reserved` from the ledger (admitted cost not yet visible in spen
 projected > cap denies (per the rule's action); projected > warnAt × cap warns.
 
 Budgets are charged once, at the top-level object: pods and ReplicaSets made by a
-controller were priced when their owner was admitted (a Deployment, a StatefulSet, a Job).
+built-in controller were priced when their owner was admitted (a Deployment, a StatefulSet,
+a Job). Pods of any other controller (PyTorchJob, RayCluster, ...) are charged themselves:
+nothing priced their owner.
 Jobs made by a CronJob are charged at each run — that is when they start to cost; the
 CronJob itself is checked for one run and reserves nothing.
 
@@ -26,6 +28,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from costwarden import workloads
 from costwarden.engine import wording
 from costwarden.engine.contexts import Context
 from costwarden.engine.findings import NOTHING, Change, Finding, Outcome, Reservation, Target
@@ -36,6 +39,11 @@ from costwarden.policies import models
 EXPECTED_RUNTIME_ANNOTATION = "costwarden.io/expected-runtime"
 _HOUR = Decimal(3600)
 _ZERO = Decimal(0)
+
+
+CHARGED_WITH_OWNER = workloads.WORKLOAD_KINDS - {"Pod", "CronJob"}
+"""Controllers charged when they were admitted, so what they create is not charged again.
+A CronJob is not among them: it is checked for one run, and each Job it starts pays."""
 
 
 def period_end(now: datetime, *, period: str, timezone: str) -> datetime:
@@ -107,7 +115,7 @@ def check(
     context: Context,
     action: str,
 ) -> Outcome:
-    if target.controller is not None and target.controller != "CronJob":
+    if target.controller in CHARGED_WITH_OWNER:
         return NOTHING
     if change.delta_hourly <= _ZERO:
         return NOTHING

@@ -255,6 +255,18 @@ def test_controller_made_pods_are_not_charged_again(pod, policies, judge, contex
     assert judge(obj, policies(BUDGET), context=context(spend=spend("70000"))).allowed
 
 
+@pytest.mark.parametrize("owner", ["PyTorchJob", "RayCluster", "Workflow"])
+def test_pods_made_by_a_controller_costwarden_does_not_price_are_charged(
+    pod, policies, judge, context, owner
+):
+    # Training operators create pods directly: nobody charged their owner, so the pod pays.
+    obj = pod(cpu="4")
+    obj["metadata"]["ownerReferences"] = [
+        {"kind": owner, "name": "r", "uid": "u", "controller": True, "apiVersion": "x.io/v1"}
+    ]
+    assert not judge(obj, policies(BUDGET), context=context(spend=spend("70000"))).allowed
+
+
 def test_jobs_made_by_a_cronjob_are_charged_at_each_run(pod, workload, policies, judge, context):
     job = workload("Job", pod(cpu="4"))
     job["metadata"]["ownerReferences"] = [
