@@ -47,7 +47,6 @@ from costwarden.engine.ports import (
     EMPTY_SPEND,
     Clock,
     NamespaceLabels,
-    Reservations,
     SpendSource,
     WorkloadLookup,
 )
@@ -345,7 +344,7 @@ class ReadOnlyReservations:
     would overshoot a cap is denied in a dry run too — but never hold budget.
     """
 
-    def __init__(self, ledger: Reservations) -> None:
+    def __init__(self, ledger: ReservationLedger) -> None:
         self._ledger = ledger
 
     def reserved(
@@ -363,18 +362,29 @@ class ReadOnlyReservations:
         limit: Decimal,
         now: datetime,
     ) -> bool:
-        held = self._ledger.reserved(budget=budget, group=group, now=now, excluding=key)
-        return held + amount <= limit
+        return self._ledger.would_reserve(
+            budget=budget, group=group, key=key, amount=amount, limit=limit, now=now
+        )
+
+    def would_reserve(
+        self,
+        *,
+        budget: str,
+        group: str,
+        key: str,
+        amount: Decimal,
+        limit: Decimal,
+        now: datetime,
+    ) -> bool:
+        return self._ledger.would_reserve(
+            budget=budget, group=group, key=key, amount=amount, limit=limit, now=now
+        )
 
 
-class StaticNamespaceLabels:
+class StaticNamespaceLabels(engine.StaticNamespaces):
     """Fixed namespace labels (none by default): serving with neither a cluster nor a file."""
 
-    def __init__(self, labels: Mapping[str, Mapping[str, str]] | None = None) -> None:
-        self._labels = dict(labels or {})
-
-    def labels_for(self, namespace: str) -> Mapping[str, str] | None:
-        return self._labels.get(namespace)
+    __slots__ = ()
 
     def ready(self) -> bool:
         return True
@@ -385,7 +395,7 @@ def create_app(
     *,
     namespaces: NamespaceSource | None = None,
     spend: SpendSource | None = None,
-    reservations: Reservations | None = None,
+    reservations: ReservationLedger | None = None,
     workloads: WorkloadLookup | None = None,
     clock: Clock | None = None,
     registry: CollectorRegistry | None = None,

@@ -18,6 +18,9 @@ from kubernetes.utils import quantity as _k8s_quantity
 _parse_quantity = cast("Callable[[str], Decimal]", _k8s_quantity.parse_quantity)
 
 GIB = Decimal(1024**3)
+MAX = Decimal(2**63 - 1)
+"""The largest magnitude accepted: Kubernetes reads quantities as int64 (`Value()`);
+beyond it, costs would overflow the precision that keeps money exact."""
 
 
 class QuantityError(ValueError):
@@ -30,7 +33,12 @@ def _parse(text: str) -> Decimal:
         value = _parse_quantity(text)
     except ValueError as exc:
         raise QuantityError(f"{text!r} is not a Kubernetes quantity ({exc})") from None
-    return Decimal(value)
+    value = Decimal(value)
+    if not value.is_finite():  # Decimal reads "NaN" and "Infinity"; the API server does not
+        raise QuantityError(f"{text!r} is not a Kubernetes quantity")
+    if abs(value) > MAX:
+        raise QuantityError(f"{text!r} is too large (more than 2^63 - 1)")
+    return value
 
 
 def parse(quantity: str | int | float) -> Decimal:

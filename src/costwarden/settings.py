@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 StaleBehaviour = Literal["deny", "warn", "allow"]
 LogLevel = Literal["debug", "info", "warning", "error"]
@@ -54,6 +55,22 @@ class Settings(BaseModel):
     prometheus_url: str | None = None
     """Prometheus-compatible HTTP API for spend (Prometheus, Thanos, Mimir, VictoriaMetrics).
     None: budget rules see no spend data and behave as their stale-data setting says."""
+
+    @field_validator("prometheus_url")
+    @classmethod
+    def _queryable(cls, url: str | None) -> str | None:
+        # Refused at start: a URL no request can be sent to would leave every budget stale.
+        if url is None:
+            return url
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 (raises ValueError for a port out of range)
+        except ValueError as exc:
+            raise ValueError(f"{url!r} is not a URL: {exc}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{url!r} is not an http(s) URL with a host")
+        return url
+
     spend_refresh_seconds: float = Field(default=30.0, gt=0)
     """Background spend refresh interval: well under Prometheus' 1-min scrape."""
     spend_timeout_seconds: float = Field(default=5.0, gt=0)

@@ -44,6 +44,19 @@ def test_an_invalid_value_names_its_flag_and_variable() -> None:
     assert "--log-level / COSTWARDEN_LOG_LEVEL" in message
 
 
+@pytest.mark.parametrize("url", ["notaurl", "http://[::1", "http://prometheus:99999", "ftp://p"])
+def test_a_prometheus_url_that_cannot_be_queried_is_refused_at_start(url: str) -> None:
+    with pytest.raises(
+        settings.SettingsError, match="--prometheus-url / COSTWARDEN_PROMETHEUS_URL"
+    ):
+        settings.load(flags={"prometheus_url": url}, environ={})
+
+
+def test_a_prometheus_url_with_a_path_prefix_is_accepted() -> None:
+    url = "https://mimir.example:8080/prometheus"
+    assert settings.load(flags={"prometheus_url": url}, environ={}).prometheus_url == url
+
+
 def test_every_setting_has_a_documented_flag_name() -> None:
     for field, info in settings.Settings.model_fields.items():
         assert info.description, f"{field} needs a docstring (it is the --help text)"

@@ -78,6 +78,16 @@ def test_a_dry_run_sees_the_ledgers_answer_without_writing_to_it() -> None:
     assert ledger.try_reserve(key="third", **{**ask, "amount": Decimal(4)})
 
 
+def test_a_dry_run_is_refused_where_the_ledger_would_refuse_its_replicas_share() -> None:
+    ledger = ReservationLedger(headroom_share=Decimal(1) / 2)  # --budget-replicas 2
+    dry = application.ReadOnlyReservations(ledger)
+    ask = {"budget": "b", "group": "g", "amount": Decimal(6), "limit": Decimal(10), "now": T}
+    assert dry.try_reserve(key="pod", **ask) is False  # 6 > 10 × 1/2: the real one is refused
+    assert ledger.try_reserve(key="pod", **ask) is False
+    assert dry.try_reserve(key="pod", **{**ask, "amount": Decimal(5)}) is True
+    assert ledger.reserved(budget="b", group="g", now=T) == Decimal(0)
+
+
 def test_stale_spend_warns_and_readyz_reports_the_spend_error(tmp_path: Path) -> None:
     policy = tmp_path / "budget.yaml"
     policy.write_text(BUDGET % ("cost-centre", "1000000"))

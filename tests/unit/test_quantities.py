@@ -23,7 +23,9 @@ def test_bare_yaml_numbers_are_accepted_without_binary_float_error() -> None:
     assert quantities.parse(4) == Decimal(4)
 
 
-@pytest.mark.parametrize("bad", ["lots", "1.2.3", "", True])
+@pytest.mark.parametrize(
+    "bad", ["lots", "1.2.3", "", True, "NaN", "Infinity", "-inf", "snan", "99999999999999Ei"]
+)
 def test_rejects_what_is_not_a_quantity(bad: object) -> None:
     with pytest.raises(quantities.QuantityError):
         quantities.parse(bad)  # type: ignore[arg-type]

@@ -99,7 +99,7 @@ class Admission:
         except workloads.InvalidObject as exc:
             # Kubernetes would not have accepted the object either: the caller's fault.
             decision = "invalid"
-            where = format_path(("request", "object", *exc.path))
+            where = format_path(("request", exc.field, *exc.path))
             raise reading.BadReview(f"{where}: {exc.message}") from None
         finally:
             self._metrics.review(

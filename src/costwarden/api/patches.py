@@ -19,6 +19,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from costwarden.engine.patching import escape as escape  # one RFC 6901 escape, re-exported
 from costwarden.engine.verdicts import PatchOperation
 
 
@@ -26,12 +27,8 @@ class PatchError(ValueError):
     """A patch that does not apply to the object (a bug in whoever built it)."""
 
 
-def escape(token: str) -> str:
-    """One reference token of an RFC 6901 pointer."""
-    return token.replace("~", "~0").replace("/", "~1")
-
-
 def unescape(token: str) -> str:
+    """The inverse of `escape` (`~1` -> `/` first, then `~0` -> `~`)."""
     return token.replace("~1", "/").replace("~0", "~")
 
 

@@ -111,32 +111,14 @@ class Reloadable(Generic[T]):
             log.error(
                 "reloading %s failed; the previous version keeps serving:\n%s", self.source, exc
             )
-            self._report(
-                Status(
-                    self.source,
-                    loaded=True,
-                    files=_names(files),
-                    loaded_at=self.status.loaded_at,
-                    error=str(exc),
-                    failed_at=datetime.now(UTC),
-                )
-            )
+            self._report_failure(files, exc)
             return False
         for callback in self._subscribers:
             try:
                 callback(value)
             except Exception as exc:  # a follower refusing the new value refuses the reload
                 log.error("reloading %s refused:\n%s", self.source, exc)
-                self._report(
-                    Status(
-                        self.source,
-                        loaded=True,
-                        files=_names(files),
-                        loaded_at=self.status.loaded_at,
-                        error=str(exc),
-                        failed_at=datetime.now(UTC),
-                    )
-                )
+                self._report_failure(files, exc)
                 return False
         self._value = value
         log.info("reloaded %s from %d file(s)", self.source, len(files))
@@ -144,6 +126,19 @@ class Reloadable(Generic[T]):
             Status(self.source, loaded=True, files=_names(files), loaded_at=datetime.now(UTC))
         )
         return True
+
+    def _report_failure(self, files: Sequence[Path], error: Exception) -> None:
+        """The last good value keeps serving: still loaded, with the failure beside it."""
+        self._report(
+            Status(
+                self.source,
+                loaded=True,
+                files=_names(files),
+                loaded_at=self.status.loaded_at,
+                error=str(error),
+                failed_at=datetime.now(UTC),
+            )
+        )
 
     def _report(self, status: Status) -> None:
         self.status = status

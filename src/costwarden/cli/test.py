@@ -62,7 +62,10 @@ def run_directory(directory: Path) -> list[verifying.CaseResult]:
     results: list[verifying.CaseResult] = []
     for file in files:
         docs = documents.read_files([file], exact_numbers=True)
-        for _, suite in suites.suites_from_documents(docs):
+        found = suites.suites_from_documents(docs)
+        if not found:  # a CI gate pointed at the wrong file must not pass having run nothing
+            raise InputError(f"{file}: no PolicyTest document (kind: PolicyTest)")
+        for _, suite in found:
             base = file.parent
             policies = loading.load_policies([base / p for p in suite.spec.policies])
             catalog = load_catalog([base / c for c in suite.spec.catalogs])

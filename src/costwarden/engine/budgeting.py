@@ -10,12 +10,14 @@ fetched here), `reserved` from the ledger (admitted cost not yet visible in spen
 projected > cap denies (per the rule's action); projected > warnAt × cap warns.
 
 Budgets are charged once, at the top-level object: pods and ReplicaSets made by a
-controller were priced when their owner was admitted (a Deployment, a StatefulSet, a Job).
+built-in controller were priced when their owner was admitted (a Deployment, a StatefulSet,
+a Job). Pods of any other controller (PyTorchJob, RayCluster, ...) are charged themselves:
+nothing priced their owner.
 Jobs made by a CronJob are charged at each run — that is when they start to cost; the
 CronJob itself is checked for one run and reserves nothing.
 
 The ledger is written only after every rule allowed the request, and never on dry run
-(`sideEffects: NoneOnDryRun`).
+(`sideEffects: NoneOnDryRun`): a dry run asks `would_reserve`, the same question read-only.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from costwarden import workloads
 from costwarden.engine import wording
 from costwarden.engine.contexts import Context
 from costwarden.engine.findings import NOTHING, Change, Finding, Outcome, Reservation, Target
@@ -36,6 +39,11 @@ from costwarden.policies import models
 EXPECTED_RUNTIME_ANNOTATION = "costwarden.io/expected-runtime"
 _HOUR = Decimal(3600)
 _ZERO = Decimal(0)
+
+
+CHARGED_WITH_OWNER = workloads.WORKLOAD_KINDS - {"Pod", "CronJob"}
+"""Controllers charged when they were admitted, so what they create is not charged again.
+A CronJob is not among them: it is checked for one run, and each Job it starts pays."""
 
 
 def period_end(now: datetime, *, period: str, timezone: str) -> datetime:
@@ -107,7 +115,7 @@ def check(
     context: Context,
     action: str,
 ) -> Outcome:
-    if target.controller is not None and target.controller != "CronJob":
+    if target.controller in CHARGED_WITH_OWNER:
         return NOTHING
     if change.delta_hourly <= _ZERO:
         return NOTHING
@@ -135,7 +143,10 @@ def check(
     spend = groups.get(group) or _NO_SPEND
     # The same object may already hold a reservation (mutate runs before validate, and the
     # API server retries): it is replaced on admission, so it must not count against itself.
-    key = f"{target.namespace}/{target.kind}/{target.name or target.uid}"
+    # An object named only by `generateName` has no name yet: its request uid (shared by
+    # the mutating and validating calls) tells it apart from its siblings.
+    object_name = (target.object.get("metadata") or {}).get("name") or target.uid
+    key = f"{target.namespace}/{target.kind}/{object_name}"
     reserved = (
         context.reservations.reserved(budget=name, group=group, now=now, excluding=key)
         if context.reservations is not None
@@ -145,9 +156,7 @@ def check(
     committed = spend.run_rate_hourly * left
     workload = change.delta_hourly * expected
     projected = spend.spent + committed + reserved + workload
-    wants_reservation = (
-        context.reservations is not None and not target.dry_run and target.kind != "CronJob"
-    )
+    wants_reservation = context.reservations is not None and target.kind != "CronJob"
 
     def terms() -> _Terms:
         return _Terms(
@@ -166,34 +175,25 @@ def check(
             hourly=change.delta_hourly,
         )
 
-    if projected <= cap * config.warn_at:
-        if not wants_reservation:
-            return NOTHING  # nothing to say, nothing to reserve
-        # The common case of a live webhook: only the reservation, its text formatted only
-        # should the ledger refuse it.
-        return Outcome(
-            reservation=Reservation(
-                budget=name,
-                group=group,
-                key=key,
-                amount=workload,
-                limit=cap - spend.spent - committed,
-                describe=lambda: terms().refused(),
-            )
-        )
-    figures = terms()
-    if projected > cap:
-        return Outcome(findings=(figures.finding("cap", action),))
-    reservation = None
-    if wants_reservation:
-        reservation = Reservation(
+    # Its text is formatted only should the ledger refuse it.
+    reservation = (
+        Reservation(
             budget=name,
             group=group,
             key=key,
             amount=workload,
             limit=cap - spend.spent - committed,
-            describe=figures.refused,
+            describe=lambda: terms().refused(),
         )
+        if wants_reservation
+        else None
+    )
+    if projected <= cap * config.warn_at:
+        # The common case of a live webhook: only the reservation (or nothing at all).
+        return NOTHING if reservation is None else Outcome(reservation=reservation)
+    figures = terms()
+    if projected > cap:
+        return Outcome(findings=(figures.finding("cap", action),))
     return Outcome(findings=(figures.finding("warn", action),), reservation=reservation)
 
 

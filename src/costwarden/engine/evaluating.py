@@ -19,7 +19,7 @@ What a request is checked against (UPDATE semantics):
 Each rule's findings become `Violation`s with the rule's action unless an exception waives
 them: a label (`cost-exception=<ticket>` with an unexpired expiry annotation) or a
 `PolicyException` object naming the rule. Budgets are reserved in the ledger last, only
-when everything else allowed and the request is not a dry run.
+when everything else allowed; a dry run asks the ledger the same question read-only.
 """
 
 from __future__ import annotations
@@ -64,7 +64,10 @@ def evaluate(
         return ALLOWED
     old = None
     if request.operation == "UPDATE" and request.old_object is not None:
-        old = _target(request.old_object, request=request, catalog=catalog, context=context)
+        try:
+            old = _target(request.old_object, request=request, catalog=catalog, context=context)
+        except workloads.InvalidObject as exc:
+            raise workloads.InvalidObject(exc.message, exc.path, field="oldObject") from None
     return _judge(
         new, old, policies=policies, catalog=catalog, context=context, operation=request.operation
     )
@@ -73,8 +76,8 @@ def evaluate(
 def _evaluate_scale(
     request: AdmissionRequest, *, policies: sets.PolicySet, catalog: Catalog, context: Context
 ) -> Verdict:
-    replicas = ((request.object or {}).get("spec") or {}).get("replicas")
-    if context.workloads is None or not isinstance(replicas, int) or not request.namespace:
+    replicas = workloads.scale_replicas(request.object or {})
+    if context.workloads is None or replicas is None or not request.namespace:
         return ALLOWED
     found = context.workloads.workload(
         group=request.resource.group,
@@ -87,8 +90,11 @@ def _evaluate_scale(
     old = _target(found, request=request, catalog=catalog, context=context)
     if old is None:
         return ALLOWED
-    before = ((request.old_object or {}).get("spec") or {}).get("replicas")
-    if isinstance(before, int):
+    try:
+        before = workloads.scale_replicas(request.old_object or {})
+    except workloads.InvalidObject:  # the stored Scale, not the caller's: price it as found
+        before = None
+    if before is not None:
         old = _scaled(old, before)
     new = _scaled(old, replicas)
     return _judge(
@@ -199,8 +205,12 @@ def _judge(
     # budget refuse after a first reserved, the first entry simply expires (the ledger's
     # reconciliation): cheaper than a two-phase commit on the admission path.
     if allowed and context.reservations is not None:
+        # A dry run asks the same question and writes nothing, whatever ledger it is given.
+        reserve = (
+            context.reservations.would_reserve if new.dry_run else context.reservations.try_reserve
+        )
         for rule, reservation in reservations:
-            if not context.reservations.try_reserve(
+            if not reserve(
                 budget=reservation.budget,
                 group=reservation.group,
                 key=reservation.key,
@@ -417,17 +427,23 @@ def request_for(
     api_version = str(obj.get("apiVersion", ""))
     group, _, version = api_version.rpartition("/")
     kind = str(obj.get("kind", ""))
-    metadata = obj.get("metadata") or {}
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, Mapping):  # evaluating the object names what is wrong
+        metadata = {}
     return AdmissionRequest.model_validate(
         {
             "uid": uid,
             "kind": {"group": group, "version": version, "kind": kind},
             "resource": {"group": group, "version": version, "resource": f"{kind.lower()}s"},
-            "name": metadata.get("name"),
-            "namespace": metadata.get("namespace") or default_namespace,
+            "name": _text(metadata.get("name")),
+            "namespace": _text(metadata.get("namespace")) or default_namespace,
             "operation": operation,
             "object": dict(obj),
             "oldObject": dict(old_object) if old_object is not None else None,
             "dryRun": dry_run,
         }
     )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None

@@ -89,7 +89,7 @@ def check(config: models.RequiredLabels, target: Target) -> Outcome:
     pointer = f"{target.template.pointer}/metadata"
     metadata = target.template.metadata
     current = metadata.get("labels") if metadata else None
-    if not metadata and target.template.pointer:
+    if not metadata:  # possibly absent altogether: adding its first member would fail
         patches = [PatchOperation("add", pointer, {"labels": dict(inherited)})]
     else:
         patches = patching.set_keys(current, f"{pointer}/labels", inherited)

@@ -16,6 +16,8 @@ from costwarden.engine.verdicts import PatchOperation
 
 
 def escape(key: str) -> str:
+    """One reference token of an RFC 6901 pointer (`~` first, or the `~1` it writes
+    would be read back as `~` + `1`)."""
     return key.replace("~", "~0").replace("/", "~1")
 
 

@@ -95,3 +95,16 @@ class Reservations(Protocol):
     ) -> bool:
         """Atomically add a reservation if reserved + amount <= limit; False otherwise."""
         ...
+
+    def would_reserve(
+        self,
+        *,
+        budget: str,
+        group: str,
+        key: str,
+        amount: Decimal,
+        limit: Decimal,
+        now: datetime,
+    ) -> bool:
+        """What `try_reserve` would answer, writing nothing (a dry run asks this)."""
+        ...

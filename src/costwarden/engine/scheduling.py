@@ -193,18 +193,13 @@ def check_spot(config: models.Spot, target: Target, *, repair: bool) -> Outcome:
 def _spot_patches(spec: Mapping[str, Any], pointer: str, cloud: str) -> list[PatchOperation]:
     (key, value), toleration = SPOT_PLACEMENT[cloud]
     selector = spec.get("nodeSelector")
-    patches: list[PatchOperation] = []
-    remaining = dict(selector or {})
-    for other in list(remaining):
-        # Drop conflicting capacity pins (On-Demand through another vocabulary).
-        if other != key and other in _CAPACITY_LABELS:
-            patches.append(
-                PatchOperation("remove", f"{pointer}/spec/nodeSelector/{patching.escape(other)}")
-            )
-            del remaining[other]
-    patches += patching.set_keys(
-        selector if selector is not None else None, f"{pointer}/spec/nodeSelector", {key: value}
-    )
+    # Drop conflicting capacity pins (On-Demand through another vocabulary).
+    patches = [
+        PatchOperation("remove", f"{pointer}/spec/nodeSelector/{patching.escape(other)}")
+        for other in selector or {}
+        if other != key and other in _CAPACITY_LABELS
+    ]
+    patches += patching.set_keys(selector, f"{pointer}/spec/nodeSelector", {key: value})
     if toleration is not None:
         tolerations = spec.get("tolerations")
         if tolerations is None:

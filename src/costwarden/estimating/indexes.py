@@ -95,9 +95,11 @@ def _build(catalog: Catalog) -> Index:
     model_prices = {}
     by_resource: dict[str, list[Accelerator]] = {}
     for model in catalog.accelerators.values():
-        spot = model.spot_hourly if model.spot_hourly is not None else model.hourly * spot_factor
-        model_prices[model.model] = {"on-demand": model.hourly, "reserved": model.hourly}
-        model_prices[model.model]["spot"] = spot
+        model_prices[model.model] = {
+            "on-demand": model.hourly,
+            "reserved": model.hourly,
+            "spot": catalog.accelerator_spot_hourly(model),
+        }
         resource = RESOURCE_SYNONYMS.get(model.resource, model.resource)
         by_resource.setdefault(resource, []).append(model)
     models_by_resource = {
@@ -111,8 +113,7 @@ def _build(catalog: Catalog) -> Index:
         )
     )
     instances = {
-        name: _instance(spec, catalog=catalog, spot_discount=fallback.spot_discount)
-        for name, spec in catalog.instance_types.items()
+        name: _instance(spec, catalog=catalog) for name, spec in catalog.instance_types.items()
     }
     families: dict[str, list[str]] = {}
     for name, instance in instances.items():
@@ -128,7 +129,7 @@ def _build(catalog: Catalog) -> Index:
     )
 
 
-def _instance(spec: InstanceType, *, catalog: Catalog, spot_discount: Decimal) -> Instance:
+def _instance(spec: InstanceType, *, catalog: Catalog) -> Instance:
     fallback = catalog.fallback
     model = None
     devices = _ZERO
@@ -142,10 +143,6 @@ def _instance(spec: InstanceType, *, catalog: Catalog, spot_discount: Decimal) -
         + spec.memory_gib * fallback.memory_gib_hourly
         + devices * device_list
     )
-    discount = spec.spot_discount if spec.spot_discount is not None else spot_discount
-    spot = spec.spot_hourly
-    if spot is None:
-        spot = spec.on_demand_hourly * (_ONE - discount)
     return Instance(
         spec=spec,
         family=family_of(spec.name),
@@ -157,6 +154,6 @@ def _instance(spec: InstanceType, *, catalog: Catalog, spot_discount: Decimal) -
         prices={
             "on-demand": spec.on_demand_hourly,
             "reserved": spec.on_demand_hourly,
-            "spot": spot,
+            "spot": catalog.spot_hourly(spec),
         },
     )

@@ -120,7 +120,9 @@ def node_terms(
         if not isinstance(selector, JSON_OBJECT):
             raise InvalidObject("expected a mapping of labels", ("nodeSelector",))
         for key, value in selector.items():
-            _require(base, key, "In", (str(value),), aliases=aliases, notes=notes)
+            if not isinstance(value, str):
+                raise InvalidObject(f"expected a string, got {value!r}", ("nodeSelector", key))
+            _require(base, key, "In", (value,), aliases=aliases, notes=notes)
     terms = _affinity_terms(spec)
     if not terms:
         return [base]

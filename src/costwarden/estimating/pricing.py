@@ -41,6 +41,9 @@ from costwarden.estimating.estimates import (
 from costwarden.quantities import GIB
 from costwarden.workloads import JSON_OBJECT, InvalidObject, PathPart
 
+MAX_POD_HOURLY = Decimal(1_000_000)
+"""One pod above $1M/h asks for what no node has (the largest cost ~$100/h). Refusing it
+keeps every figure derived from it (× int32 replicas × hours) within exact Decimal range."""
 SHARING_ANNOTATION = "costwarden.io/gpu-sharing-replicas"
 """On a pod (template): how many pods share one physical GPU via `nvidia.com/gpu.shared`."""
 DEFAULT_SHARING_REPLICAS = 4
@@ -152,6 +155,11 @@ def estimate_pod(
         if best is None or candidate.hourly.total < best.hourly.total:
             best = candidate
     assert best is not None  # node_terms always returns at least one term
+    if best.hourly.total > MAX_POD_HOURLY:
+        raise InvalidObject(
+            f"requests priced at more than {MAX_POD_HOURLY} {catalog.currency}/h for one pod: "
+            "no node offers that much"
+        )
     return PodEstimate(
         requests=Requests(cpu=cpu, memory_gib=memory_gib, accelerators=best.accelerators),
         placement=best.placement,

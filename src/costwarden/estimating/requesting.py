@@ -121,6 +121,8 @@ def _quantities(values: Any) -> Resources:
                 parsed = quantities.parse(value)
             except quantities.QuantityError as exc:
                 raise InvalidObject(str(exc), (name,)) from None
+            if parsed < 0:  # as the API server validates requests, limits and overhead
+                raise InvalidObject(f"must be greater than or equal to 0, got {value!r}", (name,))
             if type(value) is str:
                 if len(_parsed) >= _PARSED_MAX:  # bounded: quantity text comes from users
                     _parsed.clear()

@@ -64,7 +64,10 @@ def parse_duration(text: str) -> timedelta:
     if not text.strip() or found is None:
         raise ValueError(f"{text!r} is not a duration like 6h, 90m, 1h30m or 2d")
     days, hours, minutes, seconds = (int(part or 0) for part in found.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    try:
+        return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"{text!r} is longer than any duration can be") from None
 
 
 def _duration(value: Any) -> timedelta:
@@ -104,6 +107,8 @@ def parse_expiry(value: Any) -> datetime:
             raise ValueError("an expiry time needs a timezone, e.g. 2026-12-31T18:00:00Z")
         return value
     if isinstance(value, date):
+        if value == date.max:  # valid through that day: the next one is past datetime's range
+            raise ValueError(f"{value} is past the last date an expiry can name")
         return datetime.combine(value + timedelta(days=1), time(), tzinfo=UTC)
     problem = f"{value!r} is not a date (2026-12-31) or a time (2026-12-31T18:00:00Z)"
     if not isinstance(value, str):

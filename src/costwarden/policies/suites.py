@@ -110,7 +110,13 @@ def suites_from_documents(docs: list[Document]) -> list[tuple[Document, PolicyTe
         except ValidationError as exc:
             problems.extend(problems_from_validation(exc, doc))
             continue
-        names = [_resource_key(r) for r in suites[-1][1].spec.resources]
+        resources = suites[-1][1].spec.resources
+        for index, resource in enumerate(resources):
+            if not isinstance(resource.get("metadata") or {}, dict):
+                problems.append(
+                    doc.problem("expected a mapping", ["spec", "resources", index, "metadata"])
+                )
+        names = [_resource_key(r) for r in resources]
         for index, case in enumerate(suites[-1][1].spec.cases):
             for field, wanted in (("resource", case.resource), ("oldResource", case.old_resource)):
                 if wanted is not None and resource_index(names, wanted) is None:
@@ -126,7 +132,9 @@ def suites_from_documents(docs: list[Document]) -> list[tuple[Document, PolicyTe
 
 
 def _resource_key(resource: dict[str, Any]) -> tuple[str, str]:
-    metadata = resource.get("metadata") or {}
+    metadata = resource.get("metadata")
+    if not isinstance(metadata, dict):
+        metadata = {}
     name = metadata.get("name") or metadata.get("generateName") or ""
     return str(resource.get("kind", "")), str(name)
 

@@ -77,14 +77,31 @@ class ReservationLedger:
         added to. On refusal an existing reservation of the key stays as it was."""
         with self._lock:
             entries = self._live(budget, group, now)
-            others = sum(
-                (entry.amount for other, entry in entries.items() if other != key),
-                Decimal(0),
-            )
-            if others + amount > limit * self._share:
+            if not self._fits(entries, key=key, amount=amount, limit=limit):
                 return False
             entries[key] = _Entry(amount=amount, expires_at=now + self._ttl)
             return True
+
+    def would_reserve(
+        self,
+        *,
+        budget: str,
+        group: str,
+        key: str,
+        amount: Decimal,
+        limit: Decimal,
+        now: datetime,
+    ) -> bool:
+        """What `try_reserve` would answer, writing nothing (a dry run's view)."""
+        with self._lock:
+            entries = self._live(budget, group, now)
+            return self._fits(entries, key=key, amount=amount, limit=limit)
+
+    def _fits(
+        self, entries: dict[str, _Entry], *, key: str, amount: Decimal, limit: Decimal
+    ) -> bool:
+        others = sum((entry.amount for other, entry in entries.items() if other != key), Decimal(0))
+        return others + amount <= limit * self._share
 
     def release(self, key: str) -> None:
         """Drop every reservation `key` holds."""

@@ -43,16 +43,20 @@ _ONE = Decimal(1)
 
 
 class InvalidObject(ValueError):
-    """An object whose shape is not what Kubernetes would accept, at `path` inside it."""
+    """An object whose shape is not what Kubernetes would accept, at `path` inside it;
+    `field` is the AdmissionRequest field holding it (`object`, or `oldObject`)."""
 
-    def __init__(self, message: str, path: tuple[PathPart, ...] = ()) -> None:
+    def __init__(
+        self, message: str, path: tuple[PathPart, ...] = (), *, field: str = "object"
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.path = path
+        self.field = field
 
     def within(self, prefix: tuple[PathPart, ...]) -> InvalidObject:
         """The same error, its path made relative to an enclosing object."""
-        return InvalidObject(self.message, (*prefix, *self.path))
+        return InvalidObject(self.message, (*prefix, *self.path), field=self.field)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,15 +93,13 @@ def pod_template(obj: Mapping[str, Any]) -> PodTemplate | None:
     if isinstance(api_version, str) and _group(api_version) not in groups:
         return None
     assert isinstance(kind, str)
-    metadata = _mapping(obj, ("metadata",), required=False)
-    name = metadata.get("name") or metadata.get("generateName") or ""
-    namespace = metadata.get("namespace")
-    if not isinstance(namespace, str):
-        namespace = None
+    metadata = _metadata(obj, ())
+    name: str = metadata.get("name") or metadata.get("generateName") or ""
+    namespace: str | None = metadata.get("namespace")
     if kind == "Pod":
         return PodTemplate(
             kind=kind,
-            name=str(name),
+            name=name,
             namespace=namespace,
             metadata=metadata,
             spec=_mapping(obj, ("spec",)),
@@ -108,9 +110,9 @@ def pod_template(obj: Mapping[str, Any]) -> PodTemplate | None:
     pods, assumptions = _pods_at_once(kind, obj, metadata)
     return PodTemplate(
         kind=kind,
-        name=str(name),
+        name=name,
         namespace=namespace,
-        metadata=_mapping(template, ("metadata",), required=False, base=path),
+        metadata=_metadata(template, path),
         spec=_mapping(template, ("spec",), base=path),
         pointer="/" + "/".join(path),
         pods=pods,
@@ -125,6 +127,16 @@ def with_replicas(template: PodTemplate, replicas: int | Decimal) -> PodTemplate
         pods=Decimal(replicas),
         assumptions=(f"scaled to {replicas} replicas",),
     )
+
+
+def scale_replicas(scale: Mapping[str, Any]) -> int | None:
+    """`spec.replicas` of an `autoscaling/v1` Scale, None when not set.
+
+    Raises `InvalidObject` for a spec that is not a mapping or a count that is not a
+    non-negative integer (the API server refuses both).
+    """
+    replicas = _mapping(scale, ("spec",), required=False).get("replicas")
+    return None if replicas is None else _count(replicas, ("spec", "replicas"))
 
 
 def _pods_at_once(
@@ -212,10 +224,40 @@ def _mapping(
     return value  # type: ignore[no-any-return]
 
 
+def _metadata(obj: Mapping[str, Any], base: tuple[str, ...]) -> Mapping[str, Any]:
+    """`obj.metadata`, checked where rules read it: name and namespace are strings, labels
+    and annotations map strings to strings, ownerReferences is a list (the API server
+    rejects anything else)."""
+    metadata = _mapping(obj, ("metadata",), required=False, base=base)
+    where = (*base, "metadata")
+    for field in ("name", "generateName", "namespace"):
+        value = metadata.get(field)
+        if value is not None and not isinstance(value, str):
+            raise InvalidObject(f"expected a string, got {value!r}", (*where, field))
+    for field in ("labels", "annotations"):
+        values = _mapping(metadata, (field,), required=False, base=where)
+        for key, value in values.items():
+            if not isinstance(value, str):
+                raise InvalidObject(f"expected a string, got {value!r}", (*where, field, key))
+    owners = metadata.get("ownerReferences")
+    if owners is not None and not isinstance(owners, list):
+        raise InvalidObject("expected a list", (*where, "ownerReferences"))
+    return metadata
+
+
+MAX_COUNT = 2**31 - 1
+"""Replicas, parallelism and completions are int32 in the Kubernetes API."""
+
+
 def _count(value: Any, path: tuple[PathPart, ...]) -> int:
-    """A non-negative integer count (replicas, parallelism, an annotation's text)."""
+    """A non-negative int32 count (replicas, parallelism, an annotation's text)."""
+    count = None
     if isinstance(value, str) and value.isdigit():
-        return int(value)
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    raise InvalidObject(f"expected a non-negative integer, got {value!r}", path)
+        count = int(value)
+    elif isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        count = value
+    if count is None or count > MAX_COUNT:
+        raise InvalidObject(
+            f"expected a non-negative integer up to {MAX_COUNT}, got {value!r}", path
+        )
+    return count

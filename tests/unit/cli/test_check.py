@@ -139,6 +139,20 @@ def test_custom_policies_replace_the_bundled_ones(manifests, tmp_path, capsys):
             "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {template: 3}\n",
             "document 0",
         ),
+        (
+            "apiVersion: v1\nkind: Pod\nmetadata: 5\nspec: {containers: []}\n",
+            "metadata: expected a mapping",
+        ),
+        (
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: 5}\nspec: {}\n",
+            "metadata.namespace: expected a string",
+        ),
+        (
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {replicas: "
+            "2147483647, template: {spec: {containers: [{name: c, resources: {requests: "
+            "{cpu: '9223372036854775807'}}}]}}}\n",
+            "spec.template.spec: requests priced at more than",
+        ),
     ],
 )
 def test_unreadable_or_malformed_manifests_exit_two(tmp_path, capsys, content, expected):

@@ -70,3 +70,21 @@ def test_a_case_naming_a_missing_resource_is_an_input_error(suite_dir, capsys):
 def test_a_directory_without_suites_is_an_input_error(tmp_path, capsys):
     assert main(["test", str(tmp_path)]) == 2
     assert "no tests.yaml found" in capsys.readouterr().err
+
+
+def test_a_file_holding_no_policy_test_is_an_input_error_not_a_vacuous_pass(tmp_path, capsys):
+    # A CI gate pointed at the wrong file must not pass with zero cases run.
+    suite = tmp_path / "pod.yaml"
+    suite.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n")
+    assert main(["test", str(suite)]) == 2
+    assert f"{suite}: no PolicyTest" in capsys.readouterr().err
+
+
+def test_a_resource_whose_metadata_is_not_a_mapping_is_an_input_error(suite_dir, capsys):
+    suite = suite_dir / "tests.yaml"
+    text = suite.read_text()
+    old = "metadata: {name: four-gpus, namespace: ml-train}"
+    assert old in text
+    suite.write_text(text.replace(old, "metadata: 5", 1))
+    assert main(["test", str(suite_dir)]) == 2
+    assert "tests.yaml" in capsys.readouterr().err

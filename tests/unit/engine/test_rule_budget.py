@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from costwarden import engine
+from costwarden.engine import evaluating
 from costwarden.engine.budgeting import period_end
 from costwarden.engine.ports import BudgetSpend, SpendSnapshot
 from costwarden.spend.ledger import ReservationLedger
@@ -113,6 +115,14 @@ def test_expected_hours_come_from_the_rules_default_runtime_then_the_period(
 
 def test_expected_hours_never_exceed_the_rest_of_the_period(pod, policies, judge, context):
     obj = pod(cpu="4", annotations={"costwarden.io/expected-runtime": "30d"})
+    verdict = judge(obj, policies(BUDGET), context=context(spend=spend("59999.9")))
+    assert "× 204.0 h (rest of the period)" in verdict.denials[0].message
+
+
+def test_an_expected_runtime_past_any_calendar_is_the_rest_of_the_period(
+    pod, policies, judge, context
+):
+    obj = pod(cpu="4", annotations={"costwarden.io/expected-runtime": "99999999999d"})
     verdict = judge(obj, policies(BUDGET), context=context(spend=spend("59999.9")))
     assert "× 204.0 h (rest of the period)" in verdict.denials[0].message
 
@@ -245,6 +255,18 @@ def test_controller_made_pods_are_not_charged_again(pod, policies, judge, contex
     assert judge(obj, policies(BUDGET), context=context(spend=spend("70000"))).allowed
 
 
+@pytest.mark.parametrize("owner", ["PyTorchJob", "RayCluster", "Workflow"])
+def test_pods_made_by_a_controller_costwarden_does_not_price_are_charged(
+    pod, policies, judge, context, owner
+):
+    # Training operators create pods directly: nobody charged their owner, so the pod pays.
+    obj = pod(cpu="4")
+    obj["metadata"]["ownerReferences"] = [
+        {"kind": owner, "name": "r", "uid": "u", "controller": True, "apiVersion": "x.io/v1"}
+    ]
+    assert not judge(obj, policies(BUDGET), context=context(spend=spend("70000"))).allowed
+
+
 def test_jobs_made_by_a_cronjob_are_charged_at_each_run(pod, workload, policies, judge, context):
     job = workload("Job", pod(cpu="4"))
     job["metadata"]["ownerReferences"] = [
@@ -304,3 +326,48 @@ def test_scaling_down_is_never_charged(pod, workload, policies, judge, context):
         new, policies(BUDGET), operation="UPDATE", old=old, context=context(spend=spend("99999"))
     )
     assert verdict.allowed
+
+
+def test_pods_sharing_a_generate_name_each_hold_their_own_reservation(
+    pod, policies, catalog, context
+):
+    # `generateName` pods (notebooks, CI runners) share a prefix, never a name: keyed by the
+    # prefix, each new pod would replace the last one's reservation and a burst would pass.
+    ledger = Ledger()
+    rules = policies(BUDGET)
+    spent = spend("0")
+    verdicts = []
+    for uid in ("uid-1", "uid-2"):
+        obj = pod(cpu="4")
+        del obj["metadata"]["name"]
+        obj["metadata"]["generateName"] = "nb-"
+        request = evaluating.request_for(obj, uid=uid)
+        verdicts.append(
+            engine.evaluate(
+                request,
+                policies=rules,
+                catalog=catalog,
+                context=context(spend=spent, reservations=ledger),
+            )
+        )
+    keys = [call["key"] for call in ledger.calls]
+    assert len(set(keys)) == 2, keys
+    held = ledger.reserved(budget="budget", group="Sales-5045", now=NOW)
+    assert held == 2 * hourly(verdicts[0]) * HOURS_LEFT
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_dry_run_is_refused_where_the_replicas_share_of_the_headroom_refuses_the_real_one(
+    pod, policies, judge, context, dry_run
+):
+    rules = policies(BUDGET)
+    amount = hourly(judge(pod(cpu="4"), rules, context=context(spend=spend("0")))) * HOURS_LEFT
+    # The cap leaves 1.5 × the workload's cost: enough alone, but not within half of it.
+    spent = spend(str(Decimal(60000) - amount * Decimal("1.5")))
+    ledger = ReservationLedger(headroom_share=Decimal(1) / 2)  # --budget-replicas 2
+    verdict = judge(
+        pod(cpu="4"), rules, dry_run=dry_run, context=context(spend=spent, reservations=ledger)
+    )
+    assert not verdict.allowed
+    assert "the ledger refused" in verdict.denials[0].message
+    assert ledger.reserved(budget="budget", group="Sales-5045", now=NOW) == 0

@@ -144,6 +144,11 @@ def test_label_exception_expiring_later_today_still_applies(pod, policies, judge
     [
         ("FIN-1234", None, "needs annotation costwarden.io/exception-expires=<YYYY-MM-DD>"),
         ("FIN-1234", "soon", "annotation costwarden.io/exception-expires=soon is not a date"),
+        (
+            "FIN-1234",
+            "9999-12-31",  # valid through that day: the day after is past datetime's range
+            "annotation costwarden.io/exception-expires=9999-12-31 is not a date",
+        ),
         ("FIN-1234", "2027-06-01", "is more than 90 days ahead"),
         ("please", "2026-12-01", "not a ticket (^FIN-[0-9]+$)"),
     ],

@@ -138,6 +138,19 @@ def test_malformed_workload_names_the_path() -> None:
     assert caught.value.path == ("spec", "template")
 
 
+def test_counts_past_kubernetes_int32_are_invalid_not_priced() -> None:
+    too_many = 2**31  # replicas, parallelism and completions are int32 in the API
+    with pytest.raises(workloads.InvalidObject) as caught:
+        workloads.pod_template(workload("Deployment", "apps/v1", template(replicas=too_many)))
+    assert caught.value.path == ("spec", "replicas")
+    annotations = {workloads.EXPECTED_NODES_ANNOTATION: str(too_many)}
+    with pytest.raises(workloads.InvalidObject):
+        workloads.pod_template(
+            workload("DaemonSet", "apps/v1", template(), annotations=annotations)
+        )
+    assert workloads.scale_replicas({"spec": {"replicas": 2**31 - 1}}) == 2**31 - 1
+
+
 @pytest.mark.parametrize(
     ("fixture", "kind", "pods"),
     [
