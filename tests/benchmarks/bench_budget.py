@@ -152,7 +152,9 @@ def https_level() -> None:
             port, metrics_port = _free_port(), _free_port()
             command = [sys.executable, __file__, "--serve", str(policies), cert, key]
             servers[label] = ([*command, str(port), str(metrics_port)], port, metrics_port)
-        processes = [_start(command, metrics) for command, _, metrics in servers.values()]
+        processes = {
+            label: _start(command, metrics) for label, (command, _, metrics) in servers.items()
+        }
         try:
             _check_answers(servers["with"][1], cert, body)
             print(
@@ -164,7 +166,8 @@ def https_level() -> None:
                 p50: dict[str, float] = {}
                 for _ in range(ROUNDS):  # interleaved: a noisy neighbour hits both alike
                     for label, (_, port, _) in servers.items():
-                        point = _point(port, cert, [("/validate", body)], clients)
+                        pid = processes[label].pid
+                        point = _point(port, pid, cert, [("/validate", body)], clients)
                         assert point.failures == 0, f"{label}: {point.failures} failures"
                         rps[label] = max(rps.get(label, 0.0), point.rps)
                         p50[label] = min(p50.get(label, float("inf")), point.p50_ms)
@@ -179,7 +182,7 @@ def https_level() -> None:
                     f"{rps['with'] / rps['without']:.3f}"
                 )
         finally:
-            for process in processes:
+            for process in processes.values():
                 process.terminate()
                 process.wait(timeout=30)
 
