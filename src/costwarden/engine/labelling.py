@@ -122,43 +122,34 @@ def _allowed(requirement: models.LabelRequirement) -> str:
 def _bad_value(requirement: models.LabelRequirement, value: str, where: str) -> Finding | None:
     key = requirement.key
     if requirement.values and value not in requirement.values:
-        numbers = {"label": key, "value": value}
-        casing = next((v for v in requirement.values if v.lower() == value.lower()), None)
-        if casing is not None:
-            return Finding(
-                key=f"value:{key}",
-                what=f"{where} {key}={value} has the wrong case",
-                fix=f"use {key}={casing} (values are case-sensitive; reports would split them)",
-                numbers=numbers,
-            )
-        return Finding(
-            key=f"value:{key}",
+        allowed = requirement.values
+        return _value_finding(
+            key,
+            value,
+            casing=next((v for v in allowed if v.lower() == value.lower()), None),
+            case_what=f"{where} {key}={value} has the wrong case",
             what=f"{where} {key}={value} is not an allowed value",
-            fix=f"use one of: {', '.join(requirement.values)}",
-            numbers=numbers,
+            fix=f"use one of: {', '.join(allowed)}",
         )
-    if requirement.pattern is not None and requirement.pattern.fullmatch(value) is None:
-        numbers = {"label": key, "value": value}
-        pattern = requirement.pattern
-        casing = next(
-            (
-                v
-                for v in (value.capitalize(), value.upper(), value.lower(), value.title())
-                if pattern.fullmatch(v)
-            ),
-            None,
-        )
-        if casing is not None:
-            return Finding(
-                key=f"value:{key}",
-                what=f"{where} {key}={value} has the wrong case (pattern {pattern.pattern})",
-                fix=f"use {key}={casing} (values are case-sensitive; reports would split them)",
-                numbers=numbers,
-            )
-        return Finding(
-            key=f"value:{key}",
-            what=f"{where} {key}={value} does not match {requirement.pattern.pattern}",
-            fix=f"set {key} to a value matching {requirement.pattern.pattern}",
-            numbers=numbers,
+    pattern = requirement.pattern
+    if pattern is not None and pattern.fullmatch(value) is None:
+        variants = (value.capitalize(), value.upper(), value.lower(), value.title())
+        return _value_finding(
+            key,
+            value,
+            casing=next((v for v in variants if pattern.fullmatch(v)), None),
+            case_what=f"{where} {key}={value} has the wrong case (pattern {pattern.pattern})",
+            what=f"{where} {key}={value} does not match {pattern.pattern}",
+            fix=f"set {key} to a value matching {pattern.pattern}",
         )
     return None
+
+
+def _value_finding(
+    key: str, value: str, *, casing: str | None, case_what: str, what: str, fix: str
+) -> Finding:
+    """A wrong value; when only its casing is wrong, say so and give the right spelling."""
+    if casing is not None:
+        what = case_what
+        fix = f"use {key}={casing} (values are case-sensitive; reports would split them)"
+    return Finding(key=f"value:{key}", what=what, fix=fix, numbers={"label": key, "value": value})
