@@ -22,9 +22,8 @@ The ledger is written only after every rule allowed the request, and never on dr
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -48,12 +47,28 @@ A CronJob is not among them: it is checked for one run, and each Job it starts p
 
 def period_end(now: datetime, *, period: str, timezone: str) -> datetime:
     """When the budget period containing `now` ends (midnight, in the budget's timezone)."""
-    # Periods turn at a local midnight, always a whole minute: every review in one minute
-    # shares the answer (time-zone arithmetic was a third of the rule's cost).
-    return _period_end(now.replace(second=0, microsecond=0), period, timezone)
+    return _period(now, period, timezone)[2]
 
 
-@functools.lru_cache(maxsize=256)
+_PERIODS: dict[tuple[str, str], tuple[datetime, datetime, datetime]] = {}
+"""(period, timezone) -> (from, until, end): `end` answers every `now` in [from, until)
+(bounds in UTC, so the usual UTC `now` compares without time-zone arithmetic)."""
+
+
+def _period(now: datetime, period: str, timezone: str) -> tuple[datetime, datetime, datetime]:
+    # Time-zone arithmetic was a third of the rule's cost: it runs once per period (and
+    # whenever `now` goes back before the minute it was last run for), not per review.
+    key = (period, timezone)
+    cached = _PERIODS.get(key)
+    if cached is None or not cached[0] <= now < cached[1]:
+        # Periods turn at a local midnight, always a whole minute: `end` holds from the
+        # minute of `now` up to `end` itself.
+        since = now.replace(second=0, microsecond=0)
+        end = _period_end(since, period, timezone)
+        cached = _PERIODS[key] = (since.astimezone(UTC), end.astimezone(UTC), end)
+    return cached
+
+
 def _period_end(now: datetime, period: str, timezone: str) -> datetime:
     local = now.astimezone(ZoneInfo(timezone))
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -117,7 +132,8 @@ def check(
 ) -> Outcome:
     if target.controller in CHARGED_WITH_OWNER:
         return NOTHING
-    if change.delta_hourly <= _ZERO:
+    hourly = change.delta_hourly
+    if hourly <= _ZERO:
         return NOTHING
     group = group_of(config, target)
     if group is None:
@@ -138,8 +154,9 @@ def check(
             config, group, context=context, stale_after=stale_after, action=action, missing=True
         )
 
-    end = period_end(now, period=config.period, timezone=config.timezone)
-    left = max(Decimal(int((end - now).total_seconds())) / _HOUR, _ZERO)
+    # `now` lies before the period's end (in UTC, like `now`): no time-zone arithmetic.
+    until = _period(now, config.period, config.timezone)[1]
+    left = Decimal(int((until - now).total_seconds())) / _HOUR
     spend = groups.get(group) or _NO_SPEND
     # The same object may already hold a reservation (mutate runs before validate, and the
     # API server retries): it is replaced on admission, so it must not count against itself.
@@ -147,16 +164,16 @@ def check(
     # the mutating and validating calls) tells it apart from its siblings.
     object_name = (target.object.get("metadata") or {}).get("name") or target.uid
     key = f"{target.namespace}/{target.kind}/{object_name}"
+    reservations = context.reservations
     reserved = (
-        context.reservations.reserved(budget=name, group=group, now=now, excluding=key)
-        if context.reservations is not None
-        else _ZERO
+        _ZERO
+        if reservations is None
+        else reservations.reserved(budget=name, group=group, now=now, excluding=key)
     )
     expected, source = expected_runtime(config, target, left=left)
     committed = spend.run_rate_hourly * left
-    workload = change.delta_hourly * expected
+    workload = hourly * expected
     projected = spend.spent + committed + reserved + workload
-    wants_reservation = context.reservations is not None and target.kind != "CronJob"
 
     def terms() -> _Terms:
         return _Terms(
@@ -172,12 +189,14 @@ def check(
             committed=committed,
             workload=workload,
             projected=projected,
-            hourly=change.delta_hourly,
+            hourly=hourly,
         )
 
     # Its text is formatted only should the ledger refuse it.
     reservation = (
-        Reservation(
+        None
+        if reservations is None or target.kind == "CronJob"
+        else Reservation(
             budget=name,
             group=group,
             key=key,
@@ -185,8 +204,6 @@ def check(
             limit=cap - spend.spent - committed,
             describe=lambda: terms().refused(),
         )
-        if wants_reservation
-        else None
     )
     if projected <= cap * config.warn_at:
         # The common case of a live webhook: only the reservation (or nothing at all).

@@ -25,17 +25,38 @@ concurrent creations against room for 10 admit exactly 10.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 DEFAULT_TTL = timedelta(minutes=10)
+_ZERO = Decimal(0)
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    amount: Decimal
-    expires_at: datetime
+class _Group:
+    """One (budget, group)'s reservations: key -> (amount, expires_at).
+
+    `next_expiry` is the earliest `expires_at` held, so a request on the admission path
+    scans for expired entries only once one has expired, not at every call."""
+
+    __slots__ = ("entries", "next_expiry")
+
+    def __init__(self) -> None:
+        self.entries: dict[str, tuple[Decimal, datetime]] = {}
+        self.next_expiry: datetime | None = None
+
+    def live(self, now: datetime) -> dict[str, tuple[Decimal, datetime]]:
+        if self.next_expiry is not None and self.next_expiry <= now:
+            self.entries = {k: e for k, e in self.entries.items() if e[1] > now}
+            self.next_expiry = min((e[1] for e in self.entries.values()), default=None)
+        return self.entries
+
+    def others(self, now: datetime, excluding: str | None) -> Decimal:
+        """Live reservations but `excluding`'s, summed in insertion order."""
+        total = _ZERO
+        for key, (amount, _) in self.live(now).items():
+            if key != excluding:
+                total += amount
+        return total
 
 
 class ReservationLedger:
@@ -49,18 +70,15 @@ class ReservationLedger:
         self._ttl = ttl
         self._share = headroom_share
         self._lock = threading.Lock()
-        self._entries: dict[tuple[str, str], dict[str, _Entry]] = {}
+        self._groups: dict[tuple[str, str], _Group] = {}
 
     def reserved(
         self, *, budget: str, group: str, now: datetime, excluding: str | None = None
     ) -> Decimal:
         """Live reservations of the group; `excluding` leaves one workload's own out."""
         with self._lock:
-            entries = self._live(budget, group, now)
-            return sum(
-                (entry.amount for key, entry in entries.items() if key != excluding),
-                Decimal(0),
-            )
+            held = self._groups.get((budget, group))
+            return _ZERO if held is None else held.others(now, excluding)
 
     def try_reserve(
         self,
@@ -76,10 +94,15 @@ class ReservationLedger:
         `limit × headroom_share`; a reservation the key already holds is replaced, never
         added to. On refusal an existing reservation of the key stays as it was."""
         with self._lock:
-            entries = self._live(budget, group, now)
-            if not self._fits(entries, key=key, amount=amount, limit=limit):
+            held = self._groups.get((budget, group))
+            if held is None:
+                held = self._groups[(budget, group)] = _Group()
+            if held.others(now, key) + amount > limit * self._share:
                 return False
-            entries[key] = _Entry(amount=amount, expires_at=now + self._ttl)
+            expires_at = now + self._ttl
+            held.entries[key] = (amount, expires_at)
+            if held.next_expiry is None or expires_at < held.next_expiry:
+                held.next_expiry = expires_at
             return True
 
     def would_reserve(
@@ -94,23 +117,12 @@ class ReservationLedger:
     ) -> bool:
         """What `try_reserve` would answer, writing nothing (a dry run's view)."""
         with self._lock:
-            entries = self._live(budget, group, now)
-            return self._fits(entries, key=key, amount=amount, limit=limit)
-
-    def _fits(
-        self, entries: dict[str, _Entry], *, key: str, amount: Decimal, limit: Decimal
-    ) -> bool:
-        others = sum((entry.amount for other, entry in entries.items() if other != key), Decimal(0))
-        return others + amount <= limit * self._share
+            held = self._groups.get((budget, group))
+            others = _ZERO if held is None else held.others(now, key)
+            return others + amount <= limit * self._share
 
     def release(self, key: str) -> None:
         """Drop every reservation `key` holds."""
         with self._lock:
-            for entries in self._entries.values():
-                entries.pop(key, None)
-
-    def _live(self, budget: str, group: str, now: datetime) -> dict[str, _Entry]:
-        entries = self._entries.setdefault((budget, group), {})
-        for key in [key for key, entry in entries.items() if entry.expires_at <= now]:
-            del entries[key]
-        return entries
+            for held in self._groups.values():
+                held.entries.pop(key, None)
