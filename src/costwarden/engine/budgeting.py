@@ -31,7 +31,7 @@ from costwarden import workloads
 from costwarden.engine import wording
 from costwarden.engine.contexts import Context
 from costwarden.engine.findings import NOTHING, Change, Finding, Outcome, Reservation, Target
-from costwarden.engine.ports import BudgetSpend
+from costwarden.engine.ports import EMPTY_SPEND, BudgetSpend, SpendSnapshot
 from costwarden.engine.verdicts import Action
 from costwarden.policies import models
 
@@ -93,10 +93,12 @@ def expected_runtime(
     config: models.Budget, target: Target, *, left: Decimal
 ) -> tuple[Decimal, str]:
     """Hours the workload is expected to run in this period, and where that came from."""
-    spec = target.object.get("spec") or {}
-    if target.kind == "CronJob":
-        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
-    deadline = spec.get("activeDeadlineSeconds") if target.kind in ("Job", "CronJob") else None
+    deadline = None
+    if target.kind in ("Job", "CronJob"):
+        spec = target.object.get("spec") or {}
+        if target.kind == "CronJob":
+            spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+        deadline = spec.get("activeDeadlineSeconds")
     if deadline is None:
         deadline = target.template.spec.get("activeDeadlineSeconds")
     hours: Decimal | None = None
@@ -154,10 +156,7 @@ def check(
             config, group, context=context, stale_after=stale_after, action=action, missing=True
         )
 
-    # `now` lies before the period's end (in UTC, like `now`): no time-zone arithmetic.
-    until = _period(now, config.period, config.timezone)[1]
-    left = Decimal(int((until - now).total_seconds())) / _HOUR
-    spend = groups.get(group) or _NO_SPEND
+    standing = _standing(name, config, group, cap=cap, snapshot=snapshot, now=now)
     # The same object may already hold a reservation (mutate runs before validate, and the
     # API server retries): it is replaced on admission, so it must not count against itself.
     # An object named only by `generateName` has no name yet: its request uid (shared by
@@ -170,51 +169,114 @@ def check(
         if reservations is None
         else reservations.reserved(budget=name, group=group, now=now, excluding=key)
     )
-    expected, source = expected_runtime(config, target, left=left)
-    committed = spend.run_rate_hourly * left
+    expected, source = expected_runtime(config, target, left=standing.left)
     workload = hourly * expected
-    projected = spend.spent + committed + reserved + workload
+    projected = standing.base + reserved + workload
 
     def terms() -> _Terms:
         return _Terms(
-            config=config,
+            standing=standing,
             currency=target.estimate.pod.currency,
             group=group,
-            cap=cap,
-            spend=spend,
-            left=left,
             reserved=reserved,
             expected=expected,
             source=source,
-            committed=committed,
             workload=workload,
             projected=projected,
             hourly=hourly,
         )
 
-    # Its text is formatted only should the ledger refuse it.
+    # Positional: one is built for every review admitted. Its text is formatted only
+    # should the ledger refuse it.
     reservation = (
         None
         if reservations is None or target.kind == "CronJob"
-        else Reservation(
-            budget=name,
-            group=group,
-            key=key,
-            amount=workload,
-            limit=cap - spend.spent - committed,
-            describe=lambda: terms().refused(),
-        )
+        else Reservation(name, group, key, workload, standing.limit, lambda: terms().refused())
     )
-    if projected <= cap * config.warn_at:
+    if projected <= standing.warn_above:
         # The common case of a live webhook: only the reservation (or nothing at all).
         return NOTHING if reservation is None else Outcome(reservation=reservation)
     figures = terms()
-    if projected > cap:
+    if projected > standing.cap:
         return Outcome(findings=(figures.finding("cap", action),))
     return Outcome(findings=(figures.finding("warn", action),), reservation=reservation)
 
 
 _NO_SPEND = BudgetSpend(_ZERO, _ZERO)
+
+
+@dataclass(frozen=True, slots=True)
+class _Standing:
+    """A group's figures for one snapshot, one rule and one count of seconds left."""
+
+    config: models.Budget
+    spend: BudgetSpend
+    cap: Decimal
+    since: datetime
+    until: datetime
+    """The period ends at `until` for every `now` from `since` on (both UTC)."""
+    seconds: int
+    """Seconds left in the period, for the figures below."""
+    left: Decimal
+    """Hours left in the period."""
+    committed: Decimal
+    """What runs now, until the period ends."""
+    base: Decimal
+    """spent + committed: the projection before reservations and the workload."""
+    limit: Decimal
+    """cap − spent − committed: room for reservations and the workload."""
+    warn_above: Decimal
+    """cap × warnAt."""
+
+
+_STANDINGS: tuple[SpendSnapshot, dict[tuple[str, str], _Standing]] = (EMPTY_SPEND, {})
+"""The current snapshot's standings by (rule, group); a new snapshot starts afresh."""
+_MAX_STANDINGS = 4096
+"""Groups are label values: a flood of made-up ones must not grow the cache for ever."""
+
+
+def _standing(
+    name: str,
+    config: models.Budget,
+    group: str,
+    *,
+    cap: Decimal,
+    snapshot: SpendSnapshot,
+    now: datetime,
+) -> _Standing:
+    """The group's standing at `now`. Its figures change with the snapshot, the rule and
+    the seconds left in the period, not with each review: worked out once per second."""
+    global _STANDINGS
+    cached, standings = _STANDINGS
+    if cached is not snapshot or len(standings) >= _MAX_STANDINGS:
+        # One tuple swapped whole: a thread racing this one sees the old pair or the new.
+        standings = {}
+        _STANDINGS = (snapshot, standings)
+    standing = standings.get((name, group))
+    # The rule object is compared too: a policy reload keeps the snapshot, not the caps.
+    if standing is not None and standing.config is config and standing.since <= now:
+        until = standing.until
+        if now < until and int((until - now).total_seconds()) == standing.seconds:
+            return standing
+    since, until, _ = _period(now, config.period, config.timezone)
+    seconds = int((until - now).total_seconds())  # `now` lies before `until`: never < 0
+    spend = snapshot.budgets[name].get(group) or _NO_SPEND
+    left = Decimal(seconds) / _HOUR
+    committed = spend.run_rate_hourly * left
+    standing = standings[(name, group)] = _Standing(
+        config=config,
+        spend=spend,
+        cap=cap,
+        since=since,
+        until=until,
+        seconds=seconds,
+        left=left,
+        committed=committed,
+        base=spend.spent + committed,
+        limit=cap - spend.spent - committed,
+        warn_above=cap * config.warn_at,
+    )
+    return standing
 
 
 def _scope(config: models.Budget, group: str) -> str:
@@ -225,26 +287,23 @@ def _scope(config: models.Budget, group: str) -> str:
 class _Terms:
     """One decision's figures; formatted only when a finding or a refusal needs them."""
 
-    config: models.Budget
+    standing: _Standing
     currency: str
     group: str
-    cap: Decimal
-    spend: BudgetSpend
-    left: Decimal
     reserved: Decimal
     expected: Decimal
     source: str
-    committed: Decimal
     workload: Decimal
     projected: Decimal
     hourly: Decimal
 
     def text(self) -> str:
-        currency = self.currency
+        currency, standing = self.currency, self.standing
         return (
-            f"spent {wording.money(self.spend.spent, currency)} + run-rate "
-            f"{wording.money(self.spend.run_rate_hourly, currency)}/h × "
-            f"{wording.hours(self.left)} left = {wording.money(self.committed, currency)} + "
+            f"spent {wording.money(standing.spend.spent, currency)} + run-rate "
+            f"{wording.money(standing.spend.run_rate_hourly, currency)}/h × "
+            f"{wording.hours(standing.left)} left = "
+            f"{wording.money(standing.committed, currency)} + "
             f"reserved {wording.money(self.reserved, currency)} + this workload "
             f"{wording.money(self.hourly, currency)}/h × {wording.hours(self.expected)} "
             f"({self.source}) = {wording.money(self.workload, currency)} → "
@@ -252,9 +311,9 @@ class _Terms:
         )
 
     def finding(self, key: str, action: str) -> Finding:
-        config, currency = self.config, self.currency
+        config, currency, standing = self.standing.config, self.currency, self.standing
         scope = _scope(config, self.group)
-        cap = wording.money(self.cap, currency)
+        cap = wording.money(standing.cap, currency)
         if key == "cap":
             what = (
                 f"{config.period}ly budget of {scope} would be exceeded: {self.text()} > cap {cap}"
@@ -275,25 +334,25 @@ class _Terms:
             ),
             numbers={
                 "group": self.group,
-                "spent": str(self.spend.spent),
-                "run_rate_hourly": str(self.spend.run_rate_hourly),
-                "hours_left": str(self.left),
+                "spent": str(standing.spend.spent),
+                "run_rate_hourly": str(standing.spend.run_rate_hourly),
+                "hours_left": str(standing.left),
                 "reserved": str(self.reserved),
                 "workload_hourly": str(self.hourly),
                 "expected_hours": str(self.expected),
                 "projected": str(self.projected),
-                "cap": str(self.cap),
+                "cap": str(standing.cap),
             },
             action=finding_action,
         )
 
     def refused(self) -> str:
-        currency = self.currency
+        config, currency = self.standing.config, self.currency
         return (
-            f"{self.config.period}ly budget of {_scope(self.config, self.group)} is taken by "
+            f"{config.period}ly budget of {_scope(config, self.group)} is taken by "
             f"workloads admitted moments ago: {self.text()} fits, but the ledger refused "
             f"{wording.money(self.workload, currency)} against the cap "
-            f"{wording.money(self.cap, currency)}"
+            f"{wording.money(self.standing.cap, currency)}"
         )
 
 

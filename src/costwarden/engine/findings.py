@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from costwarden.engine.verdicts import Action, PatchOperation
 from costwarden.estimating.estimates import WorkloadEstimate
@@ -27,8 +27,9 @@ class Finding:
     """Overrides the rule's action (a budget's warn threshold warns under a deny rule)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Reservation:
+# Reservation and Outcome are NamedTuples, not frozen dataclasses: a budget rule builds one
+# of each for every review it admits, and a NamedTuple is built in a third of the time.
+class Reservation(NamedTuple):
     """Budget to reserve if the whole verdict allows (see `budgeting`)."""
 
     budget: str
@@ -40,8 +41,7 @@ class Reservation:
     """The denial's text should the ledger refuse (formatted only then)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     findings: tuple[Finding, ...] = ()
     patches: tuple[PatchOperation, ...] = ()
     notices: tuple[str, ...] = ()
