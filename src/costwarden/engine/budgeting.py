@@ -37,6 +37,7 @@ from costwarden.policies import models
 
 EXPECTED_RUNTIME_ANNOTATION = "costwarden.io/expected-runtime"
 _HOUR = Decimal(3600)
+_INSTANT = timedelta(microseconds=1)
 _ZERO = Decimal(0)
 
 
@@ -212,11 +213,11 @@ class _Standing:
     config: models.Budget
     spend: BudgetSpend
     cap: Decimal
-    since: datetime
-    until: datetime
-    """The period ends at `until` for every `now` from `since` on (both UTC)."""
+    after: datetime
+    upto: datetime
+    """The figures hold for every `now` in (after, upto] (UTC)."""
     seconds: int
-    """Seconds left in the period, for the figures below."""
+    """Whole seconds left in the period."""
     left: Decimal
     """Hours left in the period."""
     committed: Decimal
@@ -254,10 +255,8 @@ def _standing(
         _STANDINGS = (snapshot, standings)
     standing = standings.get((name, group))
     # The rule object is compared too: a policy reload keeps the snapshot, not the caps.
-    if standing is not None and standing.config is config and standing.since <= now:
-        until = standing.until
-        if now < until and int((until - now).total_seconds()) == standing.seconds:
-            return standing
+    if standing is not None and standing.config is config and standing.after < now <= standing.upto:
+        return standing
     since, until, _ = _period(now, config.period, config.timezone)
     seconds = int((until - now).total_seconds())  # `now` lies before `until`: never < 0
     spend = snapshot.budgets[name].get(group) or _NO_SPEND
@@ -267,8 +266,10 @@ def _standing(
         config=config,
         spend=spend,
         cap=cap,
-        since=since,
-        until=until,
+        # Every `now` in (after, upto] has the same whole seconds left (and lies in the
+        # same period): int((until − now).total_seconds()) == seconds.
+        after=max(until - timedelta(seconds=seconds + 1), since - _INSTANT),
+        upto=until - timedelta(seconds=seconds),
         seconds=seconds,
         left=left,
         committed=committed,
