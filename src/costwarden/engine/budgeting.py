@@ -266,10 +266,10 @@ def _standing(
         config=config,
         spend=spend,
         cap=cap,
-        # Every `now` in (after, upto] has the same whole seconds left (and lies in the
-        # same period): int((until − now).total_seconds()) == seconds.
+        # Every `now` in (after, upto] lies in this period, [since, until), and has the same
+        # whole seconds left: int((until − now).total_seconds()) == seconds.
         after=max(until - timedelta(seconds=seconds + 1), since - _INSTANT),
-        upto=until - timedelta(seconds=seconds),
+        upto=min(until - timedelta(seconds=seconds), until - _INSTANT),
         seconds=seconds,
         left=left,
         committed=committed,

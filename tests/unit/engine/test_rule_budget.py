@@ -6,11 +6,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from costwarden import engine
-from costwarden.engine import evaluating
+from costwarden.engine import budgeting, evaluating
 from costwarden.engine.budgeting import period_end
 from costwarden.engine.ports import BudgetSpend, SpendSnapshot
+from costwarden.spend import periods
 from costwarden.spend.ledger import ReservationLedger
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
@@ -371,3 +374,128 @@ def test_a_dry_run_is_refused_where_the_replicas_share_of_the_headroom_refuses_t
     assert not verdict.allowed
     assert "the ledger refused" in verdict.denials[0].message
     assert ledger.reserved(budget="budget", group="Sales-5045", now=NOW) == 0
+
+
+# A group's figures (hours left, committed run-rate, room under the cap) are worked out once
+# per snapshot, rule and second, not per review: the tests below fail if a review is ever
+# served figures of another snapshot, group, rule or second.
+
+OVER = "70000"  # over the cap: every review is denied, and the denial carries the figures
+BERLIN_WEEKLY = {
+    "name": "budget",
+    "budget": {**BUDGET["budget"], "period": "week", "timezone": "Europe/Berlin"},
+}
+# Instants around which the hours left turn over: a UTC month end, a Berlin week end in
+# CET, one in CEST, and the Berlin week of the spring DST change.
+TURNS = [
+    datetime(2026, 12, 1, tzinfo=UTC),
+    datetime(2026, 11, 29, 23, tzinfo=UTC),
+    datetime(2026, 6, 28, 22, tzinfo=UTC),
+    datetime(2026, 3, 29, 1, tzinfo=UTC),
+]
+
+
+def figures(verdict) -> dict[str, str]:
+    (violation,) = verdict.denials
+    return dict(violation.numbers)
+
+
+@settings(max_examples=60, deadline=None)
+# Back across the turn within one second: the old period's last microsecond, after the
+# new period's first.
+@example(turn=TURNS[0], weekly=False, offsets=[0, -1])
+@example(turn=TURNS[1], weekly=True, offsets=[300_000, -1, 0, 999_999, 1_000_000])
+@given(
+    turn=st.sampled_from(TURNS),
+    weekly=st.booleans(),
+    offsets=st.lists(
+        st.one_of(
+            st.integers(-2_000_000, 2_000_000),  # µs either side of the turn
+            st.integers(-8 * 86400 * 10**6, 8 * 86400 * 10**6),  # days either side
+        ),
+        min_size=2,
+        max_size=12,
+    ),
+)
+def test_hours_left_follow_each_reviews_now_to_the_second_in_any_order(
+    pod, policies, judge, context, turn, weekly, offsets
+):
+    rule = BERLIN_WEEKLY if weekly else BUDGET
+    config = rule["budget"]
+    rules = policies(rule)
+    snapshot = SpendSnapshot(  # one snapshot for every review: its figures get reused
+        fetched_at=turn - timedelta(days=9),
+        budgets={"budget": {"Sales-5045": BudgetSpend(Decimal(OVER), Decimal("2.5"))}},
+    )
+    for offset in offsets:
+        now = turn + timedelta(microseconds=offset)
+        # An independent implementation of the period (spend.periods), in real seconds.
+        end = periods.period_end(
+            now, period=config.get("period", "month"), timezone=config.get("timezone", "UTC")
+        )
+        left = Decimal(int((end - now).total_seconds())) / 3600
+        numbers = figures(
+            judge(
+                pod(cpu="4"),
+                rules,
+                context=context(now=now, spend=snapshot, spend_stale_after=timedelta(days=30)),
+            )
+        )
+        assert numbers["hours_left"] == str(left), now
+        assert Decimal(numbers["projected"]) >= Decimal(OVER) + Decimal("2.5") * left
+
+
+def test_a_new_snapshot_is_never_answered_with_the_last_ones_figures(pod, policies, judge, context):
+    rules = policies(BUDGET)
+    first = judge(pod(cpu="4"), rules, context=context(spend=spend("70000", "1")))
+    second = judge(pod(cpu="4"), rules, context=context(spend=spend("80000", "3")))
+    assert figures(first)["spent"] == "70000"
+    assert figures(second)["spent"] == "80000"
+    assert figures(second)["run_rate_hourly"] == "3"
+    # A snapshot that leaves the budget out is not served figures fetched before either.
+    missing = SpendSnapshot(fetched_at=NOW, budgets={})
+    verdict = judge(
+        pod(cpu="4"), rules, context=context(spend=missing, budget_stale_default="deny")
+    )
+    assert "this budget's spend has not been fetched yet" in verdict.denials[0].message
+
+
+def test_each_group_gets_its_own_figures_from_one_snapshot(pod, policies, judge, context):
+    rule = {**BUDGET, "budget": {**BUDGET["budget"], "caps": {"Sales-5045": "60000"}}}
+    rule["budget"]["defaultCap"] = "1000"
+    snapshot = SpendSnapshot(
+        fetched_at=NOW,
+        budgets={
+            "budget": {
+                "Sales-5045": BudgetSpend(Decimal(70000), Decimal(1)),
+                "RnD-1001": BudgetSpend(Decimal(2000), Decimal(2)),
+            }
+        },
+    )
+    rules = policies(rule)
+    sales = figures(judge(pod(cpu="4"), rules, context=context(spend=snapshot)))
+    rnd = figures(
+        judge(pod(cpu="4", namespace="ml-dev", labels={}), rules, context=context(spend=snapshot))
+    )
+    assert (sales["group"], sales["spent"], sales["cap"]) == ("Sales-5045", "70000", "60000")
+    assert (rnd["group"], rnd["spent"], rnd["cap"]) == ("RnD-1001", "2000", "1000")
+    assert rnd["run_rate_hourly"] == "2"
+
+
+def test_a_reloaded_rule_is_judged_with_its_new_cap_on_the_same_snapshot(
+    pod, policies, judge, context
+):
+    snapshot = spend("70000")
+    before = figures(judge(pod(cpu="4"), policies(BUDGET), context=context(spend=snapshot)))
+    raised = {**BUDGET, "budget": {**BUDGET["budget"], "caps": {"Sales-5045": "65000"}}}
+    after = figures(judge(pod(cpu="4"), policies(raised), context=context(spend=snapshot)))
+    assert (before["cap"], after["cap"]) == ("60000", "65000")
+
+
+def test_figures_kept_for_made_up_groups_stay_bounded(pod, policies, judge, context):
+    rule = {"name": "budget", "budget": {"groupBy": "namespace", "label": None, "defaultCap": "1"}}
+    rules = policies(rule)
+    snapshot = SpendSnapshot(fetched_at=NOW, budgets={"budget": {}})
+    for i in range(budgeting._MAX_STANDINGS + 10):
+        judge(pod(cpu="4", namespace=f"ns-{i}"), rules, context=context(spend=snapshot))
+    assert len(budgeting._STANDINGS[1]) <= budgeting._MAX_STANDINGS

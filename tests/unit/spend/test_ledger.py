@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from costwarden.engine.ports import Reservations
@@ -147,3 +147,83 @@ def test_live_reservations_never_exceed_the_share_of_the_limit(
         else:
             ledger.release(key)
         assert ledger.reserved(budget="cc", group="Sales-5045", now=now) <= limit * share
+
+
+class PlainLedger:
+    """The ledger's rules at their plainest: every call drops what has expired, then sums."""
+
+    def __init__(self, ttl: timedelta) -> None:
+        self.ttl = ttl
+        self.entries: dict[str, dict[str, tuple[Decimal, datetime]]] = {}
+
+    def live(self, group: str, now: datetime) -> dict[str, tuple[Decimal, datetime]]:
+        entries = self.entries.setdefault(group, {})
+        for key in [key for key, (_, expires) in entries.items() if expires <= now]:
+            del entries[key]
+        return entries
+
+    def others(self, group: str, now: datetime, key: str | None) -> Decimal:
+        return sum(
+            (amount for other, (amount, _) in self.live(group, now).items() if other != key),
+            Decimal(0),
+        )
+
+
+@settings(max_examples=300)
+# Time going back: `b` expires before `a`, which was reserved later.
+@example(
+    steps=[
+        ("reserve", "g1", "a", 1, 20),
+        ("reserve", "g1", "b", 1, 0),
+        ("reserved", "g1", None, 0, 15),
+    ]
+)
+# `a` expired and `b` is left: `b` must still expire before the later `c`.
+@example(
+    steps=[
+        ("reserve", "g1", "a", 1, 0),
+        ("reserve", "g1", "b", 1, 5),
+        ("reserved", "g1", None, 0, 12),
+        ("reserve", "g1", "c", 1, 12),
+        ("reserved", "g1", None, 0, 16),
+    ]
+)
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(["reserve", "would", "reserved", "release"]),
+            st.sampled_from(["g1", "g2"]),
+            st.sampled_from(["a", "b", "c", None]),
+            st.integers(min_value=0, max_value=60),
+            st.integers(min_value=0, max_value=40),  # minutes after NOW, in any order
+        ),
+        max_size=50,
+    )
+)
+def test_the_ledger_answers_like_one_that_drops_expired_entries_at_every_call(
+    steps: list[tuple[str, str, str | None, int, int]],
+) -> None:
+    # The ledger looks for expired entries only once its earliest one has expired: out of
+    # order times, replaced and released entries must not make it keep or drop one wrongly.
+    ttl = timedelta(minutes=10)
+    ledger, plain = ReservationLedger(ttl=ttl), PlainLedger(ttl)
+    limit = Decimal(100)
+    for action, group, key, amount, minutes in steps:
+        now = NOW + timedelta(minutes=minutes)
+        if action == "reserved":
+            expected = plain.others(group, now, key)
+            assert ledger.reserved(budget="cc", group=group, now=now, excluding=key) == expected
+            continue
+        key = key or "d"
+        if action == "release":
+            ledger.release(key)
+            for entries in plain.entries.values():
+                entries.pop(key, None)
+            continue
+        fits = plain.others(group, now, key) + amount <= limit
+        answer = (ledger.try_reserve if action == "reserve" else ledger.would_reserve)(
+            budget="cc", group=group, key=key, amount=Decimal(amount), limit=limit, now=now
+        )
+        assert answer is fits
+        if fits and action == "reserve":
+            plain.live(group, now)[key] = (Decimal(amount), now + ttl)
