@@ -157,7 +157,17 @@ def check(
             config, group, context=context, stale_after=stale_after, action=action, missing=True
         )
 
-    standing = _standing(name, config, group, cap=cap, snapshot=snapshot, now=now)
+    # The group's figures change with the snapshot, the rule and the seconds left in the
+    # period, not with each review: worked out once per second, and looked up here.
+    cached, standings = _STANDINGS
+    standing = standings.get((name, group)) if cached is snapshot else None
+    # The rule object is compared too: a policy reload keeps the snapshot, not the caps.
+    if (
+        standing is None
+        or standing.config is not config
+        or not standing.after < now <= standing.upto
+    ):
+        standing = _standing(name, config, group, cap, snapshot, now)
     # The same object may already hold a reservation (mutate runs before validate, and the
     # API server retries): it is replaced on admission, so it must not count against itself.
     # An object named only by `generateName` has no name yet: its request uid (shared by
@@ -240,23 +250,17 @@ def _standing(
     name: str,
     config: models.Budget,
     group: str,
-    *,
     cap: Decimal,
     snapshot: SpendSnapshot,
     now: datetime,
 ) -> _Standing:
-    """The group's standing at `now`. Its figures change with the snapshot, the rule and
-    the seconds left in the period, not with each review: worked out once per second."""
+    """The group's figures at `now`, kept for the reviews of the same snapshot and second."""
     global _STANDINGS
     cached, standings = _STANDINGS
     if cached is not snapshot or len(standings) >= _MAX_STANDINGS:
         # One tuple swapped whole: a thread racing this one sees the old pair or the new.
         standings = {}
         _STANDINGS = (snapshot, standings)
-    standing = standings.get((name, group))
-    # The rule object is compared too: a policy reload keeps the snapshot, not the caps.
-    if standing is not None and standing.config is config and standing.after < now <= standing.upto:
-        return standing
     since, until, _ = _period(now, config.period, config.timezone)
     seconds = int((until - now).total_seconds())  # `now` lies before `until`: never < 0
     spend = snapshot.budgets[name].get(group) or _NO_SPEND

@@ -44,16 +44,14 @@ class _Group:
         self.entries: dict[str, tuple[Decimal, datetime]] = {}
         self.next_expiry: datetime | None = None
 
-    def live(self, now: datetime) -> dict[str, tuple[Decimal, datetime]]:
+    def others(self, now: datetime, excluding: str | None) -> Decimal:
+        """Live reservations but `excluding`'s, summed in insertion order; drops the
+        expired ones first."""
         if self.next_expiry is not None and self.next_expiry <= now:
             self.entries = {k: e for k, e in self.entries.items() if e[1] > now}
             self.next_expiry = min((e[1] for e in self.entries.values()), default=None)
-        return self.entries
-
-    def others(self, now: datetime, excluding: str | None) -> Decimal:
-        """Live reservations but `excluding`'s, summed in insertion order."""
         total = _ZERO
-        for key, (amount, _) in self.live(now).items():
+        for key, (amount, _) in self.entries.items():
             if key != excluding:
                 total += amount
         return total
