@@ -106,6 +106,8 @@ class App:
     spend: SpendRefresher | None = None
     """Spend data from Prometheus, refreshed in the background while serving."""
     spend_metrics: SpendMetrics | None = None
+    reservations: ReservationLedger | None = None
+    """The budget ledger (the pod watch releases a deleted pod's reservation)."""
 
     @functools.cached_property
     def operations(self) -> FastAPI:
@@ -361,6 +363,7 @@ class ReadOnlyReservations:
         amount: Decimal,
         limit: Decimal,
         now: datetime,
+        owner: str | None = None,
     ) -> bool:
         return self._ledger.would_reserve(
             budget=budget, group=group, key=key, amount=amount, limit=limit, now=now
@@ -375,6 +378,7 @@ class ReadOnlyReservations:
         amount: Decimal,
         limit: Decimal,
         now: datetime,
+        owner: str | None = None,
     ) -> bool:
         return self._ledger.would_reserve(
             budget=budget, group=group, key=key, amount=amount, limit=limit, now=now
@@ -483,6 +487,7 @@ def create_app(
         sources=sources,
     )
     app.catalog, app.spend, app.spend_metrics = catalog, refresher, spend_metrics
+    app.reservations = reservations
     return app
 
 
@@ -521,6 +526,7 @@ def serve(settings: Settings) -> None:
             metrics=app.spend_metrics,
             cost_centre_label=settings.cost_centre_label,
             team_label=settings.team_label,
+            reservations=app.reservations,
         )
         kube_pods.start_pod_watch(clients.core_v1, tracker, stop=stop)
     try:

@@ -22,9 +22,11 @@ The ledger is written only after every rule allowed the request, and never on dr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from costwarden import workloads
@@ -81,6 +83,16 @@ def _period_end(now: datetime, period: str, timezone: str) -> datetime:
         end = midnight.replace(month=local.month + 1, day=1)
     # Re-attach the zone so a DST change inside the period lands on local midnight.
     return end.replace(tzinfo=ZoneInfo(timezone))
+
+
+def reservation_key(namespace: str | None, kind: str, name: str) -> str:
+    """What the ledger holds an object's reservation under (`ml-train/Pod/train-a100`)."""
+    return f"{namespace}/{kind}/{name}"
+
+
+def _uid(metadata: Mapping[str, Any]) -> str | None:
+    uid = metadata.get("uid")
+    return uid if isinstance(uid, str) and uid else None
 
 
 def group_of(config: models.Budget, target: Target) -> str | None:
@@ -172,8 +184,8 @@ def check(
     # API server retries): it is replaced on admission, so it must not count against itself.
     # An object named only by `generateName` has no name yet: its request uid (shared by
     # the mutating and validating calls) tells it apart from its siblings.
-    object_name = (target.object.get("metadata") or {}).get("name") or target.uid
-    key = f"{target.namespace}/{target.kind}/{object_name}"
+    metadata = target.object.get("metadata") or {}
+    key = reservation_key(target.namespace, target.kind, metadata.get("name") or target.uid)
     reservations = context.reservations
     reserved = (
         _ZERO
@@ -202,7 +214,9 @@ def check(
     reservation = (
         None
         if reservations is None or target.kind == "CronJob"
-        else Reservation(name, group, key, workload, standing.limit, lambda: terms().refused())
+        else Reservation(
+            name, group, key, workload, standing.limit, _uid(metadata), lambda: terms().refused()
+        )
     )
     if projected <= standing.warn_above:
         # The common case of a live webhook: only the reservation (or nothing at all).

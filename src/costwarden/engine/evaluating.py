@@ -217,6 +217,7 @@ def _judge(
                 amount=reservation.amount,
                 limit=reservation.limit,
                 now=context.now,
+                owner=reservation.owner,
             ):
                 finding = Finding(
                     key="reservation",

@@ -37,6 +37,8 @@ class Reservation(NamedTuple):
     key: str
     amount: Decimal
     limit: Decimal
+    owner: str | None
+    """The object's uid: its deletion releases this reservation, not a namesake's."""
     describe: Callable[[], str]
     """The denial's text should the ledger refuse (formatted only then)."""
 

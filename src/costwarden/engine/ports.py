@@ -92,8 +92,12 @@ class Reservations(Protocol):
         amount: Decimal,
         limit: Decimal,
         now: datetime,
+        owner: str | None = None,
     ) -> bool:
-        """Atomically add a reservation if reserved + amount <= limit; False otherwise."""
+        """Atomically add a reservation if reserved + amount <= limit; False otherwise.
+
+        `owner`: the uid of the object reserving, so that its deletion releases its own
+        reservation and never that of a namesake created since."""
         ...
 
     def would_reserve(
@@ -105,6 +109,7 @@ class Reservations(Protocol):
         amount: Decimal,
         limit: Decimal,
         now: datetime,
+        owner: str | None = None,
     ) -> bool:
         """What `try_reserve` would answer, writing nothing (a dry run asks this)."""
         ...

@@ -13,7 +13,8 @@ concurrent creations against room for 10 admit exactly 10.
   interval + a margin for node provisioning). By then the pod's cost is in the run-rate,
   or the pod never started and should no longer hold budget. While both overlap, the pod
   is counted twice: the ledger errs towards denying, never towards overshooting.
-- `release(key)` drops a workload's reservations early (e.g. when it is deleted).
+- `release(key, owner=uid)` drops a workload's reservation early: the pod watch calls it
+  when a pod is deleted (`spend.tracking`), only for the reservation that pod made.
 - In-memory and per replica. With R replicas each replica only sees its own ledger: in
   the worst case every replica fills the same headroom within one refresh + scrape window,
   so the overshoot is at most (R − 1) × the headroom. `headroom_share = 1/R` (serve flag
@@ -33,7 +34,7 @@ _ZERO = Decimal(0)
 
 
 class _Group:
-    """One (budget, group)'s reservations: key -> (amount, expires_at).
+    """One (budget, group)'s reservations: key -> (amount, expires_at, owner uid).
 
     `next_expiry` is the earliest `expires_at` held, so a request on the admission path
     scans for expired entries only once one has expired, not at every call."""
@@ -41,7 +42,7 @@ class _Group:
     __slots__ = ("entries", "next_expiry")
 
     def __init__(self) -> None:
-        self.entries: dict[str, tuple[Decimal, datetime]] = {}
+        self.entries: dict[str, tuple[Decimal, datetime, str | None]] = {}
         self.next_expiry: datetime | None = None
 
     def others(self, now: datetime, excluding: str | None) -> Decimal:
@@ -51,7 +52,7 @@ class _Group:
             self.entries = {k: e for k, e in self.entries.items() if e[1] > now}
             self.next_expiry = min((e[1] for e in self.entries.values()), default=None)
         total = _ZERO
-        for key, (amount, _) in self.entries.items():
+        for key, (amount, _, _) in self.entries.items():
             if key != excluding:
                 total += amount
         return total
@@ -87,10 +88,12 @@ class ReservationLedger:
         amount: Decimal,
         limit: Decimal,
         now: datetime,
+        owner: str | None = None,
     ) -> bool:
         """Reserve `amount` for `key` if the group's other reservations + amount fit in
         `limit × headroom_share`; a reservation the key already holds is replaced, never
-        added to. On refusal an existing reservation of the key stays as it was."""
+        added to. On refusal an existing reservation of the key stays as it was.
+        `owner` (the object's uid) lets `release` tell it from a later namesake's."""
         with self._lock:
             held = self._groups.get((budget, group))
             if held is None:
@@ -98,7 +101,7 @@ class ReservationLedger:
             if held.others(now, key) + amount > limit * self._share:
                 return False
             expires_at = now + self._ttl
-            held.entries[key] = (amount, expires_at)
+            held.entries[key] = (amount, expires_at, owner)
             if held.next_expiry is None or expires_at < held.next_expiry:
                 held.next_expiry = expires_at
             return True
@@ -112,6 +115,7 @@ class ReservationLedger:
         amount: Decimal,
         limit: Decimal,
         now: datetime,
+        owner: str | None = None,
     ) -> bool:
         """What `try_reserve` would answer, writing nothing (a dry run's view)."""
         with self._lock:
@@ -119,8 +123,11 @@ class ReservationLedger:
             others = _ZERO if held is None else held.others(now, key)
             return others + amount <= limit * self._share
 
-    def release(self, key: str) -> None:
-        """Drop every reservation `key` holds."""
+    def release(self, key: str, *, owner: str | None = None) -> None:
+        """Drop every reservation `key` holds; with `owner`, only those that object made
+        (a pod deleted and re-created under its name keeps the new one's)."""
         with self._lock:
             for held in self._groups.values():
-                held.entries.pop(key, None)
+                entry = held.entries.get(key)
+                if entry is not None and (owner is None or entry[2] == owner):
+                    del held.entries[key]

@@ -7,6 +7,11 @@ Prometheus accumulates spend that budgets query back. Cost-centre and team come 
 pod's labels, falling back to its namespace's. A pod that finishes or is deleted drops its
 series; on the next scrape Prometheus marks it stale, so it stops counting at once instead
 of lingering for the 5-minute lookback.
+
+A deleted pod also releases the budget reservation it was admitted with (a pod charged
+itself: a bare pod, or one of a controller costwarden does not price), so a pod deleted
+before it ever ran stops holding budget at once rather than for the ledger's TTL. Only the
+reservation that pod's uid made goes: a namesake re-created since keeps its own.
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ from typing import Any
 
 from costwarden import estimating
 from costwarden.catalog.models import Catalog
+from costwarden.engine.budgeting import reservation_key
 from costwarden.engine.ports import NamespaceLabels
 from costwarden.estimating.estimates import PodEstimate
 from costwarden.metrics import SpendMetrics
+from costwarden.spend.ledger import ReservationLedger
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +62,14 @@ class PodCostTracker:
         metrics: SpendMetrics,
         cost_centre_label: str = "cost-centre",
         team_label: str = "team",
+        reservations: ReservationLedger | None = None,
     ) -> None:
         self._estimate = estimate
         self._namespaces = namespaces
         self._metrics = metrics
         self._cost_centre_label = cost_centre_label
         self._team_label = team_label
+        self._reservations = reservations
         self._lock = threading.Lock()
         self._series: dict[tuple[str, str], tuple[str, ...]] = {}
 
@@ -70,6 +79,11 @@ class PodCostTracker:
         series = None if event_type == "DELETED" else self._series_of(pod)
         with self._lock:
             self._set(key, series)
+        if event_type == "DELETED" and self._reservations is not None:
+            uid = (pod.get("metadata") or {}).get("uid")
+            if isinstance(uid, str) and uid:
+                namespace, name = key
+                self._reservations.release(reservation_key(namespace, "Pod", name), owner=uid)
 
     def replace(self, pods: Iterable[Mapping[str, Any]]) -> None:
         """A full list (after (re)connecting): pods not in it drop their series."""

@@ -204,6 +204,17 @@ def test_reserves_the_workloads_expected_cost_when_allowed(pod, policies, judge,
     assert call["amount"] == hourly(verdict) * HOURS_LEFT
     assert call["limit"] == Decimal(60000) - 1000 - 10 * HOURS_LEFT
     assert call["key"] == "ml-train/Pod/a"
+    # The pod's uid goes with it: its deletion releases this reservation, not a namesake's.
+    assert call["owner"] is None  # a manifest checked offline has no uid yet
+
+
+def test_a_reservation_is_owned_by_the_admitted_objects_uid(pod, policies, judge, context):
+    ledger = Ledger()
+    obj = pod(cpu="4", name="a")
+    obj["metadata"]["uid"] = "995953e3-1b71-4794-a672-6ee7e0acee4b"
+    judge(obj, policies(BUDGET), context=context(spend=spend("1000"), reservations=ledger))
+    (call,) = ledger.calls
+    assert call["owner"] == "995953e3-1b71-4794-a672-6ee7e0acee4b"
 
 
 def test_reserved_amounts_count_against_the_cap(pod, policies, judge, context):

@@ -25,6 +25,7 @@ def reserve(
         amount=Decimal(amount),
         limit=Decimal(limit),
         now=kw.get("now", NOW),  # type: ignore[arg-type]
+        owner=kw.get("owner"),  # type: ignore[arg-type]
     )
 
 
@@ -227,3 +228,13 @@ def test_the_ledger_answers_like_one_that_drops_expired_entries_at_every_call(
         assert answer is fits
         if fits and action == "reserve":
             plain.live(group, now)[key] = (Decimal(amount), now + ttl)
+
+
+def test_release_with_an_owner_drops_only_the_reservation_that_owner_made() -> None:
+    ledger = ReservationLedger()
+    assert reserve(ledger, "ml-train/Pod/x", "40", owner="uid-1")
+    assert reserve(ledger, "ml-train/Pod/x", "30", owner="uid-2")  # re-created: replaced
+    ledger.release("ml-train/Pod/x", owner="uid-1")
+    assert ledger.reserved(budget="cc", group="Sales-5045", now=NOW) == Decimal(30)
+    ledger.release("ml-train/Pod/x", owner="uid-2")
+    assert ledger.reserved(budget="cc", group="Sales-5045", now=NOW) == 0

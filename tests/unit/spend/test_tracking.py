@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 from tests.conftest import ADMISSION_FIXTURES
 
+from costwarden import engine, reviews
 from costwarden.catalog.loading import bundled_catalog
+from costwarden.engine.ports import BudgetSpend, SpendSnapshot
 from costwarden.estimating import estimate_pod
 from costwarden.estimating.estimates import Breakdown, Placement, PodEstimate, Requests
 from costwarden.metrics import SpendMetrics
+from costwarden.policies.loading import bundled_policies
+from costwarden.spend.ledger import ReservationLedger
 from costwarden.spend.tracking import PodCostTracker, catalog_estimator
 
 NAMESPACES = {
@@ -181,3 +187,105 @@ def test_with_the_real_estimator_a_fixture_pod_exports_the_catalog_price() -> No
     assert labels[5] == "on-demand"  # the pod's karpenter.sh/capacity-type node selector
     assert value == float(expected.hourly.total)
     assert value > 0
+
+
+# Budget reservations: the real engine admits fixture 009 (a bare 4 × A100 pod) into a
+# ledger, then the pod watch sees that pod deleted.
+
+RESERVE_NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
+(BUDGET,) = [rule.name for rule in bundled_policies().rules if rule.rule.budget is not None]
+
+
+def admit_train_a100(ledger: ReservationLedger) -> dict[str, Any]:
+    """Fixture 009 admitted under the bundled budget; the pod object the watch would see."""
+    review = json.loads(
+        (ADMISSION_FIXTURES / "009-validate-pod-create-ml-train-train-a100.json").read_text()
+    )
+    request = reviews.AdmissionReview.model_validate(review).request
+    assert request is not None
+    assert request.object is not None
+    context = engine.Context(
+        namespaces=engine.StaticNamespaces(NAMESPACES),
+        now=RESERVE_NOW,
+        spend=SpendSnapshot(
+            fetched_at=RESERVE_NOW,
+            budgets={BUDGET: {"Sales-5045": BudgetSpend(Decimal(0), Decimal(0))}},
+        ),
+        reservations=ledger,
+    )
+    verdict = engine.evaluate(
+        request, policies=bundled_policies(), catalog=bundled_catalog(), context=context
+    )
+    assert verdict.allowed
+    assert held(ledger) > 0
+    return dict(request.object)
+
+
+def held(ledger: ReservationLedger) -> Decimal:
+    return ledger.reserved(budget=BUDGET, group="Sales-5045", now=RESERVE_NOW)
+
+
+def test_a_deleted_pod_releases_the_budget_it_was_admitted_with() -> None:
+    ledger = ReservationLedger()
+    obj = admit_train_a100(ledger)
+    tracker = PodCostTracker(
+        estimate=estimate,
+        namespaces=Namespaces(),
+        metrics=SpendMetrics(CollectorRegistry()),
+        reservations=ledger,
+    )
+    tracker.apply("ADDED", obj)  # pending, never scheduled
+    assert held(ledger) > 0
+    tracker.apply("DELETED", obj)
+    assert held(ledger) == 0
+
+
+def test_a_namesake_created_since_keeps_its_reservation_when_the_old_pod_is_seen_deleted() -> None:
+    # Deleted and re-created under the same name (kubectl replace --force): the new pod
+    # may be admitted before the watch delivers the old one's deletion.
+    ledger = ReservationLedger()
+    old = admit_train_a100(ledger)
+    new = copy.deepcopy(old)
+    new["metadata"]["uid"] = "a-later-uid"
+    ledger.try_reserve(
+        budget=BUDGET,
+        group="Sales-5045",
+        key="ml-train/Pod/train-a100",
+        amount=Decimal(7),
+        limit=Decimal(10**9),
+        now=RESERVE_NOW,
+        owner="a-later-uid",
+    )
+    tracker = PodCostTracker(
+        estimate=estimate,
+        namespaces=Namespaces(),
+        metrics=SpendMetrics(CollectorRegistry()),
+        reservations=ledger,
+    )
+    tracker.apply("DELETED", old)
+    assert held(ledger) == Decimal(7)
+    tracker.apply("DELETED", new)
+    assert held(ledger) == 0
+
+
+def test_deleted_pods_of_a_controller_leave_the_controllers_reservation() -> None:
+    ledger = ReservationLedger()
+    ledger.try_reserve(
+        budget="b",
+        group="g",
+        key="ml-train/Deployment/llm",
+        amount=Decimal(5),
+        limit=Decimal(10),
+        now=RESERVE_NOW,
+        owner="deployment-uid",
+    )
+    tracker = PodCostTracker(
+        estimate=estimate,
+        namespaces=Namespaces(),
+        metrics=SpendMetrics(CollectorRegistry()),
+        reservations=ledger,
+    )
+    replica = pod("llm-5d8f-abcde")
+    replica["metadata"]["uid"] = "pod-uid"
+    tracker.apply("DELETED", replica)
+    assert ledger.reserved(budget="b", group="g", now=RESERVE_NOW) == Decimal(5)
