@@ -101,6 +101,7 @@ def _bare_server(cert: str, key: str, port: int, metrics_port: int) -> None:
     app = application.assemble(
         settings,
         evaluate=lambda request, *, side_effects: None,
+        repair=lambda request: None,
         namespaces=application.StaticNamespaceLabels(),
         registry=registry,
         admission_metrics=metrics.AdmissionMetrics(registry),
