@@ -5,8 +5,8 @@ our `SSLContext` (TLS 1.2+), FastAPI, `app.Serving`:
 
 - `costwarden`: `costwarden serve` on bundled policies and catalog, namespace labels from
   the demo file: parse, evaluate, mutate, respond, record metrics;
-- `bare`: the same stack answering every review `allowed: true` (only the uid is read):
-  the limit of the HTTP layer.
+- `bare`: the same stack answering every review `allowed: true` (the body decoded with the
+  same JSON codec, orjson, and only the uid read): the limit of the HTTP layer.
 
 The client replays the 68 captured AdmissionReviews (each to the webhook path it was
 captured on) from a separate process over keep-alive HTTPS connections (a lean asyncio
@@ -25,7 +25,6 @@ Run: `make bench BENCH=webhook`.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import resource
 import socket
@@ -38,6 +37,7 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
+import orjson
 from fastapi import FastAPI, Request, Response
 
 HERE = Path(__file__).resolve().parent
@@ -87,13 +87,13 @@ def _bare_server(cert: str, key: str, port: int, metrics_port: int) -> None:
     bare = FastAPI()
 
     async def allowed(request: Request) -> Response:
-        uid = json.loads(await request.body())["request"]["uid"]
+        uid = orjson.loads(await request.body())["request"]["uid"]
         body = {
             "apiVersion": "admission.k8s.io/v1",
             "kind": "AdmissionReview",
             "response": {"uid": uid, "allowed": True},
         }
-        return Response(json.dumps(body).encode(), media_type="application/json")
+        return Response(orjson.dumps(body), media_type="application/json")
 
     bare.post("/validate")(allowed)
     bare.post("/mutate")(allowed)

@@ -13,9 +13,10 @@ after our patch.
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+import orjson
 
 # One RFC 6901 escape and one patch applier, shared with the engine: re-exported.
 from costwarden.engine.patching import PatchError as PatchError
@@ -28,7 +29,7 @@ from costwarden.engine.verdicts import PatchOperation
 def encode(operations: Sequence[PatchOperation]) -> str:
     """The base64 JSON array the AdmissionResponse carries."""
     document = [_as_json(op) for op in operations]
-    return base64.b64encode(json.dumps(document, separators=(",", ":")).encode()).decode()
+    return base64.b64encode(orjson.dumps(document)).decode()
 
 
 def _as_json(op: PatchOperation) -> dict[str, Any]:
