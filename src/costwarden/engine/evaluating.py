@@ -78,7 +78,9 @@ def evaluate(
     old = None
     if request.operation == "UPDATE" and request.old_object is not None:
         try:
-            old = _target(request.old_object, request=request, catalog=catalog, context=context)
+            old = _target(
+                request.old_object, request=request, catalog=catalog, context=context, like=new
+            )
         except workloads.InvalidObject as exc:
             raise workloads.InvalidObject(exc.message, exc.path, field="oldObject") from None
     return _judge(
@@ -194,15 +196,33 @@ def _scaled(target: Target, replicas: int) -> Target:
 
 
 def _target(
-    obj: Mapping[str, Any], *, request: AdmissionRequest, catalog: Catalog, context: Context
+    obj: Mapping[str, Any],
+    *,
+    request: AdmissionRequest,
+    catalog: Catalog,
+    context: Context,
+    like: Target | None = None,
 ) -> Target | None:
+    """The target of `obj`; `like` (the new object, for an old one) lends its pod estimate
+    when the pod spec and annotations are the same — most UPDATEs change labels, replicas or
+    rollout bookkeeping, and comparing two specs costs far less than pricing one."""
     template = workloads.pod_template(obj)
     if template is None:
         return None
     namespace = template.namespace or request.namespace
-    estimate = estimating.estimate_template(template, catalog=catalog)
-    if estimate.namespace != namespace:
-        estimate = replace(estimate, namespace=namespace)
+    if like is not None and _same_pods(template, like.template):
+        estimate = WorkloadEstimate(
+            kind=template.kind,
+            name=template.name,
+            namespace=namespace,
+            pod=like.estimate.pod,
+            pods=template.pods,
+            assumptions=template.assumptions,
+        )
+    else:
+        estimate = estimating.estimate_template(template, catalog=catalog)
+        if estimate.namespace != namespace:
+            estimate = replace(estimate, namespace=namespace)
     owners = (obj.get("metadata") or {}).get("ownerReferences") or []
     controller = next(
         (str(o.get("kind")) for o in owners if isinstance(o, Mapping) and o.get("controller")),
@@ -223,6 +243,14 @@ def _target(
         uid=request.uid,
         now=context.now,
     )
+
+
+def _same_pods(template: workloads.PodTemplate, other: workloads.PodTemplate) -> bool:
+    """Whether one pod of each is priced the same: `estimate_pod` reads only the spec and
+    the annotations."""
+    return template.spec == other.spec and template.metadata.get(
+        "annotations"
+    ) == other.metadata.get("annotations")
 
 
 def _change(new: Target, old: Target | None, *, scale: bool) -> Change:
