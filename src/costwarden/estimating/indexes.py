@@ -2,7 +2,9 @@
 
 The `Catalog` is a frozen pydantic model; pydantic stays off the hot path by copying
 what pricing needs into plain slotted objects here: each instance type's prices by
-capacity type and its weight (the denominator of the cost model's ratio split).
+capacity type and its weight (the denominator of the cost model's ratio split), and the
+results that depend on the catalog alone (placements, the fallback-rates note), built
+once instead of per pod: they are immutable, so every estimate may share them.
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from costwarden.catalog.models import Accelerator, Catalog, InstanceType
+from costwarden.estimating.estimates import CapacityType, Placement
 
 _ONE = Decimal(1)
 _ZERO = Decimal(0)
 
 RESOURCE_SYNONYMS = {"aws.amazon.com/neurondevice": "aws.amazon.com/neuron"}
 """Extended resources that name the same device as another (the Neuron plugin's newer name)."""
+_CAPACITIES: tuple[CapacityType, ...] = ("on-demand", "spot", "reserved")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,8 @@ class Instance:
     """vCPU × fallback $/vCPU-h + GiB × fallback $/GiB-h + devices × model $/device-h."""
     prices: dict[str, Decimal]
     """Whole-instance $/h by capacity type."""
+    placements: dict[tuple[str, bool], Placement]
+    """(capacity type, whether the pod uses its accelerators) -> the pod's placement."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +64,10 @@ class Index:
     """MIG-capable models, cheapest first."""
     instances: dict[str, Instance]
     families: dict[str, tuple[str, ...]]
+    fallback_note: dict[str, str]
+    """Capacity type -> the note saying cpu and memory are priced at the fallback rates."""
+    fallback_placements: dict[tuple[str, str | None], Placement]
+    """(capacity type, accelerator model or None) -> placement without an instance type."""
 
 
 _cache: dict[int, Index] = {}
@@ -118,6 +128,17 @@ def _build(catalog: Catalog) -> Index:
     families: dict[str, list[str]] = {}
     for name, instance in instances.items():
         families.setdefault(instance.family, []).append(name)
+    fallback_note = {
+        capacity: "no catalog instance type named: cpu and memory at the fallback rates "
+        f"({fallback.cpu_hourly}/vCPU-h, {fallback.memory_gib_hourly}/GiB-h"
+        f"{', less the Spot discount' if capacity == 'spot' else ''})"
+        for capacity in _CAPACITIES
+    }
+    fallback_placements = {
+        (capacity, model): Placement(capacity_type=capacity, accelerator_model=model)
+        for capacity in _CAPACITIES
+        for model in (None, *catalog.accelerators)
+    }
     return Index(
         catalog=catalog,
         fallback=fallback_rates,
@@ -126,6 +147,8 @@ def _build(catalog: Catalog) -> Index:
         mig_models=mig_models,
         instances=instances,
         families={family: tuple(names) for family, names in families.items()},
+        fallback_note=fallback_note,
+        fallback_placements=fallback_placements,
     )
 
 
@@ -155,5 +178,16 @@ def _instance(spec: InstanceType, *, catalog: Catalog) -> Instance:
             "on-demand": spec.on_demand_hourly,
             "reserved": spec.on_demand_hourly,
             "spot": catalog.spot_hourly(spec),
+        },
+        placements={
+            (capacity, accelerated): Placement(
+                capacity_type=capacity,
+                instance_type=spec.name,
+                accelerator_model=model.model if model is not None and accelerated else None,
+                provider=spec.provider,
+                region=spec.region,
+            )
+            for capacity in _CAPACITIES
+            for accelerated in (False, True)
         },
     )

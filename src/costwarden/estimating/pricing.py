@@ -325,13 +325,7 @@ def _price_on(
         devices = instance.devices
     return _Candidate(
         hourly=_split(instance, capacity, cpu=cpu, memory_gib=memory_gib, devices=devices),
-        placement=Placement(
-            capacity_type=capacity,
-            instance_type=spec.name,
-            accelerator_model=model.model if model is not None and devices else None,
-            provider=spec.provider,
-            region=spec.region,
-        ),
+        placement=instance.placements[capacity, model is not None and bool(devices)],
         accelerators=tuple(accelerators),
         notes=notes,
         misfit="; ".join(misfits),
@@ -383,14 +377,7 @@ def _at_fallback_rates(
 ) -> _Candidate:
     """The pod priced without an instance type: list rates for each part."""
     rates = index.fallback[capacity]
-    notes = []
-    if cpu or memory_gib:
-        fallback = index.catalog.fallback
-        spot = ", less the Spot discount" if capacity == "spot" else ""
-        notes.append(
-            "no catalog instance type named: cpu and memory at the fallback rates "
-            f"({fallback.cpu_hourly}/vCPU-h, {fallback.memory_gib_hourly}/GiB-h{spot})"
-        )
+    notes = [index.fallback_note[capacity]] if cpu or memory_gib else []
     accelerators = []
     accelerator_cost = _ZERO
     first_model = None
@@ -413,7 +400,7 @@ def _at_fallback_rates(
         first_model = first_model or model.model
     return _Candidate(
         hourly=Breakdown(rates.cpu * cpu, rates.memory * memory_gib, accelerator_cost),
-        placement=Placement(capacity_type=capacity, accelerator_model=first_model),
+        placement=index.fallback_placements[capacity, first_model],
         accelerators=tuple(accelerators),
         notes=notes,
     )
