@@ -22,6 +22,29 @@ RESOURCE_SYNONYMS = {"aws.amazon.com/neurondevice": "aws.amazon.com/neuron"}
 """Extended resources that name the same device as another (the Neuron plugin's newer name)."""
 _CAPACITIES: tuple[CapacityType, ...] = ("on-demand", "spot", "reserved")
 
+ACCELERATOR_RESOURCES = frozenset(
+    (
+        "nvidia.com/gpu",
+        "nvidia.com/gpu.shared",
+        "amd.com/gpu",
+        "aws.amazon.com/neuron",
+        "aws.amazon.com/neurondevice",
+        "aws.amazon.com/neuroncore",
+        "habana.ai/gaudi",
+        "google.com/tpu",
+    )
+)
+MIG_PREFIX = "nvidia.com/mig-"
+
+
+def served_by(resource: str) -> str:
+    """The resource whose models serve `resource` (a MIG slice is cut from a GPU)."""
+    if resource.startswith(MIG_PREFIX) or resource == "nvidia.com/gpu.shared":
+        return "nvidia.com/gpu"
+    if resource.startswith("aws.amazon.com/neuron"):
+        return "aws.amazon.com/neuron"
+    return resource
+
 
 @dataclass(frozen=True, slots=True)
 class Rates:
@@ -38,6 +61,8 @@ class Instance:
     spec: InstanceType
     family: str
     model: Accelerator | None
+    served_by: str | None
+    """`served_by(model.resource)`: the requests its model can serve (None: no model)."""
     devices: Decimal
     list_rates: Rates
     """The fallback $/vCPU-h and $/GiB-h the split weighs vCPUs and GiB by."""
@@ -62,6 +87,8 @@ class Index:
     """Extended resource -> its models, cheapest first."""
     mig_models: tuple[Accelerator, ...]
     """MIG-capable models, cheapest first."""
+    accelerator_resources: frozenset[str]
+    """Every extended resource that requests accelerators, but MIG slices (`MIG_PREFIX`)."""
     instances: dict[str, Instance]
     families: dict[str, tuple[str, ...]]
     fallback_note: dict[str, str]
@@ -145,6 +172,7 @@ def _build(catalog: Catalog) -> Index:
         model_prices=model_prices,
         models_by_resource=models_by_resource,
         mig_models=mig_models,
+        accelerator_resources=ACCELERATOR_RESOURCES | frozenset(models_by_resource),
         instances=instances,
         families={family: tuple(names) for family, names in families.items()},
         fallback_note=fallback_note,
@@ -170,6 +198,7 @@ def _instance(spec: InstanceType, *, catalog: Catalog) -> Instance:
         spec=spec,
         family=family_of(spec.name),
         model=model,
+        served_by=None if model is None else served_by(model.resource),
         devices=devices,
         list_rates=Rates(fallback.cpu_hourly, fallback.memory_gib_hourly),
         device_list=device_list,

@@ -75,34 +75,26 @@ SPOT_TAINTS = dict((AKS_SPOT_TAINT, ("cloud.google.com/gke-spot", "true")))
 
 
 class Term:
-    """What a node must be to match one node-selector term (None: anything)."""
+    """What a node must be to match one node-selector term (None: anything).
 
-    __slots__ = (
-        "capacity",
-        "excluded_families",
-        "excluded_models",
-        "excluded_types",
-        "families",
-        "mig_profile",
-        "models",
-        "types",
-    )
+    The class attributes are the defaults (a term any node matches); narrowing a term sets
+    instance attributes. So a new term costs one empty object (one per pod on the hot path),
+    and sharing the defaults is safe: they are immutable.
+    """
 
-    def __init__(self) -> None:
-        self.types: frozenset[str] | None = None
-        self.excluded_types: frozenset[str] = frozenset()
-        self.families: frozenset[str] | None = None
-        self.excluded_families: frozenset[str] = frozenset()
-        self.models: frozenset[str] | None = None
-        self.excluded_models: frozenset[str] = frozenset()
-        self.capacity: frozenset[str] = CAPACITY_TYPES
-        self.mig_profile: str | None = None
-        """MIG profile (`1g.5gb`) every `nvidia.com/gpu` is, on single-strategy MIG nodes."""
+    types: frozenset[str] | None = None
+    excluded_types: frozenset[str] = frozenset()
+    families: frozenset[str] | None = None
+    excluded_families: frozenset[str] = frozenset()
+    models: frozenset[str] | None = None
+    excluded_models: frozenset[str] = frozenset()
+    capacity: frozenset[str] = CAPACITY_TYPES
+    mig_profile: str | None = None
+    """MIG profile (`1g.5gb`) every `nvidia.com/gpu` is, on single-strategy MIG nodes."""
 
     def copy(self) -> Term:
         term = Term()
-        for slot in Term.__slots__:
-            setattr(term, slot, getattr(self, slot))
+        term.__dict__.update(self.__dict__)
         return term
 
 
@@ -123,7 +115,8 @@ def node_terms(
             if not isinstance(value, str):
                 raise InvalidObject(f"expected a string, got {value!r}", ("nodeSelector", key))
             _require(base, key, "In", (value,), aliases=aliases, notes=notes)
-    terms = _affinity_terms(spec)
+    affinity = spec.get("affinity")
+    terms = _affinity_terms(affinity) if affinity else []
     if not terms:
         return [base]
     result = []
@@ -159,9 +152,9 @@ _AFFINITY_PATH = (
 )
 
 
-def _affinity_terms(spec: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    value: Any = spec
-    for key in _AFFINITY_PATH:
+def _affinity_terms(affinity: Any) -> list[Mapping[str, Any]]:
+    value: Any = affinity
+    for key in _AFFINITY_PATH[1:]:
         if not isinstance(value, JSON_OBJECT):
             return []
         value = value.get(key)

@@ -38,6 +38,7 @@ from costwarden.estimating.estimates import (
     Requests,
     WorkloadEstimate,
 )
+from costwarden.estimating.indexes import MIG_PREFIX
 from costwarden.quantities import GIB
 from costwarden.workloads import JSON_OBJECT, InvalidObject, PathPart
 
@@ -55,19 +56,6 @@ NEURONCORES_PER_DEVICE = {"trainium2": 8}
 each (AWS Neuron docs, "Inferentia2 architecture"), Trainium2 has 8."""
 DEFAULT_NEURONCORES_PER_DEVICE = 2
 
-ACCELERATOR_RESOURCES = frozenset(
-    (
-        "nvidia.com/gpu",
-        "nvidia.com/gpu.shared",
-        "amd.com/gpu",
-        "aws.amazon.com/neuron",
-        "aws.amazon.com/neurondevice",
-        "aws.amazon.com/neuroncore",
-        "habana.ai/gaudi",
-        "google.com/tpu",
-    )
-)
-MIG_PREFIX = "nvidia.com/mig-"
 _MIG_PROFILE = re.compile(r"^nvidia\.com/mig-(\d+)g\.(\d+)gb")
 
 MIG_PARENT_MEMORY_GB = {
@@ -106,13 +94,9 @@ def estimate_template(template: workloads.PodTemplate, *, catalog: Catalog) -> W
         )
     except InvalidObject as exc:
         raise exc.within((*_pointer_path(template.pointer), "spec")) from None
+    # Positional arguments, in field order: this runs on every review.
     return WorkloadEstimate(
-        kind=template.kind,
-        name=template.name,
-        namespace=template.namespace,
-        pod=pod,
-        pods=template.pods,
-        assumptions=template.assumptions,
+        template.kind, template.name, template.namespace, pod, template.pods, template.assumptions
     )
 
 
@@ -130,8 +114,11 @@ def estimate_pod(
     raw = requesting.effective_requests(spec)
     cpu = raw.get("cpu", _ZERO)
     memory_gib = raw.get("memory", _ZERO) / GIB
+    accelerators = index.accelerator_resources
     wanted = [
-        (name, int(count)) for name, count in raw.items() if count and _is_accelerator(name, index)
+        (name, int(count))
+        for name, count in raw.items()
+        if count and (name in accelerators or name.startswith(MIG_PREFIX))
     ]
     notes: list[str] = []
     if not raw or not (cpu or memory_gib or wanted):
@@ -140,7 +127,9 @@ def estimate_pod(
     capacity = _capacity_type(terms, spec, notes)
     sharing = _sharing_replicas(annotations, wanted, notes)
     best: _Candidate | None = None
-    for term in [t for t in terms if capacity in t.capacity] or terms:
+    if len(terms) > 1:
+        terms = [t for t in terms if capacity in t.capacity] or terms
+    for term in terms:
         unnamed: list[str] = []
         candidate = _on_instance(
             term, index=index, capacity=capacity, cpu=cpu, memory_gib=memory_gib,
@@ -153,20 +142,21 @@ def estimate_pod(
             )  # fmt: skip
             candidate.notes[:0] = unnamed
         if best is None or candidate.hourly.total < best.hourly.total:
-            best = candidate
+            best = candidate  # the cheapest of the terms the pod may run on
     assert best is not None  # node_terms always returns at least one term
     if best.hourly.total > MAX_POD_HOURLY:
         raise InvalidObject(
             f"requests priced at more than {MAX_POD_HOURLY} {catalog.currency}/h for one pod: "
             "no node offers that much"
         )
+    # Positional arguments, in field order: this runs on every review.
     return PodEstimate(
-        requests=Requests(cpu=cpu, memory_gib=memory_gib, accelerators=best.accelerators),
-        placement=best.placement,
-        hourly=best.hourly,
-        currency=catalog.currency,
-        catalog_version=catalog.version,
-        assumptions=(*notes, *best.notes),
+        Requests(cpu, memory_gib, best.accelerators),
+        best.placement,
+        best.hourly,
+        catalog.currency,
+        catalog.version,
+        (*notes, *best.notes),
     )
 
 
@@ -309,7 +299,7 @@ def _price_on(
     model = instance.model
     for resource, count in wanted:
         made = None
-        if model is not None and _base(resource) == _base(model.resource):
+        if model is not None and indexes.served_by(resource) == instance.served_by:
             made = _accelerator_request(resource, count, model, sharing, mig_profile)
         if made is None:
             misfits.append(f"{resource} not offered")
@@ -426,8 +416,8 @@ def _choose_model(
         if parent_memory:
             kind += f" with {parent_memory} GB (what the profile is cut from)"
     else:
-        candidates = index.models_by_resource.get(_base(resource), ())
-        kind = f"{_base(resource)} model"
+        candidates = index.models_by_resource.get(indexes.served_by(resource), ())
+        kind = f"{indexes.served_by(resource)} model"
     allowed = [m for m in candidates if m.model not in term.excluded_models]
     if term.models is not None:
         named = [m for m in allowed if m.model in term.models]
@@ -494,44 +484,16 @@ def _mig_profile(resource: str) -> tuple[int, int] | None:
     return (int(match[1]), int(match[2])) if match else None
 
 
-def _base(resource: str) -> str:
-    """The resource whose models serve `resource` (a MIG slice is cut from a GPU)."""
-    if resource.startswith(MIG_PREFIX) or resource == "nvidia.com/gpu.shared":
-        return "nvidia.com/gpu"
-    if resource.startswith("aws.amazon.com/neuron"):
-        return "aws.amazon.com/neuron"
-    return resource
-
-
-def _is_accelerator(name: str, index: indexes.Index) -> bool:
-    return (
-        name in ACCELERATOR_RESOURCES
-        or name.startswith(MIG_PREFIX)
-        or name in index.models_by_resource
-    )
-
-
 def _capacity_type(
     terms: list[placing.Term], spec: Mapping[str, Any], notes: list[str]
 ) -> CapacityType:
-    allowed: frozenset[str] = frozenset()
-    for term in terms:
+    allowed: frozenset[str] = terms[0].capacity
+    for term in terms[1:]:
         allowed |= term.capacity
-    chosen = next((c for c in _CAPACITY_PREFERENCE if c in allowed), None)
+    chosen, choice_notes = _capacity_choice(allowed)
+    notes.extend(choice_notes)
     if chosen is None:
-        notes.append(
-            "the pod's capacity-type requirements exclude every capacity type (no node "
-            "matches); priced on-demand"
-        )
         return "on-demand"
-    if allowed == placing.CAPACITY_TYPES:
-        notes.append("no capacity type required: priced on-demand")
-    elif len(allowed) > 1:
-        notes.append(
-            f"may run on {' or '.join(sorted(allowed))}: priced {chosen}, the conservative choice"
-        )
-    if chosen == "reserved":
-        notes.append("reserved capacity priced at the on-demand price (no reserved rates)")
     tolerated = placing.tolerated_spot_taints(spec)
     if chosen == "spot":
         selector = spec.get("nodeSelector") or {}
@@ -545,6 +507,28 @@ def _capacity_type(
         taints = ", ".join(f"{k}={v}" for k, v in tolerated)
         notes.append(f"tolerates the Spot taint {taints} but does not require Spot nodes")
     return chosen
+
+
+@lru_cache(maxsize=16)  # `allowed` is one of the 8 subsets of the capacity types
+def _capacity_choice(allowed: frozenset[str]) -> tuple[CapacityType | None, tuple[str, ...]]:
+    """The capacity type a pod allowed `allowed` is priced on (None: none is allowed, which
+    prices it on-demand), and the notes saying why."""
+    chosen = next((c for c in _CAPACITY_PREFERENCE if c in allowed), None)
+    if chosen is None:
+        return None, (
+            "the pod's capacity-type requirements exclude every capacity type (no node "
+            "matches); priced on-demand",
+        )
+    notes = []
+    if allowed == placing.CAPACITY_TYPES:
+        notes.append("no capacity type required: priced on-demand")
+    elif len(allowed) > 1:
+        notes.append(
+            f"may run on {' or '.join(sorted(allowed))}: priced {chosen}, the conservative choice"
+        )
+    if chosen == "reserved":
+        notes.append("reserved capacity priced at the on-demand price (no reserved rates)")
+    return chosen, tuple(notes)
 
 
 def _sharing_replicas(

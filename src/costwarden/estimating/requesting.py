@@ -53,7 +53,7 @@ def effective_requests(spec: Mapping[str, Any]) -> Resources:
         _override_pod_level(apps, _resource_lists(pod_level, ("resources",)))
     overhead = spec.get("overhead")
     if overhead:
-        _add(apps, _quantities(overhead, ("overhead",)))
+        _add(apps, _quantities(overhead, (), "overhead"))
     return apps
 
 
@@ -80,10 +80,10 @@ def _resource_lists(resources: Any, where: tuple[PathPart, ...]) -> Resources:
     if not isinstance(resources, JSON_OBJECT):
         raise InvalidObject("expected a mapping", where)
     requests = resources.get("requests")
+    result = _quantities(requests, where, "requests") if requests else {}
     limits = resources.get("limits")
-    result = _quantities(requests, (*where, "requests")) if requests else {}
     if limits:
-        for name, value in _quantities(limits, (*where, "limits")).items():
+        for name, value in _quantities(limits, where, "limits").items():
             if name not in result:
                 result[name] = value
     return result
@@ -95,14 +95,15 @@ share: strings and Decimals are immutable, and only valid (non-negative) values 
 _PARSED_MAX = 4096
 
 
-def _quantities(values: Any, where: tuple[PathPart, ...]) -> Resources:
+def _quantities(values: Any, where: tuple[PathPart, ...], key: str) -> Resources:
+    """The quantities `values` (found at `where` + `key`: the path in errors), parsed."""
     if not isinstance(values, JSON_OBJECT):
-        raise InvalidObject("expected a mapping of resource names to quantities", where)
+        raise InvalidObject("expected a mapping of resource names to quantities", (*where, key))
     result = {}
     for name, value in values.items():
         parsed = _parsed.get(value) if type(value) is str else None
         if parsed is None:
-            parsed = _parse(value, (*where, name))
+            parsed = _parse(value, (*where, key, name))
         result[name] = parsed
     return result
 
