@@ -155,13 +155,13 @@ def _build(catalog: Catalog) -> Index:
     families: dict[str, list[str]] = {}
     for name, instance in instances.items():
         families.setdefault(instance.family, []).append(name)
-    fallback_note = {
+    fallback_note: dict[str, str] = {
         capacity: "no catalog instance type named: cpu and memory at the fallback rates "
         f"({fallback.cpu_hourly}/vCPU-h, {fallback.memory_gib_hourly}/GiB-h"
         f"{', less the Spot discount' if capacity == 'spot' else ''})"
         for capacity in _CAPACITIES
     }
-    fallback_placements = {
+    fallback_placements: dict[tuple[str, str | None], Placement] = {
         (capacity, model): Placement(capacity_type=capacity, accelerator_model=model)
         for capacity in _CAPACITIES
         for model in (None, *catalog.accelerators)

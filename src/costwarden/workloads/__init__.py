@@ -37,7 +37,9 @@ _KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "CronJob": (("batch",), _CRONJOB_TEMPLATE),
 }
 WORKLOAD_KINDS = frozenset(_KINDS)
-_POINTERS = {path: "/" + "/".join(path) for path in (_TEMPLATE, _CRONJOB_TEMPLATE)}
+_POINTERS: dict[tuple[str, ...], str] = {
+    path: "/" + "/".join(path) for path in (_TEMPLATE, _CRONJOB_TEMPLATE)
+}
 """Every kind `pod_template` understands."""
 
 _ONE = Decimal(1)
