@@ -9,8 +9,10 @@ once instead of per pod: they are immutable, so every estimate may share them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Hashable
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from costwarden.catalog.models import Accelerator, Catalog, InstanceType
 from costwarden.estimating.estimates import CapacityType, Placement
@@ -95,6 +97,8 @@ class Index:
     """Capacity type -> the note saying cpu and memory are priced at the fallback rates."""
     fallback_placements: dict[tuple[str, str | None], Placement]
     """(capacity type, accelerator model or None) -> placement without an instance type."""
+    priced: dict[Hashable, Any] = field(default_factory=dict)
+    """`pricing`'s memo of pods priced against this catalog (see `pricing._priced`)."""
 
 
 _cache: dict[int, Index] = {}

@@ -97,6 +97,10 @@ class Term:
         term.__dict__.update(self.__dict__)
         return term
 
+    def key(self) -> tuple[tuple[str, object], ...]:
+        """What the term requires, hashable: the constraints it narrowed, by name."""
+        return tuple(self.__dict__.items())
+
 
 def node_terms(
     spec: Mapping[str, Any], *, aliases: Mapping[str, str], notes: list[str]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -126,23 +127,16 @@ def estimate_pod(
     terms = placing.node_terms(spec, aliases=catalog.accelerator_aliases, notes=notes)
     capacity = _capacity_type(terms, spec, notes)
     sharing = _sharing_replicas(annotations, wanted, notes)
-    best: _Candidate | None = None
+    best: _Priced | None = None
     if len(terms) > 1:
         terms = [t for t in terms if capacity in t.capacity] or terms
     for term in terms:
-        unnamed: list[str] = []
-        candidate = _on_instance(
+        priced = _priced(
             term, index=index, capacity=capacity, cpu=cpu, memory_gib=memory_gib,
-            wanted=wanted, sharing=sharing, unnamed=unnamed,
+            wanted=wanted, sharing=sharing,
         )  # fmt: skip
-        if candidate is None:
-            candidate = _at_fallback_rates(
-                term, index=index, capacity=capacity, cpu=cpu, memory_gib=memory_gib,
-                wanted=wanted, sharing=sharing,
-            )  # fmt: skip
-            candidate.notes[:0] = unnamed
-        if best is None or candidate.hourly.total < best.hourly.total:
-            best = candidate  # the cheapest of the terms the pod may run on
+        if best is None or priced.hourly.total < best.hourly.total:
+            best = priced  # the cheapest of the terms the pod may run on
     assert best is not None  # node_terms always returns at least one term
     if best.hourly.total > MAX_POD_HOURLY:
         raise InvalidObject(
@@ -160,8 +154,63 @@ def estimate_pod(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Priced:
+    """The pod priced on one node-selector term: how, where, and what it assumed."""
+
+    hourly: Breakdown
+    placement: Placement
+    accelerators: tuple[AcceleratorRequest, ...]
+    notes: tuple[str, ...]
+
+
+_PRICED_MAX = 1024
+
+
+def _priced(
+    term: placing.Term,
+    *,
+    index: indexes.Index,
+    capacity: CapacityType,
+    cpu: Decimal,
+    memory_gib: Decimal,
+    wanted: list[tuple[str, int]],
+    sharing: int,
+) -> _Priced:
+    """The pod priced on `term`: on the cheapest instance type it allows, else list rates.
+
+    Memoised per catalog index (a new catalog starts empty): the pods of one workload, and
+    the mutate and validate calls for each, repeat the same requests and placement. Safe:
+    pricing is a pure function of the key and the catalog, the key holds every input
+    (Decimals by their exact text: `1` and `1.0` cost alike but print differently; default
+    decimal context, which costwarden never changes), and a `_Priced` is immutable.
+    """
+    key = (term.key(), capacity, str(cpu), str(memory_gib), tuple(wanted), sharing)
+    found: _Priced | None = index.priced.get(key)
+    if found is not None:
+        return found
+    unnamed: list[str] = []
+    candidate = _on_instance(
+        term, index=index, capacity=capacity, cpu=cpu, memory_gib=memory_gib,
+        wanted=wanted, sharing=sharing, unnamed=unnamed,
+    )  # fmt: skip
+    if candidate is None:
+        candidate = _at_fallback_rates(
+            term, index=index, capacity=capacity, cpu=cpu, memory_gib=memory_gib,
+            wanted=wanted, sharing=sharing,
+        )  # fmt: skip
+        candidate.notes[:0] = unnamed
+    priced = _Priced(
+        candidate.hourly, candidate.placement, candidate.accelerators, tuple(candidate.notes)
+    )
+    if len(index.priced) >= _PRICED_MAX:  # bounded: requests and selectors come from users
+        index.priced.clear()
+    index.priced[key] = priced
+    return priced
+
+
 class _Candidate:
-    """One way the pod could be placed, and its price there."""
+    """One way the pod could be placed, and its price there (while it is being priced)."""
 
     __slots__ = ("accelerators", "hourly", "misfit", "notes", "placement")
 
