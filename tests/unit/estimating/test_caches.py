@@ -1,0 +1,112 @@
+"""What the estimator remembers between pods must never leak into another pod's estimate.
+
+Pricing keeps per-catalog lookups (placements, notes) and a memo of pods already priced, so
+the second pod of a shape costs a dict hit. Each test prices a pod after the caches were
+filled by another pod (or another catalog) and compares with a catalog object that has
+never priced anything (`model_copy()`: a new object, so a new index and an empty memo).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from costwarden.catalog.models import Catalog
+from costwarden.estimating import estimate_pod, indexes, pricing
+
+
+def pod(cpu: Any = "2", memory: str = "8Gi", **fields: Any) -> dict[str, Any]:
+    requests = {"cpu": cpu, "memory": memory}
+    return {"containers": [{"name": "c", "resources": {"requests": requests}}], **fields}
+
+
+def on(instance_type: str, **fields: Any) -> dict[str, Any]:
+    return pod(nodeSelector={"node.kubernetes.io/instance-type": instance_type}, **fields)
+
+
+def fresh(catalog: Catalog) -> Catalog:
+    """The same catalog as a new object: nothing cached for it yet."""
+    return catalog.model_copy()
+
+
+def test_pricing_the_same_pod_again_gives_the_same_estimate(catalog: Catalog) -> None:
+    spec = on("g5.xlarge", tolerations=[{"key": "nvidia.com/gpu", "operator": "Exists"}])
+    first = estimate_pod(spec, catalog=catalog)
+    again = estimate_pod(spec, catalog=catalog)
+    assert again == first
+    assert repr(again) == repr(estimate_pod(spec, catalog=fresh(catalog)))
+
+
+def test_quantities_that_cost_the_same_but_print_differently_are_priced_apart(
+    catalog: Catalog,
+) -> None:
+    # 1 and 1.0 cores compare equal as Decimals, but their products keep their own digits.
+    estimate_pod(on("m6i.xlarge", cpu="1"), catalog=catalog)
+    estimate_pod(pod(cpu=1), catalog=catalog)
+    for spec in (on("m6i.xlarge", cpu="1.0"), pod(cpu="1.000")):
+        estimate = estimate_pod(spec, catalog=catalog)
+        assert repr(estimate) == repr(estimate_pod(spec, catalog=fresh(catalog)))
+    one = estimate_pod(pod(cpu="1"), catalog=catalog).hourly.cpu
+    one_point_zero = estimate_pod(pod(cpu="1.0"), catalog=catalog).hourly.cpu
+    assert one == one_point_zero
+    assert str(one) != str(one_point_zero)
+
+
+def test_a_pod_with_other_constraints_is_not_served_another_pods_price(
+    catalog: Catalog,
+) -> None:
+    estimate_pod(on("g5.xlarge"), catalog=catalog)
+    assert estimate_pod(on("g5.2xlarge"), catalog=catalog).placement.instance_type == ("g5.2xlarge")
+    spot = on("g5.xlarge")
+    spot["nodeSelector"]["karpenter.sh/capacity-type"] = "spot"
+    estimate = estimate_pod(spot, catalog=catalog)
+    assert estimate.placement.capacity_type == "spot"
+    assert repr(estimate) == repr(estimate_pod(spot, catalog=fresh(catalog)))
+    shared = pod(cpu="0")
+    shared["containers"][0]["resources"]["requests"]["nvidia.com/gpu.shared"] = "1"
+    four = estimate_pod(shared, catalog=catalog)
+    two = estimate_pod(shared, catalog=catalog, annotations={pricing.SHARING_ANNOTATION: "2"})
+    assert two.requests.accelerators[0].devices == Decimal(1) / 2
+    assert four.requests.accelerators[0].devices == Decimal(1) / 4
+
+
+def test_a_new_catalog_object_is_priced_with_its_own_prices_not_the_old_ones(
+    catalog: Catalog,
+) -> None:
+    spec = on("m6i.xlarge")
+    before = estimate_pod(spec, catalog=catalog)
+    dearer = catalog.model_copy(
+        update={
+            "instance_types": {
+                **catalog.instance_types,
+                "m6i.xlarge": catalog.instance_types["m6i.xlarge"].model_copy(
+                    update={"on_demand_hourly": Decimal("0.384")}
+                ),
+            }
+        }
+    )
+    after = estimate_pod(spec, catalog=dearer)
+    assert after.hourly.total == before.hourly.total * 2
+    assert estimate_pod(spec, catalog=catalog) == before
+
+
+def test_a_new_catalog_object_gets_its_own_fallback_rates_in_its_notes(
+    catalog: Catalog,
+) -> None:
+    spec = pod()
+    estimate_pod(spec, catalog=catalog)
+    fallback = catalog.fallback.model_copy(update={"cpu_hourly": Decimal("0.05")})
+    other = catalog.model_copy(update={"fallback": fallback})
+    estimate = estimate_pod(spec, catalog=other)
+    assert any("0.05/vCPU-h" in note for note in estimate.assumptions)
+    assert estimate.hourly.cpu == Decimal("0.05") * 2
+
+
+def test_the_memo_of_priced_pods_stays_bounded(catalog: Catalog) -> None:
+    own = fresh(catalog)
+    for millicores in range(1, pricing._PRICED_MAX + 50):
+        estimate_pod(pod(cpu=f"{millicores}m"), catalog=own)
+    assert 0 < len(indexes.index(own).priced) <= pricing._PRICED_MAX
+    assert estimate_pod(pod(cpu="3m"), catalog=own) == estimate_pod(
+        pod(cpu="3m"), catalog=fresh(catalog)
+    )
