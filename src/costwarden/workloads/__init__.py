@@ -37,10 +37,11 @@ _KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "CronJob": (("batch",), _CRONJOB_TEMPLATE),
 }
 WORKLOAD_KINDS = frozenset(_KINDS)
+"""Every kind `pod_template` understands."""
 _POINTERS: dict[tuple[str, ...], str] = {
     path: "/" + "/".join(path) for path in (_TEMPLATE, _CRONJOB_TEMPLATE)
 }
-"""Every kind `pod_template` understands."""
+"""Pod template path -> its RFC 6901 pointer."""
 
 _ONE = Decimal(1)
 
