@@ -98,7 +98,7 @@ class Index:
     fallback_placements: dict[tuple[str, str | None], Placement]
     """(capacity type, accelerator model or None) -> placement without an instance type."""
     priced: dict[Hashable, Any] = field(default_factory=dict)
-    """`pricing`'s memo of pods priced against this catalog (see `pricing._priced`)."""
+    """`pricing`'s memo of pods priced against this catalog (see `pricing.estimate_pod`)."""
 
 
 _cache: dict[int, Index] = {}

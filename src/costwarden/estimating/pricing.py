@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -127,90 +126,77 @@ def estimate_pod(
     terms = placing.node_terms(spec, aliases=catalog.accelerator_aliases, notes=notes)
     capacity = _capacity_type(terms, spec, notes)
     sharing = _sharing_replicas(annotations, wanted, notes)
-    best: _Priced | None = None
-    if len(terms) > 1:
-        terms = [t for t in terms if capacity in t.capacity] or terms
-    for term in terms:
-        priced = _priced(
-            term, index=index, capacity=capacity, cpu=cpu, memory_gib=memory_gib,
-            wanted=wanted, sharing=sharing,
+    # Pods repeat: the pods of one workload, and the mutate and validate calls for each,
+    # read the same requests and placement. What is left is a pure function of this key and
+    # the catalog, so it is memoised per catalog index (a new catalog starts empty). Safe:
+    # the key holds every input, Decimals by their exact text (`1` and `1.0` cost alike but
+    # print differently; the decimal context is the default, which costwarden never
+    # changes), and a PodEstimate is immutable.
+    key = (
+        tuple([term.key() for term in terms]),
+        capacity, str(cpu), str(memory_gib), tuple(wanted), sharing, tuple(notes),
+    )  # fmt: skip
+    found: PodEstimate | None = index.priced.get(key)
+    if found is None:
+        found = _price(
+            terms, catalog=catalog, index=index, capacity=capacity, cpu=cpu,
+            memory_gib=memory_gib, wanted=wanted, sharing=sharing, notes=notes,
         )  # fmt: skip
-        if best is None or priced.hourly.total < best.hourly.total:
-            best = priced  # the cheapest of the terms the pod may run on
-    assert best is not None  # node_terms always returns at least one term
-    if best.hourly.total > MAX_POD_HOURLY:
-        raise InvalidObject(
-            f"requests priced at more than {MAX_POD_HOURLY} {catalog.currency}/h for one pod: "
-            "no node offers that much"
-        )
-    # Positional arguments, in field order: this runs on every review.
-    return PodEstimate(
-        Requests(cpu, memory_gib, best.accelerators),
-        best.placement,
-        best.hourly,
-        catalog.currency,
-        catalog.version,
-        (*notes, *best.notes),
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class _Priced:
-    """The pod priced on one node-selector term: how, where, and what it assumed."""
-
-    hourly: Breakdown
-    placement: Placement
-    accelerators: tuple[AcceleratorRequest, ...]
-    notes: tuple[str, ...]
+        if len(index.priced) >= _PRICED_MAX:  # bounded: requests and selectors come from users
+            index.priced.clear()
+        index.priced[key] = found
+    return found
 
 
 _PRICED_MAX = 1024
 
 
-def _priced(
-    term: placing.Term,
+def _price(
+    terms: list[placing.Term],
     *,
+    catalog: Catalog,
     index: indexes.Index,
     capacity: CapacityType,
     cpu: Decimal,
     memory_gib: Decimal,
     wanted: list[tuple[str, int]],
     sharing: int,
-) -> _Priced:
-    """The pod priced on `term`: on the cheapest instance type it allows, else list rates.
-
-    Memoised per catalog index (a new catalog starts empty): the pods of one workload, and
-    the mutate and validate calls for each, repeat the same requests and placement. Safe:
-    pricing is a pure function of the key and the catalog, the key holds every input
-    (Decimals by their exact text: `1` and `1.0` cost alike but print differently; default
-    decimal context, which costwarden never changes), and a `_Priced` is immutable.
-    """
-    key = (term.key(), capacity, str(cpu), str(memory_gib), tuple(wanted), sharing)
-    found: _Priced | None = index.priced.get(key)
-    if found is not None:
-        return found
-    unnamed: list[str] = []
-    candidate = _on_instance(
-        term, index=index, capacity=capacity, cpu=cpu, memory_gib=memory_gib,
-        wanted=wanted, sharing=sharing, unnamed=unnamed,
-    )  # fmt: skip
-    if candidate is None:
-        candidate = _at_fallback_rates(
+    notes: list[str],
+) -> PodEstimate:
+    """The pod priced on the cheapest of the node-selector terms it may run on."""
+    best: _Candidate | None = None
+    for term in [t for t in terms if capacity in t.capacity] or terms:
+        unnamed: list[str] = []
+        candidate = _on_instance(
             term, index=index, capacity=capacity, cpu=cpu, memory_gib=memory_gib,
-            wanted=wanted, sharing=sharing,
+            wanted=wanted, sharing=sharing, unnamed=unnamed,
         )  # fmt: skip
-        candidate.notes[:0] = unnamed
-    priced = _Priced(
-        candidate.hourly, candidate.placement, candidate.accelerators, tuple(candidate.notes)
+        if candidate is None:
+            candidate = _at_fallback_rates(
+                term, index=index, capacity=capacity, cpu=cpu, memory_gib=memory_gib,
+                wanted=wanted, sharing=sharing,
+            )  # fmt: skip
+            candidate.notes[:0] = unnamed
+        if best is None or candidate.hourly.total < best.hourly.total:
+            best = candidate
+    assert best is not None  # node_terms always returns at least one term
+    if best.hourly.total > MAX_POD_HOURLY:
+        raise InvalidObject(
+            f"requests priced at more than {MAX_POD_HOURLY} {catalog.currency}/h for one pod: "
+            "no node offers that much"
+        )
+    return PodEstimate(
+        requests=Requests(cpu=cpu, memory_gib=memory_gib, accelerators=best.accelerators),
+        placement=best.placement,
+        hourly=best.hourly,
+        currency=catalog.currency,
+        catalog_version=catalog.version,
+        assumptions=(*notes, *best.notes),
     )
-    if len(index.priced) >= _PRICED_MAX:  # bounded: requests and selectors come from users
-        index.priced.clear()
-    index.priced[key] = priced
-    return priced
 
 
 class _Candidate:
-    """One way the pod could be placed, and its price there (while it is being priced)."""
+    """One way the pod could be placed, and its price there."""
 
     __slots__ = ("accelerators", "hourly", "misfit", "notes", "placement")
 

@@ -62,12 +62,32 @@ def test_a_pod_with_other_constraints_is_not_served_another_pods_price(
     estimate = estimate_pod(spot, catalog=catalog)
     assert estimate.placement.capacity_type == "spot"
     assert repr(estimate) == repr(estimate_pod(spot, catalog=fresh(catalog)))
+    gpu = on("g5.xlarge")
+    gpu["containers"][0]["resources"]["requests"]["nvidia.com/gpu"] = "1"
+    assert estimate_pod(gpu, catalog=catalog).requests.accelerator_devices == 1
     shared = pod(cpu="0")
     shared["containers"][0]["resources"]["requests"]["nvidia.com/gpu.shared"] = "1"
     four = estimate_pod(shared, catalog=catalog)
     two = estimate_pod(shared, catalog=catalog, annotations={pricing.SHARING_ANNOTATION: "2"})
     assert two.requests.accelerators[0].devices == Decimal(1) / 2
     assert four.requests.accelerators[0].devices == Decimal(1) / 4
+
+
+def test_a_pod_priced_like_another_keeps_its_own_assumptions(catalog: Catalog) -> None:
+    plain = estimate_pod(pod(), catalog=catalog)
+    unknown_model = pod(nodeSelector={"nvidia.com/gpu.product": "NVIDIA-B200"})
+    tolerates_spot = pod(
+        tolerations=[{"key": "kubernetes.azure.com/scalesetpriority", "operator": "Exists"}]
+    )
+    for spec, note in (
+        (unknown_model, "nvidia.com/gpu.product=NVIDIA-B200 is not a model the catalog knows"),
+        (tolerates_spot, "tolerates the Spot taint kubernetes.azure.com/scalesetpriority=spot"),
+    ):
+        estimate = estimate_pod(spec, catalog=catalog)
+        assert estimate.hourly == plain.hourly
+        assert any(a.startswith(note) for a in estimate.assumptions)
+        assert not any(a.startswith(note) for a in plain.assumptions)
+        assert estimate_pod(pod(), catalog=catalog) == plain
 
 
 def test_a_new_catalog_object_is_priced_with_its_own_prices_not_the_old_ones(
