@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from costwarden.workloads import JSON_OBJECT, InvalidObject
@@ -215,6 +216,7 @@ def _narrow(current: frozenset[str] | None, values: Any) -> frozenset[str]:
     return allowed if current is None else current & allowed
 
 
+@lru_cache(maxsize=256)  # pure, and immutable in and out: safe to share between pods
 def _capacity_allowed(key: str, operator: str, values: tuple[str, ...]) -> frozenset[str]:
     to_capacity, with_label = CAPACITY_LABELS[key]
     if operator in ("In", "NotIn"):

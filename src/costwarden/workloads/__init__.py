@@ -100,7 +100,9 @@ def pod_template(obj: Mapping[str, Any]) -> PodTemplate | None:
     metadata = _metadata(obj, ())
     name: str = metadata.get("name") or metadata.get("generateName") or ""
     namespace: str | None = metadata.get("namespace")
-    spec = _mapping(obj, ("spec",))
+    spec = obj.get("spec")
+    if not isinstance(spec, JSON_OBJECT):
+        spec = _mapping(obj, ("spec",))  # raises: missing, or not a mapping
     # Positional arguments, in PodTemplate's field order: this runs on every review.
     if not path:  # a Pod
         return PodTemplate(kind, name, namespace, metadata, spec, "", _ONE)
