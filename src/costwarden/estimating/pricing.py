@@ -185,13 +185,14 @@ def _price(
             f"requests priced at more than {MAX_POD_HOURLY} {catalog.currency}/h for one pod: "
             "no node offers that much"
         )
+    # Positional arguments, in field order: this runs for every pod not seen before.
     return PodEstimate(
-        requests=Requests(cpu=cpu, memory_gib=memory_gib, accelerators=best.accelerators),
-        placement=best.placement,
-        hourly=best.hourly,
-        currency=catalog.currency,
-        catalog_version=catalog.version,
-        assumptions=(*notes, *best.notes),
+        Requests(cpu, memory_gib, best.accelerators),
+        best.placement,
+        best.hourly,
+        catalog.currency,
+        catalog.version,
+        (*notes, *best.notes),
     )
 
 
@@ -233,9 +234,14 @@ def _on_instance(
     """
     if term.types is None and term.families is None:
         return None
-    names = _allowed_types(term, index)
-    known = [index.instances[name] for name in names if name in index.instances]
-    unknown = [name for name in names if name not in index.instances]
+    known = []
+    unknown = []
+    for name in _allowed_types(term, index):
+        instance = index.instances.get(name)
+        if instance is None:
+            unknown.append(name)
+        else:
+            known.append(instance)
     notes = []
     if unknown:
         notes.append(f"instance type {', '.join(unknown)} not in the catalog")
@@ -451,9 +457,12 @@ def _choose_model(
         if parent_memory:
             kind += f" with {parent_memory} GB (what the profile is cut from)"
     else:
-        candidates = index.models_by_resource.get(indexes.served_by(resource), ())
-        kind = f"{indexes.served_by(resource)} model"
-    allowed = [m for m in candidates if m.model not in term.excluded_models]
+        served_by = indexes.served_by(resource)
+        candidates = index.models_by_resource.get(served_by, ())
+        kind = f"{served_by} model"
+    allowed = candidates
+    if term.excluded_models:
+        allowed = tuple(m for m in candidates if m.model not in term.excluded_models)
     if term.models is not None:
         named = [m for m in allowed if m.model in term.models]
         if len(named) == 1:
