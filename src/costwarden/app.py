@@ -7,7 +7,7 @@ and the operations app over plain HTTP, both uvicorn servers on one event loop, 
 background loops that re-load files and certificates.
 
 ```
-kube-apiserver --HTTPS--> /validate, /mutate --> Admission --> engine.evaluate (pure)
+kube-apiserver --HTTPS--> /validate, /mutate --> Admission --> engine.evaluate / repair
                                                    |  ports: namespaces, clock, spend,
                                                    |         workloads, reservations
 Prometheus ---HTTP-----> /metrics, /readyz, /healthz
@@ -38,7 +38,7 @@ from prometheus_client import CollectorRegistry
 
 from costwarden import engine, estimating, metrics, reviews, tls
 from costwarden.api import namespace_files, routes
-from costwarden.api.admitting import Admission, CostLabels, Evaluator
+from costwarden.api.admitting import Admission, CostLabels, Evaluator, Repairer
 from costwarden.api.reloading import Reloadable, Status
 from costwarden.catalog.loading import load_catalog
 from costwarden.catalog.models import Catalog
@@ -50,7 +50,7 @@ from costwarden.engine.ports import (
     SpendSource,
     WorkloadLookup,
 )
-from costwarden.engine.verdicts import Verdict
+from costwarden.engine.verdicts import Repair, Verdict
 from costwarden.kube import clients as kube_clients
 from costwarden.kube import namespaces as kube_namespaces
 from costwarden.kube import pods as kube_pods
@@ -155,14 +155,16 @@ def assemble(
     settings: Settings,
     *,
     evaluate: Evaluator,
+    repair: Repairer,
     namespaces: NamespaceSource,
     registry: CollectorRegistry,
     admission_metrics: metrics.AdmissionMetrics,
     sources: Sequence[Reloadable[Any]] = (),
 ) -> App:
-    """The two apps around an evaluator (`create_app` binds the engine to it)."""
+    """The two apps around the engine's two questions (`create_app` binds the engine)."""
     admission = Admission(
         evaluate=evaluate,
+        repair=repair,
         namespaces=namespaces,
         metrics=admission_metrics,
         labels=CostLabels(
@@ -340,8 +342,8 @@ class Serving:
 class ReadOnlyReservations:
     """The ledger as a dry run sees it: the same answer, nothing written.
 
-    `dryRun` requests and /mutate are evaluated exactly like the real thing — a burst that
-    would overshoot a cap is denied in a dry run too — but never hold budget.
+    `dryRun` requests are evaluated exactly like the real thing — a burst that would
+    overshoot a cap is denied in a dry run too — but never hold budget.
     """
 
     def __init__(self, ledger: ReservationLedger) -> None:
@@ -474,9 +476,16 @@ def create_app(
             request, policies=policies.current, catalog=catalog.current, context=context
         )
 
+    def repair(request: reviews.AdmissionRequest) -> Repair:
+        context = engine.Context(namespaces=live_namespaces, now=clock.now())
+        return engine.repair(
+            request, policies=policies.current, catalog=catalog.current, context=context
+        )
+
     app = assemble(
         settings,
         evaluate=evaluate,
+        repair=repair,
         namespaces=live_namespaces,
         registry=registry,
         admission_metrics=admission_metrics,

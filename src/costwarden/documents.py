@@ -8,6 +8,7 @@ pydantic `ValidationError` into `Problem`s carrying those positions.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -61,13 +62,20 @@ class InvalidInput(Exception):
 
 
 def format_path(path: Sequence[PathPart]) -> str:
-    """`("spec", "rules", 2, "match")` -> `spec.rules[2].match`."""
+    """`("spec", "rules", 2, "match")` -> `spec.rules[2].match`.
+
+    A key that a dot-joined path would make ambiguous (it holds `.`, `[` or `]`, or is
+    empty) is written as a quoted index: `requests["nvidia.com/gpu"]`, not
+    `requests.nvidia.com/gpu`.
+    """
     text = ""
     for part in path:
         if isinstance(part, int):
             text += f"[{part}]"
+        elif not part or "." in part or "[" in part or "]" in part:
+            text += f"[{json.dumps(part)}]"
         else:
-            text += f".{part}" if text else str(part)
+            text += f".{part}" if text else part
     return text
 
 

@@ -248,7 +248,7 @@ async def test_a_delete_never_reaches_the_engine(tmp_path: Path) -> None:
     assert evaluator.calls == []
 
 
-async def test_a_scale_is_evaluated_off_the_event_loop_and_gets_no_metadata_patch(
+async def test_validating_a_scale_runs_off_the_event_loop_and_mutating_one_patches_nothing(
     tmp_path: Path,
 ) -> None:
     threads: list[int] = []
@@ -259,12 +259,14 @@ async def test_a_scale_is_evaluated_off_the_event_loop_and_gets_no_metadata_patc
 
     app = build_app(tmp_path, ScriptedEvaluator(record_thread))
     async with client(app) as http:
+        await http.post("/validate", json=fixture("034-validate-scale"))
+        await http.post("/validate", json=fixture("009-validate"))
         answer = (await http.post("/mutate", json=fixture("034-validate-scale"))).json()
-        await http.post("/mutate", json=fixture("008-mutate"))
-    assert decoded_patch(answer) == []
-    scale_thread, pod_thread = threads
+    assert decoded_patch(answer) == []  # a Scale changes no pod: nothing to annotate
+    scale_thread, pod_thread, mutate_thread = threads
     assert pod_thread == threading.get_ident()  # pods: evaluated inline, never waiting
-    assert scale_thread != threading.get_ident()  # scales may wait on a workload GET
+    assert scale_thread != threading.get_ident()  # validating a Scale may GET its workload
+    assert mutate_thread == threading.get_ident()  # repairing one never does
 
 
 BAD_BODIES = [

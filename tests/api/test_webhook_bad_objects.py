@@ -43,7 +43,7 @@ def with_value(review: dict[str, Any], path: tuple[str | int, ...], value: Any) 
 
 
 GPU = ("spec", "containers", 0, "resources", "requests", "nvidia.com/gpu")
-SELECTOR = "request.object.spec.nodeSelector.karpenter.sh/capacity-type"
+SELECTOR = 'request.object.spec.nodeSelector["karpenter.sh/capacity-type"]'
 CPU = ("spec", "containers", 0, "resources", "requests", "cpu")
 
 
@@ -58,7 +58,7 @@ CPU = ("spec", "containers", 0, "resources", "requests", "cpu")
         (("metadata", "ownerReferences"), 7, "request.object.metadata.ownerReferences"),
         (CPU, "NaN", "request.object.spec.containers[0].resources.requests.cpu"),
         (CPU, "-1", "request.object.spec.containers[0].resources.requests.cpu"),
-        (GPU, -1, "request.object.spec.containers[0].resources.requests.nvidia.com/gpu"),
+        (GPU, -1, 'request.object.spec.containers[0].resources.requests["nvidia.com/gpu"]'),
         (CPU, "99999999999999Ei", "request.object.spec.containers[0].resources.requests.cpu"),
         (("spec", "nodeSelector"), {"karpenter.sh/capacity-type": ["spot"]}, SELECTOR),
     ],

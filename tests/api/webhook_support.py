@@ -19,9 +19,9 @@ from tests.conftest import ADMISSION_FIXTURES
 
 from costwarden import app as application
 from costwarden import metrics, reviews
-from costwarden.api import namespace_files
+from costwarden.api import namespace_files, patches
 from costwarden.api.reloading import Reloadable
-from costwarden.engine.verdicts import Verdict
+from costwarden.engine.verdicts import Repair, Verdict
 from costwarden.estimating.estimates import (
     Breakdown,
     Placement,
@@ -123,6 +123,18 @@ class ScriptedEvaluator:
         self.calls.append((request, side_effects))
         return self.decide(request)
 
+    def repair(self, request: reviews.AdmissionRequest) -> Repair:
+        """/mutate's question, answered from the same verdict: its patches, and the estimate
+        the verdict gives the patched object (recorded as a call without side effects)."""
+        self.calls.append((request, False))
+        verdict = self.decide(request)
+        if not verdict.patches or request.object is None:
+            return Repair(patches=verdict.patches, estimate=verdict.estimate)
+        repaired = request.model_copy(
+            update={"object": patches.apply(request.object, verdict.patches)}
+        )
+        return Repair(patches=verdict.patches, estimate=self.decide(repaired).estimate)
+
 
 def allow_with_estimate(request: reviews.AdmissionRequest) -> Verdict:
     return Verdict(allowed=True, estimate=estimate_for(request.object))
@@ -130,7 +142,7 @@ def allow_with_estimate(request: reviews.AdmissionRequest) -> Verdict:
 
 def build_app(
     tmp_path: Path,
-    evaluate: Callable[..., Verdict],
+    evaluate: ScriptedEvaluator,
     *,
     settings: Settings | None = None,
     namespace_paths: list[Path] | None = None,
@@ -152,6 +164,7 @@ def build_app(
     return application.assemble(
         settings or local_settings(),
         evaluate=evaluate,
+        repair=evaluate.repair,
         namespaces=namespace_files.FileNamespaceLabels(namespace_source),
         registry=registry,
         admission_metrics=admission_metrics,

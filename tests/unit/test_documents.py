@@ -75,3 +75,22 @@ def test_read_files_skips_the_hidden_internals_of_a_mounted_configmap(tmp_path: 
     (tmp_path / "policy.yaml").symlink_to("..data/policy.yaml")
     docs = documents.read_files([tmp_path])
     assert [(d.source, d.data) for d in docs] == [(str(tmp_path / "policy.yaml"), {"kind": "P"})]
+
+
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [
+        (("spec", "rules", 2, "match"), "spec.rules[2].match"),
+        (("requests", "nvidia.com/gpu"), 'requests["nvidia.com/gpu"]'),
+        (
+            ("nodeSelector", "karpenter.sh/capacity-type"),
+            'nodeSelector["karpenter.sh/capacity-type"]',
+        ),
+        (("labels", "cost-centre"), "labels.cost-centre"),
+        (("data", "a[0]"), 'data["a[0]"]'),
+        (("data", ""), 'data[""]'),
+        ((0, "name"), "[0].name"),
+    ],
+)
+def test_paths_are_unambiguous_for_keys_with_dots_or_brackets(path, text):
+    assert documents.format_path(path) == text

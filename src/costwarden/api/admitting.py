@@ -31,7 +31,7 @@ from costwarden import reviews, workloads
 from costwarden.api import patches, reading, responding
 from costwarden.documents import format_path
 from costwarden.engine.ports import NamespaceLabels
-from costwarden.engine.verdicts import Verdict
+from costwarden.engine.verdicts import Repair, Verdict
 from costwarden.estimating.estimates import WorkloadEstimate
 from costwarden.metrics import AdmissionMetrics
 
@@ -54,6 +54,14 @@ class Evaluator(Protocol):
         ...
 
 
+class Repairer(Protocol):
+    """The engine's repairs with the live policies and catalog bound (see `app`)."""
+
+    def __call__(self, request: reviews.AdmissionRequest) -> Repair:
+        """The patches the policies make and the repaired object's estimate (no side effects)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class CostLabels:
     cost_centre: str = "cost-centre"
@@ -68,19 +76,22 @@ class Admission:
         self,
         *,
         evaluate: Evaluator,
+        repair: Repairer,
         namespaces: NamespaceLabels,
         metrics: AdmissionMetrics,
         labels: CostLabels = CostLabels(),
     ) -> None:
         self._evaluate = evaluate
+        self._repair = repair
         self._namespaces = namespaces
         self._metrics = metrics
         self._labels = labels
 
     @staticmethod
-    def may_block(request: reviews.AdmissionRequest) -> bool:
-        """True when evaluating may wait on the network (a Scale needs its workload)."""
-        return request.sub_resource == "scale"
+    def may_block(webhook: str, request: reviews.AdmissionRequest) -> bool:
+        """True when answering may wait on the network (validating a Scale looks up its
+        workload; /mutate never does)."""
+        return webhook == "validate" and request.sub_resource == "scale"
 
     def answer(self, webhook: str, request: reviews.AdmissionRequest, *, started: float) -> bytes:
         """The response body for `webhook` (`validate` or `mutate`); records metrics.
@@ -149,23 +160,18 @@ class Admission:
 
     def _mutate(self, request: reviews.AdmissionRequest) -> tuple[str, responding.Response]:
         assert request.object is not None  # checked by `answer`
-        verdict = self._evaluate(request, side_effects=False)
-        operations = list(verdict.patches)
-        obj = request.object
-        estimate = verdict.estimate
-        if operations:
-            # The estimate must describe the pod the API server will store, not the one sent.
-            obj = patches.apply(obj, operations)
-            estimate = self._evaluate(
-                request.model_copy(update={"object": obj}), side_effects=False
-            ).estimate
-        if estimate is not None and request.sub_resource is None:
+        repair = self._repair(request)
+        operations = list(repair.patches)
+        if repair.estimate is not None and request.sub_resource is None:
+            # Labels and annotations are computed on the object as repaired so far, so the
+            # array applies in order and a second pass over the result adds nothing.
+            obj = patches.apply(request.object, operations) if operations else request.object
             labels = self._propagated_labels(request, obj)
             step = patches.set_metadata_values(obj, field="labels", values=labels)
             if step:  # annotations are computed on the labelled object (metadata may be new)
                 obj = patches.apply(obj, step)
                 operations.extend(step)
-            annotations = _annotations(estimate)
+            annotations = _annotations(repair.estimate)
             operations.extend(
                 patches.set_metadata_values(obj, field="annotations", values=annotations)
             )

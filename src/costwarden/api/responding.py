@@ -11,9 +11,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+import orjson
 
 from costwarden.api import patches
 from costwarden.engine.verdicts import PatchOperation, Verdict
@@ -91,16 +92,13 @@ def untouched(uid: str) -> Response:
     return {"uid": uid, "allowed": True}
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-
-
 def review(response: Response) -> bytes:
     """The response body: an AdmissionReview with camelCase keys and no nulls.
 
-    Plain dicts and the stdlib's C encoder rather than `reviews.AdmissionReviewResponse`:
-    the same bytes, without validating what we just built (~3 µs a review). The tests
-    hold every answer to the wire model.
+    Plain dicts encoded by orjson (compact UTF-8) rather than
+    `reviews.AdmissionReviewResponse`: the same bytes, without validating what we just
+    built. The tests hold every answer to the wire model.
     """
-    return _ENCODER.encode(
+    return orjson.dumps(
         {"apiVersion": API_VERSION, "kind": "AdmissionReview", "response": response}
-    ).encode()
+    )

@@ -55,7 +55,7 @@ def admission_app(admission: Admission, *, max_request_bytes: int) -> FastAPI:
             admission.invalid(webhook, started=started)
             raise
         try:
-            if admission.may_block(review):
+            if admission.may_block(webhook, review):
                 body = await run_in_threadpool(admission.answer, webhook, review, started=started)
             else:
                 body = admission.answer(webhook, review, started=started)

@@ -1,6 +1,7 @@
-"""The policy engine: evaluate(request, policies, catalog, context) -> Verdict (pure)."""
+"""The policy engine, pure: `evaluate(request, ...) -> Verdict` decides (/validate),
+`repair(request, ...) -> Repair` repairs and prices (/mutate)."""
 
 from costwarden.engine.contexts import Context, StaticNamespaces, StaticWorkloads
-from costwarden.engine.evaluating import evaluate
+from costwarden.engine.evaluating import evaluate, repair
 
-__all__ = ["Context", "StaticNamespaces", "StaticWorkloads", "evaluate"]
+__all__ = ["Context", "StaticNamespaces", "StaticWorkloads", "evaluate", "repair"]

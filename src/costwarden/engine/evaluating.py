@@ -16,6 +16,11 @@ What a request is checked against (UPDATE semantics):
   above. No lookup, unknown workload or scale-down: allowed.
 - DELETE, CONNECT, other subresources and kinds that run no pods: allowed untouched.
 
+`repair` answers /mutate's narrower question — which repairs the policies make (Spot
+placement) and what the repaired object costs — running only the rules that repair. It
+does not decide: /validate judges the repaired object, so a repair that some other rule
+will deny is harmless (the API server stores nothing denied).
+
 Each rule's findings become `Violation`s with the rule's action unless an exception waives
 them: a label (`cost-exception=<ticket>` with an unexpired expiry annotation) or a
 `PolicyException` object naming the rule. Budgets are reserved in the ledger last, only
@@ -31,15 +36,23 @@ from typing import Any
 
 from costwarden import estimating, workloads
 from costwarden.catalog.models import Catalog
-from costwarden.engine import budgeting, labelling, scheduling, wording
+from costwarden.engine import budgeting, labelling, patching, scheduling, wording
 from costwarden.engine.contexts import Context
 from costwarden.engine.findings import NOTHING, Change, Finding, Outcome, Reservation, Target
-from costwarden.engine.verdicts import Action, Exempted, PatchOperation, Verdict, Violation
+from costwarden.engine.verdicts import (
+    Action,
+    Exempted,
+    PatchOperation,
+    Repair,
+    Verdict,
+    Violation,
+)
 from costwarden.estimating.estimates import HOURS_PER_MONTH, WorkloadEstimate
 from costwarden.policies import matching, models, sets
 from costwarden.reviews import AdmissionRequest
 
 ALLOWED = Verdict(allowed=True)
+UNREPAIRED = Repair()
 
 
 def evaluate(
@@ -65,12 +78,80 @@ def evaluate(
     old = None
     if request.operation == "UPDATE" and request.old_object is not None:
         try:
-            old = _target(request.old_object, request=request, catalog=catalog, context=context)
+            old = _target(
+                request.old_object, request=request, catalog=catalog, context=context, like=new
+            )
         except workloads.InvalidObject as exc:
             raise workloads.InvalidObject(exc.message, exc.path, field="oldObject") from None
     return _judge(
         new, old, policies=policies, catalog=catalog, context=context, operation=request.operation
     )
+
+
+def repair(
+    request: AdmissionRequest,
+    *,
+    policies: sets.PolicySet,
+    catalog: Catalog,
+    context: Context,
+) -> Repair:
+    """The repairs the policies make to the request's object, and its estimate once repaired.
+
+    The same patches `evaluate` returns when it allows, from the rules that patch alone:
+    labels inherited from the namespace (on CREATE) and Spot placement (for a new or changed
+    pod spec, unless an exception waives it). A Scale changes no pod spec: nothing to repair
+    or annotate, and no workload lookup. Raises `workloads.InvalidObject` for an object
+    whose pod template is malformed.
+    """
+    if request.operation not in ("CREATE", "UPDATE") or request.object is None:
+        return UNREPAIRED
+    if request.sub_resource == "scale":
+        workloads.scale_replicas(request.object)  # a malformed Scale is refused by both webhooks
+    if request.sub_resource:
+        return UNREPAIRED
+    target = _target(request.object, request=request, catalog=catalog, context=context)
+    if target is None:
+        return UNREPAIRED
+    creating = request.operation == "CREATE" or request.old_object is None
+    subject = _subject(target, operation=request.operation)
+    spec_changed: bool | None = None  # only worked out for a spot rule that applies
+    patches: list[PatchOperation] = []
+    for rule in policies.repairing_rules:
+        if not rule.applies_to(subject):
+            continue
+        spec = rule.rule
+        if spec.required_labels is not None:
+            # On UPDATE the rule reports and patches nothing the old object had (see _check).
+            if creating:
+                patches.extend(labelling.check(spec.required_labels, target).patches)
+            continue
+        assert spec.spot is not None  # `repairing_rules` are spot and label rules
+        if spec_changed is None:
+            spec_changed = creating or _spec_changed(request, target)
+        if not spec_changed:
+            continue
+        outcome = scheduling.check_spot(spec.spot, target, repair=True)
+        if outcome.patches and _waiver(rule, target, subject=subject, policies=policies) is None:
+            patches.extend(outcome.patches)
+    if not patches:
+        return Repair(estimate=target.estimate)
+    merged = merge_patches(patches)
+    repaired = _target(
+        patching.apply(request.object, merged), request=request, catalog=catalog, context=context
+    )
+    return Repair(patches=merged, estimate=repaired.estimate if repaired else None)
+
+
+def _spec_changed(request: AdmissionRequest, new: Target) -> bool:
+    """Whether an UPDATE brings a new pod spec to schedule (as `_change` decides, without
+    pricing the old object)."""
+    if new.kind == "Pod" or request.old_object is None:
+        return new.kind != "Pod"
+    try:
+        old = workloads.pod_template(request.old_object)
+    except workloads.InvalidObject as exc:
+        raise workloads.InvalidObject(exc.message, exc.path, field="oldObject") from None
+    return old is None or new.template.spec != old.spec
 
 
 def _evaluate_scale(
@@ -115,15 +196,33 @@ def _scaled(target: Target, replicas: int) -> Target:
 
 
 def _target(
-    obj: Mapping[str, Any], *, request: AdmissionRequest, catalog: Catalog, context: Context
+    obj: Mapping[str, Any],
+    *,
+    request: AdmissionRequest,
+    catalog: Catalog,
+    context: Context,
+    like: Target | None = None,
 ) -> Target | None:
+    """The target of `obj`; `like` (the new object, for an old one) lends its pod estimate
+    when the pod spec and annotations are the same — most UPDATEs change labels, replicas or
+    rollout bookkeeping, and comparing two specs costs far less than pricing one."""
     template = workloads.pod_template(obj)
     if template is None:
         return None
     namespace = template.namespace or request.namespace
-    estimate = estimating.estimate_template(template, catalog=catalog)
-    if estimate.namespace != namespace:
-        estimate = replace(estimate, namespace=namespace)
+    if like is not None and _same_pods(template, like.template):
+        estimate = WorkloadEstimate(
+            kind=template.kind,
+            name=template.name,
+            namespace=namespace,
+            pod=like.estimate.pod,
+            pods=template.pods,
+            assumptions=template.assumptions,
+        )
+    else:
+        estimate = estimating.estimate_template(template, catalog=catalog)
+        if estimate.namespace != namespace:
+            estimate = replace(estimate, namespace=namespace)
     owners = (obj.get("metadata") or {}).get("ownerReferences") or []
     controller = next(
         (str(o.get("kind")) for o in owners if isinstance(o, Mapping) and o.get("controller")),
@@ -144,6 +243,14 @@ def _target(
         uid=request.uid,
         now=context.now,
     )
+
+
+def _same_pods(template: workloads.PodTemplate, other: workloads.PodTemplate) -> bool:
+    """Whether one pod of each is priced the same: `estimate_pod` reads only the spec and
+    the annotations."""
+    return template.spec == other.spec and template.metadata.get(
+        "annotations"
+    ) == other.metadata.get("annotations")
 
 
 def _change(new: Target, old: Target | None, *, scale: bool) -> Change:
@@ -168,13 +275,7 @@ def _judge(
     scale: bool = False,
 ) -> Verdict:
     change = _change(new, old, scale=scale)
-    subject = matching.Subject(
-        kind=new.kind,
-        operation=operation,
-        namespace=new.namespace,
-        namespace_labels=new.namespace_labels,
-        labels=new.labels,
-    )
+    subject = _subject(new, operation=operation)
     violations: list[Violation] = []
     exempted: list[Exempted] = []
     patches: list[PatchOperation] = []
@@ -234,6 +335,16 @@ def _judge(
         notices=(estimate_line(new.estimate), *notices),
         patches=merge_patches(patches) if allowed and patches else (),
         estimate=new.estimate,
+    )
+
+
+def _subject(target: Target, *, operation: str) -> matching.Subject:
+    return matching.Subject(
+        kind=target.kind,
+        operation=operation,
+        namespace=target.namespace,
+        namespace_labels=target.namespace_labels,
+        labels=target.labels,
     )
 
 

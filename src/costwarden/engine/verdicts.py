@@ -64,3 +64,15 @@ class Verdict:
     @property
     def warnings(self) -> tuple[Violation, ...]:
         return tuple(v for v in self.violations if v.action == "warn")
+
+
+@dataclass(frozen=True, slots=True)
+class Repair:
+    """What /mutate needs: how the policies repair an object, and its estimate once repaired.
+
+    No decision: /validate decides, on the repaired object the API server passes it.
+    """
+
+    patches: tuple[PatchOperation, ...] = ()
+    estimate: WorkloadEstimate | None = None
+    """Of the object after `patches` (a pod moved to Spot is priced at Spot)."""

@@ -76,12 +76,24 @@ class CompiledException:
         return self.match.matches(subject)
 
 
+def _repairs(rule: models.Rule) -> bool:
+    if rule.action == "dryrun":
+        return False
+    if rule.spot is not None:
+        return rule.spot.mode == "mutate"
+    labels = rule.required_labels
+    return labels is not None and any(r.inherit_from_namespace for r in labels.labels)
+
+
 @dataclass(frozen=True, slots=True)
 class PolicySet:
     policies: tuple[models.CostPolicy, ...] = ()
     exceptions: tuple[models.PolicyException, ...] = ()
     sources: tuple[str, ...] = ()
     rules: tuple[CompiledRule, ...] = field(init=False)
+    repairing_rules: tuple[CompiledRule, ...] = field(init=False)
+    """The rules that may patch objects, all that /mutate runs: `spot` in `mutate` mode and
+    `requiredLabels` inheriting from the namespace (a `dryrun` rule never patches)."""
     compiled_exceptions: tuple[CompiledException, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -91,6 +103,8 @@ class PolicySet:
             for rule in policy.spec.rules
         )
         object.__setattr__(self, "rules", rules)
+        repairing = tuple(rule for rule in rules if _repairs(rule.rule))
+        object.__setattr__(self, "repairing_rules", repairing)
         object.__setattr__(
             self,
             "compiled_exceptions",

@@ -177,3 +177,53 @@ def test_a_malformed_pod_template_is_an_error_with_its_path(pod, workload, polic
     with pytest.raises(workloads.InvalidObject) as raised:
         judge(obj, policies(GPUS))
     assert raised.value.path[:3] == ("spec", "template", "spec")
+
+
+def _budget_context(context, spent: str = "999"):
+    spend = SpendSnapshot(
+        fetched_at=context().now - timedelta(minutes=1),
+        budgets={
+            "budget": {"Sales-5045": BudgetSpend(spent=Decimal(spent), run_rate_hourly=Decimal(0))}
+        },
+    )
+    return context(spend=spend)
+
+
+BUDGET = {"name": "budget", "budget": {"caps": {"Sales-5045": "1000"}}}
+
+
+def _shared_gpu_deployment(pod, workload, *, sharing: str, replicas: int = 1):
+    shared = pod(namespace="ml-train")
+    shared["spec"]["containers"][0]["resources"]["limits"] = {"nvidia.com/gpu.shared": "1"}
+    deployment = workload("Deployment", shared, replicas=replicas)
+    template = deployment["spec"]["template"]
+    template["metadata"]["annotations"] = {"costwarden.io/gpu-sharing-replicas": sharing}
+    return deployment
+
+
+def test_an_update_changing_only_pod_annotations_that_price_pods_charges_the_difference(
+    pod, workload, policies, judge, context
+):
+    """Old and new pod specs are equal, but fewer pods now share each GPU: each costs more."""
+    old = _shared_gpu_deployment(pod, workload, sharing="4")
+    new = _shared_gpu_deployment(pod, workload, sharing="2")
+    ctx = _budget_context(context)
+    verdict = judge(new, policies(BUDGET), operation="UPDATE", old=old, context=ctx)
+    (violation,) = verdict.denials
+    before = judge(old, policies(BUDGET), context=_budget_context(context, "0")).estimate
+    delta = verdict.estimate.hourly.total - before.hourly.total
+    assert delta > 0
+    assert f"this workload ${delta.quantize(Decimal('0.01'))}/h" in violation.message
+
+
+def test_scaling_up_a_workload_with_the_same_pods_charges_only_the_added_pods(
+    pod, workload, policies, judge, context
+):
+    old = _shared_gpu_deployment(pod, workload, sharing="4", replicas=2)
+    new = _shared_gpu_deployment(pod, workload, sharing="4", replicas=5)
+    verdict = judge(
+        new, policies(BUDGET), operation="UPDATE", old=old, context=_budget_context(context)
+    )
+    (violation,) = verdict.denials
+    added = 3 * verdict.estimate.pod.hourly.total
+    assert f"this workload ${added.quantize(Decimal('0.01'))}/h" in violation.message
