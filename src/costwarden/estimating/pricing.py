@@ -425,7 +425,10 @@ def _at_fallback_rates(
             accelerators.append(AcceleratorRequest(resource, count, _ZERO))
             continue
         request, note = made
-        notes.extend(n for n in (how, note) if n)
+        if how:
+            notes.append(how)
+        if note:
+            notes.append(note)
         accelerators.append(request)
         accelerator_cost += request.devices * index.model_prices[model.model][capacity]
         first_model = first_model or model.model
