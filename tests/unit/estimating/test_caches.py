@@ -11,8 +11,15 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests.unit.estimating.sample_catalog import build_catalog
+
 from costwarden.catalog.models import Catalog
 from costwarden.estimating import estimate_pod, indexes, pricing
+
+SHARED = build_catalog()
+"""One catalog object for every example of the property below: its memo fills as they run."""
 
 
 def pod(cpu: Any = "2", memory: str = "8Gi", **fields: Any) -> dict[str, Any]:
@@ -56,7 +63,7 @@ def test_a_pod_with_other_constraints_is_not_served_another_pods_price(
     catalog: Catalog,
 ) -> None:
     estimate_pod(on("g5.xlarge"), catalog=catalog)
-    assert estimate_pod(on("g5.2xlarge"), catalog=catalog).placement.instance_type == ("g5.2xlarge")
+    assert estimate_pod(on("g5.2xlarge"), catalog=catalog).placement.instance_type == "g5.2xlarge"
     spot = on("g5.xlarge")
     spot["nodeSelector"]["karpenter.sh/capacity-type"] = "spot"
     estimate = estimate_pod(spot, catalog=catalog)
@@ -129,4 +136,48 @@ def test_the_memo_of_priced_pods_stays_bounded(catalog: Catalog) -> None:
     assert 0 < len(indexes.index(own).priced) <= pricing._PRICED_MAX
     assert estimate_pod(pod(cpu="3m"), catalog=own) == estimate_pod(
         pod(cpu="3m"), catalog=fresh(catalog)
+    )
+
+
+_SPELLINGS = {
+    "cpu": st.sampled_from(["1", "1.0", "1000m", "500m", "0.5", "2", "2.00", "0", 1, 2, 0.5]),
+    "memory": st.sampled_from(["1Gi", "1024Mi", "1073741824", "8Gi", "8192Mi", "0"]),
+    "nvidia.com/gpu": st.sampled_from(["1", "2", 1]),
+    "nvidia.com/gpu.shared": st.sampled_from(["1", "2"]),
+    "nvidia.com/mig-1g.5gb": st.sampled_from(["1", "3"]),
+}
+_SELECTORS = {
+    "node.kubernetes.io/instance-type": st.sampled_from(
+        ["g5.xlarge", "g5.2xlarge", "p4d.24xlarge", "m6i.xlarge", "unknown.large"]
+    ),
+    "karpenter.sh/capacity-type": st.sampled_from(["spot", "on-demand", "reserved"]),
+    "nvidia.com/gpu.product": st.sampled_from(
+        ["NVIDIA-A10G", "NVIDIA-A100-SXM4-40GB", "NVIDIA-A100-SXM4-40GB-MIG-1g.5gb", "B200"]
+    ),
+    "kubernetes.azure.com/scalesetpriority": st.just("spot"),
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    requests=st.fixed_dictionaries({}, optional=_SPELLINGS),
+    selector=st.fixed_dictionaries({}, optional=_SELECTORS),
+    tolerate_spot=st.booleans(),
+    sharing=st.sampled_from([None, "2", "8", "x"]),
+)
+def test_a_pod_served_from_the_memo_is_exactly_the_pod_priced_afresh(
+    requests: dict[str, Any], selector: dict[str, str], tolerate_spot: bool, sharing: str | None
+) -> None:
+    spec: dict[str, Any] = {
+        "containers": [{"name": "c", "resources": {"requests": requests}}],
+        "nodeSelector": selector,
+    }
+    if tolerate_spot:
+        spec["tolerations"] = [
+            {"key": "kubernetes.azure.com/scalesetpriority", "operator": "Exists"}
+        ]
+    annotations = None if sharing is None else {pricing.SHARING_ANNOTATION: sharing}
+    memoised = estimate_pod(spec, catalog=SHARED, annotations=annotations)
+    assert repr(memoised) == repr(
+        estimate_pod(spec, catalog=fresh(SHARED), annotations=annotations)
     )
