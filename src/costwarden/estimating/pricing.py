@@ -145,6 +145,12 @@ def estimate_pod(
         if len(index.priced) >= _PRICED_MAX:  # bounded: requests and selectors come from users
             index.priced.clear()
         index.priced[key] = found
+    if found.hourly.total > MAX_POD_HOURLY:
+        raise InvalidObject(
+            f"requests priced at more than {MAX_POD_HOURLY} {catalog.currency}/h for one pod: "
+            "no node offers that much",
+            requesting.heaviest_section(spec),
+        )
     return found
 
 
@@ -180,11 +186,6 @@ def _price(
         if best is None or candidate.hourly.total < best.hourly.total:
             best = candidate
     assert best is not None  # node_terms always returns at least one term
-    if best.hourly.total > MAX_POD_HOURLY:
-        raise InvalidObject(
-            f"requests priced at more than {MAX_POD_HOURLY} {catalog.currency}/h for one pod: "
-            "no node offers that much"
-        )
     # Positional arguments, in field order: this runs for every pod not seen before.
     return PodEstimate(
         Requests(cpu, memory_gib, best.accelerators),

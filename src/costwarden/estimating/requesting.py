@@ -143,3 +143,22 @@ def _max(total: Resources, other: Resources) -> None:
     for name, value in other.items():
         if value > total.get(name, 0):
             total[name] = value
+
+
+def heaviest_section(spec: Mapping[str, Any]) -> tuple[PathPart, ...]:
+    """Where the largest quantity of an already-valid spec is (memory counted in GiB), for
+    an error about the pod's total: `("overhead",)`, `("containers", 0, "resources")`..."""
+    sections: list[tuple[tuple[PathPart, ...], Resources]] = []
+    for key in ("containers", "initContainers"):
+        for i, container in enumerate(_containers(spec, key)):
+            sections.append(((key, i, "resources"), _container_requests(container, key, i)))
+    if spec.get("resources"):
+        sections.append((("resources",), _resource_lists(spec["resources"], ("resources",))))
+    if spec.get("overhead"):
+        sections.append((("overhead",), _quantities(spec["overhead"], (), "overhead")))
+
+    def size(resources: Resources) -> Decimal:
+        values = [v / 2**30 if name == "memory" else v for name, v in resources.items()]
+        return max(values, default=Decimal(0))
+
+    return max(sections, key=lambda section: size(section[1]))[0] if sections else ("containers",)
