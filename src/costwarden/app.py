@@ -162,6 +162,7 @@ def assemble(
     registry: CollectorRegistry,
     admission_metrics: metrics.AdmissionMetrics,
     sources: Sequence[Reloadable[Any]] = (),
+    looks_up_workloads: bool = False,
 ) -> App:
     """The two apps around the engine's two questions (`create_app` binds the engine)."""
     admission = Admission(
@@ -174,6 +175,7 @@ def assemble(
             team=settings.team_label,
             propagate=settings.propagate_cost_labels,
         ),
+        looks_up_workloads=looks_up_workloads,
     )
     return App(
         settings=settings,
@@ -494,6 +496,7 @@ def create_app(
         registry=registry,
         admission_metrics=admission_metrics,
         sources=sources,
+        looks_up_workloads=workloads is not None,
     )
     app.catalog, app.spend, app.spend_metrics = catalog, refresher, spend_metrics
     app.reservations = reservations

@@ -248,8 +248,9 @@ async def test_a_delete_never_reaches_the_engine(tmp_path: Path) -> None:
     assert evaluator.calls == []
 
 
-async def test_validating_a_scale_runs_off_the_event_loop_and_mutating_one_patches_nothing(
-    tmp_path: Path,
+@pytest.mark.parametrize("looks_up_workloads", [True, False])
+async def test_validating_a_scale_runs_off_the_event_loop_only_when_it_may_ask_the_cluster(
+    tmp_path: Path, looks_up_workloads: bool
 ) -> None:
     threads: list[int] = []
 
@@ -257,7 +258,9 @@ async def test_validating_a_scale_runs_off_the_event_loop_and_mutating_one_patch
         threads.append(threading.get_ident())
         return allow_with_estimate(request)
 
-    app = build_app(tmp_path, ScriptedEvaluator(record_thread))
+    app = build_app(
+        tmp_path, ScriptedEvaluator(record_thread), looks_up_workloads=looks_up_workloads
+    )
     async with client(app) as http:
         await http.post("/validate", json=fixture("034-validate-scale"))
         await http.post("/validate", json=fixture("009-validate"))
@@ -265,8 +268,9 @@ async def test_validating_a_scale_runs_off_the_event_loop_and_mutating_one_patch
     assert decoded_patch(answer) == []  # a Scale changes no pod: nothing to annotate
     scale_thread, pod_thread, mutate_thread = threads
     assert pod_thread == threading.get_ident()  # pods: evaluated inline, never waiting
-    assert scale_thread != threading.get_ident()  # validating a Scale may GET its workload
-    assert mutate_thread == threading.get_ident()  # repairing one never does
+    # Validating a Scale may GET its workload from the cluster: off the loop, if there is one.
+    assert (scale_thread != threading.get_ident()) == looks_up_workloads
+    assert mutate_thread == threading.get_ident()  # repairing one never looks anything up
 
 
 BAD_BODIES = [

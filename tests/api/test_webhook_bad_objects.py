@@ -116,7 +116,9 @@ async def test_a_pod_asking_more_than_any_node_has_is_a_400_not_an_overflow(
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
         answer = await http.post(f"/{webhook}", json=review)
     assert answer.status_code == 400, answer.text
-    assert answer.json()["reason"].startswith("request.object.spec: requests priced at more than")
+    assert answer.json()["reason"].startswith(
+        "request.object.spec.containers[0].resources: requests priced at more than"
+    )
 
 
 async def test_a_malformed_old_object_is_named_as_the_old_object(real_app: application.App) -> None:

@@ -147,6 +147,7 @@ def build_app(
     settings: Settings | None = None,
     namespace_paths: list[Path] | None = None,
     sources: tuple[Reloadable[Any], ...] = (),
+    looks_up_workloads: bool = False,
 ) -> application.App:
     """The webhook around `evaluate`, with namespace labels from files (the fixtures'
     namespaces unless `namespace_paths` names others)."""
@@ -169,6 +170,7 @@ def build_app(
         registry=registry,
         admission_metrics=admission_metrics,
         sources=(*sources, namespace_source),
+        looks_up_workloads=looks_up_workloads,
     )
 
 

@@ -80,18 +80,21 @@ class Admission:
         namespaces: NamespaceLabels,
         metrics: AdmissionMetrics,
         labels: CostLabels = CostLabels(),
+        looks_up_workloads: bool = False,
     ) -> None:
         self._evaluate = evaluate
         self._repair = repair
         self._namespaces = namespaces
         self._metrics = metrics
         self._labels = labels
+        self._looks_up_workloads = looks_up_workloads
 
-    @staticmethod
-    def may_block(webhook: str, request: reviews.AdmissionRequest) -> bool:
-        """True when answering may wait on the network (validating a Scale looks up its
-        workload; /mutate never does)."""
-        return webhook == "validate" and request.sub_resource == "scale"
+    def may_block(self, webhook: str, request: reviews.AdmissionRequest) -> bool:
+        """True when answering may wait on the network: validating a Scale looks up its
+        workload, when there is a cluster to ask (/mutate never does)."""
+        return (
+            self._looks_up_workloads and webhook == "validate" and request.sub_resource == "scale"
+        )
 
     def answer(self, webhook: str, request: reviews.AdmissionRequest, *, started: float) -> bytes:
         """The response body for `webhook` (`validate` or `mutate`); records metrics.

@@ -2,21 +2,50 @@
 
 The `Catalog` is a frozen pydantic model; pydantic stays off the hot path by copying
 what pricing needs into plain slotted objects here: each instance type's prices by
-capacity type and its weight (the denominator of the cost model's ratio split).
+capacity type and its weight (the denominator of the cost model's ratio split), and the
+results that depend on the catalog alone (placements, the fallback-rates note), built
+once instead of per pod: they are immutable, so every estimate may share them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Hashable
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from costwarden.catalog.models import Accelerator, Catalog, InstanceType
+from costwarden.estimating.estimates import CapacityType, Placement
 
 _ONE = Decimal(1)
 _ZERO = Decimal(0)
 
 RESOURCE_SYNONYMS = {"aws.amazon.com/neurondevice": "aws.amazon.com/neuron"}
 """Extended resources that name the same device as another (the Neuron plugin's newer name)."""
+_CAPACITIES: tuple[CapacityType, ...] = ("on-demand", "spot", "reserved")
+
+ACCELERATOR_RESOURCES = frozenset(
+    (
+        "nvidia.com/gpu",
+        "nvidia.com/gpu.shared",
+        "amd.com/gpu",
+        "aws.amazon.com/neuron",
+        "aws.amazon.com/neurondevice",
+        "aws.amazon.com/neuroncore",
+        "habana.ai/gaudi",
+        "google.com/tpu",
+    )
+)
+MIG_PREFIX = "nvidia.com/mig-"
+
+
+def served_by(resource: str) -> str:
+    """The resource whose models serve `resource` (a MIG slice is cut from a GPU)."""
+    if resource.startswith(MIG_PREFIX) or resource == "nvidia.com/gpu.shared":
+        return "nvidia.com/gpu"
+    if resource.startswith("aws.amazon.com/neuron"):
+        return "aws.amazon.com/neuron"
+    return resource
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +63,8 @@ class Instance:
     spec: InstanceType
     family: str
     model: Accelerator | None
+    served_by: str | None
+    """`served_by(model.resource)`: the requests its model can serve (None: no model)."""
     devices: Decimal
     list_rates: Rates
     """The fallback $/vCPU-h and $/GiB-h the split weighs vCPUs and GiB by."""
@@ -43,6 +74,8 @@ class Instance:
     """vCPU × fallback $/vCPU-h + GiB × fallback $/GiB-h + devices × model $/device-h."""
     prices: dict[str, Decimal]
     """Whole-instance $/h by capacity type."""
+    placements: dict[tuple[str, bool], Placement]
+    """(capacity type, whether the pod uses its accelerators) -> the pod's placement."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +89,16 @@ class Index:
     """Extended resource -> its models, cheapest first."""
     mig_models: tuple[Accelerator, ...]
     """MIG-capable models, cheapest first."""
+    accelerator_resources: frozenset[str]
+    """Every extended resource that requests accelerators, but MIG slices (`MIG_PREFIX`)."""
     instances: dict[str, Instance]
     families: dict[str, tuple[str, ...]]
+    fallback_note: dict[str, str]
+    """Capacity type -> the note saying cpu and memory are priced at the fallback rates."""
+    fallback_placements: dict[tuple[str, str | None], Placement]
+    """(capacity type, accelerator model or None) -> placement without an instance type."""
+    priced: dict[Hashable, Any] = field(default_factory=dict)
+    """`pricing`'s memo of pods priced against this catalog (see `pricing.estimate_pod`)."""
 
 
 _cache: dict[int, Index] = {}
@@ -118,14 +159,28 @@ def _build(catalog: Catalog) -> Index:
     families: dict[str, list[str]] = {}
     for name, instance in instances.items():
         families.setdefault(instance.family, []).append(name)
+    fallback_note: dict[str, str] = {
+        capacity: "no catalog instance type named: cpu and memory at the fallback rates "
+        f"({fallback.cpu_hourly}/vCPU-h, {fallback.memory_gib_hourly}/GiB-h"
+        f"{', less the Spot discount' if capacity == 'spot' else ''})"
+        for capacity in _CAPACITIES
+    }
+    fallback_placements: dict[tuple[str, str | None], Placement] = {
+        (capacity, model): Placement(capacity_type=capacity, accelerator_model=model)
+        for capacity in _CAPACITIES
+        for model in (None, *catalog.accelerators)
+    }
     return Index(
         catalog=catalog,
         fallback=fallback_rates,
         model_prices=model_prices,
         models_by_resource=models_by_resource,
         mig_models=mig_models,
+        accelerator_resources=ACCELERATOR_RESOURCES | frozenset(models_by_resource),
         instances=instances,
         families={family: tuple(names) for family, names in families.items()},
+        fallback_note=fallback_note,
+        fallback_placements=fallback_placements,
     )
 
 
@@ -147,6 +202,7 @@ def _instance(spec: InstanceType, *, catalog: Catalog) -> Instance:
         spec=spec,
         family=family_of(spec.name),
         model=model,
+        served_by=None if model is None else served_by(model.resource),
         devices=devices,
         list_rates=Rates(fallback.cpu_hourly, fallback.memory_gib_hourly),
         device_list=device_list,
@@ -155,5 +211,16 @@ def _instance(spec: InstanceType, *, catalog: Catalog) -> Instance:
             "on-demand": spec.on_demand_hourly,
             "reserved": spec.on_demand_hourly,
             "spot": catalog.spot_hourly(spec),
+        },
+        placements={
+            (capacity, accelerated): Placement(
+                capacity_type=capacity,
+                instance_type=spec.name,
+                accelerator_model=model.model if model is not None and accelerated else None,
+                provider=spec.provider,
+                region=spec.region,
+            )
+            for capacity in _CAPACITIES
+            for accelerated in (False, True)
         },
     )

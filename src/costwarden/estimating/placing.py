@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from costwarden.workloads import JSON_OBJECT, InvalidObject
@@ -75,35 +76,31 @@ SPOT_TAINTS = dict((AKS_SPOT_TAINT, ("cloud.google.com/gke-spot", "true")))
 
 
 class Term:
-    """What a node must be to match one node-selector term (None: anything)."""
+    """What a node must be to match one node-selector term (None: anything).
 
-    __slots__ = (
-        "capacity",
-        "excluded_families",
-        "excluded_models",
-        "excluded_types",
-        "families",
-        "mig_profile",
-        "models",
-        "types",
-    )
+    The class attributes are the defaults (a term any node matches); narrowing a term sets
+    instance attributes. So a new term costs one empty object (one per pod on the hot path),
+    and sharing the defaults is safe: they are immutable.
+    """
 
-    def __init__(self) -> None:
-        self.types: frozenset[str] | None = None
-        self.excluded_types: frozenset[str] = frozenset()
-        self.families: frozenset[str] | None = None
-        self.excluded_families: frozenset[str] = frozenset()
-        self.models: frozenset[str] | None = None
-        self.excluded_models: frozenset[str] = frozenset()
-        self.capacity: frozenset[str] = CAPACITY_TYPES
-        self.mig_profile: str | None = None
-        """MIG profile (`1g.5gb`) every `nvidia.com/gpu` is, on single-strategy MIG nodes."""
+    types: frozenset[str] | None = None
+    excluded_types: frozenset[str] = frozenset()
+    families: frozenset[str] | None = None
+    excluded_families: frozenset[str] = frozenset()
+    models: frozenset[str] | None = None
+    excluded_models: frozenset[str] = frozenset()
+    capacity: frozenset[str] = CAPACITY_TYPES
+    mig_profile: str | None = None
+    """MIG profile (`1g.5gb`) every `nvidia.com/gpu` is, on single-strategy MIG nodes."""
 
     def copy(self) -> Term:
         term = Term()
-        for slot in Term.__slots__:
-            setattr(term, slot, getattr(self, slot))
+        term.__dict__.update(self.__dict__)
         return term
+
+    def key(self) -> tuple[tuple[str, object], ...]:
+        """What the term requires, hashable: the constraints it narrowed, by name."""
+        return tuple(self.__dict__.items())
 
 
 def node_terms(
@@ -123,7 +120,8 @@ def node_terms(
             if not isinstance(value, str):
                 raise InvalidObject(f"expected a string, got {value!r}", ("nodeSelector", key))
             _require(base, key, "In", (value,), aliases=aliases, notes=notes)
-    terms = _affinity_terms(spec)
+    affinity = spec.get("affinity")
+    terms = _affinity_terms(affinity) if affinity else []
     if not terms:
         return [base]
     result = []
@@ -159,9 +157,9 @@ _AFFINITY_PATH = (
 )
 
 
-def _affinity_terms(spec: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    value: Any = spec
-    for key in _AFFINITY_PATH:
+def _affinity_terms(affinity: Any) -> list[Mapping[str, Any]]:
+    value: Any = affinity
+    for key in _AFFINITY_PATH[1:]:
         if not isinstance(value, JSON_OBJECT):
             return []
         value = value.get(key)
@@ -218,6 +216,7 @@ def _narrow(current: frozenset[str] | None, values: Any) -> frozenset[str]:
     return allowed if current is None else current & allowed
 
 
+@lru_cache(maxsize=256)  # pure, and immutable in and out: safe to share between pods
 def _capacity_allowed(key: str, operator: str, values: tuple[str, ...]) -> frozenset[str]:
     to_capacity, with_label = CAPACITY_LABELS[key]
     if operator in ("In", "NotIn"):

@@ -38,6 +38,7 @@ from costwarden.estimating.estimates import (
     Requests,
     WorkloadEstimate,
 )
+from costwarden.estimating.indexes import MIG_PREFIX
 from costwarden.quantities import GIB
 from costwarden.workloads import JSON_OBJECT, InvalidObject, PathPart
 
@@ -55,19 +56,6 @@ NEURONCORES_PER_DEVICE = {"trainium2": 8}
 each (AWS Neuron docs, "Inferentia2 architecture"), Trainium2 has 8."""
 DEFAULT_NEURONCORES_PER_DEVICE = 2
 
-ACCELERATOR_RESOURCES = frozenset(
-    (
-        "nvidia.com/gpu",
-        "nvidia.com/gpu.shared",
-        "amd.com/gpu",
-        "aws.amazon.com/neuron",
-        "aws.amazon.com/neurondevice",
-        "aws.amazon.com/neuroncore",
-        "habana.ai/gaudi",
-        "google.com/tpu",
-    )
-)
-MIG_PREFIX = "nvidia.com/mig-"
 _MIG_PROFILE = re.compile(r"^nvidia\.com/mig-(\d+)g\.(\d+)gb")
 
 MIG_PARENT_MEMORY_GB = {
@@ -106,13 +94,9 @@ def estimate_template(template: workloads.PodTemplate, *, catalog: Catalog) -> W
         )
     except InvalidObject as exc:
         raise exc.within((*_pointer_path(template.pointer), "spec")) from None
+    # Positional arguments, in field order: this runs on every review.
     return WorkloadEstimate(
-        kind=template.kind,
-        name=template.name,
-        namespace=template.namespace,
-        pod=pod,
-        pods=template.pods,
-        assumptions=template.assumptions,
+        template.kind, template.name, template.namespace, pod, template.pods, template.assumptions
     )
 
 
@@ -130,8 +114,11 @@ def estimate_pod(
     raw = requesting.effective_requests(spec)
     cpu = raw.get("cpu", _ZERO)
     memory_gib = raw.get("memory", _ZERO) / GIB
+    accelerators = index.accelerator_resources
     wanted = [
-        (name, int(count)) for name, count in raw.items() if count and _is_accelerator(name, index)
+        (name, int(count))
+        for name, count in raw.items()
+        if count and (name in accelerators or name.startswith(MIG_PREFIX))
     ]
     notes: list[str] = []
     if not raw or not (cpu or memory_gib or wanted):
@@ -139,6 +126,50 @@ def estimate_pod(
     terms = placing.node_terms(spec, aliases=catalog.accelerator_aliases, notes=notes)
     capacity = _capacity_type(terms, spec, notes)
     sharing = _sharing_replicas(annotations, wanted, notes)
+    # Pods repeat: the pods of one workload, and the mutate and validate calls for each,
+    # read the same requests and placement. What is left is a pure function of this key and
+    # the catalog, so it is memoised per catalog index (a new catalog starts empty). Safe:
+    # the key holds every input, Decimals by their exact text (`1` and `1.0` cost alike but
+    # print differently; the decimal context is the default, which costwarden never
+    # changes), and a PodEstimate is immutable.
+    key = (
+        tuple([term.key() for term in terms]),
+        capacity, str(cpu), str(memory_gib), tuple(wanted), sharing, tuple(notes),
+    )  # fmt: skip
+    found: PodEstimate | None = index.priced.get(key)
+    if found is None:
+        found = _price(
+            terms, catalog=catalog, index=index, capacity=capacity, cpu=cpu,
+            memory_gib=memory_gib, wanted=wanted, sharing=sharing, notes=notes,
+        )  # fmt: skip
+        if len(index.priced) >= _PRICED_MAX:  # bounded: requests and selectors come from users
+            index.priced.clear()
+        index.priced[key] = found
+    if found.hourly.total > MAX_POD_HOURLY:
+        raise InvalidObject(
+            f"requests priced at more than {MAX_POD_HOURLY} {catalog.currency}/h for one pod: "
+            "no node offers that much",
+            requesting.heaviest_section(spec),
+        )
+    return found
+
+
+_PRICED_MAX = 1024
+
+
+def _price(
+    terms: list[placing.Term],
+    *,
+    catalog: Catalog,
+    index: indexes.Index,
+    capacity: CapacityType,
+    cpu: Decimal,
+    memory_gib: Decimal,
+    wanted: list[tuple[str, int]],
+    sharing: int,
+    notes: list[str],
+) -> PodEstimate:
+    """The pod priced on the cheapest of the node-selector terms it may run on."""
     best: _Candidate | None = None
     for term in [t for t in terms if capacity in t.capacity] or terms:
         unnamed: list[str] = []
@@ -155,18 +186,14 @@ def estimate_pod(
         if best is None or candidate.hourly.total < best.hourly.total:
             best = candidate
     assert best is not None  # node_terms always returns at least one term
-    if best.hourly.total > MAX_POD_HOURLY:
-        raise InvalidObject(
-            f"requests priced at more than {MAX_POD_HOURLY} {catalog.currency}/h for one pod: "
-            "no node offers that much"
-        )
+    # Positional arguments, in field order: this runs for every pod not seen before.
     return PodEstimate(
-        requests=Requests(cpu=cpu, memory_gib=memory_gib, accelerators=best.accelerators),
-        placement=best.placement,
-        hourly=best.hourly,
-        currency=catalog.currency,
-        catalog_version=catalog.version,
-        assumptions=(*notes, *best.notes),
+        Requests(cpu, memory_gib, best.accelerators),
+        best.placement,
+        best.hourly,
+        catalog.currency,
+        catalog.version,
+        (*notes, *best.notes),
     )
 
 
@@ -208,9 +235,14 @@ def _on_instance(
     """
     if term.types is None and term.families is None:
         return None
-    names = _allowed_types(term, index)
-    known = [index.instances[name] for name in names if name in index.instances]
-    unknown = [name for name in names if name not in index.instances]
+    known = []
+    unknown = []
+    for name in _allowed_types(term, index):
+        instance = index.instances.get(name)
+        if instance is None:
+            unknown.append(name)
+        else:
+            known.append(instance)
     notes = []
     if unknown:
         notes.append(f"instance type {', '.join(unknown)} not in the catalog")
@@ -309,7 +341,7 @@ def _price_on(
     model = instance.model
     for resource, count in wanted:
         made = None
-        if model is not None and _base(resource) == _base(model.resource):
+        if model is not None and indexes.served_by(resource) == instance.served_by:
             made = _accelerator_request(resource, count, model, sharing, mig_profile)
         if made is None:
             misfits.append(f"{resource} not offered")
@@ -325,13 +357,7 @@ def _price_on(
         devices = instance.devices
     return _Candidate(
         hourly=_split(instance, capacity, cpu=cpu, memory_gib=memory_gib, devices=devices),
-        placement=Placement(
-            capacity_type=capacity,
-            instance_type=spec.name,
-            accelerator_model=model.model if model is not None and devices else None,
-            provider=spec.provider,
-            region=spec.region,
-        ),
+        placement=instance.placements[capacity, model is not None and bool(devices)],
         accelerators=tuple(accelerators),
         notes=notes,
         misfit="; ".join(misfits),
@@ -383,14 +409,7 @@ def _at_fallback_rates(
 ) -> _Candidate:
     """The pod priced without an instance type: list rates for each part."""
     rates = index.fallback[capacity]
-    notes = []
-    if cpu or memory_gib:
-        fallback = index.catalog.fallback
-        spot = ", less the Spot discount" if capacity == "spot" else ""
-        notes.append(
-            "no catalog instance type named: cpu and memory at the fallback rates "
-            f"({fallback.cpu_hourly}/vCPU-h, {fallback.memory_gib_hourly}/GiB-h{spot})"
-        )
+    notes = [index.fallback_note[capacity]] if cpu or memory_gib else []
     accelerators = []
     accelerator_cost = _ZERO
     first_model = None
@@ -407,13 +426,16 @@ def _at_fallback_rates(
             accelerators.append(AcceleratorRequest(resource, count, _ZERO))
             continue
         request, note = made
-        notes.extend(n for n in (how, note) if n)
+        if how:
+            notes.append(how)
+        if note:
+            notes.append(note)
         accelerators.append(request)
         accelerator_cost += request.devices * index.model_prices[model.model][capacity]
         first_model = first_model or model.model
     return _Candidate(
         hourly=Breakdown(rates.cpu * cpu, rates.memory * memory_gib, accelerator_cost),
-        placement=Placement(capacity_type=capacity, accelerator_model=first_model),
+        placement=index.fallback_placements[capacity, first_model],
         accelerators=tuple(accelerators),
         notes=notes,
     )
@@ -439,9 +461,12 @@ def _choose_model(
         if parent_memory:
             kind += f" with {parent_memory} GB (what the profile is cut from)"
     else:
-        candidates = index.models_by_resource.get(_base(resource), ())
-        kind = f"{_base(resource)} model"
-    allowed = [m for m in candidates if m.model not in term.excluded_models]
+        served_by = indexes.served_by(resource)
+        candidates = index.models_by_resource.get(served_by, ())
+        kind = f"{served_by} model"
+    allowed = candidates
+    if term.excluded_models:
+        allowed = tuple(m for m in candidates if m.model not in term.excluded_models)
     if term.models is not None:
         named = [m for m in allowed if m.model in term.models]
         if len(named) == 1:
@@ -507,44 +532,16 @@ def _mig_profile(resource: str) -> tuple[int, int] | None:
     return (int(match[1]), int(match[2])) if match else None
 
 
-def _base(resource: str) -> str:
-    """The resource whose models serve `resource` (a MIG slice is cut from a GPU)."""
-    if resource.startswith(MIG_PREFIX) or resource == "nvidia.com/gpu.shared":
-        return "nvidia.com/gpu"
-    if resource.startswith("aws.amazon.com/neuron"):
-        return "aws.amazon.com/neuron"
-    return resource
-
-
-def _is_accelerator(name: str, index: indexes.Index) -> bool:
-    return (
-        name in ACCELERATOR_RESOURCES
-        or name.startswith(MIG_PREFIX)
-        or name in index.models_by_resource
-    )
-
-
 def _capacity_type(
     terms: list[placing.Term], spec: Mapping[str, Any], notes: list[str]
 ) -> CapacityType:
-    allowed: frozenset[str] = frozenset()
-    for term in terms:
+    allowed: frozenset[str] = terms[0].capacity
+    for term in terms[1:]:
         allowed |= term.capacity
-    chosen = next((c for c in _CAPACITY_PREFERENCE if c in allowed), None)
+    chosen, choice_notes = _capacity_choice(allowed)
+    notes.extend(choice_notes)
     if chosen is None:
-        notes.append(
-            "the pod's capacity-type requirements exclude every capacity type (no node "
-            "matches); priced on-demand"
-        )
         return "on-demand"
-    if allowed == placing.CAPACITY_TYPES:
-        notes.append("no capacity type required: priced on-demand")
-    elif len(allowed) > 1:
-        notes.append(
-            f"may run on {' or '.join(sorted(allowed))}: priced {chosen}, the conservative choice"
-        )
-    if chosen == "reserved":
-        notes.append("reserved capacity priced at the on-demand price (no reserved rates)")
     tolerated = placing.tolerated_spot_taints(spec)
     if chosen == "spot":
         selector = spec.get("nodeSelector") or {}
@@ -558,6 +555,28 @@ def _capacity_type(
         taints = ", ".join(f"{k}={v}" for k, v in tolerated)
         notes.append(f"tolerates the Spot taint {taints} but does not require Spot nodes")
     return chosen
+
+
+@lru_cache(maxsize=16)  # `allowed` is one of the 8 subsets of the capacity types
+def _capacity_choice(allowed: frozenset[str]) -> tuple[CapacityType | None, tuple[str, ...]]:
+    """The capacity type a pod allowed `allowed` is priced on (None: none is allowed, which
+    prices it on-demand), and the notes saying why."""
+    chosen = next((c for c in _CAPACITY_PREFERENCE if c in allowed), None)
+    if chosen is None:
+        return None, (
+            "the pod's capacity-type requirements exclude every capacity type (no node "
+            "matches); priced on-demand",
+        )
+    notes = []
+    if allowed == placing.CAPACITY_TYPES:
+        notes.append("no capacity type required: priced on-demand")
+    elif len(allowed) > 1:
+        notes.append(
+            f"may run on {' or '.join(sorted(allowed))}: priced {chosen}, the conservative choice"
+        )
+    if chosen == "reserved":
+        notes.append("reserved capacity priced at the on-demand price (no reserved rates)")
+    return chosen, tuple(notes)
 
 
 def _sharing_replicas(

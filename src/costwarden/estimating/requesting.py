@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from costwarden import quantities
-from costwarden.workloads import JSON_OBJECT, InvalidObject
+from costwarden.workloads import JSON_OBJECT, InvalidObject, PathPart
 
 Resources = dict[str, Decimal]
 
@@ -50,16 +50,10 @@ def effective_requests(spec: Mapping[str, Any]) -> Resources:
         _max(apps, init)
     pod_level = spec.get("resources")
     if pod_level:
-        try:
-            _override_pod_level(apps, _resource_lists(pod_level))
-        except InvalidObject as exc:
-            raise exc.within(("resources",)) from None
+        _override_pod_level(apps, _resource_lists(pod_level, ("resources",)))
     overhead = spec.get("overhead")
     if overhead:
-        try:
-            _add(apps, _quantities(overhead))
-        except InvalidObject as exc:
-            raise exc.within(("overhead",)) from None
+        _add(apps, _quantities(overhead, (), "overhead"))
     return apps
 
 
@@ -78,57 +72,54 @@ def _container_requests(container: Any, key: str, i: int) -> Resources:
     resources = container.get("resources")
     if not resources:
         return {}
-    try:
-        return _resource_lists(resources)
-    except InvalidObject as exc:
-        raise exc.within((key, i, "resources")) from None
+    return _resource_lists(resources, (key, i, "resources"))
 
 
-def _resource_lists(resources: Any) -> Resources:
-    """Requests, with each missing request defaulted to its limit."""
+def _resource_lists(resources: Any, where: tuple[PathPart, ...]) -> Resources:
+    """Requests, with each missing request defaulted to its limit (`where`: path for errors)."""
     if not isinstance(resources, JSON_OBJECT):
-        raise InvalidObject("expected a mapping")
+        raise InvalidObject("expected a mapping", where)
     requests = resources.get("requests")
+    result = _quantities(requests, where, "requests") if requests else {}
     limits = resources.get("limits")
-    try:
-        result = _quantities(requests) if requests else {}
-    except InvalidObject as exc:
-        raise exc.within(("requests",)) from None
     if limits:
-        try:
-            limit_values = _quantities(limits)
-        except InvalidObject as exc:
-            raise exc.within(("limits",)) from None
-        for name, value in limit_values.items():
+        for name, value in _quantities(limits, where, "limits").items():
             if name not in result:
                 result[name] = value
     return result
 
 
 _parsed: dict[str, Decimal] = {}
-"""Quantity text -> value: a plain dict in front of `quantities.parse` (hot path)."""
+"""Quantity text -> value: a plain dict in front of `quantities.parse` (hot path). Safe to
+share: strings and Decimals are immutable, and only valid (non-negative) values are kept."""
 _PARSED_MAX = 4096
 
 
-def _quantities(values: Any) -> Resources:
+def _quantities(values: Any, where: tuple[PathPart, ...], key: str) -> Resources:
+    """The quantities `values` (found at `where` + `key`: the path in errors), parsed."""
     if not isinstance(values, JSON_OBJECT):
-        raise InvalidObject("expected a mapping of resource names to quantities")
+        raise InvalidObject("expected a mapping of resource names to quantities", (*where, key))
     result = {}
     for name, value in values.items():
         parsed = _parsed.get(value) if type(value) is str else None
         if parsed is None:
-            try:
-                parsed = quantities.parse(value)
-            except quantities.QuantityError as exc:
-                raise InvalidObject(str(exc), (name,)) from None
-            if parsed < 0:  # as the API server validates requests, limits and overhead
-                raise InvalidObject(f"must be greater than or equal to 0, got {value!r}", (name,))
-            if type(value) is str:
-                if len(_parsed) >= _PARSED_MAX:  # bounded: quantity text comes from users
-                    _parsed.clear()
-                _parsed[value] = parsed
+            parsed = _parse(value, (*where, key, name))
         result[name] = parsed
     return result
+
+
+def _parse(value: Any, where: tuple[PathPart, ...]) -> Decimal:
+    try:
+        parsed = quantities.parse(value)
+    except quantities.QuantityError as exc:
+        raise InvalidObject(str(exc), where) from None
+    if parsed < 0:  # as the API server validates requests, limits and overhead
+        raise InvalidObject(f"must be greater than or equal to 0, got {value!r}", where)
+    if type(value) is str:
+        if len(_parsed) >= _PARSED_MAX:  # bounded: quantity text comes from users
+            _parsed.clear()
+        _parsed[value] = parsed
+    return parsed
 
 
 def _override_pod_level(requests: Resources, pod_level: Resources) -> None:
@@ -152,3 +143,22 @@ def _max(total: Resources, other: Resources) -> None:
     for name, value in other.items():
         if value > total.get(name, 0):
             total[name] = value
+
+
+def heaviest_section(spec: Mapping[str, Any]) -> tuple[PathPart, ...]:
+    """Where the largest quantity of an already-valid spec is (memory counted in GiB), for
+    an error about the pod's total: `("overhead",)`, `("containers", 0, "resources")`..."""
+    sections: list[tuple[tuple[PathPart, ...], Resources]] = []
+    for key in ("containers", "initContainers"):
+        for i, container in enumerate(_containers(spec, key)):
+            sections.append(((key, i, "resources"), _container_requests(container, key, i)))
+    if spec.get("resources"):
+        sections.append((("resources",), _resource_lists(spec["resources"], ("resources",))))
+    if spec.get("overhead"):
+        sections.append((("overhead",), _quantities(spec["overhead"], (), "overhead")))
+
+    def size(resources: Resources) -> Decimal:
+        values = [v / 2**30 if name == "memory" else v for name, v in resources.items()]
+        return max(values, default=Decimal(0))
+
+    return max(sections, key=lambda section: size(section[1]))[0] if sections else ("containers",)

@@ -38,6 +38,10 @@ _KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 WORKLOAD_KINDS = frozenset(_KINDS)
 """Every kind `pod_template` understands."""
+_POINTERS: dict[tuple[str, ...], str] = {
+    path: "/" + "/".join(path) for path in (_TEMPLATE, _CRONJOB_TEMPLATE)
+}
+"""Pod template path -> its RFC 6901 pointer."""
 
 _ONE = Decimal(1)
 
@@ -96,27 +100,23 @@ def pod_template(obj: Mapping[str, Any]) -> PodTemplate | None:
     metadata = _metadata(obj, ())
     name: str = metadata.get("name") or metadata.get("generateName") or ""
     namespace: str | None = metadata.get("namespace")
-    if kind == "Pod":
-        return PodTemplate(
-            kind=kind,
-            name=name,
-            namespace=namespace,
-            metadata=metadata,
-            spec=_mapping(obj, ("spec",)),
-            pointer="",
-            pods=_ONE,
-        )
-    template = _mapping(obj, path)
-    pods, assumptions = _pods_at_once(kind, obj, metadata)
+    spec = obj.get("spec")
+    if not isinstance(spec, JSON_OBJECT):
+        spec = _mapping(obj, ("spec",))  # raises: missing, or not a mapping
+    # Positional arguments, in PodTemplate's field order: this runs on every review.
+    if not path:  # a Pod
+        return PodTemplate(kind, name, namespace, metadata, spec, "", _ONE)
+    template = _mapping(spec, path[1:], base=path[:1])
+    pods, assumptions = _pods_at_once(kind, spec, metadata)
     return PodTemplate(
-        kind=kind,
-        name=name,
-        namespace=namespace,
-        metadata=_metadata(template, path),
-        spec=_mapping(template, ("spec",), base=path),
-        pointer="/" + "/".join(path),
-        pods=pods,
-        assumptions=assumptions,
+        kind,
+        name,
+        namespace,
+        _metadata(template, path),
+        _mapping(template, ("spec",), base=path),
+        _POINTERS[path],
+        pods,
+        assumptions,
     )
 
 
@@ -140,9 +140,9 @@ def scale_replicas(scale: Mapping[str, Any]) -> int | None:
 
 
 def _pods_at_once(
-    kind: str, obj: Mapping[str, Any], metadata: Mapping[str, Any]
+    kind: str, spec: Mapping[str, Any], metadata: Mapping[str, Any]
 ) -> tuple[Decimal, tuple[str, ...]]:
-    spec = _mapping(obj, ("spec",))
+    """Pods of `spec` (the workload's spec) running at once, and how that was worked out."""
     if kind == "DaemonSet":
         annotations = _mapping(metadata, ("annotations",), required=False, base=("metadata",))
         expected = annotations.get(EXPECTED_NODES_ANNOTATION)
@@ -228,20 +228,29 @@ def _metadata(obj: Mapping[str, Any], base: tuple[str, ...]) -> Mapping[str, Any
     """`obj.metadata`, checked where rules read it: name and namespace are strings, labels
     and annotations map strings to strings, ownerReferences is a list (the API server
     rejects anything else)."""
-    metadata = _mapping(obj, ("metadata",), required=False, base=base)
-    where = (*base, "metadata")
+    metadata = obj.get("metadata")
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, JSON_OBJECT):
+        raise InvalidObject("expected a mapping", (*base, "metadata"))
     for field in ("name", "generateName", "namespace"):
         value = metadata.get(field)
         if value is not None and not isinstance(value, str):
-            raise InvalidObject(f"expected a string, got {value!r}", (*where, field))
+            raise InvalidObject(f"expected a string, got {value!r}", (*base, "metadata", field))
     for field in ("labels", "annotations"):
-        values = _mapping(metadata, (field,), required=False, base=where)
+        values = metadata.get(field)
+        if values is None:
+            continue
+        if not isinstance(values, JSON_OBJECT):
+            raise InvalidObject("expected a mapping", (*base, "metadata", field))
         for key, value in values.items():
             if not isinstance(value, str):
-                raise InvalidObject(f"expected a string, got {value!r}", (*where, field, key))
+                raise InvalidObject(
+                    f"expected a string, got {value!r}", (*base, "metadata", field, key)
+                )
     owners = metadata.get("ownerReferences")
     if owners is not None and not isinstance(owners, list):
-        raise InvalidObject("expected a list", (*where, "ownerReferences"))
+        raise InvalidObject("expected a list", (*base, "metadata", "ownerReferences"))
     return metadata
 
 

@@ -151,7 +151,7 @@ def test_custom_policies_replace_the_bundled_ones(manifests, tmp_path, capsys):
             "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {replicas: "
             "2147483647, template: {spec: {containers: [{name: c, resources: {requests: "
             "{cpu: '9223372036854775807'}}}]}}}\n",
-            "spec.template.spec: requests priced at more than",
+            "spec.template.spec.containers[0].resources: requests priced at more than",
         ),
     ],
 )

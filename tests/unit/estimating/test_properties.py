@@ -126,3 +126,34 @@ def test_arbitrary_specs_are_estimated_or_rejected_with_a_path_never_crash(
         assert rejection.path, rejection.message  # a rejection always says where
     else:
         assert estimate.hourly.total >= 0
+
+
+@pytest.mark.parametrize(
+    ("spec", "where"),
+    [
+        # Found by the property above: a pod priced out of any catalog by its overhead.
+        ({"containers": None, "resources": None, "overhead": {"cpu": "1E"}}, ("overhead",)),
+        (
+            {
+                "containers": [
+                    {"name": "a", "resources": {"requests": {"cpu": "1"}}},
+                    {"name": "b", "resources": {"limits": {"nvidia.com/gpu": "9000000"}}},
+                ]
+            },
+            ("containers", 1, "resources"),
+        ),
+        (
+            {
+                "containers": [{"name": "a", "resources": {"requests": {"memory": "64Gi"}}}],
+                "initContainers": [{"name": "i", "resources": {"requests": {"cpu": "900000000"}}}],
+            },
+            ("initContainers", 0, "resources"),
+        ),
+    ],
+)
+def test_a_pod_no_node_could_hold_is_rejected_naming_its_largest_request(
+    spec: dict[str, Any], where: tuple[Any, ...]
+) -> None:
+    with pytest.raises(InvalidObject, match="no node offers that much") as raised:
+        estimate_pod(spec, catalog=BUNDLED)
+    assert raised.value.path == where
