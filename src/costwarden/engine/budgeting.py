@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from costwarden import workloads
@@ -172,14 +172,11 @@ def check(
     # The group's figures change with the snapshot, the rule and the seconds left in the
     # period, not with each review: worked out once per second, and looked up here.
     cached, standings = _STANDINGS
-    standing = standings.get((name, group)) if cached is snapshot else None
+    held = standings.get((name, group)) if cached is snapshot else None
     # The rule object is compared too: a policy reload keeps the snapshot, not the caps.
-    if (
-        standing is None
-        or standing.config is not config
-        or not standing.after < now <= standing.upto
-    ):
-        standing = _standing(name, config, group, cap, snapshot, now)
+    if held is None or held[0].config is not config or not held[1].after < now <= held[1].upto:
+        held = _standing(name, config, group, cap, snapshot, now, held)
+    standing, hours = held
     # The same object may already hold a reservation (mutate runs before validate, and the
     # API server retries): it is replaced on admission, so it must not count against itself.
     # An object named only by `generateName` has no name yet: its request uid (shared by
@@ -192,13 +189,14 @@ def check(
         if reservations is None
         else reservations.reserved(budget=name, group=group, now=now, excluding=key)
     )
-    expected, source = expected_runtime(config, target, left=standing.left)
+    expected, source = expected_runtime(config, target, left=hours.left)
     workload = hourly * expected
-    projected = standing.base + reserved + workload
+    projected = hours.base + reserved + workload
 
     def terms() -> _Terms:
         return _Terms(
             standing=standing,
+            hours=hours,
             currency=target.estimate.pod.currency,
             group=group,
             reserved=reserved,
@@ -215,7 +213,7 @@ def check(
         None
         if reservations is None or target.kind == "CronJob"
         else Reservation(
-            name, group, key, workload, standing.limit, _uid(metadata), lambda: terms().refused()
+            name, group, key, workload, hours.limit, _uid(metadata), lambda: terms().refused()
         )
     )
     if projected <= standing.warn_above:
@@ -230,18 +228,25 @@ def check(
 _NO_SPEND = BudgetSpend(_ZERO, _ZERO)
 
 
-@dataclass(frozen=True, slots=True)
-class _Standing:
-    """A group's figures for one snapshot, one rule and one count of seconds left."""
+class _Standing(NamedTuple):
+    """A group's figures for one snapshot and rule, and the period they fall in (its end
+    does not move while `now` stays in [since, until), UTC)."""
 
     config: models.Budget
     spend: BudgetSpend
     cap: Decimal
+    warn_above: Decimal
+    """cap × warnAt."""
+    since: datetime
+    until: datetime
+
+
+class _Hours(NamedTuple):
+    """The figures that move with the whole seconds left in the period: the same for every
+    `now` in (after, upto] (UTC)."""
+
     after: datetime
     upto: datetime
-    """The figures hold for every `now` in (after, upto] (UTC)."""
-    seconds: int
-    """Whole seconds left in the period."""
     left: Decimal
     """Hours left in the period."""
     committed: Decimal
@@ -250,12 +255,11 @@ class _Standing:
     """spent + committed: the projection before reservations and the workload."""
     limit: Decimal
     """cap − spent − committed: room for reservations and the workload."""
-    warn_above: Decimal
-    """cap × warnAt."""
 
 
-_STANDINGS: tuple[SpendSnapshot, dict[tuple[str, str], _Standing]] = (EMPTY_SPEND, {})
-"""The current snapshot's standings by (rule, group); a new snapshot starts afresh."""
+_Held = tuple[_Standing, _Hours]
+_STANDINGS: tuple[SpendSnapshot, dict[tuple[str, str], _Held]] = (EMPTY_SPEND, {})
+"""The current snapshot's figures by (rule, group); a new snapshot starts afresh."""
 _MAX_STANDINGS = 4096
 """Groups are label values: a flood of made-up ones must not grow the cache for ever."""
 
@@ -267,35 +271,37 @@ def _standing(
     cap: Decimal,
     snapshot: SpendSnapshot,
     now: datetime,
-) -> _Standing:
-    """The group's figures at `now`, kept for the reviews of the same snapshot and second."""
+    held: _Held | None,
+) -> _Held:
+    """The group's figures at `now` (`held`: what the group had, if anything), kept for the
+    reviews of the same snapshot and second."""
     global _STANDINGS
     cached, standings = _STANDINGS
     if cached is not snapshot or len(standings) >= _MAX_STANDINGS:
         # One tuple swapped whole: a thread racing this one sees the old pair or the new.
         standings = {}
         _STANDINGS = (snapshot, standings)
-    since, until, _ = _period(now, config.period, config.timezone)
+    standing = held[0] if held is not None and held[0].config is config else None
+    if standing is None or not standing.since <= now < standing.until:
+        since, until, _ = _period(now, config.period, config.timezone)
+        spend = snapshot.budgets[name].get(group) or _NO_SPEND
+        standing = _Standing(config, spend, cap, cap * config.warn_at, since, until)
+    spend, until = standing.spend, standing.until
     seconds = int((until - now).total_seconds())  # `now` lies before `until`: never < 0
-    spend = snapshot.budgets[name].get(group) or _NO_SPEND
     left = Decimal(seconds) / _HOUR
     committed = spend.run_rate_hourly * left
-    standing = standings[(name, group)] = _Standing(
-        config=config,
-        spend=spend,
-        cap=cap,
-        # Every `now` in (after, upto] lies in this period, [since, until), and has the same
+    hours = _Hours(
+        # Every `now` in (after, upto] lies in the period, [since, until), and has the same
         # whole seconds left: int((until − now).total_seconds()) == seconds.
-        after=max(until - timedelta(seconds=seconds + 1), since - _INSTANT),
-        upto=min(until - timedelta(seconds=seconds), until - _INSTANT),
-        seconds=seconds,
-        left=left,
-        committed=committed,
-        base=spend.spent + committed,
-        limit=cap - spend.spent - committed,
-        warn_above=cap * config.warn_at,
+        max(until - timedelta(0, seconds + 1), standing.since - _INSTANT),
+        min(until - timedelta(0, seconds), until - _INSTANT),
+        left,
+        committed,
+        spend.spent + committed,
+        cap - spend.spent - committed,
     )
-    return standing
+    held = standings[(name, group)] = (standing, hours)
+    return held
 
 
 def _scope(config: models.Budget, group: str) -> str:
@@ -307,6 +313,7 @@ class _Terms:
     """One decision's figures; formatted only when a finding or a refusal needs them."""
 
     standing: _Standing
+    hours: _Hours
     currency: str
     group: str
     reserved: Decimal
@@ -321,8 +328,8 @@ class _Terms:
         return (
             f"spent {wording.money(standing.spend.spent, currency)} + run-rate "
             f"{wording.money(standing.spend.run_rate_hourly, currency)}/h × "
-            f"{wording.hours(standing.left)} left = "
-            f"{wording.money(standing.committed, currency)} + "
+            f"{wording.hours(self.hours.left)} left = "
+            f"{wording.money(self.hours.committed, currency)} + "
             f"reserved {wording.money(self.reserved, currency)} + this workload "
             f"{wording.money(self.hourly, currency)}/h × {wording.hours(self.expected)} "
             f"({self.source}) = {wording.money(self.workload, currency)} → "
@@ -355,7 +362,7 @@ class _Terms:
                 "group": self.group,
                 "spent": str(standing.spend.spent),
                 "run_rate_hourly": str(standing.spend.run_rate_hourly),
-                "hours_left": str(standing.left),
+                "hours_left": str(self.hours.left),
                 "reserved": str(self.reserved),
                 "workload_hourly": str(self.hourly),
                 "expected_hours": str(self.expected),
