@@ -18,6 +18,11 @@ CronJob itself is checked for one run and reserves nothing.
 
 The ledger is written only after every rule allowed the request, and never on dry run
 (`sideEffects: NoneOnDryRun`): a dry run asks `would_reserve`, the same question read-only.
+
+Fast path: all that does not depend on the review — a group's spend, cap and warn threshold,
+the period's end, and the hours left with what they commit — is worked out once per
+snapshot, rule and whole second left (`_standing`), not per review. An admitted review
+below the warn threshold formats no text: only should the ledger refuse it.
 """
 
 from __future__ import annotations
