@@ -3,12 +3,15 @@
 `/validate` decides: the engine's verdict becomes allowed/denied with warnings, and it is
 the only path that may have side effects (the engine's budget reservations), never on
 `dryRun`. `/mutate` repairs and annotates and always allows — the API server runs
-validating webhooks on the *mutated* object, so deciding there sees the repaired pod.
+validating webhooks on the *mutated* object, so deciding there sees the repaired pod. It
+asks the engine only `repair` (the rules that patch, and the repaired object's estimate),
+never a whole verdict.
 
 What /mutate patches, in order (each step computed on the result of the previous one, so
 the array applies cleanly and a second pass over the result adds nothing):
 
-1. the engine's patches (Spot placement for dev pods, per the policies);
+1. the engine's repairs (Spot placement for dev pods, labels a rule inherits from the
+   namespace);
 2. cost labels missing on the object, copied from its namespace;
 3. estimate annotations: `costwarden.io/hourly-cost`, `gpu-model`, `capacity-type`,
    `catalog-version`, from the estimate of the object *after* step 1 (a pod moved to Spot
