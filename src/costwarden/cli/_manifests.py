@@ -1,4 +1,4 @@
-"""What `check` and `estimate` share: the manifest options and reading objects from files.
+"""What `check`, `estimate` and `lint` share: their file options and reading objects from files.
 
 Manifests come as files, directories (read recursively) or stdin, each possibly holding
 several documents, and a document may be a `kind: List` (or `PodList`, ...) whose `items`
@@ -28,6 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser, *, what: str) -> None:
         metavar="FILE|DIR|-",
         help=f"manifests to {what} (repeatable; directories are read recursively; - is stdin)",
     )
+    add_catalog_argument(parser)
+
+
+def add_catalog_argument(parser: argparse.ArgumentParser) -> None:
+    """`--catalog PATH` (repeatable)."""
     parser.add_argument(
         "--catalog",
         action="append",
@@ -35,6 +40,18 @@ def add_arguments(parser: argparse.ArgumentParser, *, what: str) -> None:
         type=Path,
         metavar="PATH",
         help="price catalog file or directory composed over the bundled one (repeatable)",
+    )
+
+
+def add_policies_argument(parser: argparse.ArgumentParser) -> None:
+    """`--policies PATH` (repeatable)."""
+    parser.add_argument(
+        "--policies",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PATH",
+        help="policy file or directory (repeatable; default: the bundled policies)",
     )
 
 

@@ -37,14 +37,7 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _manifests.add_arguments(parser, what="check")
-    parser.add_argument(
-        "--policies",
-        action="append",
-        type=Path,
-        default=[],
-        metavar="PATH",
-        help="policy file or directory (repeatable; default: the bundled policies)",
-    )
+    _manifests.add_policies_argument(parser)
     parser.add_argument(
         "--namespace-labels",
         type=Path,

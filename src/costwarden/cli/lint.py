@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from costwarden import cli
 from costwarden.catalog import loading
+from costwarden.cli import _manifests
 from costwarden.documents import Problem
 from costwarden.policies import loading as policy_loading
 
@@ -36,22 +37,8 @@ def register(subcommands: argparse._SubParsersAction[Any]) -> None:
             ]
         ),
     )
-    parser.add_argument(
-        "--policies",
-        action="append",
-        default=[],
-        type=Path,
-        metavar="PATH",
-        help="policy file or directory (repeatable)",
-    )
-    parser.add_argument(
-        "--catalog",
-        action="append",
-        default=[],
-        type=Path,
-        metavar="PATH",
-        help="catalog file or directory (repeatable)",
-    )
+    _manifests.add_policies_argument(parser)
+    _manifests.add_catalog_argument(parser)
     parser.set_defaults(run=run)
 
 
