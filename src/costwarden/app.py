@@ -358,21 +358,6 @@ class ReadOnlyReservations:
     ) -> Decimal:
         return self._ledger.reserved(budget=budget, group=group, now=now, excluding=excluding)
 
-    def try_reserve(
-        self,
-        *,
-        budget: str,
-        group: str,
-        key: str,
-        amount: Decimal,
-        limit: Decimal,
-        now: datetime,
-        owner: str | None = None,
-    ) -> bool:
-        return self._ledger.would_reserve(
-            budget=budget, group=group, key=key, amount=amount, limit=limit, now=now
-        )
-
     def would_reserve(
         self,
         *,
@@ -387,6 +372,9 @@ class ReadOnlyReservations:
         return self._ledger.would_reserve(
             budget=budget, group=group, key=key, amount=amount, limit=limit, now=now
         )
+
+    try_reserve = would_reserve
+    """Asked to reserve, it answers as `would_reserve` and writes nothing."""
 
 
 class StaticNamespaceLabels(engine.StaticNamespaces):
