@@ -455,6 +455,7 @@ def create_app(
         )
         spend = refresher
     dry_reservations = ReadOnlyReservations(reservations) if reservations else None
+    spend_stale_after = timedelta(seconds=settings.spend_stale_after_seconds)
 
     def evaluate(request: reviews.AdmissionRequest, *, side_effects: bool) -> Verdict:
         context = engine.Context(
@@ -463,7 +464,7 @@ def create_app(
             spend=spend.snapshot() if spend is not None else EMPTY_SPEND,
             workloads=workloads,
             reservations=reservations if side_effects else dry_reservations,
-            spend_stale_after=timedelta(seconds=settings.spend_stale_after_seconds),
+            spend_stale_after=spend_stale_after,
             budget_stale_default=settings.budget_stale_default,
         )
         return engine.evaluate(
