@@ -51,6 +51,7 @@ from costwarden.engine.ports import (
     WorkloadLookup,
 )
 from costwarden.engine.verdicts import Repair, Verdict
+from costwarden.estimating import indexes as estimating_indexes
 from costwarden.kube import clients as kube_clients
 from costwarden.kube import namespaces as kube_namespaces
 from costwarden.kube import pods as kube_pods
@@ -419,6 +420,10 @@ def create_app(
 
     policies = Reloadable("policies", paths=settings.policies, load=load_policies, on_status=report)
     catalog = Reloadable("catalog", paths=settings.catalogs, load=load_catalog, on_status=report)
+    # A catalog's price index is built as it loads (at start-up, and in the reload thread),
+    # not by the first review to need it.
+    _index_catalog(catalog.current)
+    catalog.subscribe(_index_catalog)
     sources: list[Reloadable[Any]] = [policies, catalog]
     if namespaces is None and settings.namespace_labels_file is not None:
         files = Reloadable(
@@ -490,6 +495,10 @@ def create_app(
     app.catalog, app.spend, app.spend_metrics = catalog, refresher, spend_metrics
     app.reservations = reservations
     return app
+
+
+def _index_catalog(catalog: Catalog) -> None:
+    estimating_indexes.index(catalog)
 
 
 def _budget_queries(policies: PolicySet, *, source: budget_queries.Source) -> list[BudgetQuery]:

@@ -148,3 +148,22 @@ def test_the_running_server_reloads_namespace_labels_and_mutates_with_the_new_on
             what="the new namespace labels",
         )
         assert team_after_mutate(http) == "new"
+
+
+def test_a_catalog_is_indexed_as_it_loads_not_by_the_first_review(tmp_path: Path) -> None:
+    from costwarden.estimating import indexes
+
+    prices = tmp_path / "prices.yaml"
+    header = "apiVersion: costwarden.io/v1alpha1\nkind: PriceCatalog\n"
+    prices.write_text(header + "metadata: {name: a}\nspec: {currency: USD}\n")
+    app = application.create_app(local_settings(catalogs=(prices,)))
+    assert app.catalog is not None
+    first = app.catalog.current
+    assert indexes._cache.get(id(first)) is not None  # built at start-up
+    prices.write_text(header + "metadata: {name: b}\nspec: {currency: USD}\n")
+    app.reload_files()
+    second = app.catalog.current
+    assert second is not first
+    cached = indexes._cache.get(id(second))
+    assert cached is not None  # built by the reload, before any review
+    assert cached.catalog is second
