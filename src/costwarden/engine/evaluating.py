@@ -29,7 +29,8 @@ when everything else allowed; a dry run asks the ledger the same question read-o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -77,12 +78,10 @@ def evaluate(
         return ALLOWED
     old = None
     if request.operation == "UPDATE" and request.old_object is not None:
-        try:
+        with _reading_old_object():
             old = _target(
                 request.old_object, request=request, catalog=catalog, context=context, like=new
             )
-        except workloads.InvalidObject as exc:
-            raise workloads.InvalidObject(exc.message, exc.path, field="oldObject") from None
     return _judge(
         new, old, policies=policies, catalog=catalog, context=context, operation=request.operation
     )
@@ -145,13 +144,21 @@ def repair(
 def _spec_changed(request: AdmissionRequest, new: Target) -> bool:
     """Whether an UPDATE brings a new pod spec to schedule (as `_change` decides, without
     pricing the old object)."""
-    if new.kind == "Pod" or request.old_object is None:
-        return new.kind != "Pod"
-    try:
+    if new.kind == "Pod":
+        return False  # a Pod's spec is fixed once created
+    assert request.old_object is not None  # `repair` asks only for an UPDATE with one
+    with _reading_old_object():
         old = workloads.pod_template(request.old_object)
+    return old is None or new.template.spec != old.spec
+
+
+@contextmanager
+def _reading_old_object() -> Iterator[None]:
+    """An error in the old object is named as the old object's (`oldObject`, not `object`)."""
+    try:
+        yield
     except workloads.InvalidObject as exc:
         raise workloads.InvalidObject(exc.message, exc.path, field="oldObject") from None
-    return old is None or new.template.spec != old.spec
 
 
 def _evaluate_scale(
