@@ -27,35 +27,48 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import MAX_PREC, ROUND_CEILING, Context, Decimal
 
 DEFAULT_TTL = timedelta(minutes=10)
+QUANTUM = Decimal("1e-9")
+"""Amounts are held to a billionth of the currency unit, rounded up (towards denying):
+sums of such amounts are exact, so a group keeps a running total that never drifts from
+the sum of its entries."""
 _ZERO = Decimal(0)
 
 
 class _Group:
-    """One (budget, group)'s reservations: key -> (amount, expires_at, owner uid).
+    """One (budget, group)'s reservations: key -> (amount, expires_at, owner uid), and
+    their running total, so a review costs the same with one reservation or thousands.
 
     `next_expiry` is the earliest `expires_at` held, so a request on the admission path
     scans for expired entries only once one has expired, not at every call."""
 
-    __slots__ = ("entries", "next_expiry")
+    __slots__ = ("entries", "next_expiry", "total")
 
     def __init__(self) -> None:
         self.entries: dict[str, tuple[Decimal, datetime, str | None]] = {}
         self.next_expiry: datetime | None = None
+        self.total = _ZERO
 
     def others(self, now: datetime, excluding: str | None) -> Decimal:
-        """Live reservations but `excluding`'s, summed in insertion order; drops the
-        expired ones first."""
+        """Live reservations but `excluding`'s; drops the expired ones first."""
         if self.next_expiry is not None and self.next_expiry <= now:
             self.entries = {k: e for k, e in self.entries.items() if e[1] > now}
             self.next_expiry = min((e[1] for e in self.entries.values()), default=None)
-        total = _ZERO
-        for key, (amount, _, _) in self.entries.items():
-            if key != excluding:
-                total += amount
-        return total
+            self.total = sum((e[0] for e in self.entries.values()), _ZERO)
+        own = self.entries.get(excluding) if excluding is not None else None
+        return self.total if own is None else self.total - own[0]
+
+    def put(self, key: str, amount: Decimal, expires_at: datetime, owner: str | None) -> None:
+        replaced = self.entries.get(key)
+        self.entries[key] = (amount, expires_at, owner)
+        self.total += amount if replaced is None else amount - replaced[0]
+        if self.next_expiry is None or expires_at < self.next_expiry:
+            self.next_expiry = expires_at
+
+    def drop(self, key: str) -> None:
+        self.total -= self.entries.pop(key)[0]
 
 
 class ReservationLedger:
@@ -98,12 +111,10 @@ class ReservationLedger:
             held = self._groups.get((budget, group))
             if held is None:
                 held = self._groups[(budget, group)] = _Group()
+            amount = _held(amount)
             if held.others(now, key) + amount > limit * self._share:
                 return False
-            expires_at = now + self._ttl
-            held.entries[key] = (amount, expires_at, owner)
-            if held.next_expiry is None or expires_at < held.next_expiry:
-                held.next_expiry = expires_at
+            held.put(key, amount, now + self._ttl, owner)
             return True
 
     def would_reserve(
@@ -121,7 +132,7 @@ class ReservationLedger:
         with self._lock:
             held = self._groups.get((budget, group))
             others = _ZERO if held is None else held.others(now, key)
-            return others + amount <= limit * self._share
+            return others + _held(amount) <= limit * self._share
 
     def release(self, key: str, *, owner: str | None = None) -> None:
         """Drop every reservation `key` holds; with `owner`, only those that object made
@@ -130,4 +141,13 @@ class ReservationLedger:
             for held in self._groups.values():
                 entry = held.entries.get(key)
                 if entry is not None and (owner is None or entry[2] == owner):
-                    del held.entries[key]
+                    held.drop(key)
+
+
+def _held(amount: Decimal) -> Decimal:
+    """`amount` as the ledger holds it (see `QUANTUM`). Quantized in a context wide enough
+    for any amount: an absurdly large one is refused by the limit, not by an exception."""
+    return amount.quantize(QUANTUM, ROUND_CEILING, context=_WIDE)
+
+
+_WIDE = Context(prec=MAX_PREC)

@@ -3,14 +3,14 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from costwarden.engine.ports import Reservations
-from costwarden.spend.ledger import ReservationLedger
+from costwarden.spend.ledger import QUANTUM, ReservationLedger
 
 NOW = datetime(2026, 3, 3, 12, tzinfo=UTC)
 
@@ -151,7 +151,8 @@ def test_live_reservations_never_exceed_the_share_of_the_limit(
 
 
 class PlainLedger:
-    """The ledger's rules at their plainest: every call drops what has expired, then sums."""
+    """The ledger's rules at their plainest: every call drops what has expired, then sums
+    (amounts held to the nano-unit, rounded up, as the ledger documents)."""
 
     def __init__(self, ttl: timedelta) -> None:
         self.ttl = ttl
@@ -174,19 +175,28 @@ class PlainLedger:
 # Time going back: `b` expires before `a`, which was reserved later.
 @example(
     steps=[
-        ("reserve", "g1", "a", 1, 20),
-        ("reserve", "g1", "b", 1, 0),
-        ("reserved", "g1", None, 0, 15),
+        ("reserve", "g1", "a", 1, 20, 1),
+        ("reserve", "g1", "b", 1, 0, 1),
+        ("reserved", "g1", None, 0, 15, 1),
     ]
 )
 # `a` expired and `b` is left: `b` must still expire before the later `c`.
 @example(
     steps=[
-        ("reserve", "g1", "a", 1, 0),
-        ("reserve", "g1", "b", 1, 5),
-        ("reserved", "g1", None, 0, 12),
-        ("reserve", "g1", "c", 1, 12),
-        ("reserved", "g1", None, 0, 16),
+        ("reserve", "g1", "a", 1, 0, 1),
+        ("reserve", "g1", "b", 1, 5, 1),
+        ("reserved", "g1", None, 0, 12, 1),
+        ("reserve", "g1", "c", 1, 12, 1),
+        ("reserved", "g1", None, 0, 16, 1),
+    ]
+)
+# A running total of 28-digit amounts: 1/3 + 50/7 − 1/3 is not 50/7 to the last digit.
+@example(
+    steps=[
+        ("reserve", "g1", "a", 1, 0, 3),
+        ("reserve", "g1", "b", 50, 0, 7),
+        ("release", "g1", "a", 0, 0, 1),
+        ("reserved", "g1", None, 0, 0, 1),
     ]
 )
 @given(
@@ -197,20 +207,24 @@ class PlainLedger:
             st.sampled_from(["a", "b", "c", None]),
             st.integers(min_value=0, max_value=60),
             st.integers(min_value=0, max_value=40),  # minutes after NOW, in any order
+            st.sampled_from([1, 3, 7]),  # amount / this: hourly × hours has many digits
         ),
         max_size=50,
     )
 )
 def test_the_ledger_answers_like_one_that_drops_expired_entries_at_every_call(
-    steps: list[tuple[str, str, str | None, int, int]],
+    steps: list[tuple[str, str, str | None, int, int, int]],
 ) -> None:
     # The ledger looks for expired entries only once its earliest one has expired: out of
     # order times, replaced and released entries must not make it keep or drop one wrongly.
+    # It keeps a running total per group: replacing, releasing and expiring entries with
+    # amounts of 28 significant digits must leave it equal to a fresh sum, to the last digit.
     ttl = timedelta(minutes=10)
     ledger, plain = ReservationLedger(ttl=ttl), PlainLedger(ttl)
     limit = Decimal(100)
-    for action, group, key, amount, minutes in steps:
+    for action, group, key, whole, minutes, divisor in steps:
         now = NOW + timedelta(minutes=minutes)
+        amount = Decimal(whole) / divisor
         if action == "reserved":
             expected = plain.others(group, now, key)
             assert ledger.reserved(budget="cc", group=group, now=now, excluding=key) == expected
@@ -221,13 +235,14 @@ def test_the_ledger_answers_like_one_that_drops_expired_entries_at_every_call(
             for entries in plain.entries.values():
                 entries.pop(key, None)
             continue
-        fits = plain.others(group, now, key) + amount <= limit
+        held = amount.quantize(QUANTUM, ROUND_CEILING)
+        fits = plain.others(group, now, key) + held <= limit
         answer = (ledger.try_reserve if action == "reserve" else ledger.would_reserve)(
-            budget="cc", group=group, key=key, amount=Decimal(amount), limit=limit, now=now
+            budget="cc", group=group, key=key, amount=amount, limit=limit, now=now
         )
         assert answer is fits
         if fits and action == "reserve":
-            plain.live(group, now)[key] = (Decimal(amount), now + ttl)
+            plain.live(group, now)[key] = (held, now + ttl)
 
 
 def test_release_with_an_owner_drops_only_the_reservation_that_owner_made() -> None:
