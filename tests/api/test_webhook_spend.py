@@ -194,6 +194,40 @@ def test_a_burst_is_capped_by_the_ledger_and_dry_runs_reserve_nothing(
     assert denial["status"]["message"].startswith("[cc-budget]")
 
 
+@pytest.mark.prometheus
+def test_an_owner_reference_spares_a_pod_its_budget_only_when_a_controller_made_it(
+    tmp_path: Path, prometheus: PrometheusServer
+) -> None:
+    # Sales-5045 is over this cap already (3888.01 projected > 1000): any pod it is charged
+    # for is denied. The captured pod of a ReplicaSet, created by replicaset-controller, is
+    # not charged (its Deployment was); the same pod sent by a person is.
+    policy = tmp_path / "budget.yaml"
+    policy.write_text(BUDGET % ("cost-centre", "1000"))
+    settings = local_settings(policies=(policy,), prometheus_url=prometheus.url)
+    app = application.create_app(
+        settings,
+        namespaces=application.StaticNamespaceLabels(NAMESPACES),
+        clock=SettableClock(T),
+    )
+    made = review("017-")
+    assert made["request"]["userInfo"]["username"].endswith(":replicaset-controller")
+    forged = copy.deepcopy(made)
+    forged["request"]["userInfo"] = {"username": "alice@example.com", "groups": []}
+    with (
+        running(app) as serving,
+        httpx.Client(base_url=f"http://127.0.0.1:{serving.webhook_port}") as http,
+    ):
+        wait_until(
+            lambda: app.spend is not None and app.spend.snapshot().fetched_at is not None,
+            what="the first spend snapshot",
+        )
+        assert http.post("/validate", json=made).json()["response"]["allowed"] is True
+        denial = http.post("/validate", json=forged).json()["response"]
+    assert denial["allowed"] is False
+    assert denial["status"]["message"].startswith("[cc-budget]")
+    assert "cost-centre=Sales-5045 would be exceeded" in denial["status"]["message"]
+
+
 def test_budget_replicas_is_a_flag_and_a_variable_and_at_least_one() -> None:
     assert settings_module.load(flags={}, environ={}).budget_replicas == 1
     assert settings_module.load(flags={"budget_replicas": "3"}, environ={}).budget_replicas == 3

@@ -12,7 +12,9 @@ projected > cap denies (per the rule's action); projected > warnAt × cap warns.
 Budgets are charged once, at the top-level object: pods and ReplicaSets made by a
 built-in controller were priced when their owner was admitted (a Deployment, a StatefulSet,
 a Job). Pods of any other controller (PyTorchJob, RayCluster, ...) are charged themselves:
-nothing priced their owner.
+nothing priced their owner. An owner reference counts only when Kubernetes' controllers
+sent the object (`evaluating.made_by_controller`); from anyone else it is a claim, and the
+pod is charged.
 Jobs made by a CronJob are charged at each run — that is when they start to cost; the
 CronJob itself is checked for one run and reserves nothing.
 

@@ -235,6 +235,8 @@ def _target(
         (str(o.get("kind")) for o in owners if isinstance(o, Mapping) and o.get("controller")),
         None,
     )
+    if controller is not None and not made_by_controller(request):
+        controller = None  # anyone may write an owner reference: see `made_by_controller`
     namespace_labels = (context.namespaces.labels_for(namespace) if namespace else None) or {}
     return Target(
         kind=template.kind,
@@ -249,6 +251,26 @@ def _target(
         dry_run=request.dry_run,
         uid=request.uid,
         now=context.now,
+    )
+
+
+CONTROLLER_MANAGER_USERS = ("system:kube-controller-manager",)
+CONTROLLER_ACCOUNTS = "system:serviceaccount:kube-system:"
+
+
+def made_by_controller(request: AdmissionRequest) -> bool:
+    """Whether the request comes from Kubernetes' own controllers (kube-controller-manager,
+    by its own name or a `kube-system` service account such as `replicaset-controller`).
+
+    An object's controller owner reference is believed only then: the API server accepts
+    an owner reference to anything, and a pod claiming a ReplicaSet would otherwise skip
+    its budget (charged with its owner) and, claiming a DaemonSet, the GPU-node rule —
+    until the garbage collector found the owner missing. A request without a user (the
+    offline `check`) is a user's `kubectl apply`: its owner references are not believed.
+    """
+    user = (request.user_info or {}).get("username")
+    return isinstance(user, str) and (
+        user.startswith(CONTROLLER_ACCOUNTS) or user in CONTROLLER_MANAGER_USERS
     )
 
 
@@ -541,8 +563,10 @@ def request_for(
     dry_run: bool = False,
     uid: str = "costwarden-offline",
     default_namespace: str = "default",
+    user: str | None = None,
 ) -> AdmissionRequest:
-    """The AdmissionRequest the API server would send for a manifest (for `check`, `test`)."""
+    """The AdmissionRequest the API server would send for a manifest (for `check`, `test`),
+    made by `user` (None: no userInfo, as from a person nobody named)."""
     api_version = str(obj.get("apiVersion", ""))
     group, _, version = api_version.rpartition("/")
     kind = str(obj.get("kind", ""))
@@ -560,6 +584,7 @@ def request_for(
             "object": dict(obj),
             "oldObject": dict(old_object) if old_object is not None else None,
             "dryRun": dry_run,
+            "userInfo": None if user is None else {"username": user},
         }
     )
 

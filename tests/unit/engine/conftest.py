@@ -207,6 +207,7 @@ class Judge(Protocol):
         old: Mapping[str, Any] | None = None,
         dry_run: bool = False,
         context: engine.Context | None = None,
+        user: str | None = None,
     ) -> Verdict: ...
 
 
@@ -220,8 +221,11 @@ def judge(catalog: Catalog) -> Judge:
         old: Mapping[str, Any] | None = None,
         dry_run: bool = False,
         context: engine.Context | None = None,
+        user: str | None = None,
     ) -> Verdict:
-        request = evaluating.request_for(obj, operation=operation, old_object=old, dry_run=dry_run)
+        request = evaluating.request_for(
+            obj, operation=operation, old_object=old, dry_run=dry_run, user=user
+        )
         return engine.evaluate(
             request, policies=policies, catalog=catalog, context=context or context_for()
         )

@@ -261,12 +261,41 @@ def test_nothing_is_reserved_when_another_rule_denies(pod, policies, judge, cont
     assert ledger.calls == []
 
 
-def test_controller_made_pods_are_not_charged_again(pod, policies, judge, context):
+RS_CONTROLLER = "system:serviceaccount:kube-system:replicaset-controller"
+
+
+@pytest.mark.parametrize("user", [RS_CONTROLLER, "system:kube-controller-manager"])
+def test_controller_made_pods_are_not_charged_again(pod, policies, judge, context, user):
     obj = pod(cpu="4")
     obj["metadata"]["ownerReferences"] = [
         {"kind": "ReplicaSet", "name": "r", "uid": "u", "controller": True, "apiVersion": "apps/v1"}
     ]
-    assert judge(obj, policies(BUDGET), context=context(spend=spend("70000"))).allowed
+    assert judge(obj, policies(BUDGET), context=context(spend=spend("70000")), user=user).allowed
+
+
+@pytest.mark.parametrize(
+    "user",
+    [
+        "alice@example.com",
+        "system:serviceaccount:ml-train:pipeline",  # a service account outside kube-system
+        "system:serviceaccount:kube-system",  # not an account: the prefix without a name
+        None,  # no user at all (the offline check): a person's manifest
+    ],
+)
+def test_a_pod_claiming_a_replicaset_owner_is_charged_unless_a_controller_made_it(
+    pod, policies, judge, context, user
+):
+    # Anyone may write an owner reference, and the API server keeps the pod until the
+    # garbage collector finds the owner missing: a claim alone must not skip the budget.
+    obj = pod(cpu="4")
+    obj["metadata"]["ownerReferences"] = [
+        {"kind": "ReplicaSet", "name": "r", "uid": "u", "controller": True, "apiVersion": "apps/v1"}
+    ]
+    verdict = judge(obj, policies(BUDGET), context=context(spend=spend("70000")), user=user)
+    assert not verdict.allowed
+    assert (
+        "monthly budget of cost-centre=Sales-5045 would be exceeded" in verdict.denials[0].message
+    )
 
 
 @pytest.mark.parametrize("owner", ["PyTorchJob", "RayCluster", "Workflow"])

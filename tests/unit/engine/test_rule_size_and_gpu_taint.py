@@ -104,7 +104,11 @@ def test_daemonsets_and_their_pods_may_tolerate_the_gpu_taint(pod, workload, pol
     owned["metadata"]["ownerReferences"] = [
         {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "d", "uid": "u", "controller": True}
     ]
-    assert judge(owned, policies(HYGIENE)).allowed
+    controller = "system:serviceaccount:kube-system:daemon-set-controller"
+    assert judge(owned, policies(HYGIENE), user=controller).allowed
+    # The same claim from anyone else is only a claim: the pod squats GPU nodes like any other.
+    (violation,) = judge(owned, policies(HYGIENE), user="alice").denials
+    assert "pod without GPUs tolerates the GPU taint" in violation.message
 
 
 def test_taint_value_in_the_rule_must_match_equal_tolerations(pod, policies, judge):
