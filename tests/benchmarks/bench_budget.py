@@ -6,7 +6,9 @@ budget rule (same policies otherwise; spend snapshot in memory, reservation ledg
 - **HTTPS**: the same review POSTed to `/validate` of a running `costwarden serve` stack
   (uvicorn, our TLS context, FastAPI, `app.create_app`), each server in its own process,
   a lean keep-alive client (`bench_webhook`'s) in this one: p50 latency at 1 client,
-  req/s at 1 and 8 clients, and the ratios. That is the cost the API server sees.
+  req/s at 1 and 8 clients, and the ratios. That is the cost the API server sees. A third
+  server without the rule gives the noise floor: the ratio of two servers running the
+  same code.
 
 The budget rule reads an immutable snapshot and takes the ledger's lock twice; it never
 touches the network, so the HTTPS ratio should be indistinguishable from 1. A group's
@@ -200,7 +202,13 @@ def https_level() -> None:
         shutil.copytree(BUNDLED_DIR, without)
         (without / "budgets.yaml").unlink()
         servers = {}
-        for label, policies in (("without", without), ("with", Path(BUNDLED_DIR))):
+        # `again`: a second server without the rule, so the rounds show how far two
+        # servers of the same code differ — the noise floor "with / without" must clear.
+        for label, policies in (
+            ("without", without),
+            ("with", Path(BUNDLED_DIR)),
+            ("again", without),
+        ):
             port, metrics_port = _free_port(), _free_port()
             command = [sys.executable, __file__, "--serve", str(policies), cert, key]
             servers[label] = ([*command, str(port), str(metrics_port)], port, metrics_port)
@@ -219,10 +227,11 @@ def https_level() -> None:
                 p50: dict[str, float] = {}
                 cpu: dict[str, list[float]] = {label: [] for label in servers}
                 round_p50: list[float] = []
+                floor_p50: list[float] = []
                 labels = list(servers)
-                for i in range(ROUNDS):  # interleaved: a noisy neighbour hits both alike
+                for i in range(ROUNDS):  # interleaved: a noisy neighbour hits all alike
                     points = {}
-                    for label in labels if i % 2 == 0 else labels[::-1]:
+                    for label in labels[i % 3 :] + labels[: i % 3]:
                         port, pid = servers[label][1], processes[label].pid
                         point = _point(port, pid, cert, [("/validate", body)], clients)
                         assert point.failures == 0, f"{label}: {point.failures} failures"
@@ -232,14 +241,16 @@ def https_level() -> None:
                         if point.server_cpu_us is not None:
                             cpu[label].append(point.server_cpu_us)
                     round_p50.append(points["with"].p50_ms / points["without"].p50_ms)
+                    floor_p50.append(points["again"].p50_ms / points["without"].p50_ms)
                 for label in servers:
                     used = (
                         f"  server CPU {statistics.median(cpu[label]):5.0f} µs"
                         if cpu[label]
                         else ""
                     )
+                    rule = "with   " if label == "with" else "without"
                     print(
-                        f"  {label:<7} budget rule, {clients} client(s): "
+                        f"  {label:<7} ({rule} budget rule), {clients} client(s): "
                         f"{rps[label]:6.0f} req/s  p50 {p50[label]:5.2f} ms{used}"
                     )
                 print(
@@ -247,6 +258,12 @@ def https_level() -> None:
                     f"{p50['with'] / p50['without']:.3f} (per round "
                     f"{min(round_p50):.3f}–{max(round_p50):.3f}), req/s ratio "
                     f"{rps['with'] / rps['without']:.3f}"
+                )
+                print(
+                    f"  noise floor, again / without: p50 ratio "
+                    f"{p50['again'] / p50['without']:.3f} (per round "
+                    f"{min(floor_p50):.3f}–{max(floor_p50):.3f}), req/s ratio "
+                    f"{rps['again'] / rps['without']:.3f}"
                 )
         finally:
             for process in processes.values():
