@@ -11,6 +11,7 @@ import base64
 import json
 import socket
 import ssl
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,8 @@ from webhook_support import (
 
 from costwarden import app as application
 from costwarden.cli import main
-from costwarden.cli.serve import demo_objects
+from costwarden.cli.serve import DEMO_SPEND, demo_objects, read_demo_spend
+from costwarden.documents import InvalidInput
 
 FIXTURES = fixture_paths()
 
@@ -95,6 +97,29 @@ def test_the_demo_serves_the_examples_over_https_and_prints_the_decisions(
     assert out.count("validate: ") == len(demo_objects()) >= 8
     assert "None" not in out
     assert "costwarden.io~1hourly-cost" in out
+    # Budgets are checked against the embedded spend: Retail-2045 has spent its whole cap,
+    # RnD-1001 is past 80 % of its own (whatever the day of the month).
+    assert f"spend: {DEMO_SPEND}" in out
+    denied = out.split("\nDeployment ml-infer/llama-neuron\n")[1].split("\n\n")[0]
+    assert "validate: DENIED (403)" in denied
+    assert "[cost-centre-monthly-budget] monthly budget of cost-centre=Retail-2045" in denied
+    assert "spent $15,000.00" in denied
+    assert "> cap $15,000.00" in denied
+    warned = out.split("\nJob ml-dev/hparam-sweep\n")[1].split("\n\n")[0]
+    assert "validate: ALLOWED" in warned
+    assert "budget of cost-centre=RnD-1001 is nearly used" in warned
+    assert "not checked" not in out
+
+
+def test_the_demo_spend_file_names_the_file_and_path_of_a_bad_figure(tmp_path: Path) -> None:
+    bad = tmp_path / "spend.yaml"
+    bad.write_text("budget:\n  Sales-5045: {spent: lots}\n")
+    with pytest.raises(InvalidInput) as caught:
+        read_demo_spend(bad)
+    assert f"{bad}:2" in str(caught.value)
+    assert "budget.Sales-5045.spent" in str(caught.value)
+    spend = read_demo_spend(DEMO_SPEND)
+    assert spend["cost-centre-monthly-budget"]["Retail-2045"].spent == Decimal("15000")
 
 
 def test_serve_refuses_to_start_on_an_invalid_policy_naming_file_and_path(

@@ -26,20 +26,26 @@ import threading
 import urllib.request
 import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from pydantic import RootModel, ValidationError
 
 from costwarden import app as application
 from costwarden import settings as serve_settings
 from costwarden import tls
 from costwarden.api import patches
 from costwarden.cli import EXIT_OK, InputError
-from costwarden.documents import InvalidInput, read_files
+from costwarden.documents import InvalidInput, problems_from_validation, read_files
+from costwarden.engine.ports import BudgetSpend, SpendSnapshot
 from costwarden.engine.verdicts import PatchOperation
+from costwarden.policies.suites import BudgetSpendData
 
 DATA = Path(str(resources.files("costwarden").joinpath("data")))
 DEMO_NAMESPACES = DATA / "demo" / "namespaces.yaml"
+DEMO_SPEND = DATA / "demo" / "spend.yaml"
 DEMO_MANIFESTS = DATA / "examples"
 ALIASES = {"catalogs": ["--catalog"]}
 """Singular spellings the Helm chart renders (`--catalog PATH`)."""
@@ -121,13 +127,13 @@ def demo(flags: Mapping[str, Any]) -> int:
         "tls_cert_file": cert_file,
         "tls_key_file": key_file,
         "insecure_http": cert_file is None,
-        # No Prometheus in the demo: without this every review would warn that budget
-        # rules cannot be checked. A real deployment keeps its own choice (default warn).
-        "budget_stale_default": "allow",
     }
     given = {field: value for field, value in flags.items() if value is not None}
     settings = serve_settings.load(flags={**defaults, **given}, environ={})
-    serving = application.Serving(application.create_app(settings))
+    # No Prometheus in the demo: budgets are checked against the embedded spend instead,
+    # unless a Prometheus was given (then the demo asks it, as `serve` would).
+    spend = None if settings.prometheus_url else DemoSpend(read_demo_spend(DEMO_SPEND))
+    serving = application.Serving(application.create_app(settings, spend=spend))
     thread = threading.Thread(target=asyncio.run, args=(serving.run(),), daemon=True)
     thread.start()
     if not serving.wait_started(timeout=30):
@@ -159,8 +165,10 @@ def _demo_reviews(
     for name, status in ready["sources"].items():
         files = ", ".join(status["files"]) or "bundled"
         print(f"  {name}: {files}")
-    stale = settings.budget_stale_default
-    print(f"  budgets: no Prometheus in the demo (--budget-stale-default {stale})")
+    if settings.prometheus_url:
+        print(f"  spend: {settings.prometheus_url}")
+    else:
+        print(f"  spend: {DEMO_SPEND} (no Prometheus: served as if fetched just now)")
     for obj in demo_objects():
         metadata = obj.get("metadata", {})
         print(f"\n{obj['kind']} {metadata.get('namespace')}/{metadata.get('name')}")
@@ -190,6 +198,38 @@ def _demo_reviews(
         if line.startswith("costwarden_admission_requests_total{")
     ]
     print(f"\n/metrics: {len(answered)} request series, e.g. {answered[0] if answered else '-'}")
+
+
+class DemoSpend:
+    """Embedded spend, always fresh: the demo's stand-in for the Prometheus refresher."""
+
+    def __init__(self, budgets: Mapping[str, Mapping[str, BudgetSpend]]) -> None:
+        self._budgets = budgets
+
+    def snapshot(self) -> SpendSnapshot:
+        return SpendSnapshot(fetched_at=datetime.now(UTC), budgets=self._budgets)
+
+
+def read_demo_spend(path: Path) -> dict[str, dict[str, BudgetSpend]]:
+    """Budget rule -> group -> spend, from a YAML file of `{spent, runRateHourly}` figures
+    (money as strings, as in policy test suites). Raises `InvalidInput` naming file and
+    path for anything else."""
+    (document,) = read_files([path])
+    try:
+        parsed = _DemoSpendFile.model_validate(document.data)
+    except ValidationError as exc:
+        raise InvalidInput(problems_from_validation(exc, document)) from None
+    return {
+        rule: {
+            group: BudgetSpend(spent=data.spent, run_rate_hourly=data.run_rate_hourly)
+            for group, data in groups.items()
+        }
+        for rule, groups in parsed.root.items()
+    }
+
+
+class _DemoSpendFile(RootModel[dict[str, dict[str, BudgetSpendData]]]):
+    pass
 
 
 def demo_objects() -> list[dict[str, Any]]:
