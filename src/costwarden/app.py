@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import logging
 import signal
 import socket
@@ -39,6 +40,7 @@ from prometheus_client import CollectorRegistry
 from costwarden import engine, estimating, metrics, reviews, tls
 from costwarden.api import namespace_files, routes
 from costwarden.api.admitting import Admission, CostLabels, Evaluator, Repairer
+from costwarden.api.batching import Batches
 from costwarden.api.reloading import Reloadable, Status
 from costwarden.catalog.loading import load_catalog
 from costwarden.catalog.models import Catalog
@@ -109,6 +111,9 @@ class App:
     spend_metrics: SpendMetrics | None = None
     reservations: ReservationLedger | None = None
     """The budget ledger (the pod watch releases a deleted pod's reservation)."""
+    batches: Batches = field(default_factory=Batches)
+    """Answers reviews that arrive together back to back (`Serving` tells it how many
+    requests the webhook server has in progress)."""
 
     @functools.cached_property
     def operations(self) -> FastAPI:
@@ -178,9 +183,13 @@ def assemble(
         ),
         looks_up_workloads=looks_up_workloads,
     )
+    batches = Batches()
     return App(
         settings=settings,
-        admission=routes.admission_app(admission, max_request_bytes=settings.max_request_bytes),
+        admission=routes.admission_app(
+            admission, max_request_bytes=settings.max_request_bytes, batches=batches
+        ),
+        batches=batches,
         registry=registry,
         metrics=admission_metrics,
         namespaces=namespaces,
@@ -252,6 +261,9 @@ class Serving:
             app.admission, timeout_keep_alive=KEEP_ALIVE_SECONDS, **admission_options
         )
         self.servers = [_Server(admission_config)]
+        # uvicorn keeps a task per request in progress, from its headers to its response.
+        state = self.servers[0].server_state
+        app.batches.in_progress = lambda: len(state.tasks)
         # Bound here, not by uvicorn: a port in use is then a clean StartupError before
         # anything runs (uvicorn would sys.exit() from inside the event loop).
         self.sockets = [_listen(settings.host, settings.webhook_port)]
@@ -539,7 +551,24 @@ def serve(settings: Settings) -> None:
             reservations=app.reservations,
         )
         kube_pods.start_pod_watch(clients.core_v1, tracker, stop=stop)
+    serving = Serving(app)
+    settle_heap()
     try:
-        asyncio.run(Serving(app).run())
+        asyncio.run(serving.run())
     finally:
         stop.set()
+
+
+def settle_heap() -> None:
+    """Collect start-up's garbage, then take what start-up built — modules, the policy set,
+    the catalog and its indexes, about 80,000 objects — out of the cyclic garbage
+    collector's sight (`gc.freeze`).
+
+    Reviews allocate, so the collector runs, and each full collection walked every one of
+    those objects: 22 ms on the 2-core benchmark machine, about twice a second at 64
+    clients, which doubled the p99 latency there and cost ~5 % of the CPU. Frozen objects
+    are still freed by reference counting; start-up leaves no cyclic garbage once
+    collected. Whatever loads later (a reloaded catalog) is collected as usual.
+    """
+    gc.collect()
+    gc.freeze()

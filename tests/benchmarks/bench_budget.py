@@ -188,7 +188,9 @@ def _serve(policies: str, cert: str, key: str, port: int, metrics_port: int) -> 
             return fixed
 
     app = application.create_app(settings, spend=FixedSpend(), reservations=ReservationLedger())
-    asyncio.run(application.Serving(app).run())
+    serving = application.Serving(app)
+    application.settle_heap()  # as `costwarden serve` does
+    asyncio.run(serving.run())
 
 
 def https_level() -> None:

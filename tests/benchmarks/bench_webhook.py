@@ -114,7 +114,9 @@ def _bare_server(cert: str, key: str, port: int, metrics_port: int) -> None:
         admission_metrics=metrics.AdmissionMetrics(registry),
     )
     app.admission = bare
-    asyncio.run(application.Serving(app).run())
+    serving = application.Serving(app)
+    application.settle_heap()  # as `costwarden serve` does
+    asyncio.run(serving.run())
 
 
 def _start(command: list[str], metrics_port: int) -> subprocess.Popen[bytes]:

@@ -5,11 +5,13 @@ Routers parse, delegate, return. Bad input is mapped to HTTP here and only here:
 produce a 500. A failure inside evaluation is ours: a 500 with the reason, logged with
 its traceback and counted as `decision="error"`. The admission routes answer with raw
 bytes built by `responding` rather than a FastAPI response model, so the hot path
-serialises once.
+serialises once, and parse and answer through `batching.Batches`: reviews that arrive
+together are answered back to back.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -23,6 +25,8 @@ from starlette.concurrency import run_in_threadpool
 
 from costwarden.api import reading
 from costwarden.api.admitting import Admission
+from costwarden.api.batching import Batches
+from costwarden.reviews import AdmissionRequest
 
 JSON = "application/json"
 
@@ -44,29 +48,59 @@ async def read_body(request: Request, *, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def admission_app(admission: Admission, *, max_request_bytes: int) -> FastAPI:
-    app = FastAPI(title="costwarden admission", docs_url=None, redoc_url=None, openapi_url=None)
+class _Failed(Exception):
+    """Evaluating a review raised: our bug, answered 500 (the failure is logged where it
+    happened, with its traceback)."""
 
-    async def answer(webhook: str, request: Request) -> Response:
-        started = time.perf_counter()
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def admission_app(
+    admission: Admission, *, max_request_bytes: int, batches: Batches | None = None
+) -> FastAPI:
+    """`/validate` and `/mutate`; `batches` answers reviews that arrive together back to
+    back (see `batching`; None: each at once)."""
+    app = FastAPI(title="costwarden admission", docs_url=None, redoc_url=None, openapi_url=None)
+    batches = batches if batches is not None else Batches()
+
+    def decide(webhook: str, body: bytes, started: float) -> bytes | AdmissionRequest:
+        """The response body; or the parsed request, when answering it may block on the
+        network (the route answers it in a worker thread)."""
         try:
-            review = reading.parse(await read_body(request, limit=max_request_bytes))
+            review = reading.parse(body)
         except reading.BadReview:
             admission.invalid(webhook, started=started)
             raise
+        if admission.may_block(webhook, review):
+            return review
+        return answer_now(webhook, review, started)
+
+    def answer_now(webhook: str, review: AdmissionRequest, started: float) -> bytes:
         try:
-            if admission.may_block(webhook, review):
-                body = await run_in_threadpool(admission.answer, webhook, review, started=started)
-            else:
-                body = admission.answer(webhook, review, started=started)
+            return admission.answer(webhook, review, started=started)
         except reading.BadReview:
             raise
         except Exception as exc:  # our bug, not the caller's: 500, and the API server's
             # failurePolicy decides (a 4xx would claim the request was at fault).
             log.exception("evaluating %s uid=%s failed", webhook, review.uid)
-            reason = f"costwarden could not evaluate request {review.uid}: {exc!r}"
-            return JSONResponse({"reason": reason}, status_code=500)
-        return Response(body, media_type=JSON)
+            raise _Failed(f"costwarden could not evaluate request {review.uid}: {exc!r}") from exc
+
+    async def answer(webhook: str, request: Request) -> Response:
+        started = time.perf_counter()
+        try:
+            body = await read_body(request, limit=max_request_bytes)
+        except reading.BadReview:
+            admission.invalid(webhook, started=started)
+            raise
+        try:
+            done = await batches.run(functools.partial(decide, webhook, body, started))
+            if not isinstance(done, bytes):
+                done = await run_in_threadpool(answer_now, webhook, done, started)
+        except _Failed as failed:
+            return JSONResponse({"reason": failed.reason}, status_code=500)
+        return Response(done, media_type=JSON)
 
     @app.post("/validate")
     async def validate(request: Request) -> Response:
