@@ -10,7 +10,7 @@ from typing import Any
 
 import jsonpatch
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
@@ -84,6 +84,38 @@ def test_warnings_are_at_most_120_characters_and_keep_every_word(message: str) -
     lines = responding.split_warning(message)
     assert all(len(line) <= responding.MAX_WARNING_CHARS for line in lines)
     assert "".join("".join(line.split()) for line in lines) == "".join(message.split())
+
+
+def greedy_wrap(message: str, width: int = 120, indent: str = "  ") -> list[str]:
+    """Word by word: a word joins the line if it fits, else starts the next one; a word
+    longer than a line is cut. The plainest statement of what `split_warning` does."""
+    if len(message) <= width and "\n" not in message:
+        return [message]
+    lines: list[str] = []
+    current = ""
+    for word in message.split():
+        while word:
+            room = width - (len(indent) if lines else 0)
+            candidate = f"{current} {word}" if current else word
+            if len(candidate) <= room:
+                current, word = candidate, ""
+            elif current:
+                lines.append(current)
+                current = ""
+            else:
+                lines.append(word[:room])
+                word = word[room:]
+    if current:
+        lines.append(current)
+    return lines[:1] + [indent + line for line in lines[1:]]
+
+
+@example("x" * 121)
+@example(" ".join(["y" * 118] * 3))
+@example("a " + "z" * 250 + " b")
+@given(st.text(alphabet=st.sampled_from("ab cd—[]éxyz-\n"), max_size=600))
+def test_warnings_split_like_word_by_word_greedy_wrapping(message: str) -> None:
+    assert responding.split_warning(message) == greedy_wrap(message)
 
 
 def test_too_many_warning_lines_end_with_how_many_were_left_out() -> None:
