@@ -99,6 +99,8 @@ class Index:
     """(capacity type, accelerator model or None) -> placement without an instance type."""
     priced: dict[Hashable, Any] = field(default_factory=dict)
     """`pricing`'s memo of pods priced against this catalog (see `pricing.estimate_pod`)."""
+    by_spec: dict[Hashable, Any] = field(default_factory=dict)
+    """The same pods by their spec's canonical JSON (see `pricing.estimate_pod`)."""
 
 
 _cache: dict[int, Index] = {}

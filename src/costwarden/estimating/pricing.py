@@ -26,6 +26,8 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+import orjson
+
 from costwarden import workloads
 from costwarden.catalog.models import Accelerator, Catalog
 from costwarden.estimating import indexes, placing, requesting
@@ -111,6 +113,24 @@ def estimate_pod(
     Raises `workloads.InvalidObject` (path relative to the spec) for a malformed spec.
     """
     index = indexes.index(catalog)
+    # The pods of a workload, and the mutate and validate calls for each, send the same
+    # spec: keyed on the spec's JSON (and the one annotation read), a repeat is one
+    # serialisation and one lookup, not requests, selectors and affinity read again.
+    # Equal JSON, keys in the same order, means equal input (key order too: it orders the
+    # notes), and the estimate is a pure function of it; a spec orjson will not write (an
+    # integer past 64 bits) or an annotation that is not a string skips this memo.
+    sharing_value = annotations.get(SHARING_ANNOTATION) if annotations is not None else None
+    spec_key: tuple[bytes, str | None] | None = None
+    if sharing_value is None or isinstance(sharing_value, str):
+        try:
+            written = orjson.dumps(spec)
+        except TypeError:
+            written = b""
+        if 0 < len(written) <= _SPEC_KEY_MAX:  # bounded: specs come from users
+            spec_key = (written, sharing_value)
+            known: PodEstimate | None = index.by_spec.get(spec_key)
+            if known is not None:
+                return known
     raw = requesting.effective_requests(spec)
     cpu = raw.get("cpu", _ZERO)
     memory_gib = raw.get("memory", _ZERO) / GIB
@@ -151,10 +171,16 @@ def estimate_pod(
             "no node offers that much",
             requesting.heaviest_section(spec),
         )
+    if spec_key is not None:
+        if len(index.by_spec) >= _PRICED_MAX:
+            index.by_spec.clear()
+        index.by_spec[spec_key] = found
     return found
 
 
 _PRICED_MAX = 1024
+_SPEC_KEY_MAX = 16 * 1024
+"""Bytes of spec JSON kept as a memo key, at most (a pod spec is 1-3 KiB): 16 MiB in all."""
 
 
 def _price(

@@ -158,6 +158,20 @@ _SELECTORS = {
 }
 
 
+def test_the_memo_of_specs_stays_bounded_and_keeps_no_huge_spec(catalog: Catalog) -> None:
+    own = fresh(catalog)
+    for millicores in range(1, pricing._PRICED_MAX + 50):
+        estimate_pod(pod(cpu=f"{millicores}m"), catalog=own)
+    memo = indexes.index(own).by_spec
+    assert 0 < len(memo) <= pricing._PRICED_MAX
+    memo.clear()
+    huge = pod(cpu="1")
+    huge["containers"][0]["env"] = [{"name": "X", "value": "x" * pricing._SPEC_KEY_MAX}]
+    first = estimate_pod(huge, catalog=own)
+    assert memo == {}  # priced, not remembered by its spec
+    assert estimate_pod(huge, catalog=own) == first
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     requests=st.fixed_dictionaries({}, optional=_SPELLINGS),
