@@ -77,11 +77,16 @@ class Batches:
     def _drain(self) -> None:
         batch, self._batch = self._batch, []
         self.batches += 1
-        for work, future in batch:
-            if future.done():  # cancelled: the caller is gone
-                continue
-            self.answered += 1
-            try:
-                future.set_result(work())
-            except Exception as exc:  # the request's own failure, delivered to it alone
-                future.set_exception(exc)
+        try:
+            for work, future in batch:
+                if future.done():  # cancelled: the caller is gone
+                    continue
+                self.answered += 1
+                try:
+                    future.set_result(work())
+                except Exception as exc:  # the request's own failure, delivered to it alone
+                    future.set_exception(exc)
+        finally:  # interrupted (the process is stopping): fail the rest, never leave them hanging
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(RuntimeError("stopped before this review's turn"))

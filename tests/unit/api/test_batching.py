@@ -111,3 +111,19 @@ async def test_a_request_whose_caller_went_away_is_not_answered() -> None:
     with pytest.raises(asyncio.CancelledError):
         await gone
     assert batches.answered == 1
+
+
+async def test_an_interrupted_batch_fails_the_rest_instead_of_leaving_them_waiting() -> None:
+    batches = batches_with(3)
+
+    def interrupted() -> object:
+        raise KeyboardInterrupt
+
+    first = asyncio.ensure_future(batches.run(interrupted))
+    rest = asyncio.ensure_future(batches.run(lambda: "never"))
+    await asyncio.sleep(0)
+    with pytest.raises(KeyboardInterrupt):
+        batches._drain()  # as the loop would run it
+    for waiting in (first, rest):
+        with pytest.raises(RuntimeError, match="stopped before"):
+            await asyncio.wait_for(waiting, 1)
