@@ -11,7 +11,9 @@ of lingering for the 5-minute lookback.
 A deleted pod also releases the budget reservation it was admitted with (a pod charged
 itself: a bare pod, or one of a controller costwarden does not price), so a pod deleted
 before it ever ran stops holding budget at once rather than for the ledger's TTL. Only the
-reservation that pod's uid made goes: a namesake re-created since keeps its own.
+reservation that pod's uid made goes: a namesake re-created since keeps its own. A pod
+deleted while the watch was reconnecting is found missing from the next list and
+released the same way.
 """
 
 from __future__ import annotations
@@ -72,27 +74,46 @@ class PodCostTracker:
         self._reservations = reservations
         self._lock = threading.Lock()
         self._series: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._uids: dict[tuple[str, str], str] = {}
+        """Every pod seen, running or not, by uid: a relist tells which ones went away."""
 
     def apply(self, event_type: str, pod: Mapping[str, Any]) -> None:
         """One watch event: ADDED, MODIFIED or DELETED with the pod as a plain dict."""
         key = _key(pod)
+        uid = _uid(pod)
         series = None if event_type == "DELETED" else self._series_of(pod)
         with self._lock:
             self._set(key, series)
-        if event_type == "DELETED" and self._reservations is not None:
-            uid = (pod.get("metadata") or {}).get("uid")
-            if isinstance(uid, str) and uid:
-                namespace, name = key
-                self._reservations.release(reservation_key(namespace, "Pod", name), owner=uid)
+            if event_type == "DELETED":
+                if self._uids.get(key) == uid:
+                    self._uids.pop(key, None)
+            elif uid is not None:
+                self._uids[key] = uid
+        if event_type == "DELETED" and uid is not None:
+            self._release(key, uid)
 
     def replace(self, pods: Iterable[Mapping[str, Any]]) -> None:
-        """A full list (after (re)connecting): pods not in it drop their series."""
-        current = {_key(pod): self._series_of(pod) for pod in pods}
+        """A full list (after (re)connecting): pods not in it drop their series, and the
+        pods deleted while the watch was down (gone, or re-created under their name with a
+        new uid) release their reservations."""
+        listed = list(pods)
+        current = {_key(pod): self._series_of(pod) for pod in listed}
+        uids = {_key(pod): uid for pod in listed if (uid := _uid(pod)) is not None}
         with self._lock:
             for key in self._series.keys() - current.keys():
                 self._set(key, None)
             for key, series in current.items():
                 self._set(key, series)
+            gone = [(key, uid) for key, uid in self._uids.items() if uids.get(key) != uid]
+            self._uids = uids
+        for key, uid in gone:
+            self._release(key, uid)
+
+    def _release(self, key: tuple[str, str], uid: str) -> None:
+        """The reservation the pod `uid` was admitted with, if it holds one."""
+        if self._reservations is not None:
+            namespace, name = key
+            self._reservations.release(reservation_key(namespace, "Pod", name), owner=uid)
 
     def _set(self, key: tuple[str, str], series: _Series | None) -> None:
         old = self._series.pop(key, None)
@@ -134,6 +155,11 @@ class PodCostTracker:
             estimate.placement.capacity_type,
         )
         return labels, estimate.hourly.total
+
+
+def _uid(pod: Mapping[str, Any]) -> str | None:
+    uid = (pod.get("metadata") or {}).get("uid")
+    return uid if isinstance(uid, str) and uid else None
 
 
 def _key(pod: Mapping[str, Any]) -> tuple[str, str]:

@@ -268,6 +268,49 @@ def test_a_namesake_created_since_keeps_its_reservation_when_the_old_pod_is_seen
     assert held(ledger) == 0
 
 
+def test_a_pod_deleted_while_the_watch_was_down_releases_its_budget_at_the_relist() -> None:
+    ledger = ReservationLedger()
+    obj = admit_train_a100(ledger)
+    tracker = PodCostTracker(
+        estimate=estimate,
+        namespaces=Namespaces(),
+        metrics=SpendMetrics(CollectorRegistry()),
+        reservations=ledger,
+    )
+    tracker.replace([obj, pod("someone-else")])  # listed, pending: holds its reservation
+    assert held(ledger) > 0
+    tracker.replace([pod("someone-else")])  # reconnected: the pod is gone
+    assert held(ledger) == 0
+
+
+def test_a_pod_re_created_under_its_name_while_the_watch_was_down_frees_only_the_old_one() -> None:
+    ledger = ReservationLedger()
+    old = admit_train_a100(ledger)
+    new = copy.deepcopy(old)
+    new["metadata"]["uid"] = "a-later-uid"
+    ledger.try_reserve(
+        budget=BUDGET,
+        group="Sales-5045",
+        key="ml-train/Pod/train-a100",
+        amount=Decimal(7),
+        limit=Decimal(10**9),
+        now=RESERVE_NOW,
+        owner="a-later-uid",
+    )  # the new pod, admitted since: its reservation replaced the old one's entry
+    assert held(ledger) == Decimal(7)
+    tracker = PodCostTracker(
+        estimate=estimate,
+        namespaces=Namespaces(),
+        metrics=SpendMetrics(CollectorRegistry()),
+        reservations=ledger,
+    )
+    tracker.apply("ADDED", old)
+    tracker.replace([new])  # the old uid is gone, the name is back with a new one
+    assert held(ledger) == Decimal(7)
+    tracker.replace([])
+    assert held(ledger) == 0
+
+
 def test_deleted_pods_of_a_controller_leave_the_controllers_reservation() -> None:
     ledger = ReservationLedger()
     ledger.try_reserve(
