@@ -184,6 +184,7 @@ def assemble(
         looks_up_workloads=looks_up_workloads,
     )
     batches = Batches()
+    batches.on_batch = admission_metrics.batch
     return App(
         settings=settings,
         admission=routes.admission_app(

@@ -35,6 +35,8 @@ OTHER = "other"
 
 LATENCY_BUCKETS_SECONDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 """Admission is sub-millisecond to milliseconds; the API server times out at 1-30 s."""
+BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
+"""Reviews answered together: at most one per request the server has in progress."""
 
 KNOWN_KINDS = frozenset(
     {
@@ -104,6 +106,13 @@ class AdmissionMetrics:
             buckets=LATENCY_BUCKETS_SECONDS,
             registry=registry,
         )
+        self.batch_size = Histogram(
+            "costwarden_admission_batch_size",
+            "Reviews answered back to back in one batch (1: a request answered alone; see "
+            "the README's webhook performance section).",
+            buckets=BATCH_SIZE_BUCKETS,
+            registry=registry,
+        )
         self.violations = Counter(
             "costwarden_policy_violations_total",
             "Rule violations found by /validate, by policy, rule and action (deny, warn, dryrun).",
@@ -157,6 +166,9 @@ class AdmissionMetrics:
         if histogram is None:
             histogram = self._latency_children[webhook] = self.latency.labels(webhook)
         histogram.observe(seconds)
+
+    def batch(self, size: int) -> None:
+        self.batch_size.observe(size)
 
     def violation(self, *, policy: str, rule: str, action: str) -> None:
         key = (policy, rule, action)

@@ -34,6 +34,10 @@ def _unknown() -> int:
     return 1
 
 
+def _ignore(size: int) -> None:
+    pass
+
+
 class Batches:
     """Runs the synchronous work of requests that arrive together back to back."""
 
@@ -45,6 +49,8 @@ class Batches:
         self.in_progress: Callable[[], int] = _unknown
         """How many requests the server is working on, this one included (`Serving` sets
         it from uvicorn's task set; until then every request is answered at once)."""
+        self.on_batch: Callable[[int], None] = _ignore
+        """Told each batch's size (1 for a request answered alone): the batch-size metric."""
         self._batch: list[_Entry] = []
         self.answered = 0
         self.batches = 0
@@ -56,6 +62,7 @@ class Batches:
         if not batch and self.in_progress() <= 1:
             self.answered += 1
             self.batches += 1
+            self.on_batch(1)
             return work()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
@@ -77,6 +84,7 @@ class Batches:
     def _drain(self) -> None:
         batch, self._batch = self._batch, []
         self.batches += 1
+        self.on_batch(len(batch))
         try:
             for work, future in batch:
                 if future.done():  # cancelled: the caller is gone

@@ -127,3 +127,14 @@ async def test_an_interrupted_batch_fails_the_rest_instead_of_leaving_them_waiti
     for waiting in (first, rest):
         with pytest.raises(RuntimeError, match="stopped before"):
             await asyncio.wait_for(waiting, 1)
+
+
+async def test_each_batch_reports_its_size_and_a_request_alone_counts_as_one() -> None:
+    sizes: list[int] = []
+    alone = batches_with(1)
+    alone.on_batch = sizes.append
+    await alone.run(lambda: None)
+    together = batches_with(3)
+    together.on_batch = sizes.append
+    await asyncio.gather(*(together.run(lambda: None) for _ in range(3)))
+    assert sizes == [1, 3]
