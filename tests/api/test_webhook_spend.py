@@ -8,6 +8,7 @@ Prometheus seeded with a month of history — a burst is capped by the ledger.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -151,25 +152,20 @@ def prometheus(
     server.stop()
 
 
-@pytest.mark.prometheus
-def test_a_burst_is_capped_by_the_ledger_and_dry_runs_reserve_nothing(
-    tmp_path: Path, prometheus: PrometheusServer
-) -> None:
-    # Projected month end without the pod: 297.0125 + 5.25 × 684 = 3888.01; the 4×A100
-    # pod adds its $/h × 684 h (≈ 6,236): the cap leaves room for exactly one of them.
+@contextlib.contextmanager
+def budgeted_webhook(
+    tmp_path: Path, prometheus: PrometheusServer, cap: str
+) -> Iterator[tuple[application.App, httpx.Client]]:
+    """The webhook with `cc-budget` capping Sales-5045 at `cap`, spend from the seeded
+    Prometheus at T, serving, its first spend snapshot fetched; and a client for it."""
     policy = tmp_path / "budget.yaml"
-    policy.write_text(BUDGET % ("cost-centre", "12000"))
+    policy.write_text(BUDGET % ("cost-centre", cap))
     settings = local_settings(policies=(policy,), prometheus_url=prometheus.url)
     app = application.create_app(
         settings,
         namespaces=application.StaticNamespaceLabels(NAMESPACES),
         clock=SettableClock(T),
     )
-    first = review("009-")
-    dry = review("003-")  # the same pod, dryRun: true
-    second = copy.deepcopy(first)
-    second["request"]["uid"] = "second-pod"
-    second["request"]["name"] = second["request"]["object"]["metadata"]["name"] = "train-b"
     with (
         running(app) as serving,
         httpx.Client(base_url=f"http://127.0.0.1:{serving.webhook_port}") as http,
@@ -178,6 +174,21 @@ def test_a_burst_is_capped_by_the_ledger_and_dry_runs_reserve_nothing(
             lambda: app.spend is not None and app.spend.snapshot().fetched_at is not None,
             what="the first spend snapshot",
         )
+        yield app, http
+
+
+@pytest.mark.prometheus
+def test_a_burst_is_capped_by_the_ledger_and_dry_runs_reserve_nothing(
+    tmp_path: Path, prometheus: PrometheusServer
+) -> None:
+    # Projected month end without the pod: 297.0125 + 5.25 × 684 = 3888.01; the 4×A100
+    # pod adds its $/h × 684 h (≈ 6,236): the cap leaves room for exactly one of them.
+    first = review("009-")
+    dry = review("003-")  # the same pod, dryRun: true
+    second = copy.deepcopy(first)
+    second["request"]["uid"] = "second-pod"
+    second["request"]["name"] = second["request"]["object"]["metadata"]["name"] = "train-b"
+    with budgeted_webhook(tmp_path, prometheus, "12000") as (app, http):
         assert app.spend is not None
         assert app.spend.snapshot().error is None
 
@@ -201,26 +212,11 @@ def test_an_owner_reference_spares_a_pod_its_budget_only_when_a_controller_made_
     # Sales-5045 is over this cap already (3888.01 projected > 1000): any pod it is charged
     # for is denied. The captured pod of a ReplicaSet, created by replicaset-controller, is
     # not charged (its Deployment was); the same pod sent by a person is.
-    policy = tmp_path / "budget.yaml"
-    policy.write_text(BUDGET % ("cost-centre", "1000"))
-    settings = local_settings(policies=(policy,), prometheus_url=prometheus.url)
-    app = application.create_app(
-        settings,
-        namespaces=application.StaticNamespaceLabels(NAMESPACES),
-        clock=SettableClock(T),
-    )
     made = review("017-")
     assert made["request"]["userInfo"]["username"].endswith(":replicaset-controller")
     forged = copy.deepcopy(made)
     forged["request"]["userInfo"] = {"username": "alice@example.com", "groups": []}
-    with (
-        running(app) as serving,
-        httpx.Client(base_url=f"http://127.0.0.1:{serving.webhook_port}") as http,
-    ):
-        wait_until(
-            lambda: app.spend is not None and app.spend.snapshot().fetched_at is not None,
-            what="the first spend snapshot",
-        )
+    with budgeted_webhook(tmp_path, prometheus, "1000") as (_, http):
         assert http.post("/validate", json=made).json()["response"]["allowed"] is True
         denial = http.post("/validate", json=forged).json()["response"]
     assert denial["allowed"] is False

@@ -221,6 +221,29 @@ def admit_train_a100(ledger: ReservationLedger) -> dict[str, Any]:
     return dict(request.object)
 
 
+def tracker_with(ledger: ReservationLedger) -> PodCostTracker:
+    return PodCostTracker(
+        estimate=estimate,
+        namespaces=Namespaces(),
+        metrics=SpendMetrics(CollectorRegistry()),
+        reservations=ledger,
+    )
+
+
+def admit_namesake(ledger: ReservationLedger) -> None:
+    """train-a100 re-created (uid `a-later-uid`) and admitted at $7: its entry replaces
+    the old pod's."""
+    ledger.try_reserve(
+        budget=BUDGET,
+        group="Sales-5045",
+        key="ml-train/Pod/train-a100",
+        amount=Decimal(7),
+        limit=Decimal(10**9),
+        now=RESERVE_NOW,
+        owner="a-later-uid",
+    )
+
+
 def held(ledger: ReservationLedger) -> Decimal:
     return ledger.reserved(budget=BUDGET, group="Sales-5045", now=RESERVE_NOW)
 
@@ -228,12 +251,7 @@ def held(ledger: ReservationLedger) -> Decimal:
 def test_a_deleted_pod_releases_the_budget_it_was_admitted_with() -> None:
     ledger = ReservationLedger()
     obj = admit_train_a100(ledger)
-    tracker = PodCostTracker(
-        estimate=estimate,
-        namespaces=Namespaces(),
-        metrics=SpendMetrics(CollectorRegistry()),
-        reservations=ledger,
-    )
+    tracker = tracker_with(ledger)
     tracker.apply("ADDED", obj)  # pending, never scheduled
     assert held(ledger) > 0
     tracker.apply("DELETED", obj)
@@ -247,21 +265,8 @@ def test_a_namesake_created_since_keeps_its_reservation_when_the_old_pod_is_seen
     old = admit_train_a100(ledger)
     new = copy.deepcopy(old)
     new["metadata"]["uid"] = "a-later-uid"
-    ledger.try_reserve(
-        budget=BUDGET,
-        group="Sales-5045",
-        key="ml-train/Pod/train-a100",
-        amount=Decimal(7),
-        limit=Decimal(10**9),
-        now=RESERVE_NOW,
-        owner="a-later-uid",
-    )
-    tracker = PodCostTracker(
-        estimate=estimate,
-        namespaces=Namespaces(),
-        metrics=SpendMetrics(CollectorRegistry()),
-        reservations=ledger,
-    )
+    admit_namesake(ledger)
+    tracker = tracker_with(ledger)
     tracker.apply("DELETED", old)
     assert held(ledger) == Decimal(7)
     tracker.apply("DELETED", new)
@@ -271,12 +276,7 @@ def test_a_namesake_created_since_keeps_its_reservation_when_the_old_pod_is_seen
 def test_a_pod_deleted_while_the_watch_was_down_releases_its_budget_at_the_relist() -> None:
     ledger = ReservationLedger()
     obj = admit_train_a100(ledger)
-    tracker = PodCostTracker(
-        estimate=estimate,
-        namespaces=Namespaces(),
-        metrics=SpendMetrics(CollectorRegistry()),
-        reservations=ledger,
-    )
+    tracker = tracker_with(ledger)
     tracker.replace([obj, pod("someone-else")])  # listed, pending: holds its reservation
     assert held(ledger) > 0
     tracker.replace([pod("someone-else")])  # reconnected: the pod is gone
@@ -288,22 +288,11 @@ def test_a_pod_re_created_under_its_name_while_the_watch_was_down_frees_only_the
     old = admit_train_a100(ledger)
     new = copy.deepcopy(old)
     new["metadata"]["uid"] = "a-later-uid"
-    ledger.try_reserve(
-        budget=BUDGET,
-        group="Sales-5045",
-        key="ml-train/Pod/train-a100",
-        amount=Decimal(7),
-        limit=Decimal(10**9),
-        now=RESERVE_NOW,
-        owner="a-later-uid",
+    admit_namesake(
+        ledger
     )  # the new pod, admitted since: its reservation replaced the old one's entry
     assert held(ledger) == Decimal(7)
-    tracker = PodCostTracker(
-        estimate=estimate,
-        namespaces=Namespaces(),
-        metrics=SpendMetrics(CollectorRegistry()),
-        reservations=ledger,
-    )
+    tracker = tracker_with(ledger)
     tracker.apply("ADDED", old)
     tracker.replace([new])  # the old uid is gone, the name is back with a new one
     assert held(ledger) == Decimal(7)
@@ -322,12 +311,7 @@ def test_deleted_pods_of_a_controller_leave_the_controllers_reservation() -> Non
         now=RESERVE_NOW,
         owner="deployment-uid",
     )
-    tracker = PodCostTracker(
-        estimate=estimate,
-        namespaces=Namespaces(),
-        metrics=SpendMetrics(CollectorRegistry()),
-        reservations=ledger,
-    )
+    tracker = tracker_with(ledger)
     replica = pod("llm-5d8f-abcde")
     replica["metadata"]["uid"] = "pod-uid"
     tracker.apply("DELETED", replica)
