@@ -130,9 +130,7 @@ class ScriptedEvaluator:
         verdict = self.decide(request)
         if not verdict.patches or request.object is None:
             return Repair(patches=verdict.patches, estimate=verdict.estimate)
-        repaired = request.model_copy(
-            update={"object": patches.apply(request.object, verdict.patches)}
-        )
+        repaired = request._replace(object=patches.apply(request.object, verdict.patches))
         return Repair(patches=verdict.patches, estimate=self.decide(repaired).estimate)
 
 

@@ -80,7 +80,7 @@ def budget_rule_names(policies: PolicySet) -> list[str]:
 
 
 def engine_level() -> None:
-    request = reviews.AdmissionReview.model_validate(json.loads(REVIEW.read_text())).request
+    request = reviews.read_review(json.loads(REVIEW.read_text()))
     assert request is not None
     catalog = bundled_catalog()
     with_budget = bundled_policies()

@@ -26,7 +26,7 @@ from costwarden.catalog.loading import bundled_catalog  # noqa: E402
 from costwarden.documents import Document  # noqa: E402
 from costwarden.engine.ports import BudgetSpend, SpendSnapshot  # noqa: E402
 from costwarden.policies import loading, sets  # noqa: E402
-from costwarden.reviews import AdmissionReview  # noqa: E402
+from costwarden.reviews import read_review  # noqa: E402
 
 REVIEW = (
     HERE.parent.parent.parent
@@ -54,7 +54,7 @@ def fifty_policies() -> sets.PolicySet:
 
 def main() -> None:
     text = REVIEW.read_text()
-    request = AdmissionReview.model_validate_json(text).request
+    request = read_review(json.loads(text))
     catalog = bundled_catalog()
     context = engine.Context(
         namespaces=engine.StaticNamespaces(

@@ -39,15 +39,14 @@ def parse(body: bytes) -> reviews.AdmissionRequest:
     except orjson.JSONDecodeError as exc:
         raise BadReview(f"body is not JSON: {exc}") from None
     try:
-        review = reviews.AdmissionReview.model_validate(data)
+        return reviews.read_review(data)
     except ValidationError:
         # Rare and not hot: let JSON-mode validation name the problem exactly as it reads
         # the body (its error locations and messages are the ones documented).
         try:
-            review = reviews.AdmissionReview.model_validate_json(body)
+            return reviews.AdmissionReview.model_validate_json(body).request.read()
         except ValidationError as exc:
             raise BadReview(_reason(exc)) from None
-    return review.request
 
 
 def _reason(error: ValidationError) -> str:

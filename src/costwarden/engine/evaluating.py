@@ -50,7 +50,7 @@ from costwarden.engine.verdicts import (
 )
 from costwarden.estimating.estimates import HOURS_PER_MONTH, WorkloadEstimate
 from costwarden.policies import matching, models, sets
-from costwarden.reviews import AdmissionRequest
+from costwarden.reviews import AdmissionRequest, read_review
 
 ALLOWED = Verdict(allowed=True)
 UNREPAIRED = Repair()
@@ -573,18 +573,22 @@ def request_for(
     metadata = obj.get("metadata")
     if not isinstance(metadata, Mapping):  # evaluating the object names what is wrong
         metadata = {}
-    return AdmissionRequest.model_validate(
+    return read_review(
         {
-            "uid": uid,
-            "kind": {"group": group, "version": version, "kind": kind},
-            "resource": {"group": group, "version": version, "resource": f"{kind.lower()}s"},
-            "name": _text(metadata.get("name")),
-            "namespace": _text(metadata.get("namespace")) or default_namespace,
-            "operation": operation,
-            "object": dict(obj),
-            "oldObject": dict(old_object) if old_object is not None else None,
-            "dryRun": dry_run,
-            "userInfo": None if user is None else {"username": user},
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "request": {
+                "uid": uid,
+                "kind": {"group": group, "version": version, "kind": kind},
+                "resource": {"group": group, "version": version, "resource": f"{kind.lower()}s"},
+                "name": _text(metadata.get("name")),
+                "namespace": _text(metadata.get("namespace")) or default_namespace,
+                "operation": operation,
+                "object": dict(obj),
+                "oldObject": dict(old_object) if old_object is not None else None,
+                "dryRun": dry_run,
+                "userInfo": None if user is None else {"username": user},
+            },
         }
     )
 

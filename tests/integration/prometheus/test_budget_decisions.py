@@ -48,11 +48,7 @@ NAMESPACES = StaticNamespaces(
 def request(
     name: str = "009-validate-pod-create-ml-train-train-a100.json",
 ) -> reviews.AdmissionRequest:
-    review = reviews.AdmissionReview.model_validate(
-        json.loads((ADMISSION_FIXTURES / name).read_text())
-    )
-    assert review.request is not None
-    return review.request
+    return reviews.read_review(json.loads((ADMISSION_FIXTURES / name).read_text()))
 
 
 def budget_policy(tmp_path: Path, cap: Decimal, *, stale: str = "deny") -> Path:

@@ -23,7 +23,7 @@ from costwarden.documents import Document
 from costwarden.engine import evaluating
 from costwarden.engine.verdicts import Verdict
 from costwarden.policies import loading, sets
-from costwarden.reviews import AdmissionRequest, AdmissionReview
+from costwarden.reviews import AdmissionRequest, read_review
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 NAMESPACES = {
@@ -76,7 +76,7 @@ def review(admission_fixtures: Path) -> Review:
 
     def load(prefix: str) -> AdmissionRequest:
         (path,) = admission_fixtures.glob(f"{prefix}-*.json")
-        return AdmissionReview.model_validate(json.loads(path.read_text())).request
+        return read_review(json.loads(path.read_text()))
 
     return load
 

@@ -149,7 +149,7 @@ def test_kubectl_scale_without_a_workload_lookup_is_allowed(review, policies, ca
 
 
 def test_kubectl_scale_down_is_allowed(review, llm_server, policies, catalog, context):
-    scale = review("034").model_copy(update={"object": {"kind": "Scale", "spec": {"replicas": 1}}})
+    scale = review("034")._replace(object={"kind": "Scale", "spec": {"replicas": 1}})
     ctx = context(workloads=engine.StaticWorkloads((llm_server,)))
     verdict = engine.evaluate(scale, policies=policies(WORKLOAD_GPUS), catalog=catalog, context=ctx)
     assert verdict.allowed
@@ -165,7 +165,7 @@ def test_delete_and_kinds_that_run_no_pods_pass_untouched(
 
 
 def test_connect_passes_untouched(review, policies, catalog, context):
-    connect = review("009").model_copy(update={"operation": "CONNECT"})
+    connect = review("009")._replace(operation="CONNECT")
     assert engine.evaluate(
         connect, policies=policies(GPUS), catalog=catalog, context=context()
     ).allowed

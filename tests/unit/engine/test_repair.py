@@ -4,6 +4,7 @@ patch alone (Spot placement, labels inherited from the namespace)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import jsonpatch
@@ -12,7 +13,7 @@ import pytest
 from costwarden import engine, workloads
 from costwarden.engine import evaluating
 from costwarden.policies.loading import bundled_policies
-from costwarden.reviews import AdmissionReview
+from costwarden.reviews import read_review
 
 MUTATE = {
     "name": "dev-on-spot",
@@ -42,7 +43,7 @@ def repair(catalog, context):
 def test_repairs_every_captured_review_as_an_allowing_evaluate_would(path, catalog, context):
     """Against the bundled policies: the patches of `evaluate` (where it allows), and the
     estimate `evaluate` gives the repaired object."""
-    request = AdmissionReview.model_validate_json(path.read_bytes()).request
+    request = read_review(json.loads(path.read_bytes()))
     policies = bundled_policies()
     bound = context(workloads=engine.StaticWorkloads())
     repair = engine.repair(request, policies=policies, catalog=catalog, context=bound)
@@ -57,7 +58,7 @@ def test_repairs_every_captured_review_as_an_allowing_evaluate_would(path, catal
     if repair.patches:  # applied by a real RFC 6902 implementation
         operations = [{"op": p.op, "path": p.path, "value": p.value} for p in repair.patches]
         patched = jsonpatch.apply_patch(request.object, operations)
-        repaired = request.model_copy(update={"object": patched})
+        repaired = request._replace(object=patched)
     again = engine.evaluate(repaired, policies=policies, catalog=catalog, context=bound)
     assert repair.estimate == again.estimate
 

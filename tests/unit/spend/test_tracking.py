@@ -201,7 +201,7 @@ def admit_train_a100(ledger: ReservationLedger) -> dict[str, Any]:
     review = json.loads(
         (ADMISSION_FIXTURES / "009-validate-pod-create-ml-train-train-a100.json").read_text()
     )
-    request = reviews.AdmissionReview.model_validate(review).request
+    request = reviews.read_review(review)
     assert request is not None
     assert request.object is not None
     context = engine.Context(
