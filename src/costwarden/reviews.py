@@ -8,9 +8,10 @@ PodSpec. Field names are Kubernetes' own, snake_cased.
 
 The engine reads an `AdmissionRequest` — a NamedTuple with the fields it uses — made by
 `read_review`. A body exactly as an API server writes it (every field of the expected
-JSON type, camelCase keys) is read field by field, in about a quarter of the time pydantic
-takes to build its models; anything else, including every body with an error, goes
-through the wire model, so what is accepted and every error message are pydantic's.
+JSON type, camelCase keys) is read field by field, in 1.9 µs against 5.4 µs for the wire
+model and its conversion (the 68 captured reviews); anything else, including every body
+with an error, goes through the wire model, so what is accepted and every error message
+are pydantic's.
 """
 
 from __future__ import annotations
