@@ -41,9 +41,10 @@ def _ignore(size: int) -> None:
 class Batches:
     """Runs the synchronous work of requests that arrive together back to back."""
 
-    def __init__(self, *, rounds: int = 2, most: int = 16) -> None:
+    def __init__(self, *, rounds: int = 3, most: int = 16) -> None:
         self.rounds = rounds
-        """Turns of the event loop a batch waits, at most, for the rest of the requests."""
+        """Turns of the event loop a batch waits, at most, for the rest of the requests: at 8
+        clients 3 answered 2–3 points more reviews a second than 2, 4 no more than 3."""
         self.most = most
         """Reviews in one batch, at most: the first waits for all of them to be answered."""
         self.in_progress: Callable[[], int] = _unknown
