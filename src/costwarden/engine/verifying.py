@@ -58,7 +58,9 @@ def run_suite(
     for index, case in enumerate(suite.spec.cases):
         obj = suites.find_resource(suite, case.resource)
         old = suites.find_resource(suite, case.old_resource) if case.old_resource else None
-        request = request_for(obj, operation=case.operation, old_object=old, dry_run=case.dry_run)
+        request = request_for(
+            obj, operation=case.operation, old_object=old, dry_run=case.dry_run, user=case.user
+        )
         verdict = evaluate(request, policies=policies, catalog=catalog, context=context)
         expected = _expected_lines(case.expect)
         actual = _actual_lines(case.expect, verdict)

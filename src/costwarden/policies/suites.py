@@ -67,6 +67,10 @@ class Case(_Model):
     old_resource: str | None = None
     """For UPDATE: the resource as it was before."""
     dry_run: bool = False
+    user: str | None = None
+    """Who sends the request (`userInfo.username`), e.g.
+    `system:serviceaccount:kube-system:replicaset-controller` for a pod its ReplicaSet
+    made: owner references count only from Kubernetes' controllers. None: a person."""
     expect: Expectation
 
 
