@@ -107,15 +107,7 @@ class ReservationLedger:
         `limit × headroom_share`; a reservation the key already holds is replaced, never
         added to. On refusal an existing reservation of the key stays as it was.
         `owner` (the object's uid) lets `release` tell it from a later namesake's."""
-        with self._lock:
-            held = self._groups.get((budget, group))
-            if held is None:
-                held = self._groups[(budget, group)] = _Group()
-            amount = _held(amount)
-            if held.others(now, key) + amount > limit * self._share:
-                return False
-            held.put(key, amount, now + self._ttl, owner)
-            return True
+        return self._reserve(budget, group, key, _held(amount), limit, now, owner, write=True)
 
     def would_reserve(
         self,
@@ -129,10 +121,32 @@ class ReservationLedger:
         owner: str | None = None,
     ) -> bool:
         """What `try_reserve` would answer, writing nothing (a dry run's view)."""
+        return self._reserve(budget, group, key, _held(amount), limit, now, owner, write=False)
+
+    def _reserve(
+        self,
+        budget: str,
+        group: str,
+        key: str,
+        amount: Decimal,
+        limit: Decimal,
+        now: datetime,
+        owner: str | None,
+        *,
+        write: bool,
+    ) -> bool:
+        """The one rule both answer by: the group's other reservations + `amount` must fit in
+        `limit × headroom_share`; with `write`, a fitting amount is held for `key`."""
         with self._lock:
             held = self._groups.get((budget, group))
             others = _ZERO if held is None else held.others(now, key)
-            return others + _held(amount) <= limit * self._share
+            if others + amount > limit * self._share:
+                return False
+            if write:
+                if held is None:
+                    held = self._groups[(budget, group)] = _Group()
+                held.put(key, amount, now + self._ttl, owner)
+            return True
 
     def release(self, key: str, *, owner: str | None = None) -> None:
         """Drop every reservation `key` holds; with `owner`, only those that object made
