@@ -33,6 +33,13 @@ def real_app() -> application.App:
     )
 
 
+async def post(app: application.App, path: str, review: dict[str, Any]) -> httpx.Response:
+    """`review` POSTed to the admission app at `path`, in process."""
+    transport = httpx.ASGITransport(app=app.admission)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        return await http.post(path, json=review)
+
+
 def with_value(review: dict[str, Any], path: tuple[str | int, ...], value: Any) -> dict[str, Any]:
     changed = copy.deepcopy(review)
     node = changed["request"]["object"]
@@ -68,9 +75,7 @@ async def test_a_pod_kubernetes_would_reject_is_a_400_naming_where_never_a_500(
     real_app: application.App, webhook: str, path: tuple[str | int, ...], value: Any, where: str
 ) -> None:
     review = with_value(fixture("002-mutate"), path, value)
-    transport = httpx.ASGITransport(app=real_app.admission)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-        answer = await http.post(f"/{webhook}", json=review)
+    answer = await post(real_app, f"/{webhook}", review)
     assert answer.status_code == 400, answer.text
     assert answer.json()["reason"].startswith(f"{where}: "), answer.text
 
@@ -88,9 +93,7 @@ async def test_a_scale_kubernetes_would_reject_is_a_400_naming_where(
     real_app: application.App, webhook: str, path: tuple[str | int, ...], value: Any, where: str
 ) -> None:
     review = with_value(fixture("034-validate-scale"), path, value)
-    transport = httpx.ASGITransport(app=real_app.admission)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-        answer = await http.post(f"/{webhook}", json=review)
+    answer = await post(real_app, f"/{webhook}", review)
     assert answer.status_code == 400, answer.text
     assert answer.json()["reason"].startswith(f"{where}: "), answer.text
 
@@ -98,9 +101,7 @@ async def test_a_scale_kubernetes_would_reject_is_a_400_naming_where(
 async def test_a_pod_without_metadata_gets_a_patch_that_applies(real_app: application.App) -> None:
     review = fixture("006-mutate")
     del review["request"]["object"]["metadata"]  # inherited cost labels must create it
-    transport = httpx.ASGITransport(app=real_app.admission)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-        answer = await http.post("/mutate", json=review)
+    answer = await post(real_app, "/mutate", review)
     assert answer.status_code == 200, answer.text
     patch = json.loads(base64.b64decode(answer.json()["response"]["patch"]))
     patched = jsonpatch.apply_patch(review["request"]["object"], patch)
@@ -112,9 +113,7 @@ async def test_a_pod_asking_more_than_any_node_has_is_a_400_not_an_overflow(
     real_app: application.App, webhook: str
 ) -> None:
     review = with_value(fixture("005-validate"), CPU, str(2**63 - 1))  # no instance pinned
-    transport = httpx.ASGITransport(app=real_app.admission)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-        answer = await http.post(f"/{webhook}", json=review)
+    answer = await post(real_app, f"/{webhook}", review)
     assert answer.status_code == 400, answer.text
     assert answer.json()["reason"].startswith(
         "request.object.spec.containers[0].resources: requests priced at more than"
@@ -124,8 +123,6 @@ async def test_a_pod_asking_more_than_any_node_has_is_a_400_not_an_overflow(
 async def test_a_malformed_old_object_is_named_as_the_old_object(real_app: application.App) -> None:
     review = fixture("048-validate-pod-update")
     review["request"]["oldObject"]["metadata"]["labels"] = 7
-    transport = httpx.ASGITransport(app=real_app.admission)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-        answer = await http.post("/validate", json=review)
+    answer = await post(real_app, "/validate", review)
     assert answer.status_code == 400, answer.text
     assert answer.json()["reason"].startswith("request.oldObject.metadata.labels: "), answer.text
