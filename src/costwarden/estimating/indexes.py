@@ -100,7 +100,7 @@ class Index:
     priced: dict[Hashable, Any] = field(default_factory=dict)
     """`pricing`'s memo of pods priced against this catalog (see `pricing.estimate_pod`)."""
     by_spec: dict[Hashable, Any] = field(default_factory=dict)
-    """The same pods by their spec's canonical JSON (see `pricing.estimate_pod`)."""
+    """The same pods by their spec's JSON text, key order kept (see `pricing.estimate_pod`)."""
 
 
 _cache: dict[int, Index] = {}
