@@ -33,6 +33,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from costwarden import estimating, workloads
@@ -48,7 +49,7 @@ from costwarden.engine.verdicts import (
     Verdict,
     Violation,
 )
-from costwarden.estimating.estimates import HOURS_PER_MONTH, WorkloadEstimate
+from costwarden.estimating.estimates import HOURS_PER_MONTH, PodEstimate, WorkloadEstimate
 from costwarden.policies import matching, models, sets
 from costwarden.reviews import AdmissionRequest, read_review
 
@@ -510,25 +511,45 @@ def _waiver(
 
 def estimate_line(estimate: WorkloadEstimate) -> str:
     """One line (≤ 120 characters) for `kubectl`'s `Warning:` output."""
-    pod = estimate.pod
-    currency = pod.currency
     where = f"{estimate.namespace}/{estimate.name}" if estimate.namespace else estimate.name
+    return wording.clip(f"costwarden: {estimate.kind} {where} {_estimate_figures(estimate)}")
+
+
+_FIGURES: dict[tuple[int, Decimal], tuple[PodEstimate, str]] = {}
+"""(id of a pod estimate, pods) -> (that estimate, the line's figures). Pod estimates are
+memoised by spec (`estimating`), so the pods of one workload share theirs and the figures
+are formatted once. The estimate is held with its text: an id is never reused while the
+entry lives."""
+_MAX_FIGURES = 1024
+
+
+def _estimate_figures(estimate: WorkloadEstimate) -> str:
+    """`≈ $131.21/h ($95,783.30/month), 4× A100, p4d.24xlarge on-demand`: what the line says
+    after the workload's name, which depends only on its pod estimate and pod count."""
+    pod, pods = estimate.pod, estimate.pods
+    key = (id(pod), pods)
+    held = _FIGURES.get(key)
+    if held is not None and held[0] is pod:
+        return held[1]
+    currency = pod.currency
     hourly = estimate.hourly.total  # a computed property: once, not once per figure
     parts = [
-        f"costwarden: {estimate.kind} {where} ≈ {wording.money(hourly, currency)}/h"
+        f"≈ {wording.money(hourly, currency)}/h"
         f" ({wording.money(hourly * HOURS_PER_MONTH, currency)}/month)"
     ]
-    if estimate.pods != 1:
-        parts.append(
-            f"{wording.number(estimate.pods)} pods × {wording.money(pod.hourly.total, currency)}/h"
-        )
+    if pods != 1:
+        parts.append(f"{wording.number(pods)} pods × {wording.money(pod.hourly.total, currency)}/h")
     gpus = pod.requests.accelerator_devices
     if gpus:
         model = pod.placement.accelerator_model or "GPU"
         parts.append(f"{wording.number(gpus)}× {model}")
     placement = pod.placement.instance_type or ""
     parts.append(f"{placement} {pod.placement.capacity_type}".strip())
-    return wording.clip(", ".join(parts))
+    figures = ", ".join(parts)
+    if len(_FIGURES) >= _MAX_FIGURES:
+        _FIGURES.clear()
+    _FIGURES[key] = (pod, figures)
+    return figures
 
 
 def merge_patches(patches: list[PatchOperation]) -> tuple[PatchOperation, ...]:
