@@ -49,6 +49,7 @@ from costwarden.engine.ports import (
     EMPTY_SPEND,
     Clock,
     NamespaceLabels,
+    Reserving,
     SpendSource,
     WorkloadLookup,
 )
@@ -372,7 +373,7 @@ class ReadOnlyReservations:
     ) -> Decimal:
         return self._ledger.reserved(budget=budget, group=group, now=now, excluding=excluding)
 
-    def would_reserve(
+    def reserve(
         self,
         *,
         budget: str,
@@ -382,13 +383,12 @@ class ReadOnlyReservations:
         limit: Decimal,
         now: datetime,
         owner: str | None = None,
-    ) -> bool:
-        return self._ledger.would_reserve(
-            budget=budget, group=group, key=key, amount=amount, limit=limit, now=now
+        write: bool = True,
+    ) -> Reserving:
+        """The ledger's answer, whatever `write` asks: nothing is written."""
+        return self._ledger.reserve(
+            budget=budget, group=group, key=key, amount=amount, limit=limit, now=now, write=False
         )
-
-    try_reserve = would_reserve
-    """Asked to reserve, it answers as `would_reserve` and writes nothing."""
 
 
 class StaticNamespaceLabels(engine.StaticNamespaces):

@@ -73,8 +73,10 @@ def test_a_dry_run_sees_the_ledgers_answer_without_writing_to_it() -> None:
     dry = application.ReadOnlyReservations(ledger)
     ask = {"budget": "b", "group": "g", "amount": Decimal(6), "limit": Decimal(10), "now": T}
     assert ledger.try_reserve(key="first", **ask)
-    assert dry.try_reserve(key="second", **ask) is False  # 6 + 6 > 10, as the ledger says
-    assert dry.try_reserve(key="first", **ask) is True  # its own reservation is replaced
+    # Asked to write, it answers as the ledger would and writes nothing.
+    assert dry.reserve(key="second", **ask) == (Decimal(6), False)  # 6 + 6 > 10
+    assert dry.reserve(key="first", **ask) == (Decimal(0), True)  # its own would be replaced
+    assert dry.reserve(key="fourth", **{**ask, "amount": Decimal(4)}) == (Decimal(6), True)
     assert ledger.reserved(budget="b", group="g", now=T) == Decimal(6)
     assert ledger.try_reserve(key="third", **{**ask, "amount": Decimal(4)})
 
@@ -83,9 +85,9 @@ def test_a_dry_run_is_refused_where_the_ledger_would_refuse_its_replicas_share()
     ledger = ReservationLedger(headroom_share=Decimal(1) / 2)  # --budget-replicas 2
     dry = application.ReadOnlyReservations(ledger)
     ask = {"budget": "b", "group": "g", "amount": Decimal(6), "limit": Decimal(10), "now": T}
-    assert dry.try_reserve(key="pod", **ask) is False  # 6 > 10 × 1/2: the real one is refused
+    assert not dry.reserve(key="pod", **ask).fits  # 6 > 10 × 1/2: the real one is refused
     assert ledger.try_reserve(key="pod", **ask) is False
-    assert dry.try_reserve(key="pod", **{**ask, "amount": Decimal(5)}) is True
+    assert dry.reserve(key="pod", **{**ask, "amount": Decimal(5)}).fits
     assert ledger.reserved(budget="b", group="g", now=T) == Decimal(0)
 
 

@@ -18,13 +18,15 @@ pod is charged.
 Jobs made by a CronJob are charged at each run — that is when they start to cost; the
 CronJob itself is checked for one run and reserves nothing.
 
-The ledger is written only after every rule allowed the request, and never on dry run
-(`sideEffects: NoneOnDryRun`): a dry run asks `would_reserve`, the same question read-only.
+Budget rules run after every other rule (`evaluating._charge`): only a request the others
+allow holds budget, and never a dry run (`sideEffects: NoneOnDryRun`), which asks the ledger
+the same question read-only. Counting the group's reservations and holding this one is one
+step of the ledger (`Reservations.reserve`), so no admission slips in between.
 
 Fast path: all that does not depend on the review — a group's spend, cap and warn threshold,
 the period's end, and the hours left with what they commit — is worked out once per
 snapshot, rule and whole second left (`_standing`), not per review. An admitted review
-below the warn threshold formats no text: only should the ledger refuse it.
+below the warn threshold builds nothing but its ledger entry.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
 from costwarden import workloads
@@ -143,6 +145,15 @@ def expected_runtime(
     return hours, source
 
 
+Hold = Literal["now", "later", "no"]
+"""When an admitted workload's reservation is held: `now`, in the same step of the ledger
+that counts the group's reservations (the engine's usual case: one budget rule, checked
+after every other rule allowed); `later`, by the engine once every budget rule allowed
+(several apply; `Outcome.reservation`); `no`, never (a dry run, or another rule denies)."""
+
+REFUSED_FIX = "retry shortly (reservations expire once spend data catches up)"
+
+
 def check(
     name: str,
     config: models.Budget,
@@ -151,6 +162,7 @@ def check(
     change: Change,
     context: Context,
     action: str,
+    hold: Hold = "no",
 ) -> Outcome:
     if target.controller in CHARGED_WITH_OWNER:
         return NOTHING
@@ -190,46 +202,46 @@ def check(
     # the mutating and validating calls) tells it apart from its siblings.
     metadata = target.object.get("metadata") or {}
     key = reservation_key(target.namespace, target.kind, metadata.get("name") or target.uid)
-    reservations = context.reservations
-    reserved = (
-        _ZERO
-        if reservations is None
-        else reservations.reserved(budget=name, group=group, now=now, excluding=key)
-    )
     expected, source = expected_runtime(config, target, left=hours.left)
     workload = hourly * expected
-    projected = hours.base + reserved + workload
-
-    def terms() -> _Terms:
-        return _Terms(
-            standing=standing,
-            hours=hours,
-            currency=target.estimate.pod.currency,
+    charged = target.kind != "CronJob"  # checked for one run; its Jobs hold their own
+    reservations = context.reservations
+    if reservations is None:
+        reserved, fits = _ZERO, True
+    else:
+        # Counting the group's reservations and holding this one is one step of the
+        # ledger: no other admission can slip in between.
+        reserved, fits = reservations.reserve(
+            budget=name,
             group=group,
-            reserved=reserved,
-            expected=expected,
-            source=source,
-            workload=workload,
-            projected=projected,
-            hourly=hourly,
+            key=key,
+            amount=workload,
+            limit=hours.limit,
+            now=now,
+            owner=_uid(metadata),
+            write=hold == "now" and charged,
         )
-
-    # Positional: one is built for every review admitted. Its text is formatted only
-    # should the ledger refuse it.
+    projected = hours.base + reserved + workload
+    later = hold == "later" and charged and reservations is not None
+    if fits and projected <= standing.warn_above and not later:
+        return NOTHING  # the common case of a live webhook: held, and nothing to say
+    terms = _Terms(
+        standing, hours, target.estimate.pod.currency, group, reserved, expected, source,
+        workload, projected, hourly,
+    )  # fmt: skip
+    if projected > standing.cap:
+        return Outcome(findings=(terms.finding("cap", action),))
+    if not fits and charged:
+        # Under the cap, but the ledger's share for this replica is taken.
+        return Outcome(findings=(Finding("reservation", terms.refused(), REFUSED_FIX),))
     reservation = (
-        None
-        if reservations is None or target.kind == "CronJob"
-        else Reservation(
-            name, group, key, workload, hours.limit, _uid(metadata), lambda: terms().refused()
-        )
+        Reservation(name, group, key, workload, hours.limit, _uid(metadata), terms.refused)
+        if later
+        else None
     )
     if projected <= standing.warn_above:
-        # The common case of a live webhook: only the reservation (or nothing at all).
-        return NOTHING if reservation is None else Outcome(reservation=reservation)
-    figures = terms()
-    if projected > standing.cap:
-        return Outcome(findings=(figures.finding("cap", action),))
-    return Outcome(findings=(figures.finding("warn", action),), reservation=reservation)
+        return Outcome(reservation=reservation)
+    return Outcome(findings=(terms.finding("warn", action),), reservation=reservation)
 
 
 _NO_SPEND = BudgetSpend(_ZERO, _ZERO)

@@ -200,7 +200,7 @@ def _evaluate_scale(
 def _scaled(target: Target, replicas: int) -> Target:
     template = workloads.with_replicas(target.template, replicas)
     estimate = replace(target.estimate, pods=template.pods, assumptions=template.assumptions)
-    return replace(target, template=template, estimate=estimate)
+    return target._replace(template=template, estimate=estimate)
 
 
 def _target(
@@ -306,67 +306,114 @@ def _judge(
 ) -> Verdict:
     change = _change(new, old, scale=scale)
     subject = _subject(new, operation=operation)
-    violations: list[Violation] = []
-    exempted: list[Exempted] = []
-    patches: list[PatchOperation] = []
-    notices: list[str] = []
-    reservations: list[tuple[sets.CompiledRule, Reservation]] = []
-    for rule in policies.rules:
+    tally = _Tally(new, subject, policies)
+    for rule in policies.checked_rules:
         if not rule.applies_to(subject):
             continue
         outcome = _check(rule, new, old, change=change, context=context, catalog=catalog)
-        if outcome is NOTHING:
-            continue
-        findings = outcome.findings
-        if findings or (outcome.patches and rule.rule.spot is not None):
-            waiver = _waiver(rule, new, subject=subject, policies=policies)
-            if waiver is not None:
-                exempted.append(waiver)
-                continue
-        for finding in findings:
-            violations.append(_violation(rule, finding, new))
-        if rule.rule.action != "dryrun":
-            patches.extend(outcome.patches)
-        if outcome.notices:
-            notices.extend(f"[{rule.name}] {notice}" for notice in outcome.notices)
-        if outcome.reservation is not None:
-            reservations.append((rule, outcome.reservation))
-    allowed = not violations or all(v.action != "deny" for v in violations)
-    # Reserve last, and only for a request that is otherwise admitted. Should a second
-    # budget refuse after a first reserved, the first entry simply expires (the ledger's
-    # reconciliation): cheaper than a two-phase commit on the admission path.
-    if allowed and context.reservations is not None:
-        # A dry run asks the same question and writes nothing, whatever ledger it is given.
-        reserve = (
-            context.reservations.would_reserve if new.dry_run else context.reservations.try_reserve
-        )
-        for rule, reservation in reservations:
-            if not reserve(
-                budget=reservation.budget,
-                group=reservation.group,
-                key=reservation.key,
-                amount=reservation.amount,
-                limit=reservation.limit,
-                now=context.now,
-                owner=reservation.owner,
-            ):
-                finding = Finding(
-                    key="reservation",
-                    what=reservation.describe(),
-                    fix="retry shortly (reservations expire once spend data catches up)",
-                )
-                violations.append(_violation(rule, finding, new))
-                allowed = rule.rule.action != "deny"
-                if not allowed:
-                    break
+        if outcome is not NOTHING:
+            tally.take(rule, outcome)
+    budgets = [rule for rule in policies.budget_rules if rule.applies_to(subject)]
+    if budgets:
+        _charge(budgets, new, tally, change=change, context=context)
+    allowed = not tally.denied
     return Verdict(
         allowed=allowed,
-        violations=tuple(violations),
-        exempted=tuple(exempted),
-        notices=(estimate_line(new.estimate), *notices),
-        patches=merge_patches(patches) if allowed and patches else (),
+        violations=tuple(tally.violations),
+        exempted=tuple(tally.exempted),
+        notices=(estimate_line(new.estimate), *tally.notices),
+        patches=merge_patches(tally.patches) if allowed and tally.patches else (),
         estimate=new.estimate,
     )
+
+
+class _Tally:
+    """What the rules say about one request, in the order they say it."""
+
+    __slots__ = (
+        "denied", "exempted", "notices", "patches", "policies", "subject", "target", "violations",
+    )  # fmt: skip
+
+    def __init__(self, target: Target, subject: matching.Subject, policies: sets.PolicySet):
+        self.target = target
+        self.subject = subject
+        self.policies = policies
+        self.violations: list[Violation] = []
+        self.denied = False
+        """A violation denies: the request is not allowed."""
+        self.exempted: list[Exempted] = []
+        self.patches: list[PatchOperation] = []
+        self.notices: list[str] = []
+
+    def take(self, rule: sets.CompiledRule, outcome: Outcome) -> None:
+        """A rule's outcome: its findings, unless an exception waives the rule."""
+        findings = outcome.findings
+        if findings or (outcome.patches and rule.rule.spot is not None):
+            waiver = _waiver(rule, self.target, subject=self.subject, policies=self.policies)
+            if waiver is not None:
+                self.exempted.append(waiver)
+                return
+        for finding in findings:
+            self.add(rule, finding)
+        if rule.rule.action != "dryrun":
+            self.patches.extend(outcome.patches)
+        if outcome.notices:
+            self.notices.extend(f"[{rule.name}] {notice}" for notice in outcome.notices)
+
+    def add(self, rule: sets.CompiledRule, finding: Finding) -> None:
+        violation = _violation(rule, finding, self.target)
+        self.violations.append(violation)
+        self.denied = self.denied or violation.action == "deny"
+
+
+def _charge(
+    rules: list[sets.CompiledRule],
+    target: Target,
+    tally: _Tally,
+    *,
+    change: Change,
+    context: Context,
+) -> None:
+    """The budget rules, after every other rule: only a request the others allow holds
+    budget, and a dry run never does (it is checked the same, ledger included).
+
+    One budget rule (the usual case) counts the group's reservations and holds this one
+    in one step of the ledger. Several are each checked first, and held once none objects;
+    should a hold then be refused (another admission took the room in between), the ones
+    before it simply expire (the ledger's reconciliation): cheaper than a two-phase commit
+    on the admission path. An exception waives a budget rule's finding, not the cost: an
+    admitted workload holds what fits either way."""
+    hold: budgeting.Hold = "no"
+    if not target.dry_run and not tally.denied:
+        hold = "now" if len(rules) == 1 else "later"
+    held: list[tuple[sets.CompiledRule, Reservation]] = []
+    for rule in rules:
+        spec = rule.rule
+        assert spec.budget is not None
+        outcome = budgeting.check(
+            rule.name, spec.budget, target, change=change, context=context, action=spec.action,
+            hold=hold,
+        )  # fmt: skip
+        if outcome is NOTHING:
+            continue
+        tally.take(rule, outcome)
+        if outcome.reservation is not None:
+            held.append((rule, outcome.reservation))
+    if not held or context.reservations is None or tally.denied:
+        return
+    for rule, reservation in held:
+        if not context.reservations.reserve(
+            budget=reservation.budget,
+            group=reservation.group,
+            key=reservation.key,
+            amount=reservation.amount,
+            limit=reservation.limit,
+            now=context.now,
+            owner=reservation.owner,
+        ).fits:
+            tally.add(rule, Finding("reservation", reservation.describe(), budgeting.REFUSED_FIX))
+            if tally.denied:
+                return
 
 
 def _subject(target: Target, *, operation: str) -> matching.Subject:
@@ -402,10 +449,6 @@ def _check(
             new,
             per_pod=change.spec_changed,
             per_workload=change.spec_changed or change.scaled_up,
-        )
-    if spec.budget is not None:
-        return budgeting.check(
-            rule.name, spec.budget, new, change=change, context=context, action=spec.action
         )
     if not change.spec_changed:
         return NOTHING

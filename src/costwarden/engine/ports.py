@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 
 class NamespaceLabels(Protocol):
@@ -71,6 +71,15 @@ class SpendSource(Protocol):
         ...
 
 
+class Reserving(NamedTuple):
+    """The ledger's answer to `Reservations.reserve`."""
+
+    others: Decimal
+    """The group's live reservations, the asking key's own left out."""
+    fits: bool
+    """`others` + the amount fit in the limit (and were held, when writing)."""
+
+
 class Reservations(Protocol):
     """The budget reservation ledger: admitted cost not yet visible in spend data."""
 
@@ -83,7 +92,7 @@ class Reservations(Protocol):
         (mutate then validate of one object must not count it twice)."""
         ...
 
-    def try_reserve(
+    def reserve(
         self,
         *,
         budget: str,
@@ -93,23 +102,13 @@ class Reservations(Protocol):
         limit: Decimal,
         now: datetime,
         owner: str | None = None,
-    ) -> bool:
-        """Atomically add a reservation if reserved + amount <= limit; False otherwise.
+        write: bool = True,
+    ) -> Reserving:
+        """In one step: the group's live reservations but `key`'s own, and whether `amount`
+        fits with them in `limit` (this replica's share of it). With `write`, a fitting
+        amount is held for `key`, replacing what `key` held; without, nothing is written
+        (a dry run, or a request another rule denies).
 
         `owner`: the uid of the object reserving, so that its deletion releases its own
         reservation and never that of a namesake created since."""
-        ...
-
-    def would_reserve(
-        self,
-        *,
-        budget: str,
-        group: str,
-        key: str,
-        amount: Decimal,
-        limit: Decimal,
-        now: datetime,
-        owner: str | None = None,
-    ) -> bool:
-        """What `try_reserve` would answer, writing nothing (a dry run asks this)."""
         ...

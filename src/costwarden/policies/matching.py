@@ -10,6 +10,7 @@ import fnmatch
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from costwarden.policies import models
 
@@ -74,9 +75,8 @@ def compile_globs(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
 
 
-@dataclass(frozen=True, slots=True)
-class Subject:
-    """What matching looks at in one request."""
+class Subject(NamedTuple):
+    """What matching looks at in one request (a NamedTuple: one is built per review)."""
 
     kind: str
     operation: str

@@ -91,6 +91,10 @@ class PolicySet:
     exceptions: tuple[models.PolicyException, ...] = ()
     sources: tuple[str, ...] = ()
     rules: tuple[CompiledRule, ...] = field(init=False)
+    checked_rules: tuple[CompiledRule, ...] = field(init=False)
+    """Every rule but the budget rules, in order: what the engine checks first."""
+    budget_rules: tuple[CompiledRule, ...] = field(init=False)
+    """The budget rules, checked last: only what every other rule admits holds budget."""
     repairing_rules: tuple[CompiledRule, ...] = field(init=False)
     """The rules that may patch objects, all that /mutate runs: `spot` in `mutate` mode and
     `requiredLabels` inheriting from the namespace (a `dryrun` rule never patches)."""
@@ -103,6 +107,8 @@ class PolicySet:
             for rule in policy.spec.rules
         )
         object.__setattr__(self, "rules", rules)
+        object.__setattr__(self, "checked_rules", tuple(r for r in rules if r.rule.budget is None))
+        object.__setattr__(self, "budget_rules", tuple(r for r in rules if r.rule.budget))
         repairing = tuple(rule for rule in rules if _repairs(rule.rule))
         object.__setattr__(self, "repairing_rules", repairing)
         object.__setattr__(

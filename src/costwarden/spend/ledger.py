@@ -29,6 +29,8 @@ import threading
 from datetime import datetime, timedelta
 from decimal import MAX_PREC, ROUND_CEILING, Context, Decimal
 
+from costwarden.engine.ports import Reserving
+
 DEFAULT_TTL = timedelta(minutes=10)
 QUANTUM = Decimal("1e-9")
 """Amounts are held to a billionth of the currency unit, rounded up (towards denying):
@@ -92,6 +94,36 @@ class ReservationLedger:
             held = self._groups.get((budget, group))
             return _ZERO if held is None else held.others(now, excluding)
 
+    def reserve(
+        self,
+        *,
+        budget: str,
+        group: str,
+        key: str,
+        amount: Decimal,
+        limit: Decimal,
+        now: datetime,
+        owner: str | None = None,
+        write: bool = True,
+    ) -> Reserving:
+        """Under one lock: the group's live reservations but `key`'s own (`others`), and
+        whether `others + amount` fit in `limit × headroom_share`. With `write`, a fitting
+        amount is held for `key`, replacing what the key held (never added to it); a
+        refused one leaves the key's reservation as it was. `owner` (the object's uid)
+        lets `release` tell it from a later namesake's."""
+        amount = _held(amount)
+        share = self._share
+        with self._lock:
+            held = self._groups.get((budget, group))
+            others = _ZERO if held is None else held.others(now, key)
+            if others + amount > (limit if share == 1 else limit * share):
+                return Reserving(others, False)
+            if write:
+                if held is None:
+                    held = self._groups[(budget, group)] = _Group()
+                held.put(key, amount, now + self._ttl, owner)
+            return Reserving(others, True)
+
     def try_reserve(
         self,
         *,
@@ -103,50 +135,18 @@ class ReservationLedger:
         now: datetime,
         owner: str | None = None,
     ) -> bool:
-        """Reserve `amount` for `key` if the group's other reservations + amount fit in
-        `limit × headroom_share`; a reservation the key already holds is replaced, never
-        added to. On refusal an existing reservation of the key stays as it was.
-        `owner` (the object's uid) lets `release` tell it from a later namesake's."""
-        return self._reserve(budget, group, key, _held(amount), limit, now, owner, write=True)
+        """`reserve` with `write`: whether `amount` was held for `key`."""
+        return self.reserve(
+            budget=budget, group=group, key=key, amount=amount, limit=limit, now=now, owner=owner
+        ).fits
 
     def would_reserve(
-        self,
-        *,
-        budget: str,
-        group: str,
-        key: str,
-        amount: Decimal,
-        limit: Decimal,
-        now: datetime,
-        owner: str | None = None,
+        self, *, budget: str, group: str, key: str, amount: Decimal, limit: Decimal, now: datetime
     ) -> bool:
         """What `try_reserve` would answer, writing nothing (a dry run's view)."""
-        return self._reserve(budget, group, key, _held(amount), limit, now, owner, write=False)
-
-    def _reserve(
-        self,
-        budget: str,
-        group: str,
-        key: str,
-        amount: Decimal,
-        limit: Decimal,
-        now: datetime,
-        owner: str | None,
-        *,
-        write: bool,
-    ) -> bool:
-        """The one rule both answer by: the group's other reservations + `amount` must fit in
-        `limit × headroom_share`; with `write`, a fitting amount is held for `key`."""
-        with self._lock:
-            held = self._groups.get((budget, group))
-            others = _ZERO if held is None else held.others(now, key)
-            if others + amount > limit * self._share:
-                return False
-            if write:
-                if held is None:
-                    held = self._groups[(budget, group)] = _Group()
-                held.put(key, amount, now + self._ttl, owner)
-            return True
+        return self.reserve(
+            budget=budget, group=group, key=key, amount=amount, limit=limit, now=now, write=False
+        ).fits
 
     def release(self, key: str, *, owner: str | None = None) -> None:
         """Drop every reservation `key` holds; with `owner`, only those that object made

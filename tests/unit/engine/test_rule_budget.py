@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from costwarden import engine
 from costwarden.engine import budgeting, evaluating
 from costwarden.engine.budgeting import period_end
-from costwarden.engine.ports import BudgetSpend, SpendSnapshot
+from costwarden.engine.ports import BudgetSpend, Reserving, SpendSnapshot
 from costwarden.spend import periods
 from costwarden.spend.ledger import ReservationLedger
 
@@ -47,10 +47,19 @@ class Ledger(ReservationLedger):
             assert super().try_reserve(
                 budget=budget, group=group, key=key, amount=amount, limit=amount, now=NOW
             )
+        self.calls.clear()
 
-    def try_reserve(self, **kwargs) -> bool:
+    def reserve(self, **kwargs) -> Reserving:
         self.calls.append(kwargs)
-        return super().try_reserve(**kwargs)
+        return super().reserve(**kwargs)
+
+    @property
+    def holds(self) -> list[dict]:
+        """The calls that asked to hold a reservation (not only to count them)."""
+        return [call for call in self.calls if call.get("write", True)]
+
+    def holding(self) -> Decimal:
+        return self.reserved(budget="budget", group="Sales-5045", now=NOW)
 
 
 def hourly(verdict) -> Decimal:
@@ -200,7 +209,7 @@ def test_reserves_the_workloads_expected_cost_when_allowed(pod, policies, judge,
         context=context(spend=spend("1000", "10"), reservations=ledger),
     )
     assert verdict.allowed
-    (call,) = ledger.calls
+    (call,) = ledger.holds
     assert call["amount"] == hourly(verdict) * HOURS_LEFT
     assert call["limit"] == Decimal(60000) - 1000 - 10 * HOURS_LEFT
     assert call["key"] == "ml-train/Pod/a"
@@ -213,7 +222,7 @@ def test_a_reservation_is_owned_by_the_admitted_objects_uid(pod, policies, judge
     obj = pod(cpu="4", name="a")
     obj["metadata"]["uid"] = "995953e3-1b71-4794-a672-6ee7e0acee4b"
     judge(obj, policies(BUDGET), context=context(spend=spend("1000"), reservations=ledger))
-    (call,) = ledger.calls
+    (call,) = ledger.holds
     assert call["owner"] == "995953e3-1b71-4794-a672-6ee7e0acee4b"
 
 
@@ -228,9 +237,8 @@ def test_reserved_amounts_count_against_the_cap(pod, policies, judge, context):
 
 def test_a_refused_reservation_denies(pod, policies, judge, context):
     class Refusing(Ledger):
-        def try_reserve(self, **kwargs) -> bool:  # another replica took the headroom meanwhile
-            super().try_reserve(**kwargs)
-            return False
+        def reserve(self, **kwargs) -> Reserving:  # another replica took the headroom meanwhile
+            return Reserving(super().reserve(**kwargs).others, fits=False)
 
     verdict = judge(
         pod(cpu="4"),
@@ -250,7 +258,9 @@ def test_dry_run_reserves_nothing(pod, policies, judge, context):
         context=context(spend=spend("1000"), reservations=ledger),
     )
     assert verdict.allowed
-    assert ledger.calls == []
+    assert ledger.calls  # checked against the ledger all the same
+    assert ledger.holds == []
+    assert ledger.holding() == 0
 
 
 def test_nothing_is_reserved_when_another_rule_denies(pod, policies, judge, context):
@@ -258,7 +268,8 @@ def test_nothing_is_reserved_when_another_rule_denies(pod, policies, judge, cont
     rules = policies(BUDGET, {"name": "gpus", "gpuLimits": {"maxPerPod": 0}})
     verdict = judge(pod(gpus=1), rules, context=context(spend=spend("1000"), reservations=ledger))
     assert not verdict.allowed
-    assert ledger.calls == []
+    assert ledger.holds == []
+    assert ledger.holding() == 0
 
 
 RS_CONTROLLER = "system:serviceaccount:kube-system:replicaset-controller"
@@ -358,7 +369,7 @@ def test_scaling_up_charges_only_the_added_pods(pod, workload, policies, judge, 
         old=old,
         context=context(spend=spend("0"), reservations=ledger),
     )
-    (call,) = ledger.calls
+    (call,) = ledger.holds
     assert call["amount"] == verdict.estimate.pod.hourly.total * HOURS_LEFT
 
 
@@ -393,7 +404,7 @@ def test_pods_sharing_a_generate_name_each_hold_their_own_reservation(
                 context=context(spend=spent, reservations=ledger),
             )
         )
-    keys = [call["key"] for call in ledger.calls]
+    keys = [call["key"] for call in ledger.holds]
     assert len(set(keys)) == 2, keys
     held = ledger.reserved(budget="budget", group="Sales-5045", now=NOW)
     assert held == 2 * hourly(verdicts[0]) * HOURS_LEFT
@@ -539,3 +550,84 @@ def test_figures_kept_for_made_up_groups_stay_bounded(pod, policies, judge, cont
     for i in range(budgeting._MAX_STANDINGS + 10):
         judge(pod(cpu="4", namespace=f"ns-{i}"), rules, context=context(spend=snapshot))
     assert len(budgeting._STANDINGS[1]) <= budgeting._MAX_STANDINGS
+
+
+TEAM_BUDGET = {"name": "team-budget", "budget": {"label": "team", "caps": {"nlp": "60000"}}}
+
+
+def two_budgets(team_spent: str) -> SpendSnapshot:
+    """The cost centre well under its cap; the team at `team_spent` of its 60,000."""
+    return SpendSnapshot(
+        fetched_at=NOW - timedelta(minutes=1),
+        budgets={
+            "budget": {"Sales-5045": BudgetSpend(Decimal(0), Decimal(0))},
+            "team-budget": {"nlp": BudgetSpend(Decimal(team_spent), Decimal(0))},
+        },
+    )
+
+
+def held(ledger: ReservationLedger, budget: str, group: str) -> Decimal:
+    return ledger.reserved(budget=budget, group=group, now=NOW)
+
+
+def test_one_budget_counts_and_holds_in_one_step_of_the_ledger(pod, policies, judge, context):
+    ledger = Ledger()
+    verdict = judge(
+        pod(cpu="4"), policies(BUDGET), context=context(spend=spend("0"), reservations=ledger)
+    )
+    assert verdict.allowed
+    (call,) = ledger.calls  # no separate read before the hold
+    assert call["write"] is True
+    assert held(ledger, "budget", "Sales-5045") == hourly(verdict) * HOURS_LEFT
+
+
+def test_several_budgets_each_hold_the_workload_once_all_allow(pod, policies, judge, context):
+    ledger = Ledger()
+    verdict = judge(
+        pod(cpu="4"),
+        policies(BUDGET, TEAM_BUDGET),
+        context=context(spend=two_budgets("0"), reservations=ledger),
+    )
+    assert verdict.allowed
+    amount = hourly(verdict) * HOURS_LEFT
+    assert held(ledger, "budget", "Sales-5045") == amount
+    assert held(ledger, "team-budget", "nlp") == amount
+
+
+def test_several_budgets_hold_nothing_when_one_is_over_its_cap(pod, policies, judge, context):
+    ledger = Ledger()
+    verdict = judge(
+        pod(cpu="4"),
+        policies(BUDGET, TEAM_BUDGET),  # the cost centre, checked first, has room
+        context=context(spend=two_budgets("59999"), reservations=ledger),
+    )
+    (violation,) = verdict.denials
+    assert violation.rule == "team-budget"
+    assert held(ledger, "budget", "Sales-5045") == 0
+    assert held(ledger, "team-budget", "nlp") == 0
+
+
+def test_several_budgets_a_refused_hold_denies(pod, policies, judge, context):
+    class RefusingTeam(Ledger):
+        def reserve(self, **kwargs) -> Reserving:  # another replica took the team's headroom
+            answer = super().reserve(**kwargs)
+            return answer._replace(
+                fits=kwargs["budget"] != "team-budget" or not kwargs.get("write", True)
+            )
+
+    verdict = judge(
+        pod(cpu="4"),
+        policies(BUDGET, TEAM_BUDGET),
+        context=context(spend=two_budgets("0"), reservations=RefusingTeam()),
+    )
+    (violation,) = verdict.denials
+    assert violation.rule == "team-budget"
+    assert "the ledger refused" in violation.message
+
+
+def test_budget_findings_follow_every_other_rules(pod, policies, judge, context):
+    ledger = Ledger()
+    rules = policies(BUDGET, {"name": "gpus", "gpuLimits": {"maxPerPod": 0}})
+    verdict = judge(pod(gpus=1), rules, context=context(spend=spend("59999"), reservations=ledger))
+    assert [v.rule for v in verdict.denials] == ["gpus", "budget"]
+    assert held(ledger, "budget", "Sales-5045") == 0
