@@ -172,29 +172,38 @@ def check(
     group = group_of(config, target)
     if group is None:
         return NOTHING  # no group to charge; the cost-allocation rule reports the label
-    cap = config.caps.get(group, config.default_cap)
-    if cap is None:
-        return NOTHING
     now = context.now
     snapshot = context.spend
-    stale_after = config.stale_after or context.spend_stale_after
-    if snapshot.fetched_at is None or now - snapshot.fetched_at > stale_after:
-        return _stale(config, group, context=context, stale_after=stale_after, action=action)
-    groups = snapshot.budgets.get(name)
-    if groups is None:
-        # Fetched data without this budget: added by a policy reload since the last refresh.
-        # Not fetched is not "nothing spent" — only a group missing from a fetched budget is.
-        return _stale(
-            config, group, context=context, stale_after=stale_after, action=action, missing=True
-        )
-
     # The group's figures change with the snapshot, the rule and the seconds left in the
-    # period, not with each review: worked out once per second, and looked up here.
+    # period, not with each review: worked out once per second, and looked up here. They
+    # are kept only for a group with a cap and fresh data, and hold no longer than the data
+    # stays fresh (`_Hours.upto`): found, they need no other check.
     cached, standings = _STANDINGS
     held = standings.get((name, group)) if cached is snapshot else None
     # The rule object is compared too: a policy reload keeps the snapshot, not the caps.
-    if held is None or held[0].config is not config or not held[1].after < now <= held[1].upto:
-        held = _standing(name, config, group, cap, snapshot, now, held)
+    if (
+        held is None
+        or held[0].config is not config
+        or held[1].server_stale_after is not context.spend_stale_after
+        or not held[1].after < now <= held[1].upto
+    ):
+        cap = config.caps.get(group, config.default_cap)
+        if cap is None:
+            return NOTHING
+        stale_after = config.stale_after or context.spend_stale_after
+        fetched_at = snapshot.fetched_at
+        if fetched_at is None or now - fetched_at > stale_after:
+            return _stale(config, group, context=context, stale_after=stale_after, action=action)
+        if name not in snapshot.budgets:
+            # Fetched data without this budget: added by a policy reload since the last
+            # refresh. Not fetched is not "nothing spent" — only a group missing from a
+            # fetched budget is.
+            return _stale(
+                config, group, context=context, stale_after=stale_after, action=action,
+                missing=True,
+            )  # fmt: skip
+        fresh = (fetched_at + stale_after, context.spend_stale_after)
+        held = _standing(name, config, group, cap, snapshot, now, held, fresh=fresh)
     standing, hours = held
     # The same object may already hold a reservation (mutate runs before validate, and the
     # API server retries): it is replaced on admission, so it must not count against itself.
@@ -262,10 +271,14 @@ class _Standing(NamedTuple):
 
 class _Hours(NamedTuple):
     """The figures that move with the whole seconds left in the period: the same for every
-    `now` in (after, upto] (UTC)."""
+    `now` in (after, upto] (UTC), while the spend data is fresh."""
 
     after: datetime
     upto: datetime
+    """Never past the moment the spend data turns stale."""
+    server_stale_after: timedelta
+    """The server's staleness bound `upto` was worked out with (`Context.spend_stale_after`;
+    the rule's own `staleAfter` goes with the rule)."""
     left: Decimal
     """Hours left in the period."""
     committed: Decimal
@@ -291,9 +304,12 @@ def _standing(
     snapshot: SpendSnapshot,
     now: datetime,
     held: _Held | None,
+    *,
+    fresh: tuple[datetime, timedelta],
 ) -> _Held:
     """The group's figures at `now` (`held`: what the group had, if anything), kept for the
-    reviews of the same snapshot and second."""
+    reviews of the same snapshot and second; `fresh`: until when the data is fresh, and the
+    server's staleness bound that says so."""
     global _STANDINGS
     cached, standings = _STANDINGS
     if cached is not snapshot or len(standings) >= _MAX_STANDINGS:
@@ -313,7 +329,8 @@ def _standing(
         # Every `now` in (after, upto] lies in the period, [since, until), and has the same
         # whole seconds left: int((until − now).total_seconds()) == seconds.
         max(until - timedelta(0, seconds + 1), standing.since - _INSTANT),
-        min(until - timedelta(0, seconds), until - _INSTANT),
+        min(until - timedelta(0, seconds), until - _INSTANT, fresh[0]),
+        fresh[1],
         left,
         committed,
         spend.spent + committed,

@@ -511,6 +511,28 @@ def test_a_new_snapshot_is_never_answered_with_the_last_ones_figures(pod, polici
     assert "this budget's spend has not been fetched yet" in verdict.denials[0].message
 
 
+def test_figures_kept_for_fresh_data_are_not_served_once_it_turns_stale(
+    pod, policies, judge, context
+):
+    # Fetched half a second before NOW; the server's bound: 5 min. The data turns stale at
+    # NOW + 299.5 s, inside the second (NOW + 299 s, NOW + 300 s] the figures are kept for.
+    snapshot = spend("1000", age=timedelta(milliseconds=500))
+    rules = policies(BUDGET)
+
+    def at(seconds: str, **overrides):
+        moment = NOW + timedelta(seconds=float(seconds))
+        deny = {"budget_stale_default": "deny", **overrides}
+        return judge(pod(cpu="4"), rules, context=context(spend=snapshot, now=moment, **deny))
+
+    assert at("299.2").violations == ()  # figures worked out and kept for the second
+    late = at("299.8")
+    assert "spend data is stale (last fetched 5m ago, limit 5m)" in late.denials[0].message
+    # Fresh again under a laxer server bound; then the same second under a stricter one.
+    assert at("299.3", spend_stale_after=timedelta(minutes=10)).violations == ()
+    strict = at("299.4", spend_stale_after=timedelta(seconds=60))
+    assert "limit 60s" in strict.denials[0].message
+
+
 def test_each_group_gets_its_own_figures_from_one_snapshot(pod, policies, judge, context):
     rule = {**BUDGET, "budget": {**BUDGET["budget"], "caps": {"Sales-5045": "60000"}}}
     rule["budget"]["defaultCap"] = "1000"
