@@ -31,7 +31,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -199,7 +198,7 @@ def _evaluate_scale(
 
 def _scaled(target: Target, replicas: int) -> Target:
     template = workloads.with_replicas(target.template, replicas)
-    estimate = replace(target.estimate, pods=template.pods, assumptions=template.assumptions)
+    estimate = target.estimate._replace(pods=template.pods, assumptions=template.assumptions)
     return target._replace(template=template, estimate=estimate)
 
 
@@ -230,7 +229,7 @@ def _target(
     else:
         estimate = estimating.estimate_template(template, catalog=catalog)
         if estimate.namespace != namespace:
-            estimate = replace(estimate, namespace=namespace)
+            estimate = estimate._replace(namespace=namespace)
     owners = (obj.get("metadata") or {}).get("ownerReferences") or []
     controller = next(
         (str(o.get("kind")) for o in owners if isinstance(o, Mapping) and o.get("controller")),

@@ -11,6 +11,7 @@ carries them.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Mapping
 
@@ -28,7 +29,9 @@ _EMAIL = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def looks_like_email(value: str) -> bool:
+    """Memoised: every label value of every review is asked, and values repeat."""
     return _EMAIL.fullmatch(value) is not None
 
 

@@ -6,9 +6,9 @@ path, many per review, and never parsed from outside.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, NamedTuple
 
 HOURS_PER_MONTH = Decimal(730)
 """Hours in a billing month, as OpenCost and infracost count them."""
@@ -85,9 +85,9 @@ class PodEstimate:
         return self.hourly.total * HOURS_PER_MONTH
 
 
-@dataclass(frozen=True, slots=True)
-class WorkloadEstimate:
-    """A workload (or a bare pod) as pods × the estimate of one pod."""
+class WorkloadEstimate(NamedTuple):
+    """A workload (or a bare pod) as pods × the estimate of one pod (a NamedTuple: one or
+    two are built per review)."""
 
     kind: str
     name: str
@@ -95,7 +95,7 @@ class WorkloadEstimate:
     pod: PodEstimate
     pods: Decimal
     """How many pods run at once (replicas, Job parallelism, DaemonSet nodes assumed)."""
-    assumptions: tuple[str, ...] = field(default=())
+    assumptions: tuple[str, ...] = ()
     """Workload-level assumptions (e.g. how many nodes a DaemonSet lands on)."""
 
     @property

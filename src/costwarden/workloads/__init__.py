@@ -9,9 +9,8 @@ Objects are plain JSON dicts as the API server sends them; nothing here does I/O
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 PathPart = str | int
 
@@ -63,9 +62,9 @@ class InvalidObject(ValueError):
         return InvalidObject(self.message, (*prefix, *self.path), field=self.field)
 
 
-@dataclass(frozen=True, slots=True)
-class PodTemplate:
-    """The pods a workload runs: their template, and how many run at once."""
+class PodTemplate(NamedTuple):
+    """The pods a workload runs: their template, and how many run at once (a NamedTuple:
+    one or two are built per review)."""
 
     kind: str
     name: str
@@ -122,10 +121,8 @@ def pod_template(obj: Mapping[str, Any]) -> PodTemplate | None:
 
 def with_replicas(template: PodTemplate, replicas: int | Decimal) -> PodTemplate:
     """The template scaled to `replicas` pods (an `autoscaling/v1` Scale of its workload)."""
-    return replace(
-        template,
-        pods=Decimal(replicas),
-        assumptions=(f"scaled to {replicas} replicas",),
+    return template._replace(
+        pods=Decimal(replicas), assumptions=(f"scaled to {replicas} replicas",)
     )
 
 
