@@ -238,13 +238,13 @@ def _annotations(estimate: WorkloadEstimate) -> dict[str, str]:
 
 def _labels(obj: Mapping[str, Any]) -> Mapping[str, str]:
     metadata = obj.get("metadata")
-    labels = metadata.get("labels") if isinstance(metadata, Mapping) else None
-    return labels if isinstance(labels, Mapping) else {}
+    labels = metadata.get("labels") if isinstance(metadata, workloads.JSON_OBJECT) else None
+    return labels if isinstance(labels, workloads.JSON_OBJECT) else {}
 
 
 def _object_namespace(obj: Mapping[str, Any] | None) -> str | None:
     metadata = (obj or {}).get("metadata")
-    namespace = metadata.get("namespace") if isinstance(metadata, Mapping) else None
+    namespace = metadata.get("namespace") if isinstance(metadata, workloads.JSON_OBJECT) else None
     return namespace if isinstance(namespace, str) else None
 
 
@@ -252,5 +252,5 @@ def _name(request: reviews.AdmissionRequest) -> str:
     if request.name:
         return request.name
     metadata = (request.object or {}).get("metadata")
-    generate = metadata.get("generateName") if isinstance(metadata, Mapping) else None
+    generate = metadata.get("generateName") if isinstance(metadata, workloads.JSON_OBJECT) else None
     return f"{generate}*" if isinstance(generate, str) else "?"

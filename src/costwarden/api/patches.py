@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 # One RFC 6901 escape and one patch applier, shared with the engine: re-exported.
+from costwarden import workloads
 from costwarden.engine.patching import PatchError as PatchError
 from costwarden.engine.patching import apply as apply
 from costwarden.engine.patching import escape as escape
@@ -49,10 +50,10 @@ def set_metadata_values(
     if not values:
         return []
     metadata = obj.get("metadata")
-    if not isinstance(metadata, Mapping):
+    if not isinstance(metadata, workloads.JSON_OBJECT):
         return [PatchOperation("add", "/metadata", {field: dict(values)})]
     current = metadata.get(field)
-    if not isinstance(current, Mapping):
+    if not isinstance(current, workloads.JSON_OBJECT):
         return [PatchOperation("add", f"/metadata/{field}", dict(values))]
     operations = []
     for key, value in values.items():

@@ -232,7 +232,11 @@ def _target(
             estimate = estimate._replace(namespace=namespace)
     owners = (obj.get("metadata") or {}).get("ownerReferences") or []
     controller = next(
-        (str(o.get("kind")) for o in owners if isinstance(o, Mapping) and o.get("controller")),
+        (
+            str(o.get("kind"))
+            for o in owners
+            if isinstance(o, workloads.JSON_OBJECT) and o.get("controller")
+        ),
         None,
     )
     if controller is not None and not made_by_controller(request):

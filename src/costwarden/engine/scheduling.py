@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Literal
 
+from costwarden import workloads
 from costwarden.catalog.models import Catalog
 from costwarden.engine import patching, wording
 from costwarden.engine.findings import NOTHING, Finding, Outcome, Target
@@ -307,7 +308,7 @@ def check_gpu_taint(config: models.GpuTaint, target: Target) -> Outcome:
     tolerated = any(
         tolerates(t, key=config.key, value=config.value, effect=config.effect)
         for t in tolerations
-        if isinstance(t, Mapping)
+        if isinstance(t, workloads.JSON_OBJECT)
     )
     if gpu_pod and not tolerated:
         taint = _taint(config)
