@@ -23,8 +23,10 @@ will deny is harmless (the API server stores nothing denied).
 
 Each rule's findings become `Violation`s with the rule's action unless an exception waives
 them: a label (`cost-exception=<ticket>` with an unexpired expiry annotation) or a
-`PolicyException` object naming the rule. Budgets are reserved in the ledger last, only
-when everything else allowed; a dry run asks the ledger the same question read-only.
+`PolicyException` object naming the rule. Budget rules are checked last (`_charge`), and
+reserve in the ledger only when every other rule allowed; a dry run asks the ledger the
+same question read-only. An exception waives a budget rule's finding, not the cost: what
+fits is reserved either way.
 """
 
 from __future__ import annotations

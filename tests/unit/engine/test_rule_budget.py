@@ -653,3 +653,26 @@ def test_budget_findings_follow_every_other_rules(pod, policies, judge, context)
     verdict = judge(pod(gpus=1), rules, context=context(spend=spend("59999"), reservations=ledger))
     assert [v.rule for v in verdict.denials] == ["gpus", "budget"]
     assert held(ledger, "budget", "Sales-5045") == 0
+
+
+@pytest.mark.parametrize("rules", [(BUDGET,), (BUDGET, TEAM_BUDGET)], ids=["one", "several"])
+def test_an_exception_waives_the_warning_not_the_reservation(pod, policies, judge, context, rules):
+    waiver = {"rules": ["budget"], "expires": "2026-12-31", "reason": "FIN-77 approved"}
+    nearly_spent = SpendSnapshot(  # the cost centre past 80 % of its cap: a warning
+        fetched_at=NOW - timedelta(minutes=1),
+        budgets={
+            "budget": {"Sales-5045": BudgetSpend(Decimal(49000), Decimal(0))},
+            "team-budget": {"nlp": BudgetSpend(Decimal(0), Decimal(0))},
+        },
+    )
+    ledger = Ledger()
+    verdict = judge(
+        pod(cpu="4"),
+        policies(*rules, exceptions=(waiver,)),
+        context=context(spend=nearly_spent, reservations=ledger),
+    )
+    assert verdict.allowed
+    assert verdict.violations == ()
+    assert [e.rule for e in verdict.exempted] == ["budget"]
+    # It was admitted, so it costs: the waived rule's group holds it all the same.
+    assert held(ledger, "budget", "Sales-5045") == hourly(verdict) * HOURS_LEFT
