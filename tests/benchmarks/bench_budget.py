@@ -10,8 +10,8 @@ budget rule (same policies otherwise; spend snapshot in memory, reservation ledg
   server without the rule gives the noise floor: the ratio of two servers running the
   same code.
 
-The budget rule reads an immutable snapshot and takes the ledger's lock twice; it never
-touches the network, so the HTTPS ratio should be indistinguishable from 1. A group's
+The budget rule reads an immutable snapshot and takes the ledger's lock once; it never
+touches the network, so what the HTTPS ratios show is its CPU time alone. A group's
 figures (hours left, committed run-rate, room under the cap) are worked out once per
 snapshot and second: the engine level's fixed `now` reuses them, so it also times the rule
 with a new second at every review (the worst case; a live server sees a new second once a
