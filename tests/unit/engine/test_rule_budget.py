@@ -427,6 +427,22 @@ def test_a_dry_run_is_refused_where_the_replicas_share_of_the_headroom_refuses_t
     assert ledger.reserved(budget="budget", group="Sales-5045", now=NOW) == 0
 
 
+def test_a_request_another_rule_denies_also_hears_the_ledgers_refusal(
+    pod, policies, judge, context
+):
+    gpu_pod = pod(cpu="4", gpus=1)
+    amount = (
+        hourly(judge(gpu_pod, policies(BUDGET), context=context(spend=spend("0")))) * HOURS_LEFT
+    )
+    spent = spend(str(Decimal(60000) - amount * Decimal("1.5")))  # the cap fits, half does not
+    ledger = ReservationLedger(headroom_share=Decimal(1) / 2)
+    rules = policies(BUDGET, {"name": "gpus", "gpuLimits": {"maxPerPod": 0}})
+    verdict = judge(gpu_pod, rules, context=context(spend=spent, reservations=ledger))
+    assert [v.rule for v in verdict.denials] == ["gpus", "budget"]
+    assert "the ledger refused" in verdict.denials[1].message
+    assert held(ledger, "budget", "Sales-5045") == 0
+
+
 # A group's figures (hours left, committed run-rate, room under the cap) are worked out once
 # per snapshot, rule and second, not per review: the tests below fail if a review is ever
 # served figures of another snapshot, group, rule or second.
