@@ -230,9 +230,11 @@ def tracker_with(ledger: ReservationLedger) -> PodCostTracker:
     )
 
 
-def admit_namesake(ledger: ReservationLedger) -> None:
-    """train-a100 re-created (uid `a-later-uid`) and admitted at $7: its entry replaces
-    the old pod's."""
+def admit_namesake(ledger: ReservationLedger, old: dict[str, Any]) -> dict[str, Any]:
+    """`old` re-created (uid `a-later-uid`) and admitted at $7: its entry replaces the old
+    pod's. The new pod object."""
+    new = copy.deepcopy(old)
+    new["metadata"]["uid"] = "a-later-uid"
     ledger.try_reserve(
         budget=BUDGET,
         group="Sales-5045",
@@ -242,6 +244,7 @@ def admit_namesake(ledger: ReservationLedger) -> None:
         now=RESERVE_NOW,
         owner="a-later-uid",
     )
+    return new
 
 
 def held(ledger: ReservationLedger) -> Decimal:
@@ -263,9 +266,7 @@ def test_a_namesake_created_since_keeps_its_reservation_when_the_old_pod_is_seen
     # may be admitted before the watch delivers the old one's deletion.
     ledger = ReservationLedger()
     old = admit_train_a100(ledger)
-    new = copy.deepcopy(old)
-    new["metadata"]["uid"] = "a-later-uid"
-    admit_namesake(ledger)
+    new = admit_namesake(ledger, old)
     tracker = tracker_with(ledger)
     tracker.apply("DELETED", old)
     assert held(ledger) == Decimal(7)
@@ -286,11 +287,7 @@ def test_a_pod_deleted_while_the_watch_was_down_releases_its_budget_at_the_relis
 def test_a_pod_re_created_under_its_name_while_the_watch_was_down_frees_only_the_old_one() -> None:
     ledger = ReservationLedger()
     old = admit_train_a100(ledger)
-    new = copy.deepcopy(old)
-    new["metadata"]["uid"] = "a-later-uid"
-    admit_namesake(
-        ledger
-    )  # the new pod, admitted since: its reservation replaced the old one's entry
+    new = admit_namesake(ledger, old)  # admitted since: its entry replaced the old one's
     assert held(ledger) == Decimal(7)
     tracker = tracker_with(ledger)
     tracker.apply("ADDED", old)
