@@ -99,7 +99,9 @@ def reservation_key(namespace: str | None, kind: str, name: str) -> str:
     return f"{namespace}/{kind}/{name}"
 
 
-def _uid(metadata: Mapping[str, Any]) -> str | None:
+def owner_uid(metadata: Mapping[str, Any]) -> str | None:
+    """The uid a reservation is owned by: the object's, from its metadata (None before the
+    API server gave it one, as for a manifest checked offline)."""
     uid = metadata.get("uid")
     return uid if isinstance(uid, str) and uid else None
 
@@ -227,7 +229,7 @@ def check(
             amount=workload,
             limit=hours.limit,
             now=now,
-            owner=_uid(metadata),
+            owner=owner_uid(metadata),
             write=hold == "now" and charged,
         )
     projected = hours.base + reserved + workload
@@ -244,7 +246,7 @@ def check(
         # Under the cap, but the ledger's share for this replica is taken.
         return Outcome(findings=(Finding("reservation", terms.refused(), REFUSED_FIX),))
     reservation = (
-        Reservation(name, group, key, workload, hours.limit, _uid(metadata), terms.refused)
+        Reservation(name, group, key, workload, hours.limit, owner_uid(metadata), terms.refused)
         if later
         else None
     )

@@ -26,7 +26,7 @@ from typing import Any
 
 from costwarden import estimating
 from costwarden.catalog.models import Catalog
-from costwarden.engine.budgeting import reservation_key
+from costwarden.engine.budgeting import owner_uid, reservation_key
 from costwarden.engine.ports import NamespaceLabels
 from costwarden.estimating.estimates import PodEstimate
 from costwarden.metrics import SpendMetrics
@@ -80,7 +80,7 @@ class PodCostTracker:
     def apply(self, event_type: str, pod: Mapping[str, Any]) -> None:
         """One watch event: ADDED, MODIFIED or DELETED with the pod as a plain dict."""
         key = _key(pod)
-        uid = _uid(pod)
+        uid = owner_uid(pod.get("metadata") or {})
         series = None if event_type == "DELETED" else self._series_of(pod)
         with self._lock:
             self._set(key, series)
@@ -98,7 +98,11 @@ class PodCostTracker:
         new uid) release their reservations."""
         listed = list(pods)
         current = {_key(pod): self._series_of(pod) for pod in listed}
-        uids = {_key(pod): uid for pod in listed if (uid := _uid(pod)) is not None}
+        uids = {
+            _key(pod): uid
+            for pod in listed
+            if (uid := owner_uid(pod.get("metadata") or {})) is not None
+        }
         with self._lock:
             for key in self._series.keys() - current.keys():
                 self._set(key, None)
@@ -155,11 +159,6 @@ class PodCostTracker:
             estimate.placement.capacity_type,
         )
         return labels, estimate.hourly.total
-
-
-def _uid(pod: Mapping[str, Any]) -> str | None:
-    uid = (pod.get("metadata") or {}).get("uid")
-    return uid if isinstance(uid, str) and uid else None
 
 
 def _key(pod: Mapping[str, Any]) -> tuple[str, str]:
