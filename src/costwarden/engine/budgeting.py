@@ -42,7 +42,7 @@ from costwarden import workloads
 from costwarden.engine import wording
 from costwarden.engine.contexts import Context
 from costwarden.engine.findings import NOTHING, Change, Finding, Outcome, Reservation, Target
-from costwarden.engine.ports import EMPTY_SPEND, BudgetSpend, SpendSnapshot
+from costwarden.engine.ports import EMPTY_SPEND, BudgetSpend, Reservations, SpendSnapshot
 from costwarden.engine.verdicts import Action
 from costwarden.policies import models
 
@@ -153,7 +153,7 @@ that counts the group's reservations (the engine's usual case: one budget rule, 
 after every other rule allowed); `later`, by the engine once every budget rule allowed
 (several apply; `Outcome.reservation`); `no`, never (a dry run, or another rule denies)."""
 
-REFUSED_FIX = "retry shortly (reservations expire once spend data catches up)"
+_REFUSED_FIX = "retry shortly (reservations expire once spend data catches up)"
 
 
 def check(
@@ -244,7 +244,7 @@ def check(
         return Outcome(findings=(terms.finding("cap", action),))
     if not fits and charged:
         # Under the cap, but the ledger's share for this replica is taken.
-        return Outcome(findings=(Finding("reservation", terms.refused(), REFUSED_FIX),))
+        return Outcome(findings=(_refused(terms.refused()),))
     reservation = (
         Reservation(name, group, key, workload, hours.limit, owner_uid(metadata), terms.refused)
         if later
@@ -253,6 +253,25 @@ def check(
     if projected <= standing.warn_above:
         return Outcome(reservation=reservation)
     return Outcome(findings=(terms.finding("warn", action),), reservation=reservation)
+
+
+def hold(reservation: Reservation, reservations: Reservations, *, now: datetime) -> Finding | None:
+    """Hold a reservation checked earlier (several budget rules: `Hold` "later"); the
+    finding that denies it should the room have gone since."""
+    fits = reservations.reserve(
+        budget=reservation.budget,
+        group=reservation.group,
+        key=reservation.key,
+        amount=reservation.amount,
+        limit=reservation.limit,
+        now=now,
+        owner=reservation.owner,
+    ).fits
+    return None if fits else _refused(reservation.describe())
+
+
+def _refused(what: str) -> Finding:
+    return Finding("reservation", what, _REFUSED_FIX)
 
 
 _NO_SPEND = BudgetSpend(_ZERO, _ZERO)

@@ -407,16 +407,9 @@ def _charge(
     if not held or context.reservations is None or tally.denied:
         return
     for rule, reservation in held:
-        if not context.reservations.reserve(
-            budget=reservation.budget,
-            group=reservation.group,
-            key=reservation.key,
-            amount=reservation.amount,
-            limit=reservation.limit,
-            now=context.now,
-            owner=reservation.owner,
-        ).fits:
-            tally.add(rule, Finding("reservation", reservation.describe(), budgeting.REFUSED_FIX))
+        refused = budgeting.hold(reservation, context.reservations, now=context.now)
+        if refused is not None:
+            tally.add(rule, refused)
             if tally.denied:
                 return
 
