@@ -140,14 +140,6 @@ class ReservationLedger:
             budget=budget, group=group, key=key, amount=amount, limit=limit, now=now, owner=owner
         ).fits
 
-    def would_reserve(
-        self, *, budget: str, group: str, key: str, amount: Decimal, limit: Decimal, now: datetime
-    ) -> bool:
-        """What `try_reserve` would answer, writing nothing (a dry run's view)."""
-        return self.reserve(
-            budget=budget, group=group, key=key, amount=amount, limit=limit, now=now, write=False
-        ).fits
-
     def release(self, key: str, *, owner: str | None = None) -> None:
         """Drop every reservation `key` holds; with `owner`, only those that object made
         (a pod deleted and re-created under its name keeps the new one's)."""

@@ -237,9 +237,10 @@ def test_the_ledger_answers_like_one_that_drops_expired_entries_at_every_call(
             continue
         held = amount.quantize(QUANTUM, ROUND_CEILING)
         fits = plain.others(group, now, key) + held <= limit
-        answer = (ledger.try_reserve if action == "reserve" else ledger.would_reserve)(
-            budget="cc", group=group, key=key, amount=amount, limit=limit, now=now
-        )
+        answer = ledger.reserve(
+            budget="cc", group=group, key=key, amount=amount, limit=limit, now=now,
+            write=action == "reserve",
+        ).fits  # fmt: skip
         assert answer is fits
         if fits and action == "reserve":
             plain.live(group, now)[key] = (held, now + ttl)
