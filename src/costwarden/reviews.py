@@ -16,13 +16,13 @@ are pydantic's.
 
 from __future__ import annotations
 
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
-OPERATIONS = frozenset({"CREATE", "UPDATE", "DELETE", "CONNECT"})
+OPERATIONS = frozenset(get_args(Operation))
 
 
 class GroupVersionKind(NamedTuple):

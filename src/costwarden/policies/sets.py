@@ -108,7 +108,9 @@ class PolicySet:
         )
         object.__setattr__(self, "rules", rules)
         object.__setattr__(self, "checked_rules", tuple(r for r in rules if r.rule.budget is None))
-        object.__setattr__(self, "budget_rules", tuple(r for r in rules if r.rule.budget))
+        object.__setattr__(
+            self, "budget_rules", tuple(r for r in rules if r.rule.budget is not None)
+        )
         repairing = tuple(rule for rule in rules if _repairs(rule.rule))
         object.__setattr__(self, "repairing_rules", repairing)
         object.__setattr__(
