@@ -35,6 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -106,45 +107,43 @@ def owner_uid(metadata: Mapping[str, Any]) -> str | None:
     return uid if isinstance(uid, str) and uid else None
 
 
-def group_of(config: models.Budget, target: Target) -> str | None:
-    if config.group_by == "namespace":
-        return target.namespace
-    assert config.label is not None
-    return target.labels.get(config.label) or target.namespace_labels.get(config.label)
-
-
 def expected_runtime(
     config: models.Budget, target: Target, *, left: Decimal
 ) -> tuple[Decimal, str]:
     """Hours the workload is expected to run in this period, and where that came from."""
-    deadline = None
-    if target.kind in ("Job", "CronJob"):
+    if target.kind in _JOBS:
         spec = target.object.get("spec") or {}
         if target.kind == "CronJob":
             spec = (spec.get("jobTemplate") or {}).get("spec") or {}
         deadline = spec.get("activeDeadlineSeconds")
-    if deadline is None:
-        deadline = target.template.spec.get("activeDeadlineSeconds")
-    hours: Decimal | None = None
-    source = ""
-    if isinstance(deadline, int) and deadline > 0:
-        hours, source = Decimal(deadline) / _HOUR, "activeDeadlineSeconds"
+        if deadline is None:
+            deadline = target.template.spec.get("activeDeadlineSeconds")
     else:
-        annotation = target.annotation(EXPECTED_RUNTIME_ANNOTATION)
-        if annotation is not None:
-            try:
-                duration = models.parse_duration(annotation)
-            except ValueError:
-                duration = None
-            if duration is not None and duration > timedelta(0):
-                hours = Decimal(int(duration.total_seconds())) / _HOUR
-                source = EXPECTED_RUNTIME_ANNOTATION
-    if hours is None and config.default_runtime is not None:
+        deadline = target.template.spec.get("activeDeadlineSeconds")
+    if isinstance(deadline, int) and deadline > 0:
+        return _within(Decimal(deadline) / _HOUR, "activeDeadlineSeconds", left)
+    annotation = target.annotation(EXPECTED_RUNTIME_ANNOTATION)
+    if annotation is not None:
+        try:
+            duration = models.parse_duration(annotation)
+        except ValueError:
+            duration = None
+        if duration is not None and duration > timedelta(0):
+            hours = Decimal(int(duration.total_seconds())) / _HOUR
+            return _within(hours, EXPECTED_RUNTIME_ANNOTATION, left)
+    if config.default_runtime is not None:
         hours = Decimal(int(config.default_runtime.total_seconds())) / _HOUR
-        source = "the rule's defaultRuntime"
-    if hours is None or hours > left:
-        return left, "rest of the period"
-    return hours, source
+        return _within(hours, "the rule's defaultRuntime", left)
+    return left, _REST
+
+
+_REST = "rest of the period"
+_JOBS = ("Job", "CronJob")
+_NONE: Mapping[str, str] = MappingProxyType({})
+
+
+def _within(hours: Decimal, source: str, left: Decimal) -> tuple[Decimal, str]:
+    return (left, _REST) if hours > left else (hours, source)
 
 
 Hold = Literal["now", "later", "no"]
@@ -171,7 +170,14 @@ def check(
     hourly = change.delta_hourly
     if hourly <= _ZERO:
         return NOTHING
-    group = group_of(config, target)
+    # The group, the key (`reservation_key`) and the owner (`owner_uid`) are spelled out on
+    # this path: a call costs more than what it does, on every budgeted review.
+    if config.group_by == "namespace":
+        group = target.namespace
+    else:
+        label = config.label
+        assert label is not None  # the model requires it for groupBy: label
+        group = target.labels.get(label) or target.namespace_labels.get(label)
     if group is None:
         return NOTHING  # no group to charge; the cost-allocation rule reports the label
     now = context.now
@@ -179,15 +185,15 @@ def check(
     # The group's figures change with the snapshot, the rule and the seconds left in the
     # period, not with each review: worked out once per second, and looked up here. They
     # are kept only for a group with a cap and fresh data, and hold no longer than the data
-    # stays fresh (`_Hours.upto`): found, they need no other check.
+    # stays fresh (`_Figures.upto`): found, they need no other check.
     cached, standings = _STANDINGS
     held = standings.get((name, group)) if cached is snapshot else None
     # The rule object is compared too: a policy reload keeps the snapshot, not the caps.
     if (
         held is None
-        or held[0].config is not config
-        or held[1].server_stale_after is not context.spend_stale_after
-        or not held[1].after < now <= held[1].upto
+        or held.config is not config
+        or held.server_stale_after is not context.spend_stale_after
+        or not held.after < now <= held.upto
     ):
         cap = config.caps.get(group, config.default_cap)
         if cap is None:
@@ -206,17 +212,30 @@ def check(
             )  # fmt: skip
         fresh = (fetched_at + stale_after, context.spend_stale_after)
         held = _standing(name, config, group, cap, snapshot, now, held, fresh=fresh)
-    standing, hours = held
     # The same object may already hold a reservation (mutate runs before validate, and the
     # API server retries): it is replaced on admission, so it must not count against itself.
     # An object named only by `generateName` has no name yet: its request uid (shared by
     # the mutating and validating calls) tells it apart from its siblings.
     metadata = target.object.get("metadata") or {}
-    key = reservation_key(target.namespace, target.kind, metadata.get("name") or target.uid)
-    expected, source = expected_runtime(config, target, left=hours.left)
+    key = f"{target.namespace}/{target.kind}/{metadata.get('name') or target.uid}"
+    # Most workloads state no runtime, and run for the rest of the period: a glance at where
+    # one could be stated settles it without reading each (`expected_runtime`).
+    template = target.template
+    if (
+        target.kind in _JOBS
+        or config.default_runtime is not None
+        or "activeDeadlineSeconds" in template.spec
+        or EXPECTED_RUNTIME_ANNOTATION in (metadata.get("annotations") or _NONE)
+        or EXPECTED_RUNTIME_ANNOTATION in (template.metadata.get("annotations") or _NONE)
+    ):
+        expected, source = expected_runtime(config, target, left=held.left)
+    else:
+        expected, source = held.left, _REST
     workload = hourly * expected
     charged = target.kind != "CronJob"  # checked for one run; its Jobs hold their own
     reservations = context.reservations
+    uid = metadata.get("uid")
+    owner = uid if isinstance(uid, str) and uid else None
     if reservations is None:
         reserved, fits = _ZERO, True
     else:
@@ -227,17 +246,18 @@ def check(
             group=group,
             key=key,
             amount=workload,
-            limit=hours.limit,
+            limit=held.limit,
             now=now,
-            owner=owner_uid(metadata),
+            owner=owner,
             write=hold == "now" and charged,
         )
-    projected = hours.base + reserved + workload
+    projected = held.base + reserved + workload
     later = hold == "later" and charged and reservations is not None
-    if fits and projected <= standing.warn_above and not later:
+    if fits and projected <= held.warn_above and not later:
         return NOTHING  # the common case of a live webhook: held, and nothing to say
+    standing = held.standing
     terms = _Terms(
-        standing, hours, target.estimate.pod.currency, group, reserved, expected, source,
+        standing, held, target.estimate.pod.currency, group, reserved, expected, source,
         workload, projected, hourly,
     )  # fmt: skip
     if projected > standing.cap:
@@ -246,9 +266,7 @@ def check(
         # Under the cap, but the ledger's share for this replica is taken.
         return Outcome(findings=(_refused(terms.refused()),))
     reservation = (
-        Reservation(name, group, key, workload, hours.limit, owner_uid(metadata), terms.refused)
-        if later
-        else None
+        Reservation(name, group, key, workload, held.limit, owner, terms.refused) if later else None
     )
     if projected <= standing.warn_above:
         return Outcome(reservation=reservation)
@@ -290,10 +308,14 @@ class _Standing(NamedTuple):
     until: datetime
 
 
-class _Hours(NamedTuple):
-    """The figures that move with the whole seconds left in the period: the same for every
-    `now` in (after, upto] (UTC), while the spend data is fresh."""
+class _Figures(NamedTuple):
+    """A group's figures at whole seconds left in the period: the same for every `now` in
+    (after, upto] (UTC), while the spend data is fresh. One flat record, so that a review
+    finding it reads its fields without a second lookup."""
 
+    standing: _Standing
+    config: models.Budget
+    """`standing.config`: the rule object the figures were worked out for."""
     after: datetime
     upto: datetime
     """Never past the moment the spend data turns stale."""
@@ -308,10 +330,11 @@ class _Hours(NamedTuple):
     """spent + committed: the projection before reservations and the workload."""
     limit: Decimal
     """cap − spent − committed: room for reservations and the workload."""
+    warn_above: Decimal
+    """`standing.warn_above`: cap × warnAt."""
 
 
-_Held = tuple[_Standing, _Hours]
-_STANDINGS: tuple[SpendSnapshot, dict[tuple[str, str], _Held]] = (EMPTY_SPEND, {})
+_STANDINGS: tuple[SpendSnapshot, dict[tuple[str, str], _Figures]] = (EMPTY_SPEND, {})
 """The current snapshot's figures by (rule, group); a new snapshot starts afresh."""
 _MAX_STANDINGS = 4096
 """Groups are label values: a flood of made-up ones must not grow the cache for ever."""
@@ -324,10 +347,10 @@ def _standing(
     cap: Decimal,
     snapshot: SpendSnapshot,
     now: datetime,
-    held: _Held | None,
+    held: _Figures | None,
     *,
     fresh: tuple[datetime, timedelta],
-) -> _Held:
+) -> _Figures:
     """The group's figures at `now` (`held`: what the group had, if anything), kept for the
     reviews of the same snapshot and second; `fresh`: until when the data is fresh, and the
     server's staleness bound that says so."""
@@ -337,7 +360,7 @@ def _standing(
         # One tuple swapped whole: a thread racing this one sees the old pair or the new.
         standings = {}
         _STANDINGS = (snapshot, standings)
-    standing = held[0] if held is not None and held[0].config is config else None
+    standing = held.standing if held is not None and held.config is config else None
     if standing is None or not standing.since <= now < standing.until:
         since, until, _ = _period(now, config.period, config.timezone)
         spend = snapshot.budgets[name].get(group) or _NO_SPEND
@@ -346,7 +369,9 @@ def _standing(
     seconds = int((until - now).total_seconds())  # `now` lies before `until`: never < 0
     left = Decimal(seconds) / _HOUR
     committed = spend.run_rate_hourly * left
-    hours = _Hours(
+    held = standings[(name, group)] = _Figures(
+        standing,
+        config,
         # Every `now` in (after, upto] lies in the period, [since, until), and has the same
         # whole seconds left: int((until − now).total_seconds()) == seconds.
         max(until - timedelta(0, seconds + 1), standing.since - _INSTANT),
@@ -356,8 +381,8 @@ def _standing(
         committed,
         spend.spent + committed,
         cap - spend.spent - committed,
+        standing.warn_above,
     )
-    held = standings[(name, group)] = (standing, hours)
     return held
 
 
@@ -370,7 +395,7 @@ class _Terms:
     """One decision's figures; formatted only when a finding or a refusal needs them."""
 
     standing: _Standing
-    hours: _Hours
+    figures: _Figures
     currency: str
     group: str
     reserved: Decimal
@@ -385,8 +410,8 @@ class _Terms:
         return (
             f"spent {wording.money(standing.spend.spent, currency)} + run-rate "
             f"{wording.money(standing.spend.run_rate_hourly, currency)}/h × "
-            f"{wording.hours(self.hours.left)} left = "
-            f"{wording.money(self.hours.committed, currency)} + "
+            f"{wording.hours(self.figures.left)} left = "
+            f"{wording.money(self.figures.committed, currency)} + "
             f"reserved {wording.money(self.reserved, currency)} + this workload "
             f"{wording.money(self.hourly, currency)}/h × {wording.hours(self.expected)} "
             f"({self.source}) = {wording.money(self.workload, currency)} → "
@@ -419,7 +444,7 @@ class _Terms:
                 "group": self.group,
                 "spent": str(standing.spend.spent),
                 "run_rate_hourly": str(standing.spend.run_rate_hourly),
-                "hours_left": str(self.hours.left),
+                "hours_left": str(self.figures.left),
                 "reserved": str(self.reserved),
                 "workload_hourly": str(self.hourly),
                 "expected_hours": str(self.expected),

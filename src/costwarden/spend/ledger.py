@@ -53,21 +53,18 @@ class _Group:
         self.next_expiry: datetime | None = None
         self.total = _ZERO
 
+    def expire(self, now: datetime) -> None:
+        """Drop the entries expired by `now`."""
+        self.entries = {k: e for k, e in self.entries.items() if e[1] > now}
+        self.next_expiry = min((e[1] for e in self.entries.values()), default=None)
+        self.total = sum((e[0] for e in self.entries.values()), _ZERO)
+
     def others(self, now: datetime, excluding: str | None) -> Decimal:
         """Live reservations but `excluding`'s; drops the expired ones first."""
         if self.next_expiry is not None and self.next_expiry <= now:
-            self.entries = {k: e for k, e in self.entries.items() if e[1] > now}
-            self.next_expiry = min((e[1] for e in self.entries.values()), default=None)
-            self.total = sum((e[0] for e in self.entries.values()), _ZERO)
+            self.expire(now)
         own = self.entries.get(excluding) if excluding is not None else None
         return self.total if own is None else self.total - own[0]
-
-    def put(self, key: str, amount: Decimal, expires_at: datetime, owner: str | None) -> None:
-        replaced = self.entries.get(key)
-        self.entries[key] = (amount, expires_at, owner)
-        self.total += amount if replaced is None else amount - replaced[0]
-        if self.next_expiry is None or expires_at < self.next_expiry:
-            self.next_expiry = expires_at
 
     def drop(self, key: str) -> None:
         self.total -= self.entries.pop(key)[0]
@@ -82,7 +79,8 @@ class ReservationLedger:
         if not Decimal(0) < headroom_share <= Decimal(1):
             raise ValueError("headroom_share must be in (0, 1]")
         self._ttl = ttl
-        self._share = headroom_share
+        self._share = None if headroom_share == 1 else headroom_share
+        """None: the whole headroom (one replica), and no multiplication per review."""
         self._lock = threading.Lock()
         self._groups: dict[tuple[str, str], _Group] = {}
 
@@ -111,18 +109,32 @@ class ReservationLedger:
         amount is held for `key`, replacing what the key held (never added to it); a
         refused one leaves the key's reservation as it was. `owner` (the object's uid)
         lets `release` tell it from a later namesake's."""
-        amount = _held(amount)
-        share = self._share
+        # Held to `QUANTUM`, rounded up: in a context wide enough for any amount, so an
+        # absurdly large one is refused by the limit, not by an exception.
+        amount = amount.quantize(QUANTUM, ROUND_CEILING, _WIDE)
+        if self._share is not None:
+            limit = limit * self._share
         with self._lock:
+            # `_Group.others`, spelled out: every budgeted review runs this.
             held = self._groups.get((budget, group))
-            others = _ZERO if held is None else held.others(now, key)
-            if others + amount > (limit if share == 1 else limit * share):
-                return Reserving(others, False)
+            if held is None:
+                others = _ZERO
+            else:
+                if held.next_expiry is not None and held.next_expiry <= now:
+                    held.expire(now)
+                own = held.entries.get(key)
+                others = held.total if own is None else held.total - own[0]
+            if others + amount > limit:
+                return _answer(Reserving, (others, False))
             if write:
                 if held is None:
                     held = self._groups[(budget, group)] = _Group()
-                held.put(key, amount, now + self._ttl, owner)
-            return Reserving(others, True)
+                expires_at = now + self._ttl
+                held.entries[key] = (amount, expires_at, owner)
+                held.total = others + amount  # `others` left `key`'s own out
+                if held.next_expiry is None or expires_at < held.next_expiry:
+                    held.next_expiry = expires_at
+            return _answer(Reserving, (others, True))
 
     def try_reserve(
         self,
@@ -150,10 +162,8 @@ class ReservationLedger:
                     held.drop(key)
 
 
-def _held(amount: Decimal) -> Decimal:
-    """`amount` as the ledger holds it (see `QUANTUM`). Quantized in a context wide enough
-    for any amount: an absurdly large one is refused by the limit, not by an exception."""
-    return amount.quantize(QUANTUM, ROUND_CEILING, context=_WIDE)
-
-
 _WIDE = Context(prec=MAX_PREC)
+"""Quantizes any amount without raising (see `reserve`)."""
+_answer = tuple.__new__
+"""Builds a `Reserving` without the Python-level `__new__` of a NamedTuple: the ledger
+answers every budgeted review."""
