@@ -115,6 +115,29 @@ def test_expected_hours_come_from_the_annotation_next(pod, policies, judge, cont
     assert "× 1.5 h (costwarden.io/expected-runtime)" in violation.message
 
 
+@pytest.mark.parametrize(
+    "where", ["pod spec", "pod annotation", "workload annotation", "pod template annotation"]
+)
+def test_a_runtime_stated_anywhere_it_may_be_is_read(
+    where, pod, workload, policies, judge, context
+):
+    """Wherever a runtime may be stated, it is found (most workloads state none, and the
+    rule settles that with a glance at these places before reading any)."""
+    annotation = {"costwarden.io/expected-runtime": "90m"}
+    obj = pod(cpu="4", annotations=annotation if where.endswith("template annotation") else None)
+    if where == "pod spec":
+        obj["spec"]["activeDeadlineSeconds"] = 5400
+    elif where == "pod annotation":
+        obj["metadata"]["annotations"] = annotation
+    if where.startswith(("workload", "pod template")):
+        obj = workload("Deployment", obj, replicas=1)
+        if where == "workload annotation":
+            obj["metadata"]["annotations"] = annotation
+    verdict = judge(obj, policies(BUDGET), context=context(spend=spend("59999.9")))
+    (violation,) = verdict.denials
+    assert "× 1.5 h (" in violation.message, violation.message
+
+
 def test_expected_hours_come_from_the_rules_default_runtime_then_the_period(
     pod, policies, judge, context
 ):
