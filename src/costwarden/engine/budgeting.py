@@ -96,7 +96,9 @@ def _period_end(now: datetime, period: str, timezone: str) -> datetime:
 
 
 def reservation_key(namespace: str | None, kind: str, name: str) -> str:
-    """What the ledger holds an object's reservation under (`ml-train/Pod/train-a100`)."""
+    """What the ledger holds an object's reservation under (`ml-train/Pod/train-a100`).
+    `check` spells it out on its path; a pod's deletion releases what it reserved only while
+    the two agree (`test_a_deleted_pod_releases_the_budget_it_was_admitted_with`)."""
     return f"{namespace}/{kind}/{name}"
 
 
