@@ -53,16 +53,12 @@ class _Group:
         self.next_expiry: datetime | None = None
         self.total = _ZERO
 
-    def expire(self, now: datetime) -> None:
-        """Drop the entries expired by `now`."""
-        self.entries = {k: e for k, e in self.entries.items() if e[1] > now}
-        self.next_expiry = min((e[1] for e in self.entries.values()), default=None)
-        self.total = sum((e[0] for e in self.entries.values()), _ZERO)
-
     def others(self, now: datetime, excluding: str | None) -> Decimal:
         """Live reservations but `excluding`'s; drops the expired ones first."""
         if self.next_expiry is not None and self.next_expiry <= now:
-            self.expire(now)
+            self.entries = {k: e for k, e in self.entries.items() if e[1] > now}
+            self.next_expiry = min((e[1] for e in self.entries.values()), default=None)
+            self.total = sum((e[0] for e in self.entries.values()), _ZERO)
         own = self.entries.get(excluding) if excluding is not None else None
         return self.total if own is None else self.total - own[0]
 
@@ -115,15 +111,8 @@ class ReservationLedger:
         if self._share is not None:
             limit = limit * self._share
         with self._lock:
-            # `_Group.others`, spelled out: every budgeted review runs this.
             held = self._groups.get((budget, group))
-            if held is None:
-                others = _ZERO
-            else:
-                if held.next_expiry is not None and held.next_expiry <= now:
-                    held.expire(now)
-                own = held.entries.get(key)
-                others = held.total if own is None else held.total - own[0]
+            others = _ZERO if held is None else held.others(now, key)
             if others + amount > limit:
                 return _answer(Reserving, (others, False))
             if write:
