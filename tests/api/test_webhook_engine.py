@@ -12,6 +12,7 @@ import gc
 import json
 import socket
 import ssl
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from webhook_support import (
 
 from costwarden import app as application
 from costwarden.cli import main
-from costwarden.cli.serve import DEMO_SPEND, demo_objects, read_demo_spend
+from costwarden.cli.serve import DEMO_SPEND, DemoSpend, demo_objects, read_demo_spend
 from costwarden.documents import InvalidInput
 
 FIXTURES = fixture_paths()
@@ -121,6 +122,23 @@ def test_the_demo_spend_file_names_the_file_and_path_of_a_bad_figure(tmp_path: P
     assert "budget.Sales-5045.spent" in str(caught.value)
     spend = read_demo_spend(DEMO_SPEND)
     assert spend["cost-centre-monthly-budget"]["Retail-2045"].spent == Decimal("15000")
+
+
+def test_the_demo_spend_hands_out_one_snapshot_until_it_refreshes() -> None:
+    """As the Prometheus refresher does: reviews between two refreshes share a snapshot
+    (the budget rule keeps its figures per snapshot), and a refresh makes a fresh one."""
+    budgets = read_demo_spend(DEMO_SPEND)
+    steady = DemoSpend(budgets, refresh=timedelta(hours=1))
+    first = steady.snapshot()
+    assert steady.snapshot() is first
+    assert first.budgets == budgets
+    always = DemoSpend(budgets, refresh=timedelta(0))
+    earlier = always.snapshot()
+    later = always.snapshot()
+    assert later is not earlier
+    assert later.fetched_at is not None
+    assert earlier.fetched_at is not None
+    assert later.fetched_at >= earlier.fetched_at
 
 
 def test_serve_refuses_to_start_on_an_invalid_policy_naming_file_and_path(

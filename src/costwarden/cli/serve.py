@@ -26,7 +26,7 @@ import threading
 import urllib.request
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -201,13 +201,26 @@ def _demo_reviews(
 
 
 class DemoSpend:
-    """Embedded spend, always fresh: the demo's stand-in for the Prometheus refresher."""
+    """Embedded spend, always fresh: the demo's stand-in for the Prometheus refresher. Like
+    the refresher, it hands out one snapshot until the next "refresh" (every `refresh`),
+    not a new one per review: the budget rule keeps its figures per snapshot."""
 
-    def __init__(self, budgets: Mapping[str, Mapping[str, BudgetSpend]]) -> None:
+    def __init__(
+        self,
+        budgets: Mapping[str, Mapping[str, BudgetSpend]],
+        *,
+        refresh: timedelta = timedelta(seconds=30),
+    ) -> None:
         self._budgets = budgets
+        self._refresh = refresh
+        self._current = SpendSnapshot(fetched_at=datetime.now(UTC), budgets=budgets)
 
     def snapshot(self) -> SpendSnapshot:
-        return SpendSnapshot(fetched_at=datetime.now(UTC), budgets=self._budgets)
+        current = self._current
+        now = datetime.now(UTC)
+        if current.fetched_at is None or now - current.fetched_at >= self._refresh:
+            current = self._current = SpendSnapshot(fetched_at=now, budgets=self._budgets)
+        return current
 
 
 def read_demo_spend(path: Path) -> dict[str, dict[str, BudgetSpend]]:
