@@ -54,7 +54,7 @@ from costwarden.engine import Context, StaticNamespaces, evaluate
 from costwarden.engine.ports import BudgetSpend, SpendSnapshot
 from costwarden.policies.loading import BUNDLED_DIR, bundled_policies
 from costwarden.policies.sets import PolicySet
-from costwarden.spend.ledger import ReservationLedger
+from costwarden.spend.ledger import DEFAULT_TTL, ReservationLedger
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "admission"
 REVIEW = FIXTURES / "009-validate-pod-create-ml-train-train-a100.json"
@@ -70,6 +70,7 @@ SERVERS = 3
 ROUNDS = 3
 ENGINE_ROUNDS = 7
 BURST = 1000
+STEADY_RATES = (1, 10, 50)
 
 
 def snapshot(at: datetime, budget_rules: list[str]) -> SpendSnapshot:
@@ -179,6 +180,12 @@ def engine_level() -> None:
     )
     print(f"  with {BURST} held:       {in_burst:8.1f} µs  (reservations of a burst in the group)")
     print(f"  ledger try_reserve:   {reserve:8.2f} µs")
+    for rate in STEADY_RATES:
+        held, us = _steady_state(rate)
+        print(
+            f"  ledger, steady stream of new pods, {rate:>2}/s: {us:6.2f} µs per reserve "
+            f"({held} held, one expiring per reserve; ratio to one key {us / reserve:.2f})"
+        )
 
 
 def _between_other_work(
@@ -201,6 +208,27 @@ def _between_other_work(
 
     rounds = [(median_us(without), median_us(with_)) for _ in range(ENGINE_ROUNDS)]
     return statistics.median(r[0] for r in rounds), statistics.median(r[1] for r in rounds)
+
+
+def _steady_state(rate: int) -> tuple[int, float]:
+    """µs per `reserve` in a group fed a new pod every 1/rate s, once the stream has run
+    for a TTL: the ledger holds rate × TTL reservations, and one expires per admission."""
+    ledger = ReservationLedger()
+    step = timedelta(seconds=1) / rate
+    held = int(DEFAULT_TTL / step)
+    keys = (f"ml-train/Pod/stream-{i}" for i in itertools.count())
+    times = (NOW + step * i for i in itertools.count())
+    amount, limit = Decimal("0.013"), Decimal(10**6)
+    for _ in range(held):
+        ledger.reserve(
+            budget="b", group="g", key=next(keys), amount=amount, limit=limit, now=next(times)
+        )
+    return held, per_call_us(
+        lambda: ledger.reserve(
+            budget="b", group="g", key=next(keys), amount=amount, limit=limit, now=next(times)
+        ),
+        number=2000,
+    )
 
 
 def _serve(policies: str, cert: str, key: str, port: int, metrics_port: int) -> None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta
 from decimal import MAX_PREC, ROUND_CEILING, Context, Decimal
+from heapq import heappop, heappush
 
 from costwarden.engine.ports import Reserving
 
@@ -43,27 +44,50 @@ class _Group:
     """One (budget, group)'s reservations: key -> (amount, expires_at, owner uid), and
     their running total, so a review costs the same with one reservation or thousands.
 
-    `next_expiry` is the earliest `expires_at` held, so a request on the admission path
-    scans for expired entries only once one has expired, not at every call."""
+    `expiries` is a heap of (expires_at, key), one per write: a request on the admission
+    path pops only what has expired, so expiring costs what expired, not what is held (a
+    steady stream of new pods expires one entry per admission). A pair whose key has since
+    been written again, or released, is stale and skipped when it comes out; stale pairs
+    are dropped whenever they outnumber the entries (`_STALE`), so the heap stays as small
+    as the entries however often the same keys are written."""
 
-    __slots__ = ("entries", "next_expiry", "total")
+    __slots__ = ("entries", "expiries", "total")
 
     def __init__(self) -> None:
         self.entries: dict[str, tuple[Decimal, datetime, str | None]] = {}
-        self.next_expiry: datetime | None = None
+        self.expiries: list[tuple[datetime, str]] = []
         self.total = _ZERO
 
     def others(self, now: datetime, excluding: str | None) -> Decimal:
         """Live reservations but `excluding`'s; drops the expired ones first."""
-        if self.next_expiry is not None and self.next_expiry <= now:
-            self.entries = {k: e for k, e in self.entries.items() if e[1] > now}
-            self.next_expiry = min((e[1] for e in self.entries.values()), default=None)
-            self.total = sum((e[0] for e in self.entries.values()), _ZERO)
+        expiries = self.expiries
+        if expiries and expiries[0][0] <= now:
+            entries = self.entries
+            while expiries and expiries[0][0] <= now:
+                key = heappop(expiries)[1]
+                entry = entries.get(key)
+                if entry is not None and entry[1] <= now:  # else written since: stale
+                    del entries[key]
+                    self.total -= entry[0]
         own = self.entries.get(excluding) if excluding is not None else None
         return self.total if own is None else self.total - own[0]
 
+    def write(self, key: str, entry: tuple[Decimal, datetime, str | None]) -> None:
+        self.entries[key] = entry
+        expiries = self.expiries
+        # Times mostly only grow: the new pair then sits at the bottom after one comparison.
+        heappush(expiries, (entry[1], key))
+        if len(expiries) > 2 * len(self.entries) + _STALE:
+            self.expiries = sorted((e[1], k) for k, e in self.entries.items())
+
     def drop(self, key: str) -> None:
         self.total -= self.entries.pop(key)[0]
+
+
+_STALE = 64
+"""Stale heap pairs tolerated beyond the entries' count before the heap is rebuilt (a
+sorted list is a heap): rebuilding costs the entries' count, at most once per as many
+writes, so it adds a constant to each write."""
 
 
 class ReservationLedger:
@@ -118,11 +142,8 @@ class ReservationLedger:
             if write:
                 if held is None:
                     held = self._groups[(budget, group)] = _Group()
-                expires_at = now + self._ttl
-                held.entries[key] = (amount, expires_at, owner)
+                held.write(key, (amount, now + self._ttl, owner))
                 held.total = others + amount  # `others` left `key`'s own out
-                if held.next_expiry is None or expires_at < held.next_expiry:
-                    held.next_expiry = expires_at
             return _answer(Reserving, (others, True))
 
     def try_reserve(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -10,7 +11,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from costwarden.engine.ports import Reservations
-from costwarden.spend.ledger import QUANTUM, ReservationLedger
+from costwarden.spend.ledger import _STALE, QUANTUM, ReservationLedger
 
 NOW = datetime(2026, 3, 3, 12, tzinfo=UTC)
 
@@ -219,6 +220,31 @@ def test_the_ledger_answers_like_one_that_drops_expired_entries_at_every_call(
     # order times, replaced and released entries must not make it keep or drop one wrongly.
     # It keeps a running total per group: replacing, releasing and expiring entries with
     # amounts of 28 significant digits must leave it equal to a fresh sum, to the last digit.
+    replay(steps)
+
+
+def test_keys_written_again_and_again_answer_alike_and_keep_the_expiry_heap_small() -> None:
+    # Past `_STALE` rewrites the expiry heap is rebuilt from the entries: times going back
+    # and forth across rebuilds must not make the ledger keep or drop an entry wrongly,
+    # among them keys written once, which only expiring drops.
+    rng = random.Random(5045)
+    steps = [
+        (
+            rng.choice(["reserve", "reserve", "reserve", "would", "reserved", "release"]),
+            rng.choice(["g1", "g2"]),
+            rng.choice(["a", "b", "c", None]) if rng.random() < 0.9 else f"once-{step}",
+            rng.randint(0, 60),
+            step // 100 + rng.randint(-3, 3),  # ~300 writes a group per ttl; at times back
+            rng.choice([1, 3, 7]),
+        )
+        for step in range(2000)
+    ]
+    ledger = replay(steps)
+    for held in ledger._groups.values():
+        assert len(held.expiries) <= 2 * len(held.entries) + _STALE
+
+
+def replay(steps: list[tuple[str, str, str | None, int, int, int]]) -> ReservationLedger:
     ttl = timedelta(minutes=10)
     ledger, plain = ReservationLedger(ttl=ttl), PlainLedger(ttl)
     limit = Decimal(100)
@@ -244,6 +270,7 @@ def test_the_ledger_answers_like_one_that_drops_expired_entries_at_every_call(
         assert answer is fits
         if fits and action == "reserve":
             plain.live(group, now)[key] = (held, now + ttl)
+    return ledger
 
 
 def test_release_with_an_owner_drops_only_the_reservation_that_owner_made() -> None:
