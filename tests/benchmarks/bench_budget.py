@@ -50,9 +50,10 @@ from timing import per_call_us
 
 from costwarden import reviews
 from costwarden.catalog.loading import bundled_catalog
+from costwarden.catalog.models import Catalog
 from costwarden.engine import Context, StaticNamespaces, evaluate
 from costwarden.engine.ports import BudgetSpend, SpendSnapshot
-from costwarden.policies.loading import BUNDLED_DIR, bundled_policies
+from costwarden.policies.loading import BUNDLED_DIR, bundled_policies, load_policies
 from costwarden.policies.sets import PolicySet
 from costwarden.spend.ledger import DEFAULT_TTL, ReservationLedger
 
@@ -71,6 +72,8 @@ ROUNDS = 3
 ENGINE_ROUNDS = 7
 BURST = 1000
 STEADY_RATES = (1, 10, 50)
+STREAM_RATE = 10
+REFRESH = timedelta(seconds=30)
 
 
 def snapshot(at: datetime, budget_rules: list[str]) -> SpendSnapshot:
@@ -179,6 +182,11 @@ def engine_level() -> None:
         f"{ENGINE_ROUNDS} interleaved rounds)"
     )
     print(f"  with {BURST} held:       {in_burst:8.1f} µs  (reservations of a burst in the group)")
+    held, in_stream = _in_a_stream(request, _roomy(), catalog, budgeted, budget_rules)
+    print(
+        f"  in a stream of new pods:{in_stream:6.1f} µs  ({STREAM_RATE} a second into the group: "
+        f"{held} held, one expiring per review)"
+    )
     print(f"  ledger try_reserve:   {reserve:8.2f} µs")
     for rate in STEADY_RATES:
         held, us = _steady_state(rate)
@@ -208,6 +216,71 @@ def _between_other_work(
 
     rounds = [(median_us(without), median_us(with_)) for _ in range(ENGINE_ROUNDS)]
     return statistics.median(r[0] for r in rounds), statistics.median(r[1] for r in rounds)
+
+
+def _roomy() -> PolicySet:
+    """The bundled policies with room in Sales-5045's budget for a stream of pods."""
+    with tempfile.TemporaryDirectory() as work:
+        shutil.copytree(BUNDLED_DIR, work, dirs_exist_ok=True)
+        budgets = Path(work) / "budgets.yaml"
+        text = budgets.read_text()
+        assert 'Sales-5045: "60000"' in text
+        budgets.write_text(text.replace('Sales-5045: "60000"', 'Sales-5045: "600000000"'))
+        return load_policies([work])
+
+
+def _in_a_stream(
+    request: reviews.AdmissionRequest,
+    policies: PolicySet,
+    catalog: Catalog,
+    context: Context,
+    budget_rules: list[str],
+) -> tuple[int, float]:
+    """µs per review in a group fed STREAM_RATE new pods a second for a TTL already:
+    each review is the next new pod (fixture 009 under a new name, 1/STREAM_RATE s after
+    the last), so each holds one reservation and finds one expired."""
+    ledger = ReservationLedger()
+    step = timedelta(seconds=1) / STREAM_RATE
+    held = int(DEFAULT_TTL / step)
+    assert request.object is not None
+    pod = request.object
+
+    def renamed(i: int) -> reviews.AdmissionRequest:
+        name = f"stream-{i}"
+        return request._replace(
+            name=name, object={**pod, "metadata": {**pod["metadata"], "name": name}}
+        )
+
+    calls = 7 * 2000 + 1  # per_call_us's repeat × number, and its warm-up call
+    stream = [renamed(i) for i in range(held + calls)]
+    # Spend refreshed every REFRESH, as in a live server: the data stays fresh, and the
+    # rule's figures are worked out again for each new snapshot.
+    times = [NOW + step * (i - held) for i in range(held + calls)]
+    snapshots = {at: snapshot(at, budget_rules) for at in {_refreshed(t) for t in times}}
+    contexts = [
+        replace(context, now=t, spend=snapshots[_refreshed(t)], reservations=ledger) for t in times
+    ]
+    for i in range(held):
+        evaluate(stream[i], policies=policies, catalog=catalog, context=contexts[i])
+    at = itertools.count(held)
+
+    def review() -> object:
+        i = next(at)
+        return evaluate(stream[i], policies=policies, catalog=catalog, context=contexts[i])
+
+    us = per_call_us(review)
+    # Every pod was admitted and held its reservation, on fresh data: the group holds the
+    # last TTL's pods, the last one timed among them.
+    (group,) = ledger._groups.values()
+    assert next(at) == held + calls
+    assert len(group.entries) == held
+    assert f"ml-train/Pod/{stream[-1].name}" in group.entries
+    return held, us
+
+
+def _refreshed(at: datetime) -> datetime:
+    """When the snapshot a server reads at `at` was fetched."""
+    return NOW + (at - NOW) // REFRESH * REFRESH
 
 
 def _steady_state(rate: int) -> tuple[int, float]:

@@ -44,12 +44,13 @@ class _Group:
     """One (budget, group)'s reservations: key -> (amount, expires_at, owner uid), and
     their running total, so a review costs the same with one reservation or thousands.
 
-    `expiries` is a heap of (expires_at, key), one per write: a request on the admission
-    path pops only what has expired, so expiring costs what expired, not what is held (a
-    steady stream of new pods expires one entry per admission). A pair whose key has since
-    been written again, or released, is stale and skipped when it comes out; stale pairs
-    are dropped whenever they outnumber the entries (`_STALE`), so the heap stays as small
-    as the entries however often the same keys are written."""
+    `expiries` is a heap of (expires_at, key) with a pair no later than each entry's
+    expiry: a request on the admission path pops only what has expired, so expiring costs
+    what expired, not what is held (a steady stream of new pods expires one entry per
+    admission). A key written again later keeps its pair, which, once it comes out, is put
+    back at the entry's own expiry; so the usual rewrite (mutate then validate, retries)
+    pushes nothing, and the heap holds about one pair per key written within a TTL. A
+    released key's pair is dropped when it comes out."""
 
     __slots__ = ("entries", "expiries", "total")
 
@@ -58,36 +59,28 @@ class _Group:
         self.expiries: list[tuple[datetime, str]] = []
         self.total = _ZERO
 
-    def others(self, now: datetime, excluding: str | None) -> Decimal:
-        """Live reservations but `excluding`'s; drops the expired ones first."""
+    def own(self, now: datetime, key: str) -> tuple[Decimal, datetime, str | None] | None:
+        """`key`'s live entry, once what has expired is dropped."""
         expiries = self.expiries
         if expiries and expiries[0][0] <= now:
-            entries = self.entries
-            while expiries and expiries[0][0] <= now:
-                key = heappop(expiries)[1]
-                entry = entries.get(key)
-                if entry is not None and entry[1] <= now:  # else written since: stale
-                    del entries[key]
-                    self.total -= entry[0]
-        own = self.entries.get(excluding) if excluding is not None else None
-        return self.total if own is None else self.total - own[0]
+            self.expire(now)
+        return self.entries.get(key)
 
-    def write(self, key: str, entry: tuple[Decimal, datetime, str | None]) -> None:
-        self.entries[key] = entry
-        expiries = self.expiries
-        # Times mostly only grow: the new pair then sits at the bottom after one comparison.
-        heappush(expiries, (entry[1], key))
-        if len(expiries) > 2 * len(self.entries) + _STALE:
-            self.expiries = sorted((e[1], k) for k, e in self.entries.items())
+    def expire(self, now: datetime) -> None:
+        expiries, entries = self.expiries, self.entries
+        while expiries and expiries[0][0] <= now:
+            key = heappop(expiries)[1]
+            entry = entries.get(key)
+            if entry is None:
+                continue  # released
+            if entry[1] <= now:
+                del entries[key]
+                self.total -= entry[0]
+            else:  # written again since: its pair goes back at its own expiry
+                heappush(expiries, (entry[1], key))
 
     def drop(self, key: str) -> None:
         self.total -= self.entries.pop(key)[0]
-
-
-_STALE = 64
-"""Stale heap pairs tolerated beyond the entries' count before the heap is rebuilt (a
-sorted list is a heap): rebuilding costs the entries' count, at most once per as many
-writes, so it adds a constant to each write."""
 
 
 class ReservationLedger:
@@ -110,7 +103,10 @@ class ReservationLedger:
         """Live reservations of the group; `excluding` leaves one workload's own out."""
         with self._lock:
             held = self._groups.get((budget, group))
-            return _ZERO if held is None else held.others(now, excluding)
+            if held is None:
+                return _ZERO
+            own = held.own(now, excluding or "")  # no key is empty
+            return held.total if own is None else held.total - own[0]
 
     def reserve(
         self,
@@ -136,14 +132,22 @@ class ReservationLedger:
             limit = limit * self._share
         with self._lock:
             held = self._groups.get((budget, group))
-            others = _ZERO if held is None else held.others(now, key)
+            if held is None:
+                own, others = None, _ZERO
+            else:
+                own = held.own(now, key)
+                others = held.total if own is None else held.total - own[0]
             if others + amount > limit:
                 return _answer(Reserving, (others, False))
             if write:
                 if held is None:
                     held = self._groups[(budget, group)] = _Group()
-                held.write(key, (amount, now + self._ttl, owner))
+                expires_at = now + self._ttl
+                held.entries[key] = (amount, expires_at, owner)
                 held.total = others + amount  # `others` left `key`'s own out
+                if own is None or expires_at < own[1]:
+                    # A later expiry keeps the key's pair: `_Group.expire` puts it back.
+                    heappush(held.expiries, (expires_at, key))
             return _answer(Reserving, (others, True))
 
     def try_reserve(
