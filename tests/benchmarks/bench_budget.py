@@ -4,7 +4,9 @@ budget rule (same policies otherwise; spend snapshot in memory, reservation ledg
 - **engine**: `engine.evaluate` on one real AdmissionReview (fixture 009, the 4 × A100
   `train-a100` pod), µs per review and the ratio: in a tight loop, and with other work
   between two reviews (what a server does between them: its caches hold other things, and
-  the rule's code and data are fetched again — this is the figure a server sees);
+  the rule's code and data are fetched again — this is the figure a server sees); and
+  as the next pod of a steady stream of new pods into its group, where one reservation
+  expires at every review (the ledger alone too, at 1, 10 and 50 new pods a second);
 - **HTTPS**: the same review POSTed to `/validate` of running `costwarden serve` stacks
   (uvicorn, our TLS context, FastAPI, `app.create_app`), a lean keep-alive client
   (`bench_webhook`'s) in this process. Three servers with the rule and three without,
