@@ -44,19 +44,26 @@ class _Group:
     """One (budget, group)'s reservations: key -> (amount, expires_at, owner uid), and
     their running total, so a review costs the same with one reservation or thousands.
 
-    `expiries` is a heap of (expires_at, key) with a pair no later than each entry's
-    expiry: a request on the admission path pops only what has expired, so expiring costs
-    what expired, not what is held (a steady stream of new pods expires one entry per
-    admission). A key written again later keeps its pair, which, once it comes out, is put
-    back at the entry's own expiry; so the usual rewrite (mutate then validate, retries)
-    pushes nothing, and the heap holds about one pair per key written within a TTL. A
-    released key's pair is dropped when it comes out."""
+    `expiries` is a heap of (expires_at, key): a request on the admission path pops only
+    what has expired, so expiring costs what expired, not what is held (a steady stream of
+    new pods expires one reservation per admission). Each key has one pair that counts,
+    its time in `queued`, never later than the key's entry expires:
+    - a key written again later keeps its pair; once the pair comes out, it goes back in
+      at the entry's own expiry. So the usual rewrite (mutate then validate, retries)
+      pushes nothing;
+    - a key written again at an earlier time (clocks of concurrent requests) gets a new
+      pair, and the old one no longer counts: it is dropped when it comes out;
+    - a released key's pair is dropped when it comes out, unless the key was written
+      again by then.
+    The heap thus holds about one pair per key written within a TTL, however often a key
+    is released and written again (a pod re-created under its name)."""
 
-    __slots__ = ("entries", "expiries", "total")
+    __slots__ = ("entries", "expiries", "queued", "total")
 
     def __init__(self) -> None:
         self.entries: dict[str, tuple[Decimal, datetime, str | None]] = {}
         self.expiries: list[tuple[datetime, str]] = []
+        self.queued: dict[str, datetime] = {}
         self.total = _ZERO
 
     def own(self, now: datetime, key: str) -> tuple[Decimal, datetime, str | None] | None:
@@ -67,17 +74,27 @@ class _Group:
         return self.entries.get(key)
 
     def expire(self, now: datetime) -> None:
-        expiries, entries = self.expiries, self.entries
+        expiries, entries, queued = self.expiries, self.entries, self.queued
         while expiries and expiries[0][0] <= now:
-            key = heappop(expiries)[1]
+            at, key = heappop(expiries)
+            if queued.get(key) != at:
+                continue  # a pair that no longer counts
             entry = entries.get(key)
-            if entry is None:
-                continue  # released
-            if entry[1] <= now:
+            if entry is not None and entry[1] > now:  # written again since
+                heappush(expiries, (entry[1], key))
+                queued[key] = entry[1]
+                continue
+            del queued[key]
+            if entry is not None:
                 del entries[key]
                 self.total -= entry[0]
-            else:  # written again since: its pair goes back at its own expiry
-                heappush(expiries, (entry[1], key))
+
+    def queue(self, key: str, expires_at: datetime) -> None:
+        """`key` was written to expire at `expires_at`: a pair, unless one counts already."""
+        at = self.queued.get(key)
+        if at is None or expires_at < at:
+            heappush(self.expiries, (expires_at, key))
+            self.queued[key] = expires_at
 
     def drop(self, key: str) -> None:
         self.total -= self.entries.pop(key)[0]
@@ -146,8 +163,7 @@ class ReservationLedger:
                 held.entries[key] = (amount, expires_at, owner)
                 held.total = others + amount  # `others` left `key`'s own out
                 if own is None or expires_at < own[1]:
-                    # A later expiry keeps the key's pair: `_Group.expire` puts it back.
-                    heappush(held.expiries, (expires_at, key))
+                    held.queue(key, expires_at)  # else the pair of `own` counts
             return _answer(Reserving, (others, True))
 
     def try_reserve(

@@ -261,6 +261,23 @@ def test_writing_the_same_keys_again_and_again_keeps_one_expiry_pair_per_key() -
     assert ledger.reserved(budget="cc", group="Sales-5045", now=NOW + timedelta(hours=1)) == 0
 
 
+def test_a_pod_re_created_under_its_name_again_and_again_keeps_one_expiry_pair() -> None:
+    # A busy group (a new pod every second) and one pod re-created under its name every
+    # 37 s for two hours: its released reservations' pairs must not pile up in the heap.
+    ledger = ReservationLedger()
+    for second in range(2 * 3600):
+        now = NOW + timedelta(seconds=second)
+        if second % 37 == 0:
+            ledger.release("ml-train/Pod/worker-0")
+            reserve(ledger, "ml-train/Pod/worker-0", "1", limit="1e9", now=now)
+        reserve(
+            ledger, f"ml-train/Pod/p{second}", "1", limit="1e9", now=now + timedelta(seconds=0.5)
+        )
+    (held,) = ledger._groups.values()
+    assert [key for _, key in held.expiries].count("ml-train/Pod/worker-0") == 1
+    assert len(held.expiries) == len(held.entries) == 601  # the last TTL's pods, and worker-0
+
+
 def replay(steps: list[tuple[str, str, str | None, int, int, int]]) -> ReservationLedger:
     ttl = timedelta(minutes=10)
     ledger, plain = ReservationLedger(ttl=ttl), PlainLedger(ttl)
