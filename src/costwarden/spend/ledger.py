@@ -13,6 +13,9 @@ concurrent creations against room for 10 admit exactly 10.
   interval + a margin for node provisioning). By then the pod's cost is in the run-rate,
   or the pod never started and should no longer hold budget. While both overlap, the pod
   is counted twice: the ledger errs towards denying, never towards overshooting.
+  Expired entries are found through a heap of expiry times (`_Group`), so a steady
+  stream of new pods, which expires one entry per admission, costs each admission that
+  one entry, not a scan of what is held.
 - `release(key, owner=uid)` drops a workload's reservation early: the pod watch calls it
   when a pod is deleted (`spend.tracking`), only for the reservation that pod made.
 - In-memory and per replica. With R replicas each replica only sees its own ledger: in
