@@ -253,7 +253,8 @@ def _in_a_stream(
             name=name, object={**pod, "metadata": {**pod["metadata"], "name": name}}
         )
 
-    calls = 7 * 2000 + 1  # per_call_us's repeat × number, and its warm-up call
+    number, repeat = 2000, 7
+    calls = number * repeat + 1  # and per_call_us's warm-up call
     stream = [renamed(i) for i in range(held + calls)]
     # Spend refreshed every REFRESH, as in a live server: the data stays fresh, and the
     # rule's figures are worked out again for each new snapshot.
@@ -270,7 +271,7 @@ def _in_a_stream(
         i = next(at)
         return evaluate(stream[i], policies=policies, catalog=catalog, context=contexts[i])
 
-    us = per_call_us(review)
+    us = per_call_us(review, number=number, repeat=repeat)
     # Every pod was admitted and held its reservation, on fresh data: the group holds the
     # last TTL's pods, the last one timed among them.
     (group,) = ledger._groups.values()
