@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from costwarden.engine.ports import Reservations
@@ -172,42 +172,42 @@ class PlainLedger:
         )
 
 
-@settings(max_examples=300)
-# Time going back: `b` expires before `a`, which was reserved later.
-@example(
-    steps=[
+Step = tuple[str, str, str | None, int, int, int]
+"""(action, group, key, amount × divisor, minutes after NOW, divisor): see `replay`."""
+
+REGRESSIONS: dict[str, list[Step]] = {
+    "time going back: `b` expires before `a`, which was reserved later": [
         ("reserve", "g1", "a", 1, 20, 1),
         ("reserve", "g1", "b", 1, 0, 1),
         ("reserved", "g1", None, 0, 15, 1),
-    ]
-)
-# `a` expired and `b` is left: `b` must still expire before the later `c`.
-@example(
-    steps=[
+    ],
+    "`a` expired and `b` is left: `b` must still expire before the later `c`": [
         ("reserve", "g1", "a", 1, 0, 1),
         ("reserve", "g1", "b", 1, 5, 1),
         ("reserved", "g1", None, 0, 12, 1),
         ("reserve", "g1", "c", 1, 12, 1),
         ("reserved", "g1", None, 0, 16, 1),
-    ]
-)
-# `a` written again at an earlier time: it expires at the earlier time's end, not the first.
-@example(
-    steps=[
+    ],
+    "`a` written again at an earlier time expires at that time's end, not the first's": [
         ("reserve", "g1", "a", 1, 20, 1),
         ("reserve", "g1", "a", 1, 17, 1),
         ("reserved", "g1", None, 0, 28, 1),
-    ]
-)
-# A running total of 28-digit amounts: 1/3 + 50/7 − 1/3 is not 50/7 to the last digit.
-@example(
-    steps=[
+    ],
+    "a running total of 28-digit amounts: 1/3 + 50/7 − 1/3 is not 50/7 to the last digit": [
         ("reserve", "g1", "a", 1, 0, 3),
         ("reserve", "g1", "b", 50, 0, 7),
         ("release", "g1", "a", 0, 0, 1),
         ("reserved", "g1", None, 0, 0, 1),
-    ]
-)
+    ],
+}
+
+
+@pytest.mark.parametrize("steps", REGRESSIONS.values(), ids=REGRESSIONS.keys())
+def test_cases_that_once_failed_answer_like_the_plain_ledger(steps: list[Step]) -> None:
+    replay(steps)
+
+
+@settings(max_examples=300)
 @given(
     steps=st.lists(
         st.tuples(
@@ -222,7 +222,7 @@ class PlainLedger:
     )
 )
 def test_the_ledger_answers_like_one_that_drops_expired_entries_at_every_call(
-    steps: list[tuple[str, str, str | None, int, int, int]],
+    steps: list[Step],
 ) -> None:
     # The ledger looks for expired entries only once its earliest one has expired: out of
     # order times, replaced and released entries must not make it keep or drop one wrongly.
@@ -278,7 +278,7 @@ def test_a_pod_re_created_under_its_name_again_and_again_keeps_one_expiry_pair()
     assert len(held.expiries) == len(held.entries) == 601  # the last TTL's pods, and worker-0
 
 
-def replay(steps: list[tuple[str, str, str | None, int, int, int]]) -> ReservationLedger:
+def replay(steps: list[Step]) -> ReservationLedger:
     ttl = timedelta(minutes=10)
     ledger, plain = ReservationLedger(ttl=ttl), PlainLedger(ttl)
     limit = Decimal(100)
