@@ -23,13 +23,10 @@ from typing import Any
 import httpx
 import pytest
 import trustme
-from tests.conftest import require
 from tests.integration.prometheus.prometheus_harness import (
-    PROMETHEUS,
-    PROMTOOL,
     PrometheusServer,
     SettableClock,
-    write_blocks,
+    seeded_prometheus,
 )
 from webhook_support import NAMESPACES, fixture_paths, load_fixture, local_settings, running
 
@@ -65,16 +62,8 @@ spec:
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
-    require(
-        Path(PROMETHEUS).exists() and Path(PROMTOOL).exists(),
-        what="Prometheus server and promtool",
-        install="apt-get install -y prometheus",
-    )
-    blocks = write_blocks(tmp_path_factory.mktemp("history"))
-    server = PrometheusServer(tmp_path_factory.mktemp("prometheus"), blocks=blocks)
-    server.start()
-    yield server
-    server.stop()
+    with seeded_prometheus(tmp_path_factory) as server:
+        yield server
 
 
 def fixture(prefix: str) -> dict[str, Any]:

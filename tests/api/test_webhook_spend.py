@@ -18,13 +18,12 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.conftest import require
 from tests.integration.prometheus.prometheus_harness import (
-    PROMETHEUS,
-    PROMTOOL,
     FaultProxy,
     PrometheusServer,
     SettableClock,
+    require_prometheus,
+    seeded_prometheus,
     write_blocks,
 )
 from webhook_support import (
@@ -136,11 +135,7 @@ def test_a_budget_no_spend_series_can_check_refuses_to_start_and_to_reload(
 
 @pytest.fixture(scope="module")
 def blocks(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    require(
-        Path(PROMETHEUS).exists() and Path(PROMTOOL).exists(),
-        what="Prometheus server and promtool",
-        install="apt-get install -y prometheus",
-    )
+    require_prometheus()
     return write_blocks(tmp_path_factory.mktemp("history"))
 
 
@@ -148,10 +143,8 @@ def blocks(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def prometheus(
     blocks: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[PrometheusServer]:
-    server = PrometheusServer(tmp_path_factory.mktemp("prometheus"), blocks=blocks)
-    server.start()
-    yield server
-    server.stop()
+    with seeded_prometheus(tmp_path_factory, blocks) as server:
+        yield server
 
 
 @contextlib.contextmanager

@@ -7,23 +7,18 @@ from pathlib import Path
 
 import pytest
 from prometheus_harness import (
-    PROMETHEUS,
-    PROMTOOL,
     FaultProxy,
     PrometheusServer,
+    require_prometheus,
+    seeded_prometheus,
     write_blocks,
 )
-from tests.conftest import require
 
 
 @pytest.fixture(scope="session")
 def prometheus_installed() -> None:
     """Skip locally / fail under CI=true when the Debian prometheus package is missing."""
-    require(
-        Path(PROMETHEUS).exists() and Path(PROMTOOL).exists(),
-        what="Prometheus server and promtool",
-        install="apt-get install -y prometheus",
-    )
+    require_prometheus()
 
 
 @pytest.fixture(scope="session")
@@ -37,10 +32,8 @@ def prometheus(
     seeded_blocks: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[PrometheusServer]:
     """A running Prometheus with the seeded history, shared by a module's read-only tests."""
-    server = PrometheusServer(tmp_path_factory.mktemp("prometheus"), blocks=seeded_blocks)
-    server.start()
-    yield server
-    server.stop()
+    with seeded_prometheus(tmp_path_factory, seeded_blocks) as server:
+        yield server
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ OpenCost, same window, constant:
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -40,6 +41,9 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+import pytest
+from tests.conftest import require
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
@@ -235,6 +239,32 @@ def write_blocks(directory: Path) -> Path:
         capture_output=True,
     )
     return blocks
+
+
+def require_prometheus() -> None:
+    """Skip locally / fail under CI=true when the Debian prometheus package is missing."""
+    require(
+        Path(PROMETHEUS).exists() and Path(PROMTOOL).exists(),
+        what="Prometheus server and promtool",
+        install="apt-get install -y prometheus",
+    )
+
+
+@contextlib.contextmanager
+def seeded_prometheus(
+    tmp_path_factory: pytest.TempPathFactory, blocks: Path | None = None
+) -> Iterator[PrometheusServer]:
+    """A running Prometheus with the seeded history: `blocks` if given, else written here
+    (after `require_prometheus`)."""
+    if blocks is None:
+        require_prometheus()
+        blocks = write_blocks(tmp_path_factory.mktemp("history"))
+    server = PrometheusServer(tmp_path_factory.mktemp("prometheus"), blocks=blocks)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def _free_port() -> int:
