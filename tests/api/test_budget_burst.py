@@ -28,7 +28,14 @@ from tests.integration.prometheus.prometheus_harness import (
     SettableClock,
     seeded_prometheus,
 )
-from webhook_support import NAMESPACES, fixture_paths, load_fixture, local_settings, running
+from webhook_support import (
+    NAMESPACES,
+    budget_policy,
+    fixture_paths,
+    load_fixture,
+    local_settings,
+    running,
+)
 
 from costwarden import app as application
 from costwarden import estimating
@@ -44,20 +51,6 @@ HOURS_LEFT = Decimal(684)
 PODS = 50
 DRY_RUNS = 12
 RULE = "cc-budget"
-POLICY = """\
-apiVersion: costwarden.io/v1alpha1
-kind: CostPolicy
-metadata: {name: budgets}
-spec:
-  rules:
-  - name: cc-budget
-    action: deny
-    budget:
-      groupBy: label
-      label: cost-centre
-      onStaleData: deny
-      caps: {Sales-5045: "%s"}
-"""
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +128,7 @@ def serve_burst(
     context = ssl.create_default_context()
     ca.configure_trust(context)
     policy = tmp_path / "budget.yaml"
-    policy.write_text(POLICY % cap)
+    policy.write_text(budget_policy(cap, on_stale="deny"))
     app = application.create_app(
         local_settings(
             insecure_http=False,

@@ -29,6 +29,7 @@ from tests.integration.prometheus.prometheus_harness import (
 from webhook_support import (
     NAMESPACES,
     ConfigMapVolume,
+    budget_policy,
     fixture_paths,
     load_fixture,
     local_settings,
@@ -44,21 +45,6 @@ from costwarden.spend.ledger import ReservationLedger
 T = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
 """The seeded history: Sales-5045 spent $297.0125 this month at 5.25 $/h, 684 h left."""
 UNREACHABLE = "http://127.0.0.1:9"
-
-BUDGET = """\
-apiVersion: costwarden.io/v1alpha1
-kind: CostPolicy
-metadata: {name: budgets}
-spec:
-  rules:
-  - name: cc-budget
-    action: deny
-    budget:
-      groupBy: label
-      label: %s
-      onStaleData: warn
-      caps: {Sales-5045: "%s"}
-"""
 
 
 def review(prefix: str, **changes: Any) -> dict[str, Any]:
@@ -92,7 +78,7 @@ def test_a_dry_run_is_refused_where_the_ledger_would_refuse_its_replicas_share()
 
 def test_stale_spend_warns_and_readyz_reports_the_spend_error(tmp_path: Path) -> None:
     policy = tmp_path / "budget.yaml"
-    policy.write_text(BUDGET % ("cost-centre", "1000000"))
+    policy.write_text(budget_policy("1000000"))
     settings = local_settings(
         policies=(policy,), prometheus_url=UNREACHABLE, spend_timeout_seconds=0.5
     )
@@ -117,17 +103,17 @@ def test_a_budget_no_spend_series_can_check_refuses_to_start_and_to_reload(
     tmp_path: Path,
 ) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text(BUDGET % ("project", "1000"))
+    bad.write_text(budget_policy("1000", label="project"))
     with pytest.raises(InvalidInput, match="label 'project' has no spend series"):
         application.create_app(local_settings(policies=(bad,), prometheus_url=UNREACHABLE))
 
-    volume = ConfigMapVolume(tmp_path / "policies", {"b.yaml": BUDGET % ("cost-centre", "1")})
+    volume = ConfigMapVolume(tmp_path / "policies", {"b.yaml": budget_policy("1")})
     app = application.create_app(
         local_settings(policies=(volume.directory,), prometheus_url=UNREACHABLE)
     )
     policies = app.sources[0]
     served = policies.current
-    volume.update({"b.yaml": BUDGET % ("project", "1")})
+    volume.update({"b.yaml": budget_policy("1", label="project")})
     assert policies.reload_if_changed() is False
     assert policies.current is served
     assert "no spend series" in (policies.status.error or "")
@@ -154,7 +140,7 @@ def budgeted_webhook(
     """The webhook with `cc-budget` capping Sales-5045 at `cap`, spend from the seeded
     Prometheus at T, serving, its first spend snapshot fetched; and a client for it."""
     policy = tmp_path / "budget.yaml"
-    policy.write_text(BUDGET % ("cost-centre", cap))
+    policy.write_text(budget_policy(cap))
     settings = local_settings(policies=(policy,), prometheus_url=prometheus.url)
     app = application.create_app(
         settings,
@@ -243,7 +229,7 @@ TEAM_BUDGET = """\
 def test_a_budget_added_by_a_reload_is_not_checked_as_zero_spend_before_its_first_fetch(
     tmp_path: Path, prometheus: PrometheusServer
 ) -> None:
-    volume = ConfigMapVolume(tmp_path / "policies", {"b.yaml": BUDGET % ("cost-centre", "1e6")})
+    volume = ConfigMapVolume(tmp_path / "policies", {"b.yaml": budget_policy("1e6")})
     settings = local_settings(
         policies=(volume.directory,),
         prometheus_url=prometheus.url,
@@ -260,7 +246,7 @@ def test_a_budget_added_by_a_reload_is_not_checked_as_zero_spend_before_its_firs
             lambda: app.spend is not None and app.spend.snapshot().fetched_at is not None,
             what="the first spend snapshot",
         )
-        volume.update({"b.yaml": BUDGET % ("cost-centre", "1e6") + TEAM_BUDGET})
+        volume.update({"b.yaml": budget_policy("1e6") + TEAM_BUDGET})
         assert app.sources[0].reload_if_changed()
         answer = http.post("/validate", json=review("009-")).json()["response"]
     assert answer["allowed"] is True
@@ -277,7 +263,7 @@ def test_spend_source_opencost_makes_budgets_read_opencost_metrics(
     tmp_path: Path, prometheus: PrometheusServer
 ) -> None:
     policy = tmp_path / "budget.yaml"
-    policy.write_text(BUDGET % ("cost-centre", "1e6"))
+    policy.write_text(budget_policy("1e6"))
     settings = local_settings(
         policies=(policy,), prometheus_url=prometheus.url, spend_source="opencost"
     )
@@ -296,16 +282,6 @@ def test_spend_source_opencost_makes_budgets_read_opencost_metrics(
     assert snapshot.budgets["cc-budget"]["Sales-5045"].run_rate_hourly == Decimal("3.0")
 
 
-STALE_POLICY = """\
-apiVersion: costwarden.io/v1alpha1
-kind: CostPolicy
-metadata: {name: budgets}
-spec:
-  rules:
-  - name: cc-budget
-    action: deny
-    budget: {label: cost-centre, onStaleData: %s, caps: {Sales-5045: "1e6"}}
-"""
 STALE = (
     "[cc-budget] budget of cost-centre=Sales-5045 %s: "
     "spend data is stale (last fetched 10m ago, limit 5m)"
@@ -330,7 +306,7 @@ def test_through_the_webhook_each_prometheus_fault_leaves_budgets_to_their_setti
     proxy = FaultProxy(server.url)
     clock = SettableClock(T)
     policy = tmp_path / "budget.yaml"
-    policy.write_text(STALE_POLICY % behaviour)
+    policy.write_text(budget_policy("1e6", on_stale=behaviour))
     settings = local_settings(
         policies=(policy,),
         # Stopped: the connection itself is refused, no proxy in between to answer 502.

@@ -72,6 +72,25 @@ def local_settings(**overrides: Any) -> Settings:
     return Settings(**values)
 
 
+def budget_policy(cap: str, *, label: str = "cost-centre", on_stale: str = "warn") -> str:
+    """A CostPolicy with one budget rule, `cc-budget`: a monthly cap for Sales-5045, grouped
+    by `label`, doing `on_stale` when spend data is stale."""
+    return f"""\
+apiVersion: costwarden.io/v1alpha1
+kind: CostPolicy
+metadata: {{name: budgets}}
+spec:
+  rules:
+  - name: cc-budget
+    action: deny
+    budget:
+      groupBy: label
+      label: {label}
+      onStaleData: {on_stale}
+      caps: {{Sales-5045: "{cap}"}}
+"""
+
+
 def fixture_paths() -> list[Path]:
     return sorted(ADMISSION_FIXTURES.glob("*.json"))
 
