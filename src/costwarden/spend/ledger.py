@@ -29,6 +29,7 @@ concurrent creations against room for 10 admit exactly 10.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import MAX_PREC, ROUND_CEILING, Context, Decimal
 from heapq import heappop, heappush
@@ -184,6 +185,29 @@ class ReservationLedger:
         return self.reserve(
             budget=budget, group=group, key=key, amount=amount, limit=limit, now=now, owner=owner
         ).fits
+
+    def release_unlisted(
+        self, kind: str, listed: Mapping[str, str], *, admitted_before: datetime
+    ) -> int:
+        """After a full list of every `kind` object (`listed`: key -> uid), drop what the
+        objects admitted before `admitted_before` and no longer listed under the uid that
+        reserved still hold: deleted, or never created. One without an owner uid is kept
+        (there is nothing to compare). How many were dropped."""
+        dropped = 0
+        with self._lock:
+            for held in self._groups.values():
+                gone = [
+                    key
+                    for key, (_, expires_at, owner) in held.entries.items()
+                    if owner is not None
+                    and key.split("/", 2)[1] == kind
+                    and expires_at - self._ttl < admitted_before
+                    and listed.get(key) != owner
+                ]
+                for key in gone:
+                    held.drop(key)
+                dropped += len(gone)
+        return dropped
 
     def release(self, key: str, *, owner: str | None = None) -> None:
         """Drop every reservation `key` holds; with `owner`, only those that object made

@@ -13,7 +13,8 @@ itself: a bare pod, or one of a controller costwarden does not price), so a pod 
 before it ever ran stops holding budget at once rather than for the ledger's TTL. Only the
 reservation that pod's uid made goes: a namesake re-created since keeps its own. A pod
 deleted while the watch was reconnecting is found missing from the next list and
-released the same way.
+released the same way, and so is one admitted and deleted while it was reconnecting
+(never seen), once it was admitted more than `RELIST_GRACE` before the list.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -33,6 +35,11 @@ from costwarden.metrics import SpendMetrics
 from costwarden.spend.ledger import ReservationLedger
 
 log = logging.getLogger(__name__)
+
+RELIST_GRACE = timedelta(minutes=2)
+"""A pod admitted within this before a list may be missing from it only because it was not
+stored yet: validating webhooks, run before the pod is stored, may take up to 30 s, and a
+large list takes a while. A relist does not release its reservation."""
 
 Estimator = Callable[[Mapping[str, Any], Mapping[str, Any]], PodEstimate]
 """(pod spec, pod annotations) -> estimate; `catalog_estimator` is the real one."""
@@ -65,8 +72,10 @@ class PodCostTracker:
         cost_centre_label: str = "cost-centre",
         team_label: str = "team",
         reservations: ReservationLedger | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._estimate = estimate
+        self._clock = clock
         self._namespaces = namespaces
         self._metrics = metrics
         self._cost_centre_label = cost_centre_label
@@ -112,6 +121,17 @@ class PodCostTracker:
             self._uids = uids
         for key, uid in gone:
             self._release(key, uid)
+        if self._reservations is not None:
+            # Pods admitted and deleted while the watch was down were never seen at all.
+            listed_keys = {
+                reservation_key(namespace, "Pod", name): uid
+                for (namespace, name), uid in uids.items()
+            }
+            dropped = self._reservations.release_unlisted(
+                "Pod", listed_keys, admitted_before=self._clock() - RELIST_GRACE
+            )
+            if dropped:
+                log.info("released the reservations of %d pods gone before they were seen", dropped)
 
     def _release(self, key: tuple[str, str], uid: str) -> None:
         """The reservation the pod `uid` was admitted with, if it holds one."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +20,7 @@ from costwarden.estimating.estimates import Breakdown, Placement, PodEstimate, R
 from costwarden.metrics import SpendMetrics
 from costwarden.policies.loading import bundled_policies
 from costwarden.spend.ledger import ReservationLedger
-from costwarden.spend.tracking import PodCostTracker, catalog_estimator
+from costwarden.spend.tracking import RELIST_GRACE, PodCostTracker, catalog_estimator
 
 NAMESPACES = {
     "ml-train": {"cost-centre": "Sales-5045", "team": "nlp"},
@@ -221,12 +221,15 @@ def admit_train_a100(ledger: ReservationLedger) -> dict[str, Any]:
     return dict(request.object)
 
 
-def tracker_with(ledger: ReservationLedger) -> PodCostTracker:
+def tracker_with(ledger: ReservationLedger, *, at: datetime = RESERVE_NOW) -> PodCostTracker:
+    """A tracker whose clock says `at`: by default the moment of the admissions, so a relist
+    releases only pods it had seen (`RELIST_GRACE`)."""
     return PodCostTracker(
         estimate=estimate,
         namespaces=Namespaces(),
         metrics=SpendMetrics(CollectorRegistry()),
         reservations=ledger,
+        clock=lambda: at,
     )
 
 
@@ -295,6 +298,35 @@ def test_a_pod_re_created_under_its_name_while_the_watch_was_down_frees_only_the
     assert held(ledger) == Decimal(7)
     tracker.replace([])
     assert held(ledger) == 0
+
+
+def test_a_pod_never_seen_admitted_and_deleted_while_the_watch_was_down_is_released() -> None:
+    # Never seen: created, then deleted (or never stored: another webhook refused it) while
+    # the watch was reconnecting.
+    ledger = ReservationLedger()
+    admit_train_a100(ledger)
+    tracker_with(ledger, at=RESERVE_NOW + RELIST_GRACE).replace([pod("someone-else")])
+    assert held(ledger) > 0  # admitted just within the grace: it may not be stored yet
+    tracker_with(ledger, at=RESERVE_NOW + RELIST_GRACE + timedelta(seconds=1)).replace([])
+    assert held(ledger) == 0
+
+
+def test_a_relist_keeps_what_listed_pods_controllers_and_ownerless_reservations_hold() -> None:
+    ledger = ReservationLedger()
+    obj = admit_train_a100(ledger)
+    for key, owner in [("ml-train/Deployment/llm", "deployment-uid"), ("ml-dev/Pod/x", None)]:
+        ledger.try_reserve(
+            budget=BUDGET, group="Sales-5045", key=key, amount=Decimal(5),
+            limit=Decimal(10**9), now=RESERVE_NOW, owner=owner,
+        )  # fmt: skip
+    before = held(ledger)
+    later = tracker_with(ledger, at=RESERVE_NOW + timedelta(hours=1))
+    ownerless = pod("x", namespace="ml-dev")
+    ownerless["metadata"]["uid"] = "some-uid"  # which pod reserved, nothing tells
+    later.replace([obj, ownerless])  # `obj` listed under the uid that reserved
+    assert held(ledger) == before
+    later.replace([])
+    assert held(ledger) == Decimal(10)  # the Deployment's and the ownerless pod's
 
 
 def test_deleted_pods_of_a_controller_leave_the_controllers_reservation() -> None:
