@@ -13,11 +13,14 @@ budget rule (same policies otherwise; spend snapshot in memory, reservation ledg
   each its own process: two processes of the same code differ by a few per cent, so a
   difference counts only if it shows across processes (`_compare`). Per server: p50
   latency (the cost the API server sees), req/s, and the server-side review time from
-  its own `costwarden_admission_duration_seconds`. Then the same with the 68 captured
-  reviews, each to the webhook it was captured on: a cluster's mix, where most pods are
-  made by controllers (charged when their Deployment or Job was) and UPDATEs and DELETEs
-  add nothing, so the rule runs to the end on a few reviews only. Fixture 009 is the worst
-  case: every review charged.
+  its own `costwarden_admission_duration_seconds`. Two calibrations run beside them
+  (`VARIANTS`): three more servers of the code without the rule (an A/A pair: what the
+  test calls measurable when nothing differs), and three with a budget rule that applies
+  but finds no group to charge (the least any budget rule adds: the benchmark's floor).
+  Then the 68 captured reviews, with and without the rule, each to the webhook it was
+  captured on: a cluster's mix, where most pods are made by controllers (charged when
+  their Deployment or Job was) and UPDATEs and DELETEs add nothing, so the rule runs to
+  the end on a few reviews only. Fixture 009 is the worst case: every review charged.
 
 The budget rule reads an immutable snapshot and takes the ledger's lock once; it never
 touches the network, so what the HTTPS ratios show is its CPU time alone. A group's
@@ -348,39 +351,67 @@ def https_level() -> None:
     with tempfile.TemporaryDirectory() as workdir:
         work = Path(workdir)
         cert, key = (str(p) for p in tls.write_self_signed(work, hosts=("127.0.0.1",)))
-        without = work / "without-budgets"
-        shutil.copytree(BUNDLED_DIR, without)
-        (without / "budgets.yaml").unlink()
+        policies = _variants(work)
         servers: list[_Server] = []
         for i in range(SERVERS):
-            for rule, policies in ((False, without), (True, Path(BUNDLED_DIR))):
+            for variant in VARIANTS:
                 port, metrics_port = _free_port(), _free_port()
-                command = [sys.executable, __file__, "--serve", str(policies), cert, key]
+                command = [sys.executable, __file__, "--serve", str(policies[variant]), cert, key]
                 process = _start([*command, str(port), str(metrics_port)], metrics_port)
-                servers.append(_Server(rule, i, process, port, metrics_port))
+                servers.append(_Server(variant, i, process, port, metrics_port))
         try:
-            _check_answers(next(s.port for s in servers if s.rule), cert, body)
-            for workload, sent in (
-                ("fixture 009 POSTed to /validate, every review charged", [("/validate", body)]),
-                ("the 68 captured reviews, each to its webhook (a cluster's mix)", captured),
-            ):
+            _check_answers(next(s.port for s in servers if s.variant == WITH), cert, body)
+            pair = [s for s in servers if s.variant in (WITHOUT, WITH)]
+            for workload, sent, measured in (
+                ("fixture 009 POSTed to /validate, every review charged", [("/validate", body)],
+                 servers),
+                ("the 68 captured reviews, each to its webhook (a cluster's mix)", captured, pair),
+            ):  # fmt: skip
                 print(
-                    f"HTTPS level, {workload}: {SERVERS} servers with the rule and {SERVERS} "
-                    f"without, each its own process; keep-alive; {ROUNDS} interleaved rounds of "
-                    "every server, the order rotating; per server the best p50 and the median "
-                    "server-side review time (costwarden_admission_duration_seconds)"
+                    f"HTTPS level, {workload}: {SERVERS} servers of each kind, each its own "
+                    f"process; keep-alive; {ROUNDS} interleaved rounds of every server, the "
+                    "order rotating; per server the best p50 and the median server-side review "
+                    "time (costwarden_admission_duration_seconds)"
                 )
                 for clients in CLIENTS:
-                    _compare(servers, cert, sent, clients)
+                    _compare(measured, cert, sent, clients)
         finally:
             for server in servers:
                 server.process.terminate()
                 server.process.wait(timeout=30)
 
 
+WITHOUT = "without budget rules"
+WITH = "with the budget rule"
+VARIANTS = (
+    WITHOUT,
+    WITH,
+    "with a budget rule that charges nothing",
+    "without budget rules, again",
+)
+"""What the HTTPS servers serve: the bundled policies without and with the budget rule,
+and two calibrations of what the benchmark can tell apart: a budget rule that applies to
+the review but finds no group to charge (grouped by a label no pod carries: what any
+budget rule costs before its own work), and the same code as `WITHOUT` (an A/A pair)."""
+
+
+def _variants(work: Path) -> dict[str, Path]:
+    """Each variant's policy directory: the bundled one, or a copy of it under `work`."""
+    without = work / "without-budgets"
+    shutil.copytree(BUNDLED_DIR, without)
+    (without / "budgets.yaml").unlink()
+    ungrouped = work / "budget-charging-nothing"
+    shutil.copytree(BUNDLED_DIR, ungrouped)
+    budgets = ungrouped / "budgets.yaml"
+    text = budgets.read_text()
+    assert "label: cost-centre\n" in text
+    budgets.write_text(text.replace("label: cost-centre\n", "label: no-pod-carries-this\n"))
+    return dict(zip(VARIANTS, (without, Path(BUNDLED_DIR), ungrouped, without), strict=True))
+
+
 class _Server(NamedTuple):
-    rule: bool
-    """Serves the bundled policies with the budget rule (else the same without it)."""
+    variant: str
+    """What it serves (`VARIANTS`)."""
     number: int
     process: subprocess.Popen[bytes]
     port: int
@@ -391,13 +422,16 @@ def _compare(
     servers: list[_Server], cert: str, sent: list[tuple[str, bytes]], clients: int
 ) -> None:
     """One client count: every server in turn, ROUNDS times; prints what each server gave,
-    the ratio with / without, and whether the rule's servers are told apart from the others.
+    and for each variant the ratio to the servers without budget rules and whether they
+    are told apart.
 
     Two processes of the same code differ by a few per cent (memory layout, hash seeds):
-    a process is the unit a difference has to show across. The rule's latency counts as
-    measurable when every server with it is slower than every server without it: with 3
-    and 3, a one-sided rank test at p = 1/20 = 0.05 (no ordering of identical servers does
-    that more often)."""
+    a process is the unit a difference has to show across. A variant's latency counts as
+    measurable when every server of it is slower than every server without budget rules:
+    with 3 and 3, a one-sided rank test at p = 1/20 = 0.05 (no ordering of identical
+    servers does that more often). The calibrations say what that test can tell: the A/A
+    pair should not be told apart, and a rule charging nothing is the least any budget
+    rule adds."""
     p50: dict[_Server, float] = {}
     rps: dict[_Server, float] = {}
     review: dict[_Server, list[float]] = {server: [] for server in servers}
@@ -411,10 +445,11 @@ def _compare(
             rps[server] = max(rps.get(server, 0.0), point.rps)
             review[server].append((after[0] - before[0]) / (after[1] - before[1]) * 1e6)
     print(f"  {clients} client(s):")
-    groups = {rule: [s for s in servers if s.rule == rule] for rule in (False, True)}
-    for rule, members in groups.items():
+    groups = {v: [s for s in servers if s.variant == v] for v in VARIANTS}
+    groups = {v: members for v, members in groups.items() if members}
+    for variant, members in groups.items():
         print(
-            f"    {'with   ' if rule else 'without'} the rule: p50 "
+            f"    {variant}: p50 "
             + "  ".join(f"{p50[s]:.3f}" for s in members)
             + " ms; req/s "
             + "  ".join(f"{rps[s]:.0f}" for s in members)
@@ -422,30 +457,30 @@ def _compare(
             + "  ".join(f"{statistics.median(review[s]):.0f}" for s in members)
             + " µs"
         )
-    with_, without = ([p50[s] for s in groups[rule]] for rule in (True, False))
-    spread = max(max(g) / min(g) for g in (with_, without))
-    review_with, review_without = (
-        statistics.median(statistics.median(review[s]) for s in groups[rule])
-        for rule in (True, False)
-    )
-    ratio = statistics.median(with_) / statistics.median(without)
-    rps_ratio = statistics.median(rps[s] for s in groups[True]) / statistics.median(
-        rps[s] for s in groups[False]
-    )
-    verdict = (
-        "measurable: every server with the rule is slower than every server without it"
-        if min(with_) > max(without)
-        else "not measurable: the servers with the rule are not all slower than those without"
-    )
-    print(
-        f"    with / without: p50 ratio {ratio:.3f} (medians of the servers; two servers of the "
-        f"same code differ by up to {spread:.3f}); req/s ratio "
-        f"{rps_ratio:.3f}"
-    )
-    print(
-        f"    server-side review time {review_without:.0f} → {review_with:.0f} µs "
-        f"({review_with - review_without:+.1f} µs); {verdict}"
-    )
+    base = groups[WITHOUT]
+    without = [p50[s] for s in base]
+    review_without = statistics.median(statistics.median(review[s]) for s in base)
+    spread = max(without) / min(without)
+    for variant, members in groups.items():
+        if variant == WITHOUT:
+            continue
+        with_ = [p50[s] for s in members]
+        review_with = statistics.median(statistics.median(review[s]) for s in members)
+        ratio = statistics.median(with_) / statistics.median(without)
+        rps_ratio = statistics.median(rps[s] for s in members) / statistics.median(
+            rps[s] for s in base
+        )
+        verdict = (
+            "measurable: every server of it is slower than every server without"
+            if min(with_) > max(without)
+            else "not measurable: its servers are not all slower than those without"
+        )
+        print(
+            f"    {variant} / without: p50 ratio {ratio:.3f} (medians of the servers; the "
+            f"servers of one kind differ by up to {max(spread, max(with_) / min(with_)):.3f}); "
+            f"req/s ratio {rps_ratio:.3f}; server-side review time {review_without:.0f} → "
+            f"{review_with:.0f} µs ({review_with - review_without:+.1f} µs); {verdict}"
+        )
 
 
 def _review_seconds(metrics_port: int) -> tuple[float, float]:
