@@ -9,13 +9,18 @@ concurrent creations against room for 10 admit exactly 10.
 
 - Keyed by workload key: re-admitting the same object (mutate then validate, API server
   retries, re-applies) replaces its reservation instead of adding a second one.
-- Entries expire after `ttl` (default 10 min: scrape interval + 5-min lookback + refresh
-  interval + a margin for node provisioning). By then the pod's cost is in the run-rate,
-  or the pod never started and should no longer hold budget. While both overlap, the pod
-  is counted twice: the ledger errs towards denying, never towards overshooting.
+- A pod's entry goes once spend data shows it running (`release_visible`), and every
+  entry expires after `ttl` (default 10 min: scrape interval + 5-min lookback + refresh
+  interval + a margin for node provisioning). By then the workload's cost is in the
+  run-rate, or it never started and should no longer hold budget. While both overlap
+  (a controller's pods, until the TTL), the cost is counted twice: the ledger errs
+  towards denying, never towards overshooting.
   Expired entries are found through a heap of expiry times (`_Group`), so a steady
   stream of new pods, which expires one entry per admission, costs each admission that
   one entry, not a scan of what is held.
+- `release_visible` drops the reservations of pods the spend data shows running: each
+  refresh asks Prometheus which pods its run-rate counts (`spend.snapshots`), so a
+  running pod is counted once, in the run-rate, not in both until the TTL.
 - `release(key, owner=uid)` drops a workload's reservation early: the pod watch calls it
   when a pod is deleted (`spend.tracking`), only for the reservation that pod made.
 - In-memory and per replica. With R replicas each replica only sees its own ledger: in
@@ -29,7 +34,7 @@ concurrent creations against room for 10 admit exactly 10.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from decimal import MAX_PREC, ROUND_CEILING, Context, Decimal
 from heapq import heappop, heappush
@@ -204,6 +209,31 @@ class ReservationLedger:
                     and owner is not None
                     and listed.get(key) != owner
                     and key.split("/", 2)[1] == kind
+                ]
+                for key in gone:
+                    held.drop(key)
+                dropped += len(gone)
+        return dropped
+
+    def release_visible(
+        self, budgets: Collection[str], visible: Collection[str], *, admitted_before: datetime
+    ) -> int:
+        """Spend data fetched now shows these objects (keys) running: drop what they hold
+        in `budgets` (the budgets whose run-rate that data is), so a running pod is not
+        counted both in the run-rate and here until the TTL. Only reservations made
+        before `admitted_before`: a namesake deleted just before this object was admitted
+        can look visible until the next scrape marks its series stale. How many were
+        dropped."""
+        dropped = 0
+        expiring_before = admitted_before + self._ttl
+        with self._lock:  # held about a ms per 10,000 reservations: once per refresh
+            for (budget, _), held in self._groups.items():
+                if budget not in budgets:
+                    continue
+                gone = [
+                    key
+                    for key, (_, expires_at, _) in held.entries.items()
+                    if expires_at < expiring_before and key in visible
                 ]
                 for key in gone:
                     held.drop(key)

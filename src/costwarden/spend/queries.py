@@ -19,6 +19,9 @@ Two default sources (README "Budgets" documents their accuracy):
   (`label_cost_centre`, `label_team`, which kube-state-metrics only exports when its
   `--metric-labels-allowlist` names them).
 
+Each refresh also asks which pods the default run-rate counts (`VISIBLE`): their
+reservations are released, as their cost is in the run-rate from then on.
+
 A custom query may replace either; it must return an instant vector carrying the
 `group_by` label, and may use the placeholders `{{range}}` (e.g. `86399s`) and `{{step}}`
 (e.g. `60s`) for the period-to-date window.
@@ -53,6 +56,12 @@ PRESENCE: Mapping[Source, str] = {
     "opencost": "count(container_cpu_allocation)",
 }
 """Per source: a query that has a series whenever the source's metrics are scraped."""
+VISIBLE: Mapping[Source, str] = {
+    "costwarden": f"count by (namespace, pod) ({POD_HOURLY_COST})",
+    "opencost": "count by (namespace, pod) (container_cpu_allocation)",
+}
+"""Per source: one series per pod its default run-rate counts (labels `namespace`, `pod`):
+what the ledger need no longer hold (`ReservationLedger.release_visible`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +126,14 @@ def presence_probe(query: BudgetQuery) -> str | None:
     if query.run_rate_promql and query.spent_promql:
         return None
     return PRESENCE[query.source]
+
+
+def visibility_query(query: BudgetQuery) -> str | None:
+    """The pods the query's run-rate counts; None for a custom run-rate (what it counts is
+    its author's to know, so its reservations last their TTL)."""
+    if query.run_rate_promql:
+        return None
+    return VISIBLE[query.source]
 
 
 def default_run_rate(query: BudgetQuery) -> str:

@@ -11,6 +11,12 @@ series (nothing in its scope ran: zero spend for all its groups). A budget absen
 fresh snapshot was not fetched yet — added by a policy reload since the last refresh —
 and the engine treats it as stale, never as zero spend. The source's presence probe
 (`queries.presence_probe`) is what keeps "no series" from hiding a broken pipeline.
+
+Each refresh also asks which pods the budgets' default run-rates count
+(`queries.visibility_query`) and, once the new snapshot is published, releases their
+reservations in those budgets (`ReservationLedger.release_visible`): from then on their
+cost is in the run-rate, and holding it in the ledger too would count it twice until the
+TTL. Reservations younger than `VISIBLE_AFTER` stay.
 """
 
 from __future__ import annotations
@@ -26,15 +32,21 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import TypeVar
 
-from costwarden.engine.ports import EMPTY_SPEND, BudgetSpend, Clock, Reservations, SpendSnapshot
+from costwarden.engine.budgeting import reservation_key
+from costwarden.engine.ports import EMPTY_SPEND, BudgetSpend, Clock, SpendSnapshot
 from costwarden.metrics import BudgetFigures, SpendMetrics
 from costwarden.spend import queries
+from costwarden.spend.ledger import ReservationLedger
 from costwarden.spend.prometheus import BadResult, PrometheusClient, PrometheusError
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+VISIBLE_AFTER = timedelta(minutes=2)
+"""A reservation younger than this stays, though spend data shows a pod of its name: a
+namesake deleted just before it was admitted shows until the next scrape marks its series
+stale (one scrape interval, 1 min by default)."""
 MICRO = Decimal("0.000001")
 """Spend is kept to micro-units: PromQL sums floats, and the last digits are float noise."""
 
@@ -68,7 +80,7 @@ class SpendRefresher:
         clock: Clock,
         interval_seconds: float = 30.0,
         metrics: SpendMetrics | None = None,
-        reservations: Reservations | None = None,
+        reservations: ReservationLedger | None = None,
     ) -> None:
         self._client = client
         self._budgets = tuple(budgets)
@@ -95,8 +107,12 @@ class SpendRefresher:
         now = self._clock.now()
         wanted = self._budgets  # a policy reload during the await must not mix names up
         probes = sorted({probe for b in wanted if (probe := queries.presence_probe(b))})
+        watched = self._watched(wanted)
         try:
             await _all(*(self._probe(probe, now) for probe in probes))
+            # Which pods the run-rates count, asked before the run-rates: a pod first
+            # scraped in between is then counted by both, never released yet uncounted.
+            visible = await _all(*(self._visible(promql, now) for promql in watched))
             budgets = dict(
                 zip(
                     (budget.name for budget in wanted),
@@ -110,8 +126,38 @@ class SpendRefresher:
             self._snapshot = SpendSnapshot(
                 fetched_at=now, budgets=MappingProxyType(budgets), error=None
             )
+            # Released once the snapshot counting them is the one requests read.
+            for keys, names in zip(visible, watched.values(), strict=True):
+                self._release(names, keys, now)
         self._publish(now)
         return self._snapshot
+
+    def _watched(self, wanted: Sequence[queries.BudgetQuery]) -> dict[str, set[str]]:
+        """Visibility query -> the budgets whose run-rate it tells about (none without a
+        ledger: there is nothing to release)."""
+        watched: dict[str, set[str]] = {}
+        if self._reservations is not None:
+            for budget in wanted:
+                promql = queries.visibility_query(budget)
+                if promql is not None:
+                    watched.setdefault(promql, set()).add(budget.name)
+        return watched
+
+    async def _visible(self, promql: str, now: datetime) -> frozenset[str]:
+        """The reservation keys of the pods the query finds running."""
+        samples = await self._client.query(promql, time=now, allow_empty=True)
+        return frozenset(
+            reservation_key(sample.labels.get("namespace", ""), "Pod", sample.labels.get("pod", ""))
+            for sample in samples
+        )
+
+    def _release(self, budgets: set[str], visible: frozenset[str], now: datetime) -> None:
+        assert self._reservations is not None  # `_watched` watches nothing without it
+        dropped = self._reservations.release_visible(
+            budgets, visible, admitted_before=now - VISIBLE_AFTER
+        )
+        if dropped:
+            log.info("released %d reservations: their pods' cost is in the run-rate", dropped)
 
     def start(self) -> None:
         """Start refreshing in the background on the running event loop."""

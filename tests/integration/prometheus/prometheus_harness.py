@@ -344,11 +344,13 @@ class FaultProxy:
 
     mode: "pass" forwards; "slow" holds each request until `release()` (or `hold_seconds`);
     "error" answers HTTP 500; "garbage" answers 200 with a body that is not JSON.
+    `fail_matching`: whatever the mode, HTTP 500 for the queries whose form body holds it.
     """
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.mode = "pass"
+        self.fail_matching: bytes | None = None
         self.requests = 0
         self.headers: dict[str, str] = {}
         """Headers of the last request."""
@@ -364,7 +366,8 @@ class FaultProxy:
                 if proxy.mode == "slow":
                     proxy.held.set()
                     proxy._release.wait(timeout=30)
-                if proxy.mode == "error":
+                failing = proxy.fail_matching is not None and proxy.fail_matching in body
+                if proxy.mode == "error" or failing:
                     self._answer(500, b"upstream exploded")
                     return
                 if proxy.mode == "garbage":

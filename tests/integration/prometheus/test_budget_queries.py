@@ -8,7 +8,7 @@ for one minute: spent = Σ $/h / 60.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from costwarden.engine.ports import BudgetSpend
 from costwarden.metrics import SpendMetrics
 from costwarden.policies.loading import load_policies
 from costwarden.spend import queries
+from costwarden.spend.ledger import ReservationLedger
 from costwarden.spend.prometheus import PrometheusClient
 from costwarden.spend.snapshots import SpendRefresher
 
@@ -220,3 +221,52 @@ spec:
         spent=SALES_SPENT, run_rate_hourly=Decimal("4.5")
     )
     assert got["by-team-default"]["nlp"].run_rate_hourly == Decimal("5.25")
+
+
+async def test_a_refresh_releases_the_reservations_of_pods_its_run_rate_now_counts(
+    prometheus: PrometheusServer,
+) -> None:
+    """A pod the spend data shows running is in the run-rate from this refresh on: its
+    reservation goes then, not at the TTL. Kept: a pod not shown yet, one admitted too
+    recently to be told from a namesake deleted just before, and reservations in a budget
+    whose run-rate is custom (what it counts is not known)."""
+    ledger = ReservationLedger()
+    earlier, just_now = T - timedelta(minutes=5), T - timedelta(seconds=30)
+
+    def hold(budget: str, pod: str, at: datetime) -> None:
+        assert ledger.try_reserve(
+            budget=budget, group="Sales-5045", key=f"ml-train/Pod/{pod}", amount=Decimal(10),
+            limit=Decimal(10**6), now=at,
+        )  # fmt: skip
+
+    hold("cc", "train-a100", earlier)  # shown: released
+    hold("cc", "pending-0", earlier)  # not shown yet
+    hold("cc", "llm-0", just_now)  # shown, but admitted 30 s ago
+    hold("custom", "train-a100", earlier)
+    hold("oc", "train-a100", earlier)  # OpenCost's allocation shows it: released
+    budgets = [
+        queries.BudgetQuery(name="cc", group_by="cost_centre"),
+        queries.BudgetQuery(
+            name="custom",
+            group_by="cost_centre",
+            run_rate_promql="sum by (cost_centre) (costwarden_pod_hourly_cost)",
+        ),
+        queries.BudgetQuery(name="oc", group_by="cost_centre", source="opencost"),
+    ]
+    client = PrometheusClient(prometheus.url, timeout_seconds=10)
+    refresher = SpendRefresher(
+        client=client, budgets=budgets, clock=SettableClock(T), reservations=ledger
+    )
+    try:
+        assert (await refresher.refresh()).error is None
+    finally:
+        await client.aclose()
+
+    def reserved(budget: str) -> Decimal:
+        return ledger.reserved(budget=budget, group="Sales-5045", now=T)
+
+    assert (reserved("cc"), reserved("custom"), reserved("oc")) == (20, 10, 0)
+    assert (
+        ledger.reserved(budget="cc", group="Sales-5045", now=T, excluding="ml-train/Pod/llm-0")
+        == 10
+    )

@@ -9,6 +9,7 @@ import asyncio
 import inspect
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -318,4 +319,35 @@ async def test_configured_headers_go_with_every_query(proxy: FaultProxy) -> None
     client = PrometheusClient(proxy.url, headers={"X-Scope-OrgID": "team-a"})
     await client.query("sum(costwarden_pod_hourly_cost)", time=T)
     assert proxy.headers["X-Scope-OrgID"] == "team-a"
+    await client.aclose()
+
+
+async def test_reservations_go_only_with_a_refresh_that_publishes_the_run_rate_counting_them(
+    proxy: FaultProxy,
+) -> None:
+    """The pods' own query answers, but a budget query fails: the old snapshot stays, so
+    the run-rate requests read does not count the pods yet, and their reservations stay.
+    Once a refresh succeeds they go, after its snapshot is the one requests read."""
+    clock = SettableClock(T)
+    released_with: list[datetime | None] = []
+
+    class Ledger(ReservationLedger):
+        def release_visible(self, *args: Any, **kwargs: Any) -> int:
+            released_with.append(refresher.snapshot().fetched_at)
+            return super().release_visible(*args, **kwargs)
+
+    ledger = Ledger()
+    assert ledger.try_reserve(
+        budget="cc", group="Sales-5045", key="ml-train/Pod/train-a100", amount=Decimal(12),
+        limit=Decimal(100), now=T - timedelta(minutes=5),
+    )  # fmt: skip
+    refresher, client = refresher_for(proxy.url, clock, reservations=ledger)
+    proxy.fail_matching = b"sum_over_time"  # the period-to-date spend query
+    assert (await refresher.refresh()).error is not None
+    assert ledger.reserved(budget="cc", group="Sales-5045", now=T) == 12
+    proxy.fail_matching = None
+    clock.advance(timedelta(seconds=30))
+    assert (await refresher.refresh()).error is None
+    assert ledger.reserved(budget="cc", group="Sales-5045", now=clock.now()) == 0
+    assert released_with == [clock.now()]
     await client.aclose()

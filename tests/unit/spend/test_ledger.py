@@ -315,3 +315,24 @@ def test_release_with_an_owner_drops_only_the_reservation_that_owner_made() -> N
     assert ledger.reserved(budget="cc", group="Sales-5045", now=NOW) == Decimal(30)
     ledger.release("ml-train/Pod/x", owner="uid-2")
     assert ledger.reserved(budget="cc", group="Sales-5045", now=NOW) == 0
+
+
+def test_release_visible_drops_what_the_spend_data_shows_running_in_those_budgets_only() -> None:
+    ledger = ReservationLedger(ttl=timedelta(minutes=10))
+    assert reserve(ledger, "ml-train/Pod/a", "40")
+    assert reserve(ledger, "ml-train/Pod/a", "40", budget="custom")  # a run-rate not queried
+    assert reserve(ledger, "ml-train/Pod/b", "10")  # not shown yet
+    later = NOW + timedelta(minutes=2)
+    assert reserve(ledger, "ml-train/Pod/c", "5", now=later)  # shown, but admitted since
+    visible = {"ml-train/Pod/a", "ml-train/Pod/c", "ml-train/Pod/elsewhere"}
+    # Admitted exactly at the bound: kept; a microsecond later, released.
+    assert ledger.release_visible({"cc"}, visible, admitted_before=NOW) == 0
+    dropped = ledger.release_visible(
+        {"cc"}, visible, admitted_before=NOW + timedelta(microseconds=1)
+    )
+    assert dropped == 1
+    assert ledger.reserved(budget="cc", group="Sales-5045", now=later) == Decimal(15)
+    assert ledger.reserved(budget="custom", group="Sales-5045", now=later) == Decimal(40)
+    # Released, it holds nothing: the room is there for the next admission.
+    assert reserve(ledger, "ml-train/Pod/d", "85", now=later)
+    assert not reserve(ledger, "ml-train/Pod/e", "1", now=later)
