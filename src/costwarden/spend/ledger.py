@@ -19,8 +19,9 @@ concurrent creations against room for 10 admit exactly 10.
   stream of new pods, which expires one entry per admission, costs each admission that
   one entry, not a scan of what is held.
 - `release_visible` drops the reservations of pods the spend data shows running: each
-  refresh asks Prometheus which pods its run-rate counts (`spend.snapshots`), so a
-  running pod is counted once, in the run-rate, not in both until the TTL.
+  refresh asks Prometheus which of the pods `held` its run-rate counts
+  (`spend.snapshots`), so a running pod is counted once, in the run-rate, not in both
+  until the TTL.
 - `release(key, owner=uid)` drops a workload's reservation early: the pod watch calls it
   when a pod is deleted (`spend.tracking`), only for the reservation that pod made.
 - In-memory and per replica. With R replicas each replica only sees its own ledger: in
@@ -214,6 +215,19 @@ class ReservationLedger:
                     held.drop(key)
                 dropped += len(gone)
         return dropped
+
+    def held(self, kind: str, budgets: Collection[str], *, admitted_before: datetime) -> set[str]:
+        """The keys of `kind` holding reservations in `budgets` made before
+        `admitted_before`: what `release_visible` could drop."""
+        expiring_before = admitted_before + self._ttl
+        with self._lock:
+            return {
+                key
+                for (budget, _), held in self._groups.items()
+                if budget in budgets
+                for key, (_, expires_at, _) in held.entries.items()
+                if expires_at < expiring_before and key.split("/", 2)[1] == kind
+            }
 
     def release_visible(
         self, budgets: Collection[str], visible: Collection[str], *, admitted_before: datetime

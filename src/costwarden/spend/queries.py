@@ -19,8 +19,9 @@ Two default sources (README "Budgets" documents their accuracy):
   (`label_cost_centre`, `label_team`, which kube-state-metrics only exports when its
   `--metric-labels-allowlist` names them).
 
-Each refresh also asks which pods the default run-rate counts (`VISIBLE`): their
-reservations are released, as their cost is in the run-rate from then on.
+Each refresh also asks which of the pods the ledger holds the default run-rate counts
+(`visible_pods`): their reservations are released, as their cost is in the run-rate from
+then on.
 
 A custom query may replace either; it must return an instant vector carrying the
 `group_by` label, and may use the placeholders `{{range}}` (e.g. `86399s`) and `{{step}}`
@@ -37,7 +38,7 @@ whose two queries are both custom has no probe: its author knows what empty mean
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -56,12 +57,12 @@ PRESENCE: Mapping[Source, str] = {
     "opencost": "count(container_cpu_allocation)",
 }
 """Per source: a query that has a series whenever the source's metrics are scraped."""
-VISIBLE: Mapping[Source, str] = {
-    "costwarden": f"count by (namespace, pod) ({POD_HOURLY_COST})",
-    "opencost": "count by (namespace, pod) (container_cpu_allocation)",
+PER_POD: Mapping[Source, str] = {
+    "costwarden": POD_HOURLY_COST,
+    "opencost": "container_cpu_allocation",
 }
-"""Per source: one series per pod its default run-rate counts (labels `namespace`, `pod`):
-what the ledger need no longer hold (`ReservationLedger.release_visible`)."""
+"""Per source: a metric with a series for every pod its default run-rate counts (labels
+`namespace`, `pod`): what the ledger need no longer hold (`visible_pods`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,12 +129,23 @@ def presence_probe(query: BudgetQuery) -> str | None:
     return PRESENCE[query.source]
 
 
-def visibility_query(query: BudgetQuery) -> str | None:
-    """The pods the query's run-rate counts; None for a custom run-rate (what it counts is
-    its author's to know, so its reservations last their TTL)."""
+def per_pod_metric(query: BudgetQuery) -> str | None:
+    """The metric telling which pods the query's run-rate counts (`PER_POD`); None for a
+    custom run-rate (what it counts is its author's to know: its reservations last their
+    TTL)."""
     if query.run_rate_promql:
         return None
-    return VISIBLE[query.source]
+    return PER_POD[query.source]
+
+
+def visible_pods(metric: str, names: Iterable[str]) -> str:
+    """Which of these pods (by name, in any namespace) `metric` has a series for: one
+    series per pod, labels `namespace` and `pod`. Asking for the pods the ledger holds,
+    not every pod, keeps the answer as small as the ledger."""
+    # Pod names are DNS subdomains ([a-z0-9.-]): only the dot means something in RE2, and
+    # its backslash is doubled for the PromQL string.
+    alternatives = "|".join(sorted(name.replace(".", "\\\\.") for name in names))
+    return f'count by (namespace, pod) ({metric}{{pod=~"{alternatives}"}})'
 
 
 def default_run_rate(query: BudgetQuery) -> str:

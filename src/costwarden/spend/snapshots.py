@@ -12,8 +12,8 @@ fresh snapshot was not fetched yet — added by a policy reload since the last r
 and the engine treats it as stale, never as zero spend. The source's presence probe
 (`queries.presence_probe`) is what keeps "no series" from hiding a broken pipeline.
 
-Each refresh also asks which pods the budgets' default run-rates count
-(`queries.visibility_query`) and, once the new snapshot is published, releases their
+Each refresh also asks which of the pods the ledger holds the budgets' default run-rates
+count (`queries.visible_pods`) and, once the new snapshot is published, releases their
 reservations in those budgets (`ReservationLedger.release_visible`): from then on their
 cost is in the run-rate, and holding it in the ledger too would count it twice until the
 TTL. Reservations younger than `VISIBLE_AFTER` stay.
@@ -107,7 +107,7 @@ class SpendRefresher:
         now = self._clock.now()
         wanted = self._budgets  # a policy reload during the await must not mix names up
         probes = sorted({probe for b in wanted if (probe := queries.presence_probe(b))})
-        watched = self._watched(wanted)
+        watched = self._watched(wanted, now)
         try:
             await _all(*(self._probe(probe, now) for probe in probes))
             # Which pods the run-rates count, asked before the run-rates: a pod first
@@ -132,15 +132,22 @@ class SpendRefresher:
         self._publish(now)
         return self._snapshot
 
-    def _watched(self, wanted: Sequence[queries.BudgetQuery]) -> dict[str, set[str]]:
-        """Visibility query -> the budgets whose run-rate it tells about (none without a
-        ledger: there is nothing to release)."""
+    def _watched(self, wanted: Sequence[queries.BudgetQuery], now: datetime) -> dict[str, set[str]]:
+        """Query of the pods held that a run-rate counts -> the budgets whose run-rate that
+        is. None when the ledger holds no pod old enough to release (the usual refresh)."""
+        if self._reservations is None:
+            return {}
+        budgets: dict[str, set[str]] = {}
+        for budget in wanted:
+            metric = queries.per_pod_metric(budget)
+            if metric is not None:
+                budgets.setdefault(metric, set()).add(budget.name)
         watched: dict[str, set[str]] = {}
-        if self._reservations is not None:
-            for budget in wanted:
-                promql = queries.visibility_query(budget)
-                if promql is not None:
-                    watched.setdefault(promql, set()).add(budget.name)
+        for metric, names in budgets.items():
+            held = self._reservations.held("Pod", names, admitted_before=now - VISIBLE_AFTER)
+            if held:
+                pods = {key.split("/", 2)[2] for key in held}
+                watched[queries.visible_pods(metric, pods)] = names
         return watched
 
     async def _visible(self, promql: str, now: datetime) -> frozenset[str]:

@@ -351,3 +351,27 @@ async def test_reservations_go_only_with_a_refresh_that_publishes_the_run_rate_c
     assert ledger.reserved(budget="cc", group="Sales-5045", now=clock.now()) == 0
     assert released_with == [clock.now()]
     await client.aclose()
+
+
+async def test_pods_are_asked_about_only_while_the_ledger_holds_one_old_enough_to_release(
+    proxy: FaultProxy,
+) -> None:
+    clock = SettableClock(T)
+    ledger = ReservationLedger()
+    refresher, client = refresher_for(proxy.url, clock, reservations=ledger)
+
+    async def queries_sent() -> int:
+        before = proxy.requests
+        assert (await refresher.refresh()).error is None
+        return proxy.requests - before
+
+    plain = await queries_sent()  # the probe, spent and run-rate
+    assert ledger.try_reserve(
+        budget="cc", group="Sales-5045", key="ml-train/Pod/pending-0", amount=Decimal(12),
+        limit=Decimal(100), now=T - timedelta(seconds=30),
+    )  # fmt: skip
+    assert await queries_sent() == plain  # too young to release: not asked about
+    clock.advance(timedelta(minutes=2))
+    assert await queries_sent() == plain + 1
+    assert ledger.reserved(budget="cc", group="Sales-5045", now=clock.now()) == 12  # not shown
+    await client.aclose()

@@ -61,3 +61,17 @@ def test_opencost_joins_allocations_to_node_prices_and_namespaces_to_their_label
     ):
         assert part in run_rate
     assert run_rate.startswith("sum by (team) (")
+
+
+def test_the_pods_held_are_asked_for_by_name_with_dots_taken_literally() -> None:
+    promql = queries.visible_pods(queries.POD_HOURLY_COST, ["train-0", "web.v2-0"])
+    assert promql == (
+        'count by (namespace, pod) (costwarden_pod_hourly_cost{pod=~"train-0|web\\\\.v2-0"})'
+    )
+
+
+def test_a_custom_run_rate_says_nothing_of_which_pods_it_counts() -> None:
+    default = queries.BudgetQuery(name="cc", group_by="cost_centre", source="opencost")
+    custom = queries.BudgetQuery(name="cc", group_by="cost_centre", run_rate_promql="x")
+    assert queries.per_pod_metric(default) == "container_cpu_allocation"
+    assert queries.per_pod_metric(custom) is None
