@@ -138,14 +138,18 @@ def per_pod_metric(query: BudgetQuery) -> str | None:
     return PER_POD[query.source]
 
 
-def visible_pods(metric: str, names: Iterable[str]) -> str:
+def visible_pods(metric: str, names: Iterable[str], *, per_query: int = 500) -> list[str]:
     """Which of these pods (by name, in any namespace) `metric` has a series for: one
     series per pod, labels `namespace` and `pod`. Asking for the pods the ledger holds,
-    not every pod, keeps the answer as small as the ledger."""
+    not every pod, keeps the answer as small as the ledger; `per_query` names at most per
+    query keeps a burst's thousands of pods from making one huge regex."""
     # Pod names are DNS subdomains ([a-z0-9.-]): only the dot means something in RE2, and
     # its backslash is doubled for the PromQL string.
-    alternatives = "|".join(sorted(name.replace(".", "\\\\.") for name in names))
-    return f'count by (namespace, pod) ({metric}{{pod=~"{alternatives}"}})'
+    escaped = sorted(name.replace(".", "\\\\.") for name in names)
+    return [
+        f'count by (namespace, pod) ({metric}{{pod=~"{"|".join(escaped[i : i + per_query])}"}})'
+        for i in range(0, len(escaped), per_query)
+    ]
 
 
 def default_run_rate(query: BudgetQuery) -> str:

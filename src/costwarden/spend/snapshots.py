@@ -112,7 +112,7 @@ class SpendRefresher:
             await _all(*(self._probe(probe, now) for probe in probes))
             # Which pods the run-rates count, asked before the run-rates: a pod first
             # scraped in between is then counted by both, never released yet uncounted.
-            visible = await _all(*(self._visible(promql, now) for promql in watched))
+            visible = await _all(*(self._visible(promql, now) for promql, _ in watched))
             budgets = dict(
                 zip(
                     (budget.name for budget in wanted),
@@ -127,32 +127,39 @@ class SpendRefresher:
                 fetched_at=now, budgets=MappingProxyType(budgets), error=None
             )
             # Released once the snapshot counting them is the one requests read.
-            for keys, names in zip(visible, watched.values(), strict=True):
+            for keys, (_, names) in zip(visible, watched, strict=True):
                 self._release(names, keys, now)
         self._publish(now)
         return self._snapshot
 
-    def _watched(self, wanted: Sequence[queries.BudgetQuery], now: datetime) -> dict[str, set[str]]:
-        """Query of the pods held that a run-rate counts -> the budgets whose run-rate that
-        is. None when the ledger holds no pod old enough to release (the usual refresh)."""
+    def _watched(
+        self, wanted: Sequence[queries.BudgetQuery], now: datetime
+    ) -> list[tuple[str, set[str]]]:
+        """(a query of held pods a run-rate counts, the budgets whose run-rate that is).
+        Empty while the ledger holds no pod old enough to release (the usual refresh)."""
         if self._reservations is None:
-            return {}
+            return []
         budgets: dict[str, set[str]] = {}
         for budget in wanted:
             metric = queries.per_pod_metric(budget)
             if metric is not None:
                 budgets.setdefault(metric, set()).add(budget.name)
-        watched: dict[str, set[str]] = {}
+        watched: list[tuple[str, set[str]]] = []
         for metric, names in budgets.items():
             held = self._reservations.held("Pod", names, admitted_before=now - VISIBLE_AFTER)
-            if held:
-                pods = {key.split("/", 2)[2] for key in held}
-                watched[queries.visible_pods(metric, pods)] = names
+            pods = {key.split("/", 2)[2] for key in held}
+            watched.extend((promql, names) for promql in queries.visible_pods(metric, pods))
         return watched
 
     async def _visible(self, promql: str, now: datetime) -> frozenset[str]:
-        """The reservation keys of the pods the query finds running."""
-        samples = await self._client.query(promql, time=now, allow_empty=True)
+        """The reservation keys of the pods the query finds running; none when it fails
+        (releasing is never needed: the reservations last until a later refresh or the
+        TTL, while failing would make the whole refresh stale)."""
+        try:
+            samples = await self._client.query(promql, time=now, allow_empty=True)
+        except PrometheusError as error:
+            log.warning("cannot tell which reserved pods run: %s", error)
+            return frozenset()
         return frozenset(
             reservation_key(sample.labels.get("namespace", ""), "Pod", sample.labels.get("pod", ""))
             for sample in samples

@@ -29,6 +29,14 @@ CC = queries.BudgetQuery(
 )
 
 
+def hold(ledger: ReservationLedger, pod: str, *, admitted: datetime) -> None:
+    """ml-train/`pod` holds $12 of Sales-5045's room in budget `cc` since `admitted`."""
+    assert ledger.try_reserve(
+        budget="cc", group="Sales-5045", key=f"ml-train/Pod/{pod}", amount=Decimal(12),
+        limit=Decimal(100), now=admitted,
+    )  # fmt: skip
+
+
 def refresher_for(
     url: str,
     clock: SettableClock,
@@ -285,14 +293,7 @@ async def test_budget_metrics_show_spend_cap_utilisation_reservations_and_data_a
     registry = CollectorRegistry()
     clock = SettableClock(T)
     ledger = ReservationLedger()
-    assert ledger.try_reserve(
-        budget="cc",
-        group="Sales-5045",
-        key="ml-train/Pod/x",
-        amount=Decimal(12),
-        limit=Decimal(100),
-        now=T,
-    )
+    hold(ledger, "x", admitted=T)
     metrics = SpendMetrics(registry)
     refresher, client = refresher_for(proxy.url, clock, metrics=metrics, reservations=ledger)
     assert registry.get_sample_value("costwarden_spend_data_age_seconds") == float("inf")
@@ -337,10 +338,7 @@ async def test_reservations_go_only_with_a_refresh_that_publishes_the_run_rate_c
             return super().release_visible(*args, **kwargs)
 
     ledger = Ledger()
-    assert ledger.try_reserve(
-        budget="cc", group="Sales-5045", key="ml-train/Pod/train-a100", amount=Decimal(12),
-        limit=Decimal(100), now=T - timedelta(minutes=5),
-    )  # fmt: skip
+    hold(ledger, "train-a100", admitted=T - timedelta(minutes=5))
     refresher, client = refresher_for(proxy.url, clock, reservations=ledger)
     proxy.fail_matching = b"sum_over_time"  # the period-to-date spend query
     assert (await refresher.refresh()).error is not None
@@ -366,12 +364,27 @@ async def test_pods_are_asked_about_only_while_the_ledger_holds_one_old_enough_t
         return proxy.requests - before
 
     plain = await queries_sent()  # the probe, spent and run-rate
-    assert ledger.try_reserve(
-        budget="cc", group="Sales-5045", key="ml-train/Pod/pending-0", amount=Decimal(12),
-        limit=Decimal(100), now=T - timedelta(seconds=30),
-    )  # fmt: skip
+    hold(ledger, "pending-0", admitted=T - timedelta(seconds=30))
     assert await queries_sent() == plain  # too young to release: not asked about
     clock.advance(timedelta(minutes=2))
     assert await queries_sent() == plain + 1
     assert ledger.reserved(budget="cc", group="Sales-5045", now=clock.now()) == 12  # not shown
+    await client.aclose()
+
+
+async def test_a_failing_query_of_the_pods_held_keeps_their_reservations_not_the_data_stale(
+    proxy: FaultProxy,
+) -> None:
+    clock = SettableClock(T)
+    ledger = ReservationLedger()
+    hold(ledger, "train-a100", admitted=T - timedelta(minutes=5))
+    refresher, client = refresher_for(proxy.url, clock, reservations=ledger)
+    proxy.fail_matching = b"pod%3D~"  # pod=~ : only the query of the pods held
+    snapshot = await refresher.refresh()
+    assert (snapshot.error, snapshot.fetched_at) == (None, T)
+    assert snapshot.budgets["cc"]["Sales-5045"].run_rate_hourly == Decimal("5.25")
+    assert ledger.reserved(budget="cc", group="Sales-5045", now=T) == 12
+    proxy.fail_matching = None
+    await refresher.refresh()
+    assert ledger.reserved(budget="cc", group="Sales-5045", now=T) == 0
     await client.aclose()

@@ -65,9 +65,18 @@ def test_opencost_joins_allocations_to_node_prices_and_namespaces_to_their_label
 
 def test_the_pods_held_are_asked_for_by_name_with_dots_taken_literally() -> None:
     promql = queries.visible_pods(queries.POD_HOURLY_COST, ["train-0", "web.v2-0"])
-    assert promql == (
+    assert promql == [
         'count by (namespace, pod) (costwarden_pod_hourly_cost{pod=~"train-0|web\\\\.v2-0"})'
-    )
+    ]
+
+
+def test_the_pods_held_are_asked_for_a_batch_at_a_time_and_not_at_all_without_any() -> None:
+    promql = queries.visible_pods("m", ["c", "a", "b"], per_query=2)
+    assert promql == [
+        'count by (namespace, pod) (m{pod=~"a|b"})',
+        'count by (namespace, pod) (m{pod=~"c"})',
+    ]
+    assert queries.visible_pods("m", []) == []
 
 
 def test_a_custom_run_rate_says_nothing_of_which_pods_it_counts() -> None:
