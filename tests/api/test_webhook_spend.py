@@ -135,17 +135,19 @@ def prometheus(
 
 @contextlib.contextmanager
 def budgeted_webhook(
-    tmp_path: Path, prometheus: PrometheusServer, cap: str
+    tmp_path: Path, prometheus: PrometheusServer, cap: str, *, clock: SettableClock | None = None
 ) -> Iterator[tuple[application.App, httpx.Client]]:
     """The webhook with `cc-budget` capping Sales-5045 at `cap`, spend from the seeded
-    Prometheus at T, serving, its first spend snapshot fetched; and a client for it."""
+    Prometheus at T (or `clock`'s time, refreshed every 50 ms), serving, its first spend
+    snapshot fetched; and a client for it."""
     policy = tmp_path / "budget.yaml"
     policy.write_text(budget_policy(cap))
-    settings = local_settings(policies=(policy,), prometheus_url=prometheus.url)
+    refresh = {} if clock is None else {"spend_refresh_seconds": 0.05}
+    settings = local_settings(policies=(policy,), prometheus_url=prometheus.url, **refresh)
     app = application.create_app(
         settings,
         namespaces=application.StaticNamespaceLabels(NAMESPACES),
-        clock=SettableClock(T),
+        clock=clock or SettableClock(T),
     )
     with (
         running(app) as serving,
@@ -184,6 +186,38 @@ def test_a_burst_is_capped_by_the_ledger_and_dry_runs_reserve_nothing(
         denial = http.post("/validate", json=second).json()["response"]
     assert denial["allowed"] is False
     assert denial["status"]["message"].startswith("[cc-budget]")
+
+
+@pytest.mark.prometheus
+def test_once_spend_data_shows_an_admitted_pod_running_its_reservation_no_longer_takes_room(
+    tmp_path: Path, prometheus: PrometheusServer
+) -> None:
+    # Room for one 4×A100 pod, as above. The first one's reservation takes it; once the
+    # spend data shows train-a100 running (the seeded history does), its cost is in the
+    # run-rate, the reservation goes, and the second fits: the run-rate alone leaves room.
+    first = review("009-")
+    second = copy.deepcopy(first)
+    second["request"]["uid"] = "second-pod"
+    second["request"]["name"] = second["request"]["object"]["metadata"]["name"] = "train-b"
+    clock = SettableClock(T)
+    with budgeted_webhook(tmp_path, prometheus, "12000", clock=clock) as (app, http):
+        ledger = app.reservations
+        assert ledger is not None
+
+        def allowed(body: dict[str, Any]) -> bool:
+            decision: bool = http.post("/validate", json=body).json()["response"]["allowed"]
+            return decision
+
+        assert allowed(first)
+        assert not allowed(second)
+        clock.advance(timedelta(minutes=3))  # its reservation is old enough to release
+        wait_until(
+            lambda: ledger.reserved(budget="cc-budget", group="Sales-5045", now=clock.now()) == 0,
+            what="the first pod's reservation released",
+        )
+        assert app.spend is not None
+        assert app.spend.snapshot().error is None
+        assert allowed(second)
 
 
 @pytest.mark.prometheus
