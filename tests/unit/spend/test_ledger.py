@@ -336,3 +336,17 @@ def test_release_visible_drops_what_the_spend_data_shows_running_in_those_budget
     # Released, it holds nothing: the room is there for the next admission.
     assert reserve(ledger, "ml-train/Pod/d", "85", now=later)
     assert not reserve(ledger, "ml-train/Pod/e", "1", now=later)
+
+
+def test_held_names_the_old_enough_reservations_of_one_kind_in_the_budgets_asked() -> None:
+    ledger = ReservationLedger()
+    assert reserve(ledger, "ml-train/Pod/a", "1")
+    assert reserve(ledger, "ml-train/Deployment/a", "1")  # its pods are not "a"
+    assert reserve(ledger, "ml-train/Pod/b", "1", budget="custom")
+    assert reserve(ledger, "ml-train/Pod/c", "1", now=NOW + timedelta(seconds=1))
+    after = NOW + timedelta(microseconds=1)
+    assert ledger.held("Pod", {"cc"}, admitted_before=after) == {"ml-train/Pod/a"}
+    assert ledger.held("Pod", {"cc", "custom"}, admitted_before=after) == {
+        "ml-train/Pod/a",
+        "ml-train/Pod/b",
+    }
