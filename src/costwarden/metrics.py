@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
@@ -270,6 +271,8 @@ class AdmissionMetrics:
 # ---------------------------------------------------------------------------------------
 
 POD_COST_LABELS = ("namespace", "pod", "cost_centre", "team", "gpu_model", "capacity_type")
+ReleaseReason = Literal["running", "deleted", "relist"]
+"""Why a budget reservation went before its TTL (`SpendMetrics.released`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,6 +343,14 @@ class SpendMetrics:
             "Spend refreshes that failed (the previous data was kept).",
             registry=registry,
         )
+        self.reservations_released = Counter(
+            "costwarden_budget_reservations_released_total",
+            "Budget reservations dropped before their TTL (this replica), by reason: "
+            "running (spend data shows the pod), deleted (the pod watch saw it go), "
+            "relist (gone from a full list of pods).",
+            ("reason",),
+            registry=registry,
+        )
 
     def set_pod_cost(self, labels: tuple[str, ...], hourly: Decimal) -> None:
         """`labels` in `POD_COST_LABELS` order."""
@@ -382,3 +393,8 @@ class SpendMetrics:
 
     def spend_refresh_failed(self) -> None:
         self.spend_refresh_failures.inc()
+
+    def released(self, reason: ReleaseReason, count: int) -> None:
+        """`count` reservations dropped before their TTL."""
+        if count:
+            self.reservations_released.labels(reason).inc(count)

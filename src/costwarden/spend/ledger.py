@@ -255,14 +255,17 @@ class ReservationLedger:
                 dropped += len(gone)
         return dropped
 
-    def release(self, key: str, *, owner: str | None = None) -> None:
+    def release(self, key: str, *, owner: str | None = None) -> int:
         """Drop every reservation `key` holds; with `owner`, only those that object made
-        (a pod deleted and re-created under its name keeps the new one's)."""
+        (a pod deleted and re-created under its name keeps the new one's). How many."""
+        dropped = 0
         with self._lock:
             for held in self._groups.values():
                 entry = held.entries.get(key)
                 if entry is not None and (owner is None or entry[2] == owner):
                     held.drop(key)
+                    dropped += 1
+        return dropped
 
 
 _WIDE = Context(prec=MAX_PREC)

@@ -170,6 +170,8 @@ class SpendRefresher:
         dropped = self._reservations.release_visible(
             budgets, visible, admitted_before=now - VISIBLE_AFTER
         )
+        if self._metrics is not None:
+            self._metrics.released("running", dropped)
         if dropped:
             log.info("released %d reservations: their pods' cost is in the run-rate", dropped)
 

@@ -99,7 +99,7 @@ class PodCostTracker:
             elif uid is not None:
                 self._uids[key] = uid
         if event_type == "DELETED" and uid is not None:
-            self._release(key, uid)
+            self._metrics.released("deleted", self._release(key, uid))
 
     def replace(self, pods: Iterable[Mapping[str, Any]]) -> None:
         """A full list (after (re)connecting): pods not in it drop their series, and the
@@ -119,8 +119,7 @@ class PodCostTracker:
                 self._set(key, series)
             gone = [(key, uid) for key, uid in self._uids.items() if uids.get(key) != uid]
             self._uids = uids
-        for key, uid in gone:
-            self._release(key, uid)
+        self._metrics.released("relist", sum(self._release(key, uid) for key, uid in gone))
         if self._reservations is not None:
             # Pods admitted and deleted while the watch was down were never seen at all.
             listed_keys = {
@@ -130,14 +129,16 @@ class PodCostTracker:
             dropped = self._reservations.release_unlisted(
                 "Pod", listed_keys, admitted_before=self._clock() - RELIST_GRACE
             )
+            self._metrics.released("relist", dropped)
             if dropped:
                 log.info("released the reservations of %d pods gone before they were seen", dropped)
 
-    def _release(self, key: tuple[str, str], uid: str) -> None:
-        """The reservation the pod `uid` was admitted with, if it holds one."""
-        if self._reservations is not None:
-            namespace, name = key
-            self._reservations.release(reservation_key(namespace, "Pod", name), owner=uid)
+    def _release(self, key: tuple[str, str], uid: str) -> int:
+        """The reservations the pod `uid` was admitted with, if it holds any: how many."""
+        if self._reservations is None:
+            return 0
+        namespace, name = key
+        return self._reservations.release(reservation_key(namespace, "Pod", name), owner=uid)
 
     def _set(self, key: tuple[str, str], series: _Series | None) -> None:
         old = self._series.pop(key, None)

@@ -254,8 +254,13 @@ async def test_a_refresh_releases_the_reservations_of_pods_its_run_rate_now_coun
         queries.BudgetQuery(name="oc", group_by="cost_centre", source="opencost"),
     ]
     client = PrometheusClient(prometheus.url, timeout_seconds=10)
+    registry = CollectorRegistry()
     refresher = SpendRefresher(
-        client=client, budgets=budgets, clock=SettableClock(T), reservations=ledger
+        client=client,
+        budgets=budgets,
+        clock=SettableClock(T),
+        reservations=ledger,
+        metrics=SpendMetrics(registry),
     )
     try:
         assert (await refresher.refresh()).error is None
@@ -266,6 +271,12 @@ async def test_a_refresh_releases_the_reservations_of_pods_its_run_rate_now_coun
         return ledger.reserved(budget=budget, group="Sales-5045", now=T)
 
     assert (reserved("cc"), reserved("custom"), reserved("oc")) == (20, 10, 0)
+    assert (
+        registry.get_sample_value(
+            "costwarden_budget_reservations_released_total", {"reason": "running"}
+        )
+        == 2
+    )
     assert (
         ledger.reserved(budget="cc", group="Sales-5045", now=T, excluding="ml-train/Pod/llm-0")
         == 10

@@ -221,13 +221,18 @@ def admit_train_a100(ledger: ReservationLedger) -> dict[str, Any]:
     return dict(request.object)
 
 
-def tracker_with(ledger: ReservationLedger, *, at: datetime = RESERVE_NOW) -> PodCostTracker:
+def tracker_with(
+    ledger: ReservationLedger,
+    *,
+    at: datetime = RESERVE_NOW,
+    registry: CollectorRegistry | None = None,
+) -> PodCostTracker:
     """A tracker whose clock says `at`: by default the moment of the admissions, so a relist
     releases only pods it had seen (`RELIST_GRACE`)."""
     return PodCostTracker(
         estimate=estimate,
         namespaces=Namespaces(),
-        metrics=SpendMetrics(CollectorRegistry()),
+        metrics=SpendMetrics(registry or CollectorRegistry()),
         reservations=ledger,
         clock=lambda: at,
     )
@@ -345,3 +350,30 @@ def test_deleted_pods_of_a_controller_leave_the_controllers_reservation() -> Non
     replica["metadata"]["uid"] = "pod-uid"
     tracker.apply("DELETED", replica)
     assert ledger.reserved(budget="b", group="g", now=RESERVE_NOW) == Decimal(5)
+
+
+def test_reservations_released_early_are_counted_by_why() -> None:
+    ledger = ReservationLedger()
+    registry = CollectorRegistry()
+    tracker = tracker_with(
+        ledger, at=RESERVE_NOW + RELIST_GRACE + timedelta(seconds=1), registry=registry
+    )
+
+    def released(reason: str) -> float | None:
+        return registry.get_sample_value(
+            "costwarden_budget_reservations_released_total", {"reason": reason}
+        )
+
+    obj = admit_train_a100(ledger)
+    tracker.apply("ADDED", obj)
+    tracker.apply("DELETED", obj)
+    tracker.apply("DELETED", obj)  # delivered twice: released once
+    assert (released("deleted"), released("relist")) == (1, None)
+    admit_train_a100(ledger)
+    tracker.apply("ADDED", obj)
+    tracker.replace([])  # seen, then gone from the list
+    assert released("relist") == 1
+    admit_train_a100(ledger)
+    tracker.replace([])  # never seen, gone from the list past the grace
+    assert (released("deleted"), released("relist")) == (1, 2)
+    assert held(ledger) == 0
