@@ -201,6 +201,7 @@ class ReservationLedger:
         (there is nothing to compare). How many were dropped."""
         dropped = 0
         expiring_before = admitted_before + self._ttl
+        infix = _infix(kind)
         with self._lock:  # held a few ms per 10,000 reservations: once per relist
             for held in self._groups.values():
                 gone = [
@@ -209,7 +210,7 @@ class ReservationLedger:
                     if expires_at < expiring_before
                     and owner is not None
                     and listed.get(key) != owner
-                    and key.split("/", 2)[1] == kind
+                    and infix in key
                 ]
                 for key in gone:
                     held.drop(key)
@@ -220,7 +221,7 @@ class ReservationLedger:
         """The keys of `kind` holding reservations in `budgets` made before
         `admitted_before`: what `release_visible` could drop."""
         expiring_before = admitted_before + self._ttl
-        infix = f"/{kind}/"  # keys are namespace/kind/name, and no name holds a "/"
+        infix = _infix(kind)
         with self._lock:  # under 1 ms per 6,000 reservations held, once per refresh
             return {
                 key
@@ -266,6 +267,12 @@ class ReservationLedger:
                     held.drop(key)
                     dropped += 1
         return dropped
+
+
+def _infix(kind: str) -> str:
+    """What every key of `kind` holds: keys are namespace/kind/name, and neither a namespace
+    nor a name holds a "/" (`engine.budgeting.reservation_key`)."""
+    return f"/{kind}/"
 
 
 _WIDE = Context(prec=MAX_PREC)
