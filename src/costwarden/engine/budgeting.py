@@ -102,6 +102,24 @@ def reservation_key(namespace: str | None, kind: str, name: str) -> str:
     return f"{namespace}/{kind}/{name}"
 
 
+def change_key(key: str, request_uid: str) -> str:
+    """What a change of an existing object (an UPDATE, a scale) holds what it adds under:
+    the object's key and the request's uid (`ml-train/Deployment/llm#c98338ba-...`). Beside
+    the object's own reservation, not in its place: an autoscaler scaling up 2 -> 4 -> 5
+    within minutes of the creation holds 2 + 2 + 1 pods; the same request again (an API
+    server retry) replaces its own. `check` spells it out on its path."""
+    return f"{key}{_CHANGE}{request_uid}"
+
+
+def object_key(key: str) -> str:
+    """The object a reservation key belongs to: the key, or what a `change_key` names."""
+    return key.partition(_CHANGE)[0]
+
+
+_CHANGE = "#"
+"""Neither a key (namespace, kind, name) nor a uid holds one."""
+
+
 def owner_uid(metadata: Mapping[str, Any]) -> str | None:
     """The uid a reservation is owned by: the object's, from its metadata (None before the
     API server gave it one, as for a manifest checked offline)."""
@@ -214,12 +232,15 @@ def check(
             )  # fmt: skip
         fresh = (fetched_at + stale_after, context.spend_stale_after)
         held = _standing(name, config, group, cap, snapshot, now, held, fresh=fresh)
-    # The same object may already hold a reservation (mutate runs before validate, and the
-    # API server retries): it is replaced on admission, so it must not count against itself.
-    # An object named only by `generateName` has no name yet: its request uid (shared by
-    # the mutating and validating calls) tells it apart from its siblings.
+    # The same object may already hold a reservation (the API server retries, a namesake
+    # re-created): it is replaced on admission, so it must not count against itself. An
+    # object named only by `generateName` has no name yet: its request uid tells it apart
+    # from its siblings. A change of an existing object holds what it adds beside what the
+    # object holds, under its request's uid too (`change_key`).
     metadata = target.object.get("metadata") or {}
     key = f"{target.namespace}/{target.kind}/{metadata.get('name') or target.uid}"
+    if change.existing:
+        key = f"{key}{_CHANGE}{target.uid}"
     # Most workloads state no runtime, and run for the rest of the period: a glance at where
     # one could be stated settles it without reading each (`expected_runtime`).
     template = target.template

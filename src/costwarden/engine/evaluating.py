@@ -296,6 +296,7 @@ def _change(new: Target, old: Target | None, *, scale: bool) -> Change:
         spec_changed=spec_changed,
         scaled_up=new.template.pods > old.template.pods,
         delta_hourly=new.estimate.hourly.total - old.estimate.hourly.total,
+        existing=True,
     )
 
 

@@ -64,6 +64,9 @@ class Change(NamedTuple):
     """More pods run at once than before."""
     delta_hourly: Decimal
     """$/h added by the request (all of it on CREATE); budget rules charge this."""
+    existing: bool = False
+    """The object existed before (an UPDATE, a scale): what the request adds is held beside
+    what the object already holds, not in its place (`budgeting.change_key`)."""
 
 
 class Target(NamedTuple):

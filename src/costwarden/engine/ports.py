@@ -89,7 +89,7 @@ class Reservations(Protocol):
         """Reserved $ for the group's remaining period (expired entries excluded).
 
         `excluding`: a reservation key left out — the asking workload's own reservation
-        (mutate then validate of one object must not count it twice)."""
+        (a retried request must not count its object twice)."""
         ...
 
     def reserve(

@@ -7,8 +7,12 @@ a node is provisioned. Without a ledger, every request of a burst sees the same 
 and all pass. With it, each admission reserves its expected cost under one lock, so 50
 concurrent creations against room for 10 admit exactly 10.
 
-- Keyed by workload key: re-admitting the same object (mutate then validate, API server
-  retries, re-applies) replaces its reservation instead of adding a second one.
+- Keyed by workload key: admitting the same object again (API server retries, a
+  namesake re-created) replaces its reservation instead of adding a second one. A change
+  of an existing object (a scale-up, more GPUs) holds what it adds under the object's key
+  and its request's uid (`engine.budgeting.change_key`), beside what the object holds:
+  the releases below that name an object (running, relisted) drop its changes with it;
+  a deleted pod's changes (a priced annotation edited on it) go at the next relist or TTL.
 - A pod's entry goes once spend data shows it running (`release_visible`), and every
   entry expires after `ttl` (default 10 min: scrape interval + 5-min lookback + refresh
   interval + a margin for node provisioning). By then the workload's cost is in the
@@ -40,6 +44,7 @@ from datetime import datetime, timedelta
 from decimal import MAX_PREC, ROUND_CEILING, Context, Decimal
 from heapq import heappop, heappush
 
+from costwarden.engine.budgeting import object_key
 from costwarden.engine.ports import Reserving
 
 DEFAULT_TTL = timedelta(minutes=10)
@@ -209,7 +214,7 @@ class ReservationLedger:
                     for key, (_, expires_at, owner) in held.entries.items()
                     if expires_at < expiring_before
                     and owner is not None
-                    and listed.get(key) != owner
+                    and listed.get(object_key(key)) != owner
                     and infix in key
                 ]
                 for key in gone:
@@ -218,13 +223,13 @@ class ReservationLedger:
         return dropped
 
     def held(self, kind: str, budgets: Collection[str], *, admitted_before: datetime) -> set[str]:
-        """The keys of `kind` holding reservations in `budgets` made before
+        """The `kind` objects (keys) holding reservations in `budgets` made before
         `admitted_before`: what `release_visible` could drop."""
         expiring_before = admitted_before + self._ttl
         infix = _infix(kind)
         with self._lock:  # under 1 ms per 6,000 reservations held, once per refresh
             return {
-                key
+                object_key(key)
                 for (budget, _), held in self._groups.items()
                 if budget in budgets
                 for key, (_, expires_at, _) in held.entries.items()
@@ -249,7 +254,7 @@ class ReservationLedger:
                 gone = [
                     key
                     for key, (_, expires_at, _) in held.entries.items()
-                    if expires_at < expiring_before and key in visible
+                    if expires_at < expiring_before and object_key(key) in visible
                 ]
                 for key in gone:
                     held.drop(key)

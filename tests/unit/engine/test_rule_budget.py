@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 import pytest
 from hypothesis import example, given, settings
@@ -14,7 +14,7 @@ from costwarden.engine import budgeting, evaluating
 from costwarden.engine.budgeting import period_end
 from costwarden.engine.ports import BudgetSpend, Reserving, SpendSnapshot
 from costwarden.spend import periods
-from costwarden.spend.ledger import ReservationLedger
+from costwarden.spend.ledger import QUANTUM, ReservationLedger
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 HOURS_LEFT = Decimal(204)  # to 2026-12-01 00:00 UTC
@@ -403,6 +403,53 @@ def test_scaling_down_is_never_charged(pod, workload, policies, judge, context):
         new, policies(BUDGET), operation="UPDATE", old=old, context=context(spend=spend("99999"))
     )
     assert verdict.allowed
+
+
+def test_each_scale_up_holds_the_pods_it_adds_beside_what_the_workload_holds(
+    review, policies, catalog, context
+):
+    """Fixture 014 creates llm-server (2 replicas), fixture 034 scales it to 4: an autoscaler
+    scaling up minutes after the creation. None of their pods is in the spend data yet, so
+    the ledger must hold all four — a scale-up that replaced the workload's reservation
+    with the pods it adds would hold two."""
+    ledger = Ledger()
+    create, scale = review("014"), review("034")
+    assert create.object is not None
+    assert scale.object is not None
+
+    def evaluate(request, *, replicas_before: int):
+        stored = {**create.object, "spec": {**create.object["spec"], "replicas": replicas_before}}
+        ctx = context(
+            spend=spend("0"), reservations=ledger, workloads=engine.StaticWorkloads((stored,))
+        )
+        verdict = engine.evaluate(request, policies=policies(BUDGET), catalog=catalog, context=ctx)
+        assert verdict.allowed
+        return verdict
+
+    def scale_to(replicas: int, *, uid: str, before: int):
+        return scale._replace(
+            uid=uid,
+            object={**scale.object, "spec": {"replicas": replicas}},
+            old_object={**scale.object, "spec": {"replicas": before}},
+        )
+
+    pod_hourly = evaluate(create, replicas_before=2).estimate.pod.hourly.total
+
+    def pods(n: int) -> Decimal:  # n pods for the rest of the period, as the ledger holds it
+        return (n * pod_hourly * HOURS_LEFT).quantize(QUANTUM, ROUND_CEILING)
+
+    assert ledger.holding() == pods(2)
+    evaluate(scale, replicas_before=2)  # 034 as captured: 2 -> 4
+    assert ledger.holding() == pods(2) + pods(2)
+    evaluate(scale, replicas_before=2)  # the same request again (an API server retry)
+    assert ledger.holding() == pods(2) + pods(2)
+    evaluate(scale_to(5, uid="next-scale-up", before=4), replicas_before=4)
+    assert ledger.holding() == pods(2) + pods(2) + pods(1)
+    deployment = budgeting.reservation_key("ml-train", "Deployment", "llm-server")
+    assert [call["key"] for call in ledger.holds] == [
+        deployment, *[budgeting.change_key(deployment, scale.uid)] * 2,
+        budgeting.change_key(deployment, "next-scale-up"),
+    ]  # fmt: skip
 
 
 def test_pods_sharing_a_generate_name_each_hold_their_own_reservation(

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from costwarden.engine.budgeting import change_key
 from costwarden.engine.ports import Reservations
 from costwarden.spend.ledger import QUANTUM, ReservationLedger
 
@@ -350,3 +351,24 @@ def test_held_names_the_old_enough_reservations_of_one_kind_in_the_budgets_asked
         "ml-train/Pod/a",
         "ml-train/Pod/b",
     }
+
+
+def test_a_change_of_an_object_is_released_with_the_object_it_belongs_to() -> None:
+    """A charged change (`change_key`) holds beside its object's reservation, and goes
+    where the object's goes: shown running, or no longer listed under its uid."""
+    ledger = ReservationLedger()
+    a, b = "ml-train/Pod/a", "ml-train/Pod/b"
+    for key, owner in (
+        (a, "uid-a"), (change_key(a, "update-1"), "uid-a"),
+        (b, "uid-b"), (change_key(b, "update-2"), "uid-b"),
+    ):  # fmt: skip
+        assert reserve(ledger, key, "10", owner=owner)
+    assert ledger.reserved(budget="cc", group="Sales-5045", now=NOW) == Decimal(40)
+    after = NOW + timedelta(microseconds=1)
+    assert ledger.held("Pod", {"cc"}, admitted_before=after) == {a, b}
+    assert ledger.release_visible({"cc"}, {a}, admitted_before=after) == 2
+    assert ledger.reserved(budget="cc", group="Sales-5045", now=NOW) == Decimal(20)
+    # b listed under its uid: kept, its change too; listed under a new uid: both go.
+    assert ledger.release_unlisted("Pod", {b: "uid-b"}, admitted_before=after) == 0
+    assert ledger.release_unlisted("Pod", {b: "uid-new"}, admitted_before=after) == 2
+    assert ledger.reserved(budget="cc", group="Sales-5045", now=NOW) == 0
