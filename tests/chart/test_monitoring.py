@@ -1,19 +1,41 @@
-"""The optional ServiceMonitor scrapes the server's metrics port, and the PrometheusRule's
+"""The optional ServiceMonitor scrapes the server's metrics port keeping the pod cost
+series' own labels (checked by scraping with a real Prometheus), and the PrometheusRule's
 alerts are valid and fire when they should, checked by the real Prometheus rule engine
 (promtool)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from tests.chart.conftest import CHART, NAMESPACE, Objects, Render, load_values, of_kind, only
+from prometheus_client import CollectorRegistry, start_http_server
+from tests.chart.conftest import (
+    CHART,
+    NAMESPACE,
+    RELEASE,
+    Objects,
+    Render,
+    load_values,
+    of_kind,
+    only,
+)
 from tests.conftest import ROOT, require
+from tests.integration.prometheus.prometheus_harness import PrometheusServer, require_prometheus
+
+from costwarden.estimating.estimates import Breakdown, Placement, PodEstimate, Requests
+from costwarden.metrics import SpendMetrics
+from costwarden.spend import queries
+from costwarden.spend.prometheus import PrometheusClient
+from costwarden.spend.tracking import PodCostTracker
 
 
 @pytest.fixture(scope="module")
@@ -158,3 +180,102 @@ def test_alerts_use_only_metrics_the_server_defines(monitored: Objects) -> None:
     source = "\n".join(p.read_text() for p in (ROOT / "src" / "costwarden").rglob("*.py"))
     defined = set(re.findall(r'"(costwarden_[a-z_]+)"', source))
     assert used <= defined
+
+
+class _Namespaces:
+    def labels_for(self, namespace: str) -> Mapping[str, str] | None:
+        return {"ml-train": {"cost-centre": "Sales-5045"}}.get(namespace)
+
+
+def _gpu_pod(name: str, gpus: int) -> dict[str, Any]:
+    limits = {"nvidia.com/gpu": gpus}
+    return {
+        "metadata": {"name": name, "namespace": "ml-train"},
+        "spec": {
+            "nodeName": "gpu-1",
+            "containers": [{"name": "c", "resources": {"limits": limits}}],
+        },
+        "status": {"phase": "Running"},
+    }
+
+
+def _estimate(spec: Mapping[str, Any], annotations: Mapping[str, Any]) -> PodEstimate:
+    gpus = int(spec["containers"][0]["resources"]["limits"]["nvidia.com/gpu"])
+    return PodEstimate(
+        requests=Requests(cpu=Decimal(1), memory_gib=Decimal(1)),
+        placement=Placement(capacity_type="on-demand", accelerator_model="A100"),
+        hourly=Breakdown(Decimal(0), Decimal(0), Decimal("2.5") * gpus),
+        currency="USD",
+        catalog_version="test",
+    )
+
+
+@pytest.fixture
+def two_replicas() -> Iterator[list[str]]:
+    """Two webhook replicas' /metrics, each exporting the same two running pods."""
+    servers = []
+    for _ in range(2):
+        registry = CollectorRegistry()
+        tracker = PodCostTracker(
+            estimate=_estimate, namespaces=_Namespaces(), metrics=SpendMetrics(registry)
+        )
+        tracker.apply("ADDED", _gpu_pod("train", gpus=2))
+        tracker.apply("ADDED", _gpu_pod("serve", gpus=1))
+        servers.append(start_http_server(0, "127.0.0.1", registry))
+    yield [f"127.0.0.1:{server.server_address[1]}" for server, _ in servers]
+    for server, thread in servers:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.mark.prometheus
+async def test_scraped_as_the_service_monitor_says_pod_costs_keep_their_own_namespace_and_pod(
+    monitored: Objects, two_replicas: list[str], tmp_path: Path
+) -> None:
+    """The operator attaches each scraped replica's own namespace and pod name to its
+    series; the pod cost series name the running pod's. Unless the ServiceMonitor honours
+    the exported labels, Prometheus renames those to exported_namespace / exported_pod:
+    the default queries would then count each pod once per replica, all of it in the
+    release namespace, and never see a reserved pod running."""
+    require_prometheus()
+    (endpoint,) = only(monitored, "ServiceMonitor")["spec"]["endpoints"]
+    server = PrometheusServer(
+        tmp_path,
+        blocks=None,
+        scrape=tuple(two_replicas),
+        target_labels={
+            target: {"namespace": NAMESPACE, "pod": f"costwarden-5d8f7-{i}", "service": RELEASE}
+            for i, target in enumerate(two_replicas)
+        },
+        honor_labels=endpoint.get("honorLabels", False),  # the operator's default
+    )
+    server.start()
+    client = PrometheusClient(server.url)
+    pods = queries.visible_pods(queries.POD_HOURLY_COST, ["train", "serve"])
+
+    async def scraped_twice() -> None:  # both replicas' series are in
+        while len(await client.query("up == 1", time=datetime.now(UTC), allow_empty=True)) < 2:
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.5)
+
+    try:
+        await asyncio.wait_for(scraped_twice(), timeout=60)
+        now = datetime.now(UTC)
+        by_namespace = queries.default_run_rate(queries.BudgetQuery("ns", group_by="namespace"))
+        assert await client.query_by(by_namespace, time=now, label="namespace") == {
+            "ml-train": Decimal("7.5")
+        }
+        by_centre = queries.default_run_rate(queries.BudgetQuery("cc", group_by="cost_centre"))
+        assert await client.query_by(by_centre, time=now, label="cost_centre") == {
+            "Sales-5045": Decimal("7.5")
+        }
+        (visible,) = pods
+        shown = await client.query(visible, time=now, allow_empty=True)
+        assert sorted((s.labels["namespace"], s.labels["pod"]) for s in shown) == [
+            ("ml-train", "serve"),
+            ("ml-train", "train"),
+        ]
+    finally:
+        await client.aclose()
+        server.stop()

@@ -36,13 +36,14 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from tests.conftest import require
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
@@ -278,7 +279,13 @@ class PrometheusServer:
     """One real Prometheus process on loopback; stop() and start() keep port and data."""
 
     def __init__(
-        self, directory: Path, *, blocks: Path | None, scrape: tuple[str, ...] = ()
+        self,
+        directory: Path,
+        *,
+        blocks: Path | None,
+        scrape: tuple[str, ...] = (),
+        target_labels: Mapping[str, Mapping[str, str]] | None = None,
+        honor_labels: bool = False,
     ) -> None:
         self.data = directory / "data"
         self.data.mkdir(parents=True)
@@ -287,15 +294,19 @@ class PrometheusServer:
                 shutil.copytree(block, self.data / block.name)
         self.config = directory / "prometheus.yml"
         # `scrape`: host:port targets of a local /metrics, scraped every second so a test
-        # sees exported series quickly.
-        targets = ", ".join(f'"{target}"' for target in scrape)
+        # sees exported series quickly; `target_labels`: by target, the labels attached to
+        # its series, as service discovery attaches the scraped pod's namespace and name.
+        labels = target_labels or {}
+        job = {
+            "job_name": "costwarden",
+            "honor_labels": honor_labels,
+            "static_configs": [
+                {"targets": [target], "labels": dict(labels.get(target, {}))} for target in scrape
+            ],
+        }
         self.config.write_text(
-            "global:\n  scrape_interval: 1s\n"
-            + (
-                "scrape_configs:\n  - job_name: costwarden\n"
-                f"    static_configs:\n      - targets: [{targets}]\n"
-                if scrape
-                else "scrape_configs: []\n"
+            yaml.safe_dump(
+                {"global": {"scrape_interval": "1s"}, "scrape_configs": [job] if scrape else []}
             )
         )
         self.log = directory / "prometheus.log"
