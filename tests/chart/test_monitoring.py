@@ -79,11 +79,109 @@ def test_service_monitor_scrapes_the_metrics_port_of_the_release_service(
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
 
 
-def test_alert_rules_pass_promtool_check(monitored: Objects, promtool: str, tmp_path: Path) -> None:
+def test_alert_and_recording_rules_pass_promtool_check(
+    monitored: Objects, promtool: str, tmp_path: Path
+) -> None:
     rules = only(monitored, "PrometheusRule")["spec"]
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules))
     output = run_promtool(promtool, "check", "rules", "rules.yaml", cwd=tmp_path)
-    assert "SUCCESS: 7 rules found" in output
+    assert "SUCCESS: 11 rules found" in output
+
+
+def recorded(objects: Objects) -> dict[str, str]:
+    """The PrometheusRule's recording rules: name -> expression."""
+    groups = only(objects, "PrometheusRule")["spec"]["groups"]
+    return {r["record"]: r["expr"] for g in groups for r in g["rules"] if "record" in r}
+
+
+@pytest.mark.parametrize("group", ["cost_centre", "team", "namespace"])
+def test_recorded_run_rates_are_the_spend_sources_default_queries(
+    monitored: Objects, group: queries.GroupBy
+) -> None:
+    """So a budget's spend summed from them (README, "Query cost") is the default's."""
+    default = queries.default_run_rate(queries.BudgetQuery("b", group_by=group))
+    assert recorded(monitored)[f"costwarden:budget_run_rate:{group}"] == default
+
+
+def test_recorded_run_rates_count_each_pod_once_and_sum_to_the_default_spend(
+    monitored: Objects, promtool: str, tmp_path: Path
+) -> None:
+    """Two replicas export the same pods; an hour into the period (promtool's clock starts
+    at 1970-01-01 00:00 UTC, a month's start), the spend summed from the recorded run-rate
+    with the README's `spent_promql` is the default spent query's over the raw series."""
+    groups = only(monitored, "PrometheusRule")["spec"]["groups"]
+    rules = {"groups": [g for g in groups if g["name"] == "costwarden.run-rates"]}
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules))
+    train = (
+        'namespace="ml-train",pod="train",cost_centre="Sales",team="nlp",'
+        'gpu_model="A100",capacity_type="on-demand"'
+    )
+    serve = (
+        'namespace="ml-infer",pod="serve",cost_centre="Sales",team="search",'
+        'gpu_model="L4",capacity_type="spot"'
+    )
+    series = [
+        # Both replicas export both pods; serve runs from minute 31 on.
+        *(f'costwarden_pod_hourly_cost{{{train},instance="{r}"}}' for r in "ab"),
+        *(f'costwarden_pod_hourly_cost{{{serve},instance="{r}"}}' for r in "ab"),
+    ]
+    # `_x31`: no sample at minutes 0-30; `0.5x29`: 0.5 at minutes 31-60.
+    values = ["3x60", "3x60", "_x31 0.5x29", "_x31 0.5x29"]
+    hour = datetime(1970, 1, 1, 1, tzinfo=UTC)
+    by_centre = queries.BudgetQuery("b", group_by="cost_centre")
+    readme = queries.BudgetQuery(
+        "b",
+        group_by="cost_centre",
+        spent_promql="sum by (cost_centre) (sum_over_time("
+        "costwarden:budget_run_rate:cost_centre[{{range}}])) / 60",
+    )
+    spent = 3 * 60 / 60 + 0.5 * 30 / 60  # $ in the hour: 3 $/h for 60 min, 0.5 for 30
+    expectations = [
+        ("costwarden:budget_run_rate:cost_centre", "60m", {'cost_centre="Sales"': 3.5}),
+        ("costwarden:budget_run_rate:team", "60m", {'team="nlp"': 3, 'team="search"': 0.5}),
+        (
+            "costwarden:budget_run_rate:namespace",
+            "60m",
+            {'namespace="ml-train"': 3, 'namespace="ml-infer"': 0.5},
+        ),
+        (
+            "costwarden:pod_hourly_cost:gpu_model_capacity_type",
+            "60m",
+            {
+                'gpu_model="A100",capacity_type="on-demand"': 3,
+                'gpu_model="L4",capacity_type="spot"': 0.5,
+            },
+        ),
+        (queries.render(by_centre, now=hour).spent, "60m", {'cost_centre="Sales"': spent}),
+        (queries.render(readme, now=hour).spent, "60m", {'cost_centre="Sales"': spent}),
+    ]
+    test_file = {
+        "rule_files": ["rules.yaml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    {"series": s, "values": v} for s, v in zip(series, values, strict=True)
+                ],
+                "promql_expr_test": [
+                    {
+                        "expr": expr,
+                        "eval_time": at,
+                        "exp_samples": [
+                            {"labels": f"{name}{{{labels}}}", "value": value}
+                            for labels, value in samples.items()
+                        ],
+                    }
+                    for expr, at, samples in expectations
+                    for name in [expr if expr.startswith("costwarden:") else ""]
+                ],
+            }
+        ],
+    }
+    (tmp_path / "tests.yaml").write_text(yaml.safe_dump(test_file))
+    output = run_promtool(promtool, "test", "rules", "tests.yaml", cwd=tmp_path)
+    assert "SUCCESS" in output
 
 
 def alerts_at(
