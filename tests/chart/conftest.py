@@ -7,6 +7,8 @@ from __future__ import annotations
 import importlib.machinery
 import importlib.util
 import re
+import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -105,3 +107,20 @@ def webhooks(objects: Objects) -> Iterator[dict[str, Any]]:
     for obj in objects:
         if obj["kind"] in {"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"}:
             yield from obj["webhooks"]
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    path = shutil.which("promtool")
+    require(path is not None, what="promtool", install="apt-get install -y prometheus")
+    assert path is not None
+    return path
+
+
+def run_promtool(promtool: str, *args: str, cwd: Path) -> str:
+    """promtool's output; a failure shows what it said."""
+    result = subprocess.run(
+        [promtool, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout

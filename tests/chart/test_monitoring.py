@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
-import subprocess
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -27,8 +25,9 @@ from tests.chart.conftest import (
     load_values,
     of_kind,
     only,
+    run_promtool,
 )
-from tests.conftest import ROOT, require
+from tests.conftest import ROOT
 from tests.integration.prometheus.prometheus_harness import PrometheusServer, require_prometheus
 
 from costwarden.estimating.estimates import Breakdown, Placement, PodEstimate, Requests
@@ -41,22 +40,6 @@ from costwarden.spend.tracking import PodCostTracker
 @pytest.fixture(scope="module")
 def monitored(render: Render) -> Objects:
     return render(load_values(CHART / "ci" / "cert-manager-values.yaml"))
-
-
-@pytest.fixture(scope="module")
-def promtool() -> str:
-    path = shutil.which("promtool")
-    require(path is not None, what="promtool", install="apt-get install -y prometheus")
-    assert path is not None
-    return path
-
-
-def run_promtool(promtool: str, *args: str, cwd: Path) -> str:
-    result = subprocess.run(
-        [promtool, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
 
 
 def test_monitoring_objects_are_off_by_default(defaults: Objects) -> None:
