@@ -75,6 +75,30 @@ def test_the_chart_ships_the_dashboard_for_the_grafana_sidecar_only_when_asked(
     assert defaulted[0]["metadata"]["namespace"] == NAMESPACE
 
 
+def test_money_panels_show_the_currency_of_the_price_catalog(render: Render) -> None:
+    values = load_values(CHART / "ci" / "cert-manager-values.yaml")
+    values["metrics"]["grafanaDashboard"]["currency"] = "EUR"
+    config_map = only(
+        [o for o in render(values) if o["metadata"]["name"].endswith("-dashboard")], "ConfigMap"
+    )
+    units = {
+        panel["title"]: panel["fieldConfig"]["defaults"].get("unit")
+        for panel in json.loads(config_map["data"]["costwarden.json"])["panels"]
+        if panel["type"] != "row"
+    }
+    shipped = {
+        panel["title"]: panel["fieldConfig"]["defaults"].get("unit")
+        for panel in dashboard()["panels"]
+        if panel["type"] != "row"
+    }
+    money = {title for title, unit in shipped.items() if unit == "currencyUSD"}
+    assert {"Spent and cap", "Cost per hour by cost centre", "Most expensive running pods"} <= money
+    assert {title for title, unit in units.items() if unit == "currencyEUR"} == money
+    assert {t: u for t, u in units.items() if t not in money} == {
+        t: u for t, u in shipped.items() if t not in money
+    }
+
+
 def test_every_panel_query_is_promql_the_prometheus_engine_accepts(
     promtool: str,
     tmp_path: Path,
