@@ -383,6 +383,7 @@ class ReadOnlyReservations:
         limit: Decimal,
         now: datetime,
         owner: str | None = None,
+        pods: int = 1,
         write: bool = True,
     ) -> Reserving:
         """The ledger's answer, whatever `write` asks: nothing is written."""
@@ -551,6 +552,8 @@ def serve(settings: Settings) -> None:
             team_label=settings.team_label,
             reservations=app.reservations,
         )
+        if app.spend is not None:
+            app.spend.watch_workloads(tracker)  # a Deployment's pods release its reservation
         kube_pods.start_pod_watch(clients.core_v1, tracker, stop=stop)
     serving = Serving(app)
     settle_heap()

@@ -346,8 +346,8 @@ class SpendMetrics:
         self.reservations_released = Counter(
             "costwarden_budget_reservations_released_total",
             "Budget reservations dropped before their TTL (this replica), by reason: "
-            "running (spend data shows the pod), deleted (the pod watch saw it go), "
-            "relist (gone from a full list of pods).",
+            "running (spend data shows the pod, or a workload's pods), deleted (the pod "
+            "watch saw it go), relist (gone from a full list of pods).",
             ("reason",),
             registry=registry,
         )

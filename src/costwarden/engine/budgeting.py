@@ -120,6 +120,31 @@ _CHANGE = "#"
 """Neither a key (namespace, kind, name) nor a uid holds one."""
 
 
+def priced_with(pod: Mapping[str, Any]) -> str | None:
+    """The reservation key of the workload a pod was priced with when its controller is
+    one of Kubernetes' (`CHARGED_WITH_OWNER`): a Deployment's pods through their ReplicaSet,
+    named `<deployment>-<pod-template-hash>`. None for a pod charged itself."""
+    metadata = pod.get("metadata") or {}
+    owner = next(
+        (
+            o
+            for o in metadata.get("ownerReferences") or ()
+            if isinstance(o, Mapping) and o.get("controller")
+        ),
+        None,
+    )
+    if owner is None:
+        return None
+    kind, name = owner.get("kind"), owner.get("name")
+    if kind not in CHARGED_WITH_OWNER or not isinstance(name, str):
+        return None
+    if kind == "ReplicaSet":
+        template_hash = (metadata.get("labels") or {}).get("pod-template-hash")
+        if template_hash and name.endswith(f"-{template_hash}"):
+            kind, name = "Deployment", name[: -len(template_hash) - 1]
+    return reservation_key(metadata.get("namespace"), kind, name)
+
+
 def owner_uid(metadata: Mapping[str, Any]) -> str | None:
     """The uid a reservation is owned by: the object's, from its metadata (None before the
     API server gave it one, as for a manifest checked offline)."""
@@ -272,6 +297,7 @@ def check(
             limit=held.limit,
             now=now,
             owner=owner,
+            pods=change.pods,
             write=hold == "now" and charged,
         )
     projected = held.base + reserved + workload
@@ -289,7 +315,9 @@ def check(
         # Under the cap, but the ledger's share for this replica is taken.
         return Outcome(findings=(_refused(terms.refused()),))
     reservation = (
-        Reservation(name, group, key, workload, held.limit, owner, terms.refused) if later else None
+        Reservation(name, group, key, workload, held.limit, owner, change.pods, terms.refused)
+        if later
+        else None
     )
     if projected <= standing.warn_above:
         return Outcome(reservation=reservation)
@@ -307,6 +335,7 @@ def hold(reservation: Reservation, reservations: Reservations, *, now: datetime)
         limit=reservation.limit,
         now=now,
         owner=reservation.owner,
+        pods=reservation.pods,
     ).fits
     return None if fits else _refused(reservation.describe())
 

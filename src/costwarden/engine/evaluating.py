@@ -289,15 +289,27 @@ def _same_pods(template: workloads.PodTemplate, other: workloads.PodTemplate) ->
 
 
 def _change(new: Target, old: Target | None, *, scale: bool) -> Change:
+    pods = new.template.pods
     if old is None:
-        return Change(spec_changed=True, scaled_up=True, delta_hourly=new.estimate.hourly.total)
+        return Change(
+            spec_changed=True,
+            scaled_up=True,
+            delta_hourly=new.estimate.hourly.total,
+            pods=int(pods),
+        )
     spec_changed = not scale and new.kind != "Pod" and new.template.spec != old.template.spec
+    if new.estimate.pod.hourly.total == old.estimate.pod.hourly.total:
+        pods = max(pods - old.template.pods, _NO_PODS)  # only the added pods cost more
     return Change(
         spec_changed=spec_changed,
         scaled_up=new.template.pods > old.template.pods,
         delta_hourly=new.estimate.hourly.total - old.estimate.hourly.total,
         existing=True,
+        pods=int(pods),
     )
+
+
+_NO_PODS = Decimal(0)
 
 
 def _judge(

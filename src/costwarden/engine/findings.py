@@ -41,6 +41,8 @@ class Reservation(NamedTuple):
     limit: Decimal
     owner: str | None
     """The object's uid: its deletion releases this reservation, not a namesake's."""
+    pods: int
+    """`Change.pods`."""
     describe: Callable[[], str]
     """The denial's text should the ledger refuse (formatted only then)."""
 
@@ -67,6 +69,10 @@ class Change(NamedTuple):
     existing: bool = False
     """The object existed before (an UPDATE, a scale): what the request adds is held beside
     what the object already holds, not in its place (`budgeting.change_key`)."""
+    pods: int = 1
+    """The pods that will run at the added cost: all of the object's when each costs more
+    (a CREATE, a new pod spec), the added ones when it only scales up. The spend data shows
+    the cost once that many of the object's pods created since run (`Reservations`)."""
 
 
 class Target(NamedTuple):

@@ -102,6 +102,7 @@ class Reservations(Protocol):
         limit: Decimal,
         now: datetime,
         owner: str | None = None,
+        pods: int = 1,
         write: bool = True,
     ) -> Reserving:
         """In one step: the group's live reservations but `key`'s own, and whether `amount`
@@ -110,5 +111,7 @@ class Reservations(Protocol):
         (a dry run, or a request another rule denies).
 
         `owner`: the uid of the object reserving, so that its deletion releases its own
-        reservation and never that of a namesake created since."""
+        reservation and never that of a namesake created since. `pods`: how many of the
+        object's pods, created from now on, run at `amount` (`Change.pods`): once the
+        spend data shows that many, it counts them and the reservation can go."""
         ...

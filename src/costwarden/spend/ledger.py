@@ -13,12 +13,13 @@ concurrent creations against room for 10 admit exactly 10.
   and its request's uid (`engine.budgeting.change_key`), beside what the object holds:
   the releases below that name an object (running, relisted) drop its changes with it;
   a deleted pod's changes (a priced annotation edited on it) go at the next relist or TTL.
-- A pod's entry goes once spend data shows it running (`release_visible`), and every
+- A pod's entry goes once spend data shows it running (`release_visible`), a workload's
+  once it shows the pods that run at it (`held_workloads`, `release_shown`), and every
   entry expires after `ttl` (default 10 min: scrape interval + 5-min lookback + refresh
   interval + a margin for node provisioning). By then the workload's cost is in the
   run-rate, or it never started and should no longer hold budget. While both overlap
-  (a controller's pods, until the TTL), the cost is counted twice: the ledger errs
-  towards denying, never towards overshooting.
+  (the pods that show before all of a workload's do), the cost is counted twice: the
+  ledger errs towards denying, never towards overshooting.
   Expired entries are found through a heap of expiry times (`_Group`), so a steady
   stream of new pods, which expires one entry per admission, costs each admission that
   one entry, not a scan of what is held.
@@ -39,7 +40,7 @@ concurrent creations against room for 10 admit exactly 10.
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 from decimal import MAX_PREC, ROUND_CEILING, Context, Decimal
 from heapq import heappop, heappush
@@ -53,6 +54,9 @@ QUANTUM = Decimal("1e-9")
 sums of such amounts are exact, so a group keeps a running total that never drifts from
 the sum of its entries."""
 _ZERO = Decimal(0)
+
+_Entry = tuple[Decimal, datetime, str | None, int]
+"""A reservation: amount, when it expires, the owner's uid, the pods that run at it."""
 
 
 class _Group:
@@ -76,12 +80,12 @@ class _Group:
     __slots__ = ("entries", "expiries", "queued", "total")
 
     def __init__(self) -> None:
-        self.entries: dict[str, tuple[Decimal, datetime, str | None]] = {}
+        self.entries: dict[str, _Entry] = {}
         self.expiries: list[tuple[datetime, str]] = []
         self.queued: dict[str, datetime] = {}
         self.total = _ZERO
 
-    def own(self, now: datetime, key: str) -> tuple[Decimal, datetime, str | None] | None:
+    def own(self, now: datetime, key: str) -> _Entry | None:
         """`key`'s live entry, once what has expired is dropped."""
         expiries = self.expiries
         if expiries and expiries[0][0] <= now:
@@ -150,6 +154,7 @@ class ReservationLedger:
         limit: Decimal,
         now: datetime,
         owner: str | None = None,
+        pods: int = 1,
         write: bool = True,
     ) -> Reserving:
         """Under one lock: the group's live reservations but `key`'s own (`others`), and
@@ -175,7 +180,7 @@ class ReservationLedger:
                 if held is None:
                     held = self._groups[(budget, group)] = _Group()
                 expires_at = now + self._ttl
-                held.entries[key] = (amount, expires_at, owner)
+                held.entries[key] = (amount, expires_at, owner, pods)
                 held.total = others + amount  # `others` left `key`'s own out
                 if own is None or expires_at < own[1]:
                     held.queue(key, expires_at)  # else the pair of `own` counts
@@ -211,7 +216,7 @@ class ReservationLedger:
             for held in self._groups.values():
                 gone = [
                     key
-                    for key, (_, expires_at, owner) in held.entries.items()
+                    for key, (_, expires_at, owner, _) in held.entries.items()
                     if expires_at < expiring_before
                     and owner is not None
                     and listed.get(object_key(key)) != owner
@@ -232,7 +237,7 @@ class ReservationLedger:
                 object_key(key)
                 for (budget, _), held in self._groups.items()
                 if budget in budgets
-                for key, (_, expires_at, _) in held.entries.items()
+                for key, (_, expires_at, _, _) in held.entries.items()
                 if expires_at < expiring_before and infix in key
             }
 
@@ -245,6 +250,35 @@ class ReservationLedger:
         before `admitted_before`: a namesake deleted just before this object was admitted
         can look visible until the next scrape marks its series stale. How many were
         dropped."""
+        return self._drop(budgets, lambda key: object_key(key) in visible, admitted_before)
+
+    def held_workloads(self, budgets: Collection[str]) -> dict[str, tuple[datetime, int]]:
+        """The reservations in `budgets` of workloads that run their pods through a
+        controller (a Deployment, a Job, ...; a scale-up's too): key -> (when it was made,
+        how many pods run at it). What `release_shown` may drop once the spend data shows
+        that many of the workload's pods created since."""
+        ttl = self._ttl
+        pod = _infix("Pod")
+        with self._lock:  # like `held`: once per refresh
+            return {
+                key: (expires_at - ttl, pods)
+                for (budget, _), held in self._groups.items()
+                if budget in budgets
+                for key, (_, expires_at, _, pods) in held.entries.items()
+                if pod not in key
+            }
+
+    def release_shown(
+        self, budgets: Collection[str], keys: Collection[str], *, admitted_before: datetime
+    ) -> int:
+        """Drop these reservations (keys, as `held_workloads` names them) in `budgets`:
+        the spend data fetched now shows the pods that run at them. Only those made before
+        `admitted_before`, as for `release_visible`. How many were dropped."""
+        return self._drop(budgets, keys.__contains__, admitted_before)
+
+    def _drop(
+        self, budgets: Collection[str], which: Callable[[str], bool], admitted_before: datetime
+    ) -> int:
         dropped = 0
         expiring_before = admitted_before + self._ttl
         with self._lock:  # held about a ms per 10,000 reservations: once per refresh
@@ -253,8 +287,8 @@ class ReservationLedger:
                     continue
                 gone = [
                     key
-                    for key, (_, expires_at, _) in held.entries.items()
-                    if expires_at < expiring_before and object_key(key) in visible
+                    for key, (_, expires_at, _, _) in held.entries.items()
+                    if expires_at < expiring_before and which(key)
                 ]
                 for key in gone:
                     held.drop(key)

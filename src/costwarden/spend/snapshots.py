@@ -16,7 +16,12 @@ Each refresh also asks which of the pods the ledger holds the budgets' default r
 count (`queries.visible_pods`) and, once the new snapshot is published, releases their
 reservations in those budgets (`ReservationLedger.release_visible`): from then on their
 cost is in the run-rate, and holding it in the ledger too would count it twice until the
-TTL. Reservations younger than `VISIBLE_AFTER` stay.
+TTL. Reservations younger than `VISIBLE_AFTER` stay. With the pod watch
+(`watch_workloads`), the same goes for a workload whose controller makes its pods (a
+Deployment, a Job, a scale-up): its reservation goes once the run-rate counts as many of
+its pods created since as run at it — and as many more as its later reservations
+(scale-ups) run at, so that the pods of a scale-up never release what the first pods
+still hold (`_shown`).
 """
 
 from __future__ import annotations
@@ -26,13 +31,13 @@ import contextlib
 import dataclasses
 import logging
 import math
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from types import MappingProxyType
-from typing import TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
-from costwarden.engine.budgeting import reservation_key
+from costwarden.engine.budgeting import object_key, reservation_key
 from costwarden.engine.ports import EMPTY_SPEND, BudgetSpend, Clock, SpendSnapshot
 from costwarden.metrics import BudgetFigures, SpendMetrics
 from costwarden.spend import queries
@@ -47,8 +52,35 @@ VISIBLE_AFTER = timedelta(minutes=2)
 """A reservation younger than this stays, though spend data shows a pod of its name: a
 namesake deleted just before it was admitted shows until the next scrape marks its series
 stale (one scrape interval, 1 min by default)."""
+CREATED_SKEW = timedelta(seconds=1)
+"""A pod's creation time is whole seconds: one created in the second its workload's
+reservation was made counts as created since."""
 MICRO = Decimal("0.000001")
 """Spend is kept to micro-units: PromQL sums floats, and the last digits are float noise."""
+
+
+def _shown(
+    workloads: Mapping[str, tuple[datetime, int, frozenset[str]]],
+    visible: frozenset[str],
+    admitted_before: datetime,
+) -> list[str]:
+    """The workloads' reservations made before `admitted_before` whose pods the run-rate
+    counts. A workload's later reservations (scale-ups) run at pods made since its earlier
+    ones too: a reservation goes once the pods shown among those made since it cover it
+    and every later one of the same workload — a Deployment created with 2 pods and scaled
+    to 4 releases its creation's reservation only once all 4 show."""
+    by_workload: dict[str, list[tuple[datetime, str]]] = {}
+    for key, (admitted, _, _) in workloads.items():
+        by_workload.setdefault(object_key(key), []).append((admitted, key))
+    shown: list[str] = []
+    for entries in by_workload.values():
+        later = 0
+        for admitted, key in sorted(entries, reverse=True):  # the latest first
+            _, pods, made = workloads[key]
+            later += pods
+            if admitted < admitted_before and len(made & visible) >= later:
+                shown.append(key)
+    return shown
 
 
 def age(snapshot: SpendSnapshot, now: datetime) -> timedelta | None:
@@ -67,6 +99,25 @@ async def _all(*steps: Awaitable[T]) -> list[T]:
         for task in tasks:
             task.cancel()
         raise
+
+
+class WorkloadPods(Protocol):
+    """The pods of each workload a controller runs (`spend.tracking.PodCostTracker`)."""
+
+    def pods_of(self, workload: str, *, created_since: datetime) -> Collection[str]:
+        """Names of the pods of `workload` (a reservation key) created since then."""
+        ...
+
+
+class _Watch(NamedTuple):
+    """What one refresh asks about the reservations of the budgets sharing a run-rate."""
+
+    budgets: set[str]
+    queries: list[str]
+    """Which of the held pods (bare ones, and the workloads' made since) the run-rate counts."""
+    workloads: dict[str, tuple[datetime, int, frozenset[str]]]
+    """A workload's reservation key -> (when it was made, the pods that run at it, the
+    keys of its pods made since)."""
 
 
 class SpendRefresher:
@@ -88,6 +139,7 @@ class SpendRefresher:
         self._interval = interval_seconds
         self._metrics = metrics
         self._reservations = reservations
+        self._workload_pods: WorkloadPods | None = None
         self._snapshot = EMPTY_SPEND
         self._task: asyncio.Task[None] | None = None
         self._published: set[str] = set()
@@ -97,6 +149,10 @@ class SpendRefresher:
     def set_budgets(self, budgets: Sequence[queries.BudgetQuery]) -> None:
         """Fetch these budgets from the next refresh on (after a policy reload)."""
         self._budgets = tuple(budgets)
+
+    def watch_workloads(self, pods: WorkloadPods) -> None:
+        """Release workloads' reservations too, from their pods (the pod watch's)."""
+        self._workload_pods = pods
 
     def snapshot(self) -> SpendSnapshot:
         """The latest snapshot. A plain read: never waits on Prometheus."""
@@ -112,7 +168,7 @@ class SpendRefresher:
             await _all(*(self._probe(probe, now) for probe in probes))
             # Which pods the run-rates count, asked before the run-rates: a pod first
             # scraped in between is then counted by both, never released yet uncounted.
-            visible = await _all(*(self._visible(promql, now) for promql, _ in watched))
+            visible = await _all(*(self._visible(watch.queries, now) for watch in watched))
             budgets = dict(
                 zip(
                     (budget.name for budget in wanted),
@@ -127,16 +183,14 @@ class SpendRefresher:
                 fetched_at=now, budgets=MappingProxyType(budgets), error=None
             )
             # Released once the snapshot counting them is the one requests read.
-            for keys, (_, names) in zip(visible, watched, strict=True):
-                self._release(names, keys, now)
+            for keys, watch in zip(visible, watched, strict=True):
+                self._release(watch, keys, now)
         self._publish(now)
         return self._snapshot
 
-    def _watched(
-        self, wanted: Sequence[queries.BudgetQuery], now: datetime
-    ) -> list[tuple[str, set[str]]]:
-        """(a query of held pods a run-rate counts, the budgets whose run-rate that is).
-        Empty while the ledger holds no pod old enough to release (the usual refresh)."""
+    def _watched(self, wanted: Sequence[queries.BudgetQuery], now: datetime) -> list[_Watch]:
+        """Per run-rate metric: what to ask about the reservations of its budgets. Nothing
+        while the ledger holds none old enough to release (the usual refresh)."""
         if self._reservations is None:
             return []
         budgets: dict[str, set[str]] = {}
@@ -144,32 +198,71 @@ class SpendRefresher:
             metric = queries.per_pod_metric(budget)
             if metric is not None:
                 budgets.setdefault(metric, set()).add(budget.name)
-        watched: list[tuple[str, set[str]]] = []
+        admitted_before = now - VISIBLE_AFTER
+        watched: list[_Watch] = []
         for metric, names in budgets.items():
-            held = self._reservations.held("Pod", names, admitted_before=now - VISIBLE_AFTER)
+            held = self._reservations.held("Pod", names, admitted_before=admitted_before)
             pods = {key.split("/", 2)[2] for key in held}
-            watched.extend((promql, names) for promql in queries.visible_pods(metric, pods))
+            workloads = self._workloads(names, admitted_before)
+            for _, _, made in workloads.values():
+                pods.update(key.split("/", 2)[2] for key in made)
+            queried = queries.visible_pods(metric, pods)
+            if queried:
+                watched.append(_Watch(names, queried, workloads))
         return watched
 
-    async def _visible(self, promql: str, now: datetime) -> frozenset[str]:
-        """The reservation keys of the pods the query finds running; none when it fails
+    def _workloads(
+        self, budgets: set[str], admitted_before: datetime
+    ) -> dict[str, tuple[datetime, int, frozenset[str]]]:
+        """The reservations of the workloads of which one could go now (made before
+        `admitted_before`, with as many pods made since as run at it), every reservation of
+        theirs with the pods made since it: a younger one still counts (`_shown`)."""
+        assert self._reservations is not None
+        if self._workload_pods is None:
+            return {}
+        found: dict[str, tuple[datetime, int, frozenset[str]]] = {}
+        ready: set[str] = set()
+        for key, (admitted, pods) in self._reservations.held_workloads(budgets).items():
+            workload = object_key(key)
+            namespace = workload.split("/", 1)[0]
+            made = self._workload_pods.pods_of(workload, created_since=admitted - CREATED_SKEW)
+            found[key] = (
+                admitted,
+                pods,
+                frozenset(reservation_key(namespace, "Pod", name) for name in made),
+            )
+            if admitted < admitted_before and len(made) >= pods:
+                ready.add(workload)
+        return {key: held for key, held in found.items() if object_key(key) in ready}
+
+    async def _visible(self, promqls: list[str], now: datetime) -> frozenset[str]:
+        """The reservation keys of the pods the queries find running; none when one fails
         (releasing is never needed: the reservations last until a later refresh or the
         TTL, while failing would make the whole refresh stale)."""
         try:
-            samples = await self._client.query(promql, time=now, allow_empty=True)
+            answers = await _all(
+                *(self._client.query(promql, time=now, allow_empty=True) for promql in promqls)
+            )
         except PrometheusError as error:
             log.warning("cannot tell which reserved pods run: %s", error)
             return frozenset()
         return frozenset(
             reservation_key(sample.labels.get("namespace", ""), "Pod", sample.labels.get("pod", ""))
+            for samples in answers
             for sample in samples
         )
 
-    def _release(self, budgets: set[str], visible: frozenset[str], now: datetime) -> None:
+    def _release(self, watch: _Watch, visible: frozenset[str], now: datetime) -> None:
         assert self._reservations is not None  # `_watched` watches nothing without it
+        admitted_before = now - VISIBLE_AFTER
         dropped = self._reservations.release_visible(
-            budgets, visible, admitted_before=now - VISIBLE_AFTER
+            watch.budgets, visible, admitted_before=admitted_before
         )
+        shown = _shown(watch.workloads, visible, admitted_before)
+        if shown:
+            dropped += self._reservations.release_shown(
+                watch.budgets, shown, admitted_before=admitted_before
+            )
         if self._metrics is not None:
             self._metrics.released("running", dropped)
         if dropped:

@@ -28,7 +28,7 @@ from typing import Any
 
 from costwarden import estimating
 from costwarden.catalog.models import Catalog
-from costwarden.engine.budgeting import owner_uid, reservation_key
+from costwarden.engine.budgeting import owner_uid, priced_with, reservation_key
 from costwarden.engine.ports import NamespaceLabels
 from costwarden.estimating.estimates import PodEstimate
 from costwarden.metrics import SpendMetrics
@@ -85,14 +85,20 @@ class PodCostTracker:
         self._series: dict[tuple[str, str], tuple[str, ...]] = {}
         self._uids: dict[tuple[str, str], str] = {}
         """Every pod seen, running or not, by uid: a relist tells which ones went away."""
+        self._workloads: dict[str, dict[str, datetime]] = {}
+        """The pods of each workload priced with its controller, by the workload's
+        reservation key (`budgeting.priced_with`): pod name -> when it was created."""
 
     def apply(self, event_type: str, pod: Mapping[str, Any]) -> None:
         """One watch event: ADDED, MODIFIED or DELETED with the pod as a plain dict."""
         key = _key(pod)
         uid = owner_uid(pod.get("metadata") or {})
         series = None if event_type == "DELETED" else self._series_of(pod)
+        workload = _workload_of(pod)
         with self._lock:
             self._set(key, series)
+            if workload is not None:
+                self._index(key, workload, deleted=event_type == "DELETED")
             if event_type == "DELETED":
                 if self._uids.get(key) == uid:
                     self._uids.pop(key, None)
@@ -112,11 +118,17 @@ class PodCostTracker:
             for pod in listed
             if (uid := owner_uid(pod.get("metadata") or {})) is not None
         }
+        workloads: dict[str, dict[str, datetime]] = {}
+        for pod in listed:
+            if (workload := _workload_of(pod)) is not None:
+                owner, created = workload
+                workloads.setdefault(owner, {})[_key(pod)[1]] = created
         with self._lock:
             for key in self._series.keys() - current.keys():
                 self._set(key, None)
             for key, series in current.items():
                 self._set(key, series)
+            self._workloads = workloads
             gone = [(key, uid) for key, uid in self._uids.items() if uids.get(key) != uid]
             self._uids = uids
         self._metrics.released("relist", sum(self._release(key, uid) for key, uid in gone))
@@ -132,6 +144,25 @@ class PodCostTracker:
             self._metrics.released("relist", dropped)
             if dropped:
                 log.info("released the reservations of %d pods gone before they were seen", dropped)
+
+    def pods_of(self, workload: str, *, created_since: datetime) -> list[str]:
+        """The names of the pods of `workload` (a reservation key) created at or after
+        `created_since` that exist now (`spend.snapshots.WorkloadPods`)."""
+        with self._lock:
+            pods = self._workloads.get(workload) or {}
+            return [name for name, created in pods.items() if created >= created_since]
+
+    def _index(
+        self, key: tuple[str, str], workload: tuple[str, datetime], *, deleted: bool
+    ) -> None:
+        owner, created = workload
+        pods = self._workloads.setdefault(owner, {})
+        if deleted:
+            pods.pop(key[1], None)
+            if not pods:
+                del self._workloads[owner]
+        else:
+            pods[key[1]] = created
 
     def _release(self, key: tuple[str, str], uid: str) -> int:
         """The reservations the pod `uid` was admitted with, if it holds any: how many."""
@@ -180,6 +211,19 @@ class PodCostTracker:
             estimate.placement.capacity_type,
         )
         return labels, estimate.hourly.total
+
+
+def _workload_of(pod: Mapping[str, Any]) -> tuple[str, datetime] | None:
+    """The workload a pod was priced with (`budgeting.priced_with`) and when the pod was
+    created; None for a pod charged itself, or one without a creation time."""
+    owner = priced_with(pod)
+    created = (pod.get("metadata") or {}).get("creationTimestamp")
+    if owner is None or not isinstance(created, str):
+        return None
+    try:
+        return owner, datetime.fromisoformat(created)
+    except ValueError:
+        return None
 
 
 def _key(pod: Mapping[str, Any]) -> tuple[str, str]:

@@ -16,6 +16,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_harness import PrometheusServer, SettableClock
 
+from costwarden import engine
+from costwarden.catalog.loading import bundled_catalog
 from costwarden.engine.ports import BudgetSpend
 from costwarden.metrics import SpendMetrics
 from costwarden.policies.loading import load_policies
@@ -23,6 +25,7 @@ from costwarden.spend import queries
 from costwarden.spend.ledger import ReservationLedger
 from costwarden.spend.prometheus import PrometheusClient
 from costwarden.spend.snapshots import SpendRefresher
+from costwarden.spend.tracking import PodCostTracker, catalog_estimator
 
 pytestmark = pytest.mark.prometheus
 
@@ -280,4 +283,89 @@ async def test_a_refresh_releases_the_reservations_of_pods_its_run_rate_now_coun
     assert (
         ledger.reserved(budget="cc", group="Sales-5045", now=T, excluding="ml-train/Pod/llm-0")
         == 10
+    )
+
+
+def controlled_pod(
+    namespace: str, name: str, owner: tuple[str, str], created: datetime, **labels: str
+) -> dict[str, object]:
+    """A pod a controller made, as the pod watch delivers it."""
+    kind, owner_name = owner
+    return {
+        "metadata": {
+            "namespace": namespace,
+            "name": name,
+            "labels": labels,
+            "creationTimestamp": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "ownerReferences": [{"kind": kind, "name": owner_name, "controller": True}],
+        },
+        "spec": {"containers": [{"name": "c", "image": "x"}]},
+        "status": {"phase": "Pending"},
+    }
+
+
+async def test_a_refresh_releases_a_workloads_reservation_once_its_new_pods_all_show(
+    prometheus: PrometheusServer,
+) -> None:
+    """A controller's workload (a Deployment, a Job, a StatefulSet, a scale-up) holds
+    budget for the pods it runs at the added cost; it goes once the run-rate counts that
+    many of its pods created since it was admitted — and as many more as a later scale-up
+    of the same workload runs at. The seeded history shows llm-0, train-a100 and infer-0
+    running; the pod watch (the real tracker) knows which workload made which pod."""
+    ledger = ReservationLedger()
+    earlier = T - timedelta(minutes=6)
+
+    def hold(key: str, pods: int, at: datetime) -> None:
+        assert ledger.reserve(
+            budget="cc", group="any", key=key, amount=Decimal(10), limit=Decimal(10**6),
+            now=at, pods=pods,
+        ).fits  # fmt: skip
+
+    hold("ml-train/StatefulSet/llm", 1, earlier)  # llm-0 shows: released
+    hold("ml-train/Deployment/trainer", 2, earlier)  # 1 of its 2 pods shows: kept
+    hold("ml-infer/Deployment/web", 1, earlier)  # created with one pod, then scaled up by
+    hold("ml-infer/Deployment/web#scale-up", 1, T - timedelta(minutes=5))  # one: infer-0
+    hold("ml-dev/Job/nightly", 1, earlier)  # notebook shows, but was made before: kept
+    tracker = PodCostTracker(
+        estimate=catalog_estimator(bundled_catalog()),
+        namespaces=engine.StaticNamespaces({}),
+        metrics=SpendMetrics(CollectorRegistry()),
+    )
+    made = T - timedelta(minutes=4)
+    tracker.replace(
+        [
+            controlled_pod("ml-train", "llm-0", ("StatefulSet", "llm"), made),
+            controlled_pod("ml-train", "train-a100", ("ReplicaSet", "trainer-7d9f"), made,
+                           **{"pod-template-hash": "7d9f"}),
+            controlled_pod("ml-train", "trainer-7d9f-pending", ("ReplicaSet", "trainer-7d9f"),
+                           made, **{"pod-template-hash": "7d9f"}),
+            controlled_pod("ml-infer", "infer-0", ("ReplicaSet", "web-5c"), made,
+                           **{"pod-template-hash": "5c"}),
+            controlled_pod("ml-dev", "notebook", ("Job", "nightly"), T - timedelta(hours=1)),
+        ]
+    )  # fmt: skip
+    client = PrometheusClient(prometheus.url, timeout_seconds=10)
+    registry = CollectorRegistry()
+    refresher = SpendRefresher(
+        client=client,
+        budgets=[queries.BudgetQuery(name="cc", group_by="cost_centre")],
+        clock=SettableClock(T),
+        reservations=ledger,
+        metrics=SpendMetrics(registry),
+    )
+    refresher.watch_workloads(tracker)
+    try:
+        assert (await refresher.refresh()).error is None
+    finally:
+        await client.aclose()
+    assert set(ledger.held_workloads({"cc"})) == {
+        "ml-train/Deployment/trainer",
+        "ml-infer/Deployment/web",  # infer-0 is the scale-up's: its first pod does not show
+        "ml-dev/Job/nightly",
+    }
+    assert (
+        registry.get_sample_value(
+            "costwarden_budget_reservations_released_total", {"reason": "running"}
+        )
+        == 2
     )

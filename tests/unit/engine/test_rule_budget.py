@@ -445,11 +445,67 @@ def test_each_scale_up_holds_the_pods_it_adds_beside_what_the_workload_holds(
     assert ledger.holding() == pods(2) + pods(2)
     evaluate(scale_to(5, uid="next-scale-up", before=4), replicas_before=4)
     assert ledger.holding() == pods(2) + pods(2) + pods(1)
+    # How many of its pods run at each: the created two, the added two, the added one.
+    assert [call["pods"] for call in ledger.holds] == [2, 2, 2, 1]
     deployment = budgeting.reservation_key("ml-train", "Deployment", "llm-server")
     assert [call["key"] for call in ledger.holds] == [
         deployment, *[budgeting.change_key(deployment, scale.uid)] * 2,
         budgeting.change_key(deployment, "next-scale-up"),
     ]  # fmt: skip
+
+
+def test_a_new_pod_spec_costing_more_runs_every_pod_at_the_added_cost(
+    pod, workload, policies, judge, context
+):
+    """Its pods are replaced by pods of the new spec: all of them, not the added ones only,
+    must show in the spend data before it counts what the update added."""
+    old = workload("Deployment", pod(cpu="4"), replicas=2)
+    new = workload("Deployment", pod(cpu="8"), replicas=3)
+    ledger = Ledger()
+    verdict = judge(
+        new, policies(BUDGET), operation="UPDATE", old=old,
+        context=context(spend=spend("0"), reservations=ledger),
+    )  # fmt: skip
+    assert verdict.allowed
+    (call,) = ledger.holds
+    assert call["pods"] == 3
+
+
+@pytest.mark.parametrize(
+    ("prefix", "priced_with"),
+    [
+        ("017", "ml-train/Deployment/llm-server"),  # through ReplicaSet llm-server-69cc8c784f
+        ("022", "ml-dev/Job/hparam-sweep"),
+        ("032", "ml-train/StatefulSet/feature-cache"),
+        ("009", None),  # a bare pod: charged itself
+    ],
+)
+def test_a_pod_is_priced_with_the_workload_its_controller_was_admitted_as(
+    review, prefix, priced_with
+):
+    assert budgeting.priced_with(review(prefix).object) == priced_with
+
+
+@pytest.mark.parametrize(
+    ("owner", "labels", "priced_with"),
+    [
+        ({"kind": "ReplicaSet", "name": "cache"}, {}, "ml-train/ReplicaSet/cache"),
+        ({"kind": "ReplicaSet", "name": "web-5d8f"}, {"pod-template-hash": "9x9x"},
+         "ml-train/ReplicaSet/web-5d8f"),
+        ({"kind": "DaemonSet", "name": "dcgm"}, {}, "ml-train/DaemonSet/dcgm"),
+        ({"kind": "PyTorchJob", "name": "bert"}, {}, None),  # its pods are charged themselves
+        ({"kind": "Job", "name": "j", "controller": False}, {}, None),
+    ],
+)  # fmt: skip
+def test_only_a_controlling_owner_costwarden_prices_is_a_pods_workload(owner, labels, priced_with):
+    pod = {
+        "metadata": {
+            "namespace": "ml-train",
+            "labels": labels,
+            "ownerReferences": [{"controller": True, **owner}],
+        }
+    }
+    assert budgeting.priced_with(pod) == priced_with
 
 
 def test_pods_sharing_a_generate_name_each_hold_their_own_reservation(

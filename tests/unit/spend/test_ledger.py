@@ -372,3 +372,28 @@ def test_a_change_of_an_object_is_released_with_the_object_it_belongs_to() -> No
     assert ledger.release_unlisted("Pod", {b: "uid-b"}, admitted_before=after) == 0
     assert ledger.release_unlisted("Pod", {b: "uid-new"}, admitted_before=after) == 2
     assert ledger.reserved(budget="cc", group="Sales-5045", now=NOW) == 0
+
+
+def test_workloads_reservations_are_named_with_when_they_were_made_and_their_pods() -> None:
+    ledger = ReservationLedger(ttl=timedelta(minutes=10))
+    later = NOW + timedelta(minutes=1)
+    deployment = "ml-train/Deployment/llm"
+    assert ledger.try_reserve(
+        budget="cc", group="g", key=deployment, amount=Decimal(2), limit=Decimal(100), now=NOW
+    )
+    assert ledger.reserve(
+        budget="cc", group="g", key=change_key(deployment, "scale"), amount=Decimal(3),
+        limit=Decimal(100), now=later, pods=3,
+    ).fits  # fmt: skip
+    assert reserve(ledger, "ml-train/Pod/a", "1")  # a bare pod: `held` names it
+    assert reserve(ledger, "ml-train/Job/j", "1", budget="other")
+    assert ledger.held_workloads({"cc"}) == {
+        deployment: (NOW, 1),
+        change_key(deployment, "scale"): (later, 3),
+    }
+    # Only those made before the bound, in the budgets named, by their exact keys.
+    keys = {deployment, change_key(deployment, "scale"), "ml-train/Job/j"}
+    assert ledger.release_shown({"cc"}, keys, admitted_before=later) == 1
+    assert ledger.held_workloads({"cc"}) == {change_key(deployment, "scale"): (later, 3)}
+    assert ledger.reserved(budget="cc", group="g", now=later) == Decimal(3)
+    assert ledger.held_workloads({"other"}) == {"ml-train/Job/j": (NOW, 1)}

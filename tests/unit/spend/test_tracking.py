@@ -377,3 +377,41 @@ def test_reservations_released_early_are_counted_by_why() -> None:
     tracker.replace([])  # never seen, gone from the list past the grace
     assert (released("deleted"), released("relist")) == (1, 2)
     assert held(ledger) == 0
+
+
+def captured_pod(prefix: str) -> dict[str, Any]:
+    """A pod as the API server stored it (a captured CREATE review's object)."""
+    (path,) = ADMISSION_FIXTURES.glob(f"{prefix}-*.json")
+    obj: dict[str, Any] = json.loads(path.read_text())["request"]["object"]
+    return obj
+
+
+def test_the_pods_of_each_workload_its_controller_runs_are_known_with_their_creation_time() -> None:
+    """What releases a Deployment's or a Job's reservation once the spend data shows its
+    pods (`spend.snapshots`): the pods the controllers made, by the workload they were
+    priced with, from the captured pods of llm-server (a Deployment, through its
+    ReplicaSet), hparam-sweep (a Job) and feature-cache (a StatefulSet)."""
+    tracker, _ = setup()
+    llm = [captured_pod("017"), captured_pod("019")]  # created 2026-11-22T11:01:12Z
+    for obj in (*llm, captured_pod("022"), captured_pod("032"), captured_pod("009")):
+        tracker.apply("ADDED", obj)
+    created = datetime(2026, 11, 22, 11, 1, 12, tzinfo=UTC)
+    deployment = "ml-train/Deployment/llm-server"
+    assert sorted(tracker.pods_of(deployment, created_since=created)) == sorted(
+        p["metadata"]["name"] for p in llm
+    )
+    assert tracker.pods_of(deployment, created_since=created + timedelta(seconds=1)) == []
+    assert tracker.pods_of("ml-dev/Job/hparam-sweep", created_since=created) == [
+        "hparam-sweep-5z2p8"
+    ]
+    assert tracker.pods_of("ml-train/StatefulSet/feature-cache", created_since=created) == [
+        "feature-cache-0"
+    ]
+    assert tracker.pods_of("ml-train/Pod/train-a100", created_since=created) == []  # bare
+    tracker.apply("DELETED", llm[0])
+    assert tracker.pods_of(deployment, created_since=created) == [llm[1]["metadata"]["name"]]
+    tracker.replace([captured_pod("032")])  # a relist: what it lists, nothing more
+    assert tracker.pods_of(deployment, created_since=created) == []
+    assert tracker.pods_of("ml-train/StatefulSet/feature-cache", created_since=created) == [
+        "feature-cache-0"
+    ]
