@@ -59,8 +59,13 @@ MICRO = Decimal("0.000001")
 """Spend is kept to micro-units: PromQL sums floats, and the last digits are float noise."""
 
 
+_Made = tuple[datetime, int, frozenset[str]]
+"""A workload's reservation: when it was made, the pods that run at it, and the keys of
+the workload's pods made since."""
+
+
 def _shown(
-    workloads: Mapping[str, tuple[datetime, int, frozenset[str]]],
+    workloads: Mapping[str, _Made],
     visible: frozenset[str],
     admitted_before: datetime,
 ) -> list[str]:
@@ -115,9 +120,8 @@ class _Watch(NamedTuple):
     budgets: set[str]
     queries: list[str]
     """Which of the held pods (bare ones, and the workloads' made since) the run-rate counts."""
-    workloads: dict[str, tuple[datetime, int, frozenset[str]]]
-    """A workload's reservation key -> (when it was made, the pods that run at it, the
-    keys of its pods made since)."""
+    workloads: dict[str, _Made]
+    """The workloads' reservations, by key."""
 
 
 class SpendRefresher:
@@ -211,16 +215,14 @@ class SpendRefresher:
                 watched.append(_Watch(names, queried, workloads))
         return watched
 
-    def _workloads(
-        self, budgets: set[str], admitted_before: datetime
-    ) -> dict[str, tuple[datetime, int, frozenset[str]]]:
+    def _workloads(self, budgets: set[str], admitted_before: datetime) -> dict[str, _Made]:
         """The reservations of the workloads of which one could go now (made before
         `admitted_before`, with as many pods made since as run at it), every reservation of
         theirs with the pods made since it: a younger one still counts (`_shown`)."""
         assert self._reservations is not None
         if self._workload_pods is None:
             return {}
-        found: dict[str, tuple[datetime, int, frozenset[str]]] = {}
+        found: dict[str, _Made] = {}
         ready: set[str] = set()
         for key, (admitted, pods) in self._reservations.held_workloads(budgets).items():
             workload = object_key(key)
