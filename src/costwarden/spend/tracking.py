@@ -15,6 +15,10 @@ reservation that pod's uid made goes: a namesake re-created since keeps its own.
 deleted while the watch was reconnecting is found missing from the next list and
 released the same way, and so is one admitted and deleted while it was reconnecting
 (never seen), once it was admitted more than `RELIST_GRACE` before the list.
+
+It also knows which pods each workload's controller made, and when (`pods_of`): a
+Deployment's, Job's or StatefulSet's reservation goes once the spend data shows as many
+of its pods made since as run at it (`spend.snapshots`).
 """
 
 from __future__ import annotations
@@ -221,9 +225,12 @@ def _workload_of(pod: Mapping[str, Any]) -> tuple[str, datetime] | None:
     if owner is None or not isinstance(created, str):
         return None
     try:
-        return owner, datetime.fromisoformat(created)
+        at = datetime.fromisoformat(created)
     except ValueError:
         return None
+    # The API server writes UTC with a "Z"; a time without a zone is taken as UTC rather
+    # than left to fail a comparison with aware times in the spend refresh.
+    return owner, at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _key(pod: Mapping[str, Any]) -> tuple[str, str]:

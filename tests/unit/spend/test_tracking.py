@@ -410,6 +410,12 @@ def test_the_pods_of_each_workload_its_controller_runs_are_known_with_their_crea
     assert tracker.pods_of("ml-train/Pod/train-a100", created_since=created) == []  # bare
     tracker.apply("DELETED", llm[0])
     assert tracker.pods_of(deployment, created_since=created) == [llm[1]["metadata"]["name"]]
+    zoneless = copy.deepcopy(captured_pod("022"))
+    zoneless["metadata"]["creationTimestamp"] = "2026-11-22T11:01:12"  # taken as UTC
+    tracker.apply("MODIFIED", zoneless)
+    assert tracker.pods_of("ml-dev/Job/hparam-sweep", created_since=created) == [
+        "hparam-sweep-5z2p8"
+    ]
     tracker.replace([captured_pod("032")])  # a relist: what it lists, nothing more
     assert tracker.pods_of(deployment, created_since=created) == []
     assert tracker.pods_of("ml-train/StatefulSet/feature-cache", created_since=created) == [
