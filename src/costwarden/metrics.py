@@ -283,6 +283,9 @@ class BudgetFigures:
     run_rate_hourly: Decimal
     reserved: Decimal
     cap: Decimal | None
+    projected: Decimal
+    """At the period's end, at the current run-rate: spent + run-rate × hours left +
+    reserved (the budget rule's projection before the workload asking)."""
 
 
 class SpendMetrics:
@@ -333,6 +336,13 @@ class SpendMetrics:
             budget,
             registry=registry,
         )
+        self.budget_projected = Gauge(
+            "costwarden_budget_projected_cost",
+            "Spend of a budget group projected to the period's end at the current run-rate: "
+            "spent + committed run-rate x hours left + reserved (this replica).",
+            budget,
+            registry=registry,
+        )
         self.spend_data_age = Gauge(
             "costwarden_spend_data_age_seconds",
             "Age of the spend snapshot (+Inf until the first successful fetch).",
@@ -369,6 +379,7 @@ class SpendMetrics:
             self.budget_reserved,
             self.budget_cap,
             self.budget_utilisation,
+            self.budget_projected,
         )
         for gone in self._groups.get(budget, set()) - set(kept):
             for gauge in gauges:
@@ -380,6 +391,7 @@ class SpendMetrics:
             self.budget_spent.labels(budget, group).set(float(figures.spent))
             self.budget_committed.labels(budget, group).set(float(figures.run_rate_hourly))
             self.budget_reserved.labels(budget, group).set(float(figures.reserved))
+            self.budget_projected.labels(budget, group).set(float(figures.projected))
             if figures.cap is not None and figures.cap > 0:
                 self.budget_cap.labels(budget, group).set(float(figures.cap))
                 self.budget_utilisation.labels(budget, group).set(

@@ -92,7 +92,11 @@ def test_money_panels_show_the_currency_of_the_price_catalog(render: Render) -> 
         if panel["type"] != "row"
     }
     money = {title for title, unit in shipped.items() if unit == "currencyUSD"}
-    assert {"Spent and cap", "Cost per hour by cost centre", "Most expensive running pods"} <= money
+    assert {
+        "Spent, projected and cap",
+        "Cost per hour by cost centre",
+        "Most expensive running pods",
+    } <= money
     assert {title for title, unit in units.items() if unit == "currencyEUR"} == money
     assert {t: u for t, u in units.items() if t not in money} == {
         t: u for t, u in shipped.items() if t not in money
@@ -177,6 +181,11 @@ def test_key_panels_give_the_right_figures_from_two_replicas(
             (f'costwarden_pod_hourly_cost{{{serve},instance="{replica}"}}', "1x10"),
             (f'costwarden_budget_utilisation_ratio{{{budget},instance="{replica}"}}', "0.5x10"),
             (f'costwarden_budget_reserved_cost{{{budget},instance="{replica}"}}', f"{reserved}x10"),
+            # Each replica projects with its own reservations: the panel shows the highest.
+            (
+                f'costwarden_budget_projected_cost{{{budget},instance="{replica}"}}',
+                f"{900 + int(reserved)}x10",
+            ),
             (
                 "costwarden_admission_requests_total"
                 f'{{webhook="validate",decision="allowed",instance="{replica}"}}',
@@ -186,6 +195,7 @@ def test_key_panels_give_the_right_figures_from_two_replicas(
     expectations = {
         ("Budget utilisation (spent / cap)", "A"): [('{budget="gpu",group="Sales"}', 0.5)],
         ("Reserved, not yet in the spend data", "A"): [('{budget="gpu",group="Sales"}', 150)],
+        ("Spent, projected and cap", "C"): [('{budget="gpu",group="Sales"}', 1000)],
         ("Cost per hour by cost centre", "A"): [
             ('{cost_centre="Retail"}', 1),
             ('{cost_centre="Sales"}', 3),

@@ -68,7 +68,7 @@ def test_alert_and_recording_rules_pass_promtool_check(
     rules = only(monitored, "PrometheusRule")["spec"]
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules))
     output = run_promtool(promtool, "check", "rules", "rules.yaml", cwd=tmp_path)
-    assert "SUCCESS: 11 rules found" in output
+    assert "SUCCESS: 12 rules found" in output
 
 
 def recorded(objects: Objects) -> dict[str, str]:
@@ -209,6 +209,16 @@ def test_alerts_fire_on_failing_open_budgets_near_cap_and_an_absent_server(
             "1x5 0x25",
         ),
         (f'costwarden_policy_reload_success{{namespace="{ns}",pod="a",source="catalog"}}', "1x30"),
+        # At the current run-rate, Sales ends the period at 1200 against its cap of 1000.
+        *(
+            (f'costwarden_budget_{name}{{namespace="{ns}",budget="gpu",group="{group}"}}', values)
+            for name, group, values in (
+                ("projected_cost", "Sales", "1200x40"),
+                ("cap_cost", "Sales", "1000x40"),
+                ("projected_cost", "RnD", "999x40"),
+                ("cap_cost", "RnD", "1000x40"),
+            )
+        ),
         # Scraped for 10 minutes, then gone.
         (f'up{{job="costwarden",namespace="{ns}"}}', "1x10"),
     ]
@@ -227,6 +237,13 @@ def test_alerts_fire_on_failing_open_budgets_near_cap_and_an_absent_server(
         20,
         "CostwardenBudgetNearCap",
         [{**warning, "budget": "gpu", "group": "Sales"}],
+    )
+    alerts_at(expectations, 25, "CostwardenBudgetProjectedOverCap", [])  # for 30 min first
+    alerts_at(
+        expectations,
+        35,
+        "CostwardenBudgetProjectedOverCap",
+        [{"severity": "info", "budget": "gpu", "group": "Sales"}],
     )
     alerts_at(expectations, 8, "CostwardenPolicyReloadFailing", [])
     reload = {**warning, "namespace": ns, "pod": "a", "source": "policies"}

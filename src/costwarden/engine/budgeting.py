@@ -63,6 +63,12 @@ def period_end(now: datetime, *, period: str, timezone: str) -> datetime:
     return _period(now, period, timezone)[2]
 
 
+def hours_left(now: datetime, *, period: str, timezone: str) -> Decimal:
+    """Hours from `now` to the period's end, in whole seconds, as the rule counts them."""
+    seconds = int((period_end(now, period=period, timezone=timezone) - now).total_seconds())
+    return Decimal(seconds) / _HOUR
+
+
 _PERIODS: dict[tuple[str, str], tuple[datetime, datetime, datetime]] = {}
 """(period, timezone) -> (from, until, end): `end` answers every `now` in [from, until)
 (bounds in UTC, so the usual UTC `now` compares without time-zone arithmetic)."""

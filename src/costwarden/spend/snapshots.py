@@ -37,7 +37,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import NamedTuple, Protocol, TypeVar
 
-from costwarden.engine.budgeting import object_key, reservation_key
+from costwarden.engine.budgeting import hours_left, object_key, reservation_key
 from costwarden.engine.ports import EMPTY_SPEND, BudgetSpend, Clock, SpendSnapshot
 from costwarden.metrics import BudgetFigures, SpendMetrics
 from costwarden.spend import queries
@@ -341,18 +341,18 @@ class SpendRefresher:
         self._published = current
         for budget in self._budgets:
             groups = self._snapshot.budgets.get(budget.name, {})
-            self._metrics.set_budget(
-                budget.name,
-                {
-                    group: BudgetFigures(
-                        spent=spend.spent,
-                        run_rate_hourly=spend.run_rate_hourly,
-                        reserved=self._reserved(budget.name, group, now),
-                        cap=budget.cap_of(group),
-                    )
-                    for group, spend in groups.items()
-                },
-            )
+            left = hours_left(now, period=budget.period, timezone=budget.timezone)
+            figures = {}
+            for group, spend in groups.items():
+                reserved = self._reserved(budget.name, group, now)
+                figures[group] = BudgetFigures(
+                    spent=spend.spent,
+                    run_rate_hourly=spend.run_rate_hourly,
+                    reserved=reserved,
+                    cap=budget.cap_of(group),
+                    projected=spend.spent + spend.run_rate_hourly * left + reserved,
+                )
+            self._metrics.set_budget(budget.name, figures)
 
     def _reserved(self, budget: str, group: str, now: datetime) -> Decimal:
         if self._reservations is None:

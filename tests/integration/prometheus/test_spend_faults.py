@@ -304,6 +304,9 @@ async def test_budget_metrics_show_spend_cap_utilisation_reservations_and_data_a
     assert registry.get_sample_value("costwarden_budget_reserved_cost", sales) == 12
     assert registry.get_sample_value("costwarden_budget_cap_cost", sales) == 1000
     assert registry.get_sample_value("costwarden_budget_utilisation_ratio", sales) == 0.2970125
+    # 684 h left in March at 12:00 on the 3rd; 12 reserved.
+    projected = registry.get_sample_value("costwarden_budget_projected_cost", sales)
+    assert projected == float(Decimal("297.0125") + Decimal("5.25") * 684 + 12)
     assert registry.get_sample_value("costwarden_spend_data_age_seconds") == 0
     retail = {"budget": "cc", "group": "Retail-2045"}
     assert registry.get_sample_value("costwarden_budget_cap_cost", retail) == 5000

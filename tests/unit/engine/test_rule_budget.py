@@ -405,6 +405,13 @@ def test_scaling_down_is_never_charged(pod, workload, policies, judge, context):
     assert verdict.allowed
 
 
+def test_hours_left_are_the_rules_own_for_the_budget_metrics() -> None:
+    assert budgeting.hours_left(NOW, period="month", timezone="UTC") == HOURS_LEFT
+    # 2026-11-22 is a Sunday: its week ends at midnight, 12 h on in UTC, 11 h in Berlin (UTC+1).
+    assert budgeting.hours_left(NOW, period="week", timezone="UTC") == 12
+    assert budgeting.hours_left(NOW, period="week", timezone="Europe/Berlin") == 11
+
+
 def test_each_scale_up_holds_the_pods_it_adds_beside_what_the_workload_holds(
     review, policies, catalog, context
 ):

@@ -13,6 +13,7 @@ def figures(spent: int, cap: int | None = 100) -> BudgetFigures:
         run_rate_hourly=Decimal(1),
         reserved=Decimal(0),
         cap=None if cap is None else Decimal(cap),
+        projected=Decimal(spent + 24),
     )
 
 
@@ -31,6 +32,7 @@ def test_budget_series_are_bounded_to_the_highest_spenders() -> None:
     metrics.set_budget("cc", {"a": figures(5), "b": figures(50), "c": figures(20)})
     assert groups(registry) == {"b", "c"}
     assert groups(registry, "costwarden_budget_utilisation_ratio") == {"b", "c"}
+    assert groups(registry, "costwarden_budget_projected_cost") == {"b", "c"}
 
 
 def test_groups_that_disappear_lose_their_series() -> None:
@@ -39,6 +41,7 @@ def test_groups_that_disappear_lose_their_series() -> None:
     metrics.set_budget("cc", {"a": figures(5), "b": figures(50, cap=None)})
     metrics.set_budget("cc", {"a": figures(6)})
     assert groups(registry) == {"a"}
+    assert groups(registry, "costwarden_budget_projected_cost") == {"a"}
     assert (
         registry.get_sample_value("costwarden_budget_spent_cost", {"budget": "cc", "group": "a"})
         == 6
