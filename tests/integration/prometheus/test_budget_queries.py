@@ -8,6 +8,7 @@ for one minute: spent = Σ $/h / 60.
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -326,7 +327,17 @@ async def test_a_refresh_releases_a_workloads_reservation_once_its_new_pods_all_
     hold("ml-infer/Deployment/web", 1, earlier)  # created with one pod, then scaled up by
     hold("ml-infer/Deployment/web#scale-up", 1, T - timedelta(minutes=5))  # one: infer-0
     hold("ml-dev/Job/nightly", 1, earlier)  # notebook shows, but was made before: kept
-    tracker = PodCostTracker(
+
+    asked_from: set[int] = set()
+
+    class Tracker(PodCostTracker):
+        """The real tracker, noting which threads ask it."""
+
+        def pods_of(self, workload: str, *, created_since: datetime) -> list[str]:
+            asked_from.add(threading.get_ident())
+            return super().pods_of(workload, created_since=created_since)
+
+    tracker = Tracker(
         estimate=catalog_estimator(bundled_catalog()),
         namespaces=engine.StaticNamespaces({}),
         metrics=SpendMetrics(CollectorRegistry()),
@@ -358,6 +369,9 @@ async def test_a_refresh_releases_a_workloads_reservation_once_its_new_pods_all_
         assert (await refresher.refresh()).error is None
     finally:
         await client.aclose()
+    # Listing what the ledger and the watch hold ran off the event loop: reviews never wait.
+    assert asked_from
+    assert threading.get_ident() not in asked_from
     assert set(ledger.held_workloads({"cc"})) == {
         "ml-train/Deployment/trainer",
         "ml-infer/Deployment/web",  # infer-0 is the scale-up's: its first pod does not show
