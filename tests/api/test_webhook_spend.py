@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry
 from tests.integration.prometheus.prometheus_harness import (
     FaultProxy,
     PrometheusServer,
@@ -38,9 +39,13 @@ from webhook_support import (
 )
 
 from costwarden import app as application
+from costwarden import estimating
 from costwarden import settings as settings_module
+from costwarden.catalog.loading import bundled_catalog
 from costwarden.documents import InvalidInput
+from costwarden.metrics import SpendMetrics
 from costwarden.spend.ledger import ReservationLedger
+from costwarden.spend.tracking import PodCostTracker, catalog_estimator
 
 T = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
 """The seeded history: Sales-5045 spent $297.0125 this month at 5.25 $/h, 684 h left."""
@@ -51,6 +56,19 @@ def review(prefix: str, **changes: Any) -> dict[str, Any]:
     found = load_fixture(next(p for p in fixture_paths() if p.name.startswith(prefix)))
     found["request"].update(changes)
     return found
+
+
+def another(body: dict[str, Any], *, uid: str, name: str) -> dict[str, Any]:
+    """The same review for another object of the same spec: its own uid and name."""
+    copied = copy.deepcopy(body)
+    copied["request"]["uid"] = uid
+    copied["request"]["name"] = copied["request"]["object"]["metadata"]["name"] = name
+    return copied
+
+
+def allowed(http: httpx.Client, body: dict[str, Any], path: str = "/validate") -> bool:
+    decision: bool = http.post(path, json=body).json()["response"]["allowed"]
+    return decision
 
 
 def test_a_dry_run_sees_the_ledgers_answer_without_writing_to_it() -> None:
@@ -168,21 +186,14 @@ def test_a_burst_is_capped_by_the_ledger_and_dry_runs_reserve_nothing(
     # pod adds its $/h × 684 h (≈ 6,236): the cap leaves room for exactly one of them.
     first = review("009-")
     dry = review("003-")  # the same pod, dryRun: true
-    second = copy.deepcopy(first)
-    second["request"]["uid"] = "second-pod"
-    second["request"]["name"] = second["request"]["object"]["metadata"]["name"] = "train-b"
+    second = another(first, uid="second-pod", name="train-b")
     with budgeted_webhook(tmp_path, prometheus, "12000") as (app, http):
         assert app.spend is not None
         assert app.spend.snapshot().error is None
-
-        def allowed(body: dict[str, Any], path: str = "/validate") -> bool:
-            decision: bool = http.post(path, json=body).json()["response"]["allowed"]
-            return decision
-
-        assert allowed(dry)
-        assert allowed(dry)
-        assert allowed(second, "/mutate")  # mutate never reserves either
-        assert allowed(first)  # the dry runs held nothing: the first real one fits
+        assert allowed(http, dry)
+        assert allowed(http, dry)
+        assert allowed(http, second, "/mutate")  # mutate never reserves either
+        assert allowed(http, first)  # the dry runs held nothing: the first real one fits
         denial = http.post("/validate", json=second).json()["response"]
     assert denial["allowed"] is False
     assert denial["status"]["message"].startswith("[cc-budget]")
@@ -196,20 +207,13 @@ def test_once_spend_data_shows_an_admitted_pod_running_its_reservation_no_longer
     # spend data shows train-a100 running (the seeded history does), its cost is in the
     # run-rate, the reservation goes, and the second fits: the run-rate alone leaves room.
     first = review("009-")
-    second = copy.deepcopy(first)
-    second["request"]["uid"] = "second-pod"
-    second["request"]["name"] = second["request"]["object"]["metadata"]["name"] = "train-b"
+    second = another(first, uid="second-pod", name="train-b")
     clock = SettableClock(T)
     with budgeted_webhook(tmp_path, prometheus, "12000", clock=clock) as (app, http):
         ledger = app.reservations
         assert ledger is not None
-
-        def allowed(body: dict[str, Any]) -> bool:
-            decision: bool = http.post("/validate", json=body).json()["response"]["allowed"]
-            return decision
-
-        assert allowed(first)
-        assert not allowed(second)
+        assert allowed(http, first)
+        assert not allowed(http, second)
         clock.advance(timedelta(minutes=3))  # its reservation is old enough to release
         wait_until(
             lambda: ledger.reserved(budget="cc-budget", group="Sales-5045", now=clock.now()) == 0,
@@ -217,7 +221,68 @@ def test_once_spend_data_shows_an_admitted_pod_running_its_reservation_no_longer
         )
         assert app.spend is not None
         assert app.spend.snapshot().error is None
-        assert allowed(second)
+        assert allowed(http, second)
+
+
+@pytest.mark.prometheus
+def test_once_spend_data_shows_a_deployments_new_pods_its_reservation_no_longer_takes_room(
+    tmp_path: Path, prometheus: PrometheusServer
+) -> None:
+    # Fixture 014, the llm-server Deployment (2 replicas), takes the last room; a second
+    # Deployment of the same spec is denied. Its ReplicaSet makes two pods, named as pods
+    # the seeded history shows running: once the pod watch has them and the reservation is
+    # 2 minutes old, the refresher releases it and the second fits.
+    first = review("014-")
+    obj = first["request"]["object"]
+    estimate = estimating.estimate_object(obj, catalog=bundled_catalog())
+    assert estimate is not None
+    assert estimate.pods == 2
+    workload = estimate.hourly.total * 684  # hours left in March at T
+    cap = Decimal("297.0125") + Decimal("5.25") * 684 + workload * Decimal("1.5")
+    second = another(first, uid="second-deployment", name="llm-b")
+    clock = SettableClock(T)
+    with budgeted_webhook(tmp_path, prometheus, str(cap), clock=clock) as (app, http):
+        assert app.spend is not None
+        ledger = app.reservations
+        assert ledger is not None
+        assert allowed(http, first)
+        assert not allowed(http, second)
+        tracker = PodCostTracker(
+            estimate=catalog_estimator(bundled_catalog()),
+            namespaces=application.StaticNamespaceLabels(NAMESPACES),
+            metrics=SpendMetrics(CollectorRegistry()),
+        )
+        replica_set = f"llm-server-{TEMPLATE_HASH}"
+        tracker.replace(
+            [
+                {
+                    "metadata": {
+                        "namespace": "ml-train",
+                        "name": name,
+                        "labels": {"pod-template-hash": TEMPLATE_HASH},
+                        "creationTimestamp": "2026-03-03T12:00:10Z",  # after the admission
+                        "ownerReferences": [
+                            {"kind": "ReplicaSet", "name": replica_set, "controller": True}
+                        ],
+                    },
+                    "spec": obj["spec"]["template"]["spec"],
+                    "status": {"phase": "Pending"},
+                }
+                for name in ("train-a100", "llm-0")  # the names the seeded history runs
+            ]
+        )
+        app.spend.watch_workloads(tracker)
+        clock.advance(timedelta(minutes=3))  # the reservation is old enough to release
+        wait_until(
+            lambda: ledger.reserved(budget="cc-budget", group="Sales-5045", now=clock.now()) == 0,
+            what="the Deployment's reservation released",
+        )
+        assert app.spend.snapshot().error is None
+        assert allowed(http, second)
+
+
+TEMPLATE_HASH = "69cc8c784f"
+"""llm-server's ReplicaSet suffix, as in the captured pods 017 and 019."""
 
 
 @pytest.mark.prometheus
