@@ -68,7 +68,7 @@ from costwarden.spend.ledger import ReservationLedger
 from costwarden.spend.prometheus import PrometheusClient
 from costwarden.spend.queries import BudgetQuery
 from costwarden.spend.snapshots import SpendRefresher
-from costwarden.spend.tracking import PodCostTracker
+from costwarden.spend.tracking import PodCostTracker, Recall
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +112,9 @@ class App:
     spend_metrics: SpendMetrics | None = None
     reservations: ReservationLedger | None = None
     """The budget ledger (the pod watch releases a deleted pod's reservation)."""
+    recall: Recall | None = None
+    """What a pod admitted before this replica started holds in `reservations` (the pod
+    watch asks at its first list)."""
     batches: Batches = field(default_factory=Batches)
     """Answers reviews that arrive together back to back (`Serving` tells it how many
     requests the webhook server has in progress)."""
@@ -490,6 +493,18 @@ def create_app(
             request, policies=policies.current, catalog=catalog.current, context=context
         )
 
+    def recall(pod: Mapping[str, Any], admitted: datetime) -> int:
+        context = engine.Context(
+            namespaces=live_namespaces, now=clock.now(), reservations=reservations
+        )
+        return engine.recall(
+            pod,
+            admitted=admitted,
+            policies=policies.current,
+            catalog=catalog.current,
+            context=context,
+        )
+
     def repair(request: reviews.AdmissionRequest) -> Repair:
         context = engine.Context(namespaces=live_namespaces, now=clock.now())
         return engine.repair(
@@ -508,6 +523,7 @@ def create_app(
     )
     app.catalog, app.spend, app.spend_metrics = catalog, refresher, spend_metrics
     app.reservations = reservations
+    app.recall = recall if reservations is not None else None
     return app
 
 
@@ -551,6 +567,7 @@ def serve(settings: Settings) -> None:
             cost_centre_label=settings.cost_centre_label,
             team_label=settings.team_label,
             reservations=app.reservations,
+            recall=app.recall,  # what was admitted just before this replica started
         )
         if app.spend is not None:
             app.spend.watch_workloads(tracker)  # a Deployment's pods release its reservation

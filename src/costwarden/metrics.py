@@ -362,6 +362,13 @@ class SpendMetrics:
             registry=registry,
         )
 
+        self.reservations_recalled = Counter(
+            "costwarden_budget_reservations_recalled_total",
+            "Budget reservations held again at start-up (this replica): pods admitted "
+            "within a TTL before its first list of pods, which its new ledger did not hold.",
+            registry=registry,
+        )
+
     def set_pod_cost(self, labels: tuple[str, ...], hourly: Decimal) -> None:
         """`labels` in `POD_COST_LABELS` order."""
         self.pod_hourly_cost.labels(*labels).set(float(hourly))
@@ -405,6 +412,10 @@ class SpendMetrics:
 
     def spend_refresh_failed(self) -> None:
         self.spend_refresh_failures.inc()
+
+    def recalled(self, count: int) -> None:
+        """`count` reservations held again at start-up (`spend.tracking`)."""
+        self.reservations_recalled.inc(count)
 
     def released(self, reason: ReleaseReason, count: int) -> None:
         """`count` reservations dropped before their TTL."""

@@ -281,6 +281,48 @@ def test_once_spend_data_shows_a_deployments_new_pods_its_reservation_no_longer_
         assert allowed(http, second)
 
 
+@pytest.mark.prometheus
+def test_a_replica_that_starts_holds_what_was_admitted_just_before_its_ledger_began(
+    tmp_path: Path, prometheus: PrometheusServer
+) -> None:
+    # Room for one 4×A100 pod, as above. train-a100 was admitted a minute before this
+    # replica started (a rollout), into the last room; this replica's ledger starts empty,
+    # and the spend data does not count the pod yet. Its pod watch's first list has the
+    # pod: it is held again, and a second pod is denied until the spend data shows the
+    # first running.
+    first = review("009-")
+    obj = copy.deepcopy(first["request"]["object"])
+    obj["metadata"]["creationTimestamp"] = "2026-03-03T11:59:00Z"
+    listed = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
+    second = another(first, uid="second-pod", name="train-b")
+    second_dry = another(review("009-", dryRun=True), uid="second-dry", name="train-b")
+    clock = SettableClock(T)
+    with budgeted_webhook(tmp_path, prometheus, "12000", clock=clock) as (app, http):
+        ledger = app.reservations
+        assert ledger is not None
+        assert app.spend_metrics is not None
+        assert allowed(http, second_dry)  # what the empty ledger would have let in
+        tracker = PodCostTracker(
+            estimate=catalog_estimator(bundled_catalog()),
+            namespaces=application.StaticNamespaceLabels(NAMESPACES),
+            metrics=app.spend_metrics,
+            reservations=ledger,
+            recall=app.recall,  # as `serve` wires it
+            clock=clock.now,
+        )
+        tracker.replace([listed])
+        assert app.registry.get_sample_value("costwarden_budget_reservations_recalled_total") == 1
+        denial = http.post("/validate", json=second).json()["response"]
+        assert denial["allowed"] is False
+        assert "reserved $6," in denial["status"]["message"]
+        clock.advance(timedelta(minutes=3))  # the recalled reservation is old enough to go
+        wait_until(
+            lambda: ledger.reserved(budget="cc-budget", group="Sales-5045", now=clock.now()) == 0,
+            what="the recalled reservation released once the spend data shows the pod",
+        )
+        assert allowed(http, second)
+
+
 TEMPLATE_HASH = "69cc8c784f"
 """llm-server's ReplicaSet suffix, as in the captured pods 017 and 019."""
 

@@ -2,6 +2,6 @@
 `repair(request, ...) -> Repair` repairs and prices (/mutate)."""
 
 from costwarden.engine.contexts import Context, StaticNamespaces, StaticWorkloads
-from costwarden.engine.evaluating import evaluate, repair
+from costwarden.engine.evaluating import evaluate, recall, repair
 
-__all__ = ["Context", "StaticNamespaces", "StaticWorkloads", "evaluate", "repair"]
+__all__ = ["Context", "StaticNamespaces", "StaticWorkloads", "evaluate", "recall", "repair"]

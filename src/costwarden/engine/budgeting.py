@@ -221,8 +221,8 @@ def check(
     hourly = change.delta_hourly
     if hourly <= _ZERO:
         return NOTHING
-    # The group, the key (`reservation_key`) and the owner (`owner_uid`) are spelled out on
-    # this path: a call costs more than what it does, on every budgeted review.
+    # The group (`_group`), the key (`reservation_key`) and the owner (`owner_uid`) are
+    # spelled out on this path: a call costs more than what it does, on every budgeted review.
     if config.group_by == "namespace":
         group = target.namespace
     else:
@@ -328,6 +328,47 @@ def check(
     if projected <= standing.warn_above:
         return Outcome(reservation=reservation)
     return Outcome(findings=(terms.finding("warn", action),), reservation=reservation)
+
+
+def recall(
+    name: str,
+    config: models.Budget,
+    target: Target,
+    *,
+    reservations: Reservations,
+    admitted: datetime,
+) -> bool:
+    """Hold again what a pod admitted at `admitted` holds, as `check` held it then (its
+    group, its key and uid, its expected hours at that time), whether or not it fits: it
+    was admitted. A restarted replica's ledger starts empty, and what was admitted in the
+    minutes before is not in the spend data yet (`evaluating.recall`). Whether it was held
+    (not when the rule has no group or no cap to charge)."""
+    group = _group(config, target)
+    if group is None or config.caps.get(group, config.default_cap) is None:
+        return False
+    left = hours_left(admitted, period=config.period, timezone=config.timezone)
+    expected, _ = expected_runtime(config, target, left=left)
+    return reservations.reserve(
+        budget=name,
+        group=group,
+        key=reservation_key(target.namespace, target.kind, target.name),
+        amount=target.estimate.hourly.total * expected,
+        limit=_UNLIMITED,
+        now=admitted,  # it expires a TTL after its admission, as it would have
+        owner=owner_uid(target.object.get("metadata") or {}),
+        pods=int(target.template.pods),
+    ).fits
+
+
+_UNLIMITED = Decimal("Infinity")
+
+
+def _group(config: models.Budget, target: Target) -> str | None:
+    """The group `target` is charged to (`check` spells this out on its path)."""
+    if config.group_by == "namespace":
+        return target.namespace
+    assert config.label is not None  # the model requires it for groupBy: label
+    return target.labels.get(config.label) or target.namespace_labels.get(config.label)
 
 
 def hold(reservation: Reservation, reservations: Reservations, *, now: datetime) -> Finding | None:

@@ -143,6 +143,45 @@ def repair(
     return Repair(patches=merged, estimate=repaired.estimate if repaired else None)
 
 
+def recall(
+    pod: Mapping[str, Any],
+    *,
+    admitted: datetime,
+    policies: sets.PolicySet,
+    catalog: Catalog,
+    context: Context,
+) -> int:
+    """Hold again in `context.reservations` what a pod admitted at `admitted` holds in the
+    budgets whose rules apply to it; how many hold it. `pod` is as the API server stores
+    it (a list's item: no `kind`).
+
+    The ledger is in memory: a replica that starts (a restart, a rollout, one more replica)
+    knows nothing of what was admitted in the minutes before, and the spend data does not
+    show it yet. The pod watch's first list tells: each pod made within a TTL is held as a
+    pod charged itself would have been, until the spend data shows it, it is deleted or
+    the TTL from its admission passes. A pod its controller's workload was charged for
+    holds its own share of it (the rest of the period, as a Deployment's pods; a Job's
+    `activeDeadlineSeconds` is on the Job, not the pod: its pods hold the rest of the
+    period, or the runtime they state, a little longer than their Job did).
+    """
+    reservations = context.reservations
+    if reservations is None or not policies.budget_rules:
+        return 0
+    request = request_for({**pod, "apiVersion": "v1", "kind": "Pod"}, uid="costwarden-recall")
+    assert request.object is not None
+    target = _target(request.object, request=request, catalog=catalog, context=context)
+    if target is None:
+        return 0
+    subject = _subject(target, operation="CREATE")
+    return sum(
+        budgeting.recall(
+            rule.name, rule.rule.budget, target, reservations=reservations, admitted=admitted
+        )
+        for rule in policies.budget_rules
+        if rule.rule.budget is not None and rule.applies_to(subject)
+    )
+
+
 def _spec_changed(request: AdmissionRequest, new: Target) -> bool:
     """Whether an UPDATE brings a new pod spec to schedule (as `_change` decides, without
     pricing the old object)."""

@@ -29,12 +29,14 @@ concurrent creations against room for 10 admit exactly 10.
   until the TTL.
 - `release(key, owner=uid)` drops a workload's reservation early: the pod watch calls it
   when a pod is deleted (`spend.tracking`), only for the reservation that pod made.
-- In-memory and per replica. With R replicas each replica only sees its own ledger: in
-  the worst case every replica fills the same headroom within one refresh + scrape window,
-  so the overshoot is at most (R − 1) × the headroom. `headroom_share = 1/R` (serve flag
-  `--budget-replicas R`) bounds it to zero (each replica may reserve only its share of the
-  headroom) at the cost of a single replica admitting at most 1/R of the headroom until
-  its reservations expire.
+- In-memory and per replica: a replica that starts holds again, from its pod watch's
+  first list, what the pods created within a TTL hold (`engine.recall`), so a rolling
+  update does not forget the last minutes' admissions. With R replicas each replica only
+  sees its own ledger: in the worst case every replica fills the same headroom within one
+  refresh + scrape window, so the overshoot is at most (R − 1) × the headroom.
+  `headroom_share = 1/R` (serve flag `--budget-replicas R`) bounds it to zero (each
+  replica may reserve only its share of the headroom) at the cost of a single replica
+  admitting at most 1/R of the headroom until its reservations expire.
 """
 
 from __future__ import annotations
@@ -132,6 +134,11 @@ class ReservationLedger:
         """None: the whole headroom (one replica), and no multiplication per review."""
         self._lock = threading.Lock()
         self._groups: dict[tuple[str, str], _Group] = {}
+
+    @property
+    def ttl(self) -> timedelta:
+        """How long a reservation lasts at most."""
+        return self._ttl
 
     def reserved(
         self, *, budget: str, group: str, now: datetime, excluding: str | None = None

@@ -16,6 +16,10 @@ deleted while the watch was reconnecting is found missing from the next list and
 released the same way, and so is one admitted and deleted while it was reconnecting
 (never seen), once it was admitted more than `RELIST_GRACE` before the list.
 
+Its first list also tells a replica that just started what was admitted before it: the
+pods created within the ledger's TTL are held again (`recall`, the engine's `recall`
+bound), since the new ledger is empty and the spend data shows them only minutes later.
+
 It also knows which pods each workload's controller made, and when (`pods_of`): a
 Deployment's, Job's or StatefulSet's reservation goes once the spend data shows as many
 of its pods made since as run at it (`spend.snapshots`).
@@ -44,6 +48,10 @@ RELIST_GRACE = timedelta(minutes=2)
 """A pod admitted within this before a list may be missing from it only because it was not
 stored yet: validating webhooks, run before the pod is stored, may take up to 30 s, and a
 large list takes a while. A relist does not release its reservation."""
+
+Recall = Callable[[Mapping[str, Any], datetime], int]
+"""(pod, when it was admitted) -> how many budgets hold it again (`engine.recall`, bound to
+the live policies, catalog and ledger)."""
 
 Estimator = Callable[[Mapping[str, Any], Mapping[str, Any]], PodEstimate]
 """(pod spec, pod annotations) -> estimate; `catalog_estimator` is the real one."""
@@ -76,9 +84,13 @@ class PodCostTracker:
         cost_centre_label: str = "cost-centre",
         team_label: str = "team",
         reservations: ReservationLedger | None = None,
+        recall: Recall | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._estimate = estimate
+        self._recall = recall if reservations is not None else None
+        """Asked once, at the first list: what the pods admitted before this replica
+        started hold in `reservations`."""
         self._clock = clock
         self._namespaces = namespaces
         self._metrics = metrics
@@ -148,6 +160,30 @@ class PodCostTracker:
             self._metrics.released("relist", dropped)
             if dropped:
                 log.info("released the reservations of %d pods gone before they were seen", dropped)
+        recall, self._recall = self._recall, None
+        if recall is not None:
+            self._recall_recent(recall, listed)
+
+    def _recall_recent(self, recall: Recall, pods: list[Mapping[str, Any]]) -> None:
+        """Hold again what the pods admitted within a TTL before the first list hold: this
+        replica's ledger started empty, and the spend data shows them only minutes after."""
+        assert self._reservations is not None  # no recall without a ledger
+        since = self._clock() - self._reservations.ttl
+        held = 0
+        for pod in pods:
+            admitted = created_at(pod)
+            if admitted is None or admitted <= since:
+                continue
+            if (pod.get("status") or {}).get("phase") in FINISHED:
+                continue
+            try:
+                held += recall(pod, admitted)
+            except Exception:
+                # One pod the engine cannot read must not keep the others from being held.
+                log.exception("cannot recall the budget reservation of pod %s/%s", *_key(pod))
+        self._metrics.recalled(held)
+        if held:
+            log.info("held %d budget reservations again for pods admitted before start", held)
 
     def pods_of(self, workload: str, *, created_since: datetime) -> list[str]:
         """The names of the pods of `workload` (a reservation key) created at or after
@@ -221,8 +257,16 @@ def _workload_of(pod: Mapping[str, Any]) -> tuple[str, datetime] | None:
     """The workload a pod was priced with (`budgeting.priced_with`) and when the pod was
     created; None for a pod charged itself, or one without a creation time."""
     owner = priced_with(pod)
+    created = created_at(pod)
+    if owner is None or created is None:
+        return None
+    return owner, created
+
+
+def created_at(pod: Mapping[str, Any]) -> datetime | None:
+    """When the pod was created (admitted), None without a readable `creationTimestamp`."""
     created = (pod.get("metadata") or {}).get("creationTimestamp")
-    if owner is None or not isinstance(created, str):
+    if not isinstance(created, str):
         return None
     try:
         at = datetime.fromisoformat(created)
@@ -230,7 +274,7 @@ def _workload_of(pod: Mapping[str, Any]) -> tuple[str, datetime] | None:
         return None
     # The API server writes UTC with a "Z"; a time without a zone is taken as UTC rather
     # than left to fail a comparison with aware times in the spend refresh.
-    return owner, at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _key(pod: Mapping[str, Any]) -> tuple[str, str]:

@@ -825,3 +825,117 @@ def test_an_exception_waives_the_warning_not_the_reservation(pod, policies, judg
     assert [e.rule for e in verdict.exempted] == ["budget"]
     # It was admitted, so it costs: the waived rule's group holds it all the same.
     assert held(ledger, "budget", "Sales-5045") == hourly(verdict) * HOURS_LEFT
+
+
+def stored(obj: dict) -> dict:
+    """An object as a list of pods gives it: no `apiVersion`, no `kind`."""
+    return {key: value for key, value in obj.items() if key not in ("apiVersion", "kind")}
+
+
+def entries(ledger: ReservationLedger) -> dict:
+    return {group: dict(held.entries) for group, held in ledger._groups.items()}
+
+
+def test_a_pod_recalled_after_a_restart_holds_what_its_admission_held(
+    review, policies, catalog, context
+):
+    # Fixture 009, train-a100, admitted at its creation (11:01:12); the replica restarts,
+    # and its first list of pods at 11:05 recalls it: the same entry, to the microsecond
+    # of its expiry, with the same key, uid and hours left in the month as then.
+    request = review("009")
+    assert request.object is not None
+    admitted = datetime(2026, 11, 22, 11, 1, 12, tzinfo=UTC)
+    rules = policies(BUDGET)
+    before = ReservationLedger()
+    verdict = engine.evaluate(
+        request,
+        policies=rules,
+        catalog=catalog,
+        context=context(now=admitted, spend=spend("1000"), reservations=before),
+    )
+    assert verdict.allowed
+    after = ReservationLedger()
+    held = engine.recall(
+        stored(request.object),
+        admitted=admitted,
+        policies=rules,
+        catalog=catalog,
+        context=context(now=admitted + timedelta(minutes=4), reservations=after),
+    )
+    assert held == 1
+    assert entries(after) == entries(before)
+    (entry,) = entries(after)[("budget", "Sales-5045")].items()
+    assert entry[0] == "ml-train/Pod/train-a100"
+    assert entry[1][1:] == (admitted + after.ttl, "995953e3-1b71-4794-a672-6ee7e0acee4b", 1)
+
+
+def test_a_recalled_pod_is_held_even_past_the_cap_and_counts_against_the_next(
+    pod, policies, catalog, context, judge
+):
+    # It was admitted: what it costs is coming whether or not it fits in today's figures.
+    ledger = ReservationLedger()
+    obj = pod(cpu="4", name="a")
+    obj["metadata"]["uid"] = "uid-a"
+    rules = policies(BUDGET)
+    admitted = NOW - timedelta(minutes=1)
+    full = spend("59990")
+    held = engine.recall(
+        stored(obj),
+        admitted=admitted,
+        policies=rules,
+        catalog=catalog,
+        context=context(spend=full, reservations=ledger),
+    )
+    assert held == 1
+    amount = ledger.reserved(budget="budget", group="Sales-5045", now=NOW)
+    left_then = (HOURS_LEFT * 3600 + 60) / Decimal(3600)  # at its admission, a minute ago
+    assert amount == (hourly(judge(obj, rules)) * left_then).quantize(QUANTUM, ROUND_CEILING)
+    nearly = spend("59980")
+    assert judge(pod(cpu="0.1", name="b"), rules, context=context(spend=nearly)).allowed
+    (violation,) = judge(
+        pod(cpu="0.1", name="b"), rules, context=context(spend=nearly, reservations=ledger)
+    ).denials
+    assert f"reserved ${amount:.2f}" in violation.message
+
+
+def test_a_pod_its_controller_made_is_recalled_as_a_pod(review, policies, catalog, context):
+    # llm-server's pod (fixture 017): its Deployment held its cost; that reservation went
+    # with the old replica, so the pod holds its own share: the rest of the period.
+    request = review("017")
+    assert request.object is not None
+    ledger = Ledger()
+    admitted = NOW - timedelta(minutes=2)
+    held = engine.recall(
+        stored(request.object),
+        admitted=admitted,
+        policies=policies(BUDGET),
+        catalog=catalog,
+        context=context(reservations=ledger),
+    )
+    assert held == 1
+    (call,) = ledger.calls
+    assert call["key"] == f"ml-train/Pod/{request.object['metadata']['name']}"
+    assert call["now"] == admitted
+    assert call["pods"] == 1
+
+
+@pytest.mark.parametrize(
+    ("namespace", "rule"),
+    [
+        ("bare", BUDGET),  # no cost-centre label: no group to charge
+        ("ml-train", {**BUDGET, "match": {"namespaces": ["ml-dev"]}}),  # not its rule's
+        ("ml-train", {**BUDGET, "budget": {"label": "cost-centre", "caps": {"X-1": "1"}}}),
+    ],
+)
+def test_a_pod_no_budget_charges_is_not_recalled(namespace, rule, pod, policies, catalog, context):
+    ledger = ReservationLedger()
+    held = engine.recall(
+        stored(pod(cpu="4", namespace=namespace)),
+        admitted=NOW,
+        policies=policies(rule),
+        catalog=catalog,
+        context=context(reservations=ledger),
+    )
+    assert held == 0
+    assert ledger.reserved(budget="budget", group="Sales-5045", now=NOW) == 0
+    assert not any(held.entries for held in ledger._groups.values())

@@ -421,3 +421,88 @@ def test_the_pods_of_each_workload_its_controller_runs_are_known_with_their_crea
     assert tracker.pods_of("ml-train/StatefulSet/feature-cache", created_since=created) == [
         "feature-cache-0"
     ]
+
+
+CREATED = datetime(2026, 11, 22, 11, 1, 12, tzinfo=UTC)
+"""When the captured pods were created (and admitted)."""
+
+
+def recalling(
+    at: datetime, recall: Any, registry: CollectorRegistry | None = None
+) -> PodCostTracker:
+    return PodCostTracker(
+        estimate=estimate,
+        namespaces=Namespaces(),
+        metrics=SpendMetrics(registry or CollectorRegistry()),
+        reservations=ReservationLedger(),
+        recall=recall,
+        clock=lambda: at,
+    )
+
+
+def test_the_first_list_recalls_the_pods_admitted_within_a_ttl_and_no_later_list_does() -> None:
+    recalled: list[tuple[str, datetime]] = []
+
+    def recall(pod: Mapping[str, Any], admitted: datetime) -> int:
+        recalled.append((pod["metadata"]["name"], admitted))
+        return 2  # held by two budgets
+
+    fresh = captured_pod("009")  # train-a100, created 11:01:12
+    done = {**captured_pod("017"), "status": {"phase": "Succeeded"}}  # costs nothing more
+    old = copy.deepcopy(captured_pod("032"))
+    old["metadata"]["creationTimestamp"] = "2026-11-22T10:51:12Z"  # a TTL before: expired
+    unnamed_time = pod("no-time")  # no creationTimestamp: nothing to go by
+    registry = CollectorRegistry()
+    tracker = recalling(CREATED + timedelta(minutes=4), recall, registry)
+    tracker.replace([fresh, done, old, unnamed_time])
+    assert recalled == [("train-a100", CREATED)]
+    assert registry.get_sample_value("costwarden_budget_reservations_recalled_total") == 2
+    tracker.replace([fresh])  # a relist: the ledger held them since
+    assert len(recalled) == 1
+
+
+def test_a_pod_that_cannot_be_recalled_does_not_keep_the_others_from_it() -> None:
+    def recall(pod: Mapping[str, Any], admitted: datetime) -> int:
+        if pod["metadata"]["name"] == "train-a100":
+            raise ValueError("unreadable")
+        return 1
+
+    registry = CollectorRegistry()
+    tracker = recalling(CREATED + timedelta(minutes=1), recall, registry)
+    tracker.replace([captured_pod("009"), captured_pod("017"), captured_pod("019")])
+    assert registry.get_sample_value("costwarden_budget_reservations_recalled_total") == 2
+
+
+def test_with_the_engine_a_recalled_pod_holds_the_budget_until_its_admissions_ttl() -> None:
+    ledger = ReservationLedger()
+    after = ReservationLedger()
+    obj = admit_train_a100(ledger)  # admitted at RESERVE_NOW
+    obj["metadata"]["creationTimestamp"] = "2026-11-22T12:00:00Z"
+
+    def recall(pod: Mapping[str, Any], admitted: datetime) -> int:
+        context = engine.Context(
+            namespaces=engine.StaticNamespaces(NAMESPACES),
+            now=RESERVE_NOW + timedelta(minutes=2),
+            reservations=after,
+        )
+        return engine.recall(
+            pod,
+            admitted=admitted,
+            policies=bundled_policies(),
+            catalog=bundled_catalog(),
+            context=context,
+        )
+
+    tracker = PodCostTracker(
+        estimate=estimate,
+        namespaces=Namespaces(),
+        metrics=SpendMetrics(CollectorRegistry()),
+        reservations=after,
+        recall=recall,
+        clock=lambda: RESERVE_NOW + timedelta(minutes=2),
+    )
+    tracker.replace([{k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}])
+    assert held(after) == held(ledger) > 0
+    ttl_end = RESERVE_NOW + after.ttl
+    assert after.reserved(budget=BUDGET, group="Sales-5045", now=ttl_end - timedelta(seconds=1))
+    assert after.reserved(budget=BUDGET, group="Sales-5045", now=ttl_end) == 0
