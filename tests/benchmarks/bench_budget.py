@@ -13,10 +13,12 @@ budget rule (same policies otherwise; spend snapshot in memory, reservation ledg
   each its own process: two processes of the same code differ by a few per cent, so a
   difference counts only if it shows across processes (`_compare`). Per server: p50
   latency (the cost the API server sees), req/s, and the server-side review time from
-  its own `costwarden_admission_duration_seconds`. Two calibrations run beside them
-  (`VARIANTS`): three more servers of the code without the rule (an A/A pair: what the
-  test calls measurable when nothing differs), and three with a budget rule that applies
-  but finds no group to charge (the least any budget rule adds: the benchmark's floor).
+  its own `costwarden_admission_duration_seconds`. Three calibrations run beside them
+  (`VARIANTS`), three servers each: the code without the rule again (an A/A pair: what
+  the test calls measurable when nothing differs); a budget rule that applies but finds
+  no group to charge (the least any budget rule adds); and the budget rule with its check
+  replaced by a bare charge (`_bare_check`: a lookup, a key, a product and a dict entry
+  under a lock — the least a rule that charges can cost in CPython).
   Then the 68 captured reviews, with and without the rule, each to the webhook it was
   captured on: a cluster's mix, where most pods are made by controllers (charged when
   their Deployment or Job was) and UPDATEs and DELETEs add nothing, so the rule runs to
@@ -41,6 +43,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -48,7 +51,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from bench_webhook import DEMO_NAMESPACES, _free_port, _point, _start
 from timing import per_call_us
@@ -56,7 +59,8 @@ from timing import per_call_us
 from costwarden import reviews
 from costwarden.catalog.loading import bundled_catalog
 from costwarden.catalog.models import Catalog
-from costwarden.engine import Context, StaticNamespaces, evaluate
+from costwarden.engine import Context, StaticNamespaces, budgeting, evaluate
+from costwarden.engine.findings import NOTHING
 from costwarden.engine.ports import BudgetSpend, SpendSnapshot
 from costwarden.policies.loading import BUNDLED_DIR, bundled_policies, load_policies
 from costwarden.policies.sets import PolicySet
@@ -334,6 +338,8 @@ def _serve(policies: str, cert: str, key: str, port: int, metrics_port: int) -> 
         def snapshot(self) -> SpendSnapshot:
             return fixed
 
+    if Path(policies).name == BARE:
+        budgeting.check = _bare_check
     app = application.create_app(settings, spend=FixedSpend(), reservations=ReservationLedger())
     serving = application.Serving(app)
     application.settle_heap()  # as `costwarden serve` does
@@ -387,12 +393,17 @@ VARIANTS = (
     WITHOUT,
     WITH,
     "with a budget rule that charges nothing",
+    "with a bare charge in its place",
     "without budget rules, again",
 )
 """What the HTTPS servers serve: the bundled policies without and with the budget rule,
-and two calibrations of what the benchmark can tell apart: a budget rule that applies to
+and three calibrations of what the benchmark can tell apart: a budget rule that applies to
 the review but finds no group to charge (grouped by a label no pod carries: what any
-budget rule costs before its own work), and the same code as `WITHOUT` (an A/A pair)."""
+budget rule costs before its own work), the budget rule with its check replaced by a bare
+charge (`_bare_check`: the least a rule that charges can do in CPython), and the same code
+as `WITHOUT` (an A/A pair)."""
+BARE = "bare-charge"
+"""The policy directory of the servers whose budget check is `_bare_check`."""
 
 
 def _variants(work: Path) -> dict[str, Path]:
@@ -406,7 +417,48 @@ def _variants(work: Path) -> dict[str, Path]:
     text = budgets.read_text()
     assert "label: cost-centre\n" in text
     budgets.write_text(text.replace("label: cost-centre\n", "label: no-pod-carries-this\n"))
-    return dict(zip(VARIANTS, (without, Path(BUNDLED_DIR), ungrouped, without), strict=True))
+    bare = work / BARE
+    shutil.copytree(BUNDLED_DIR, bare)
+    directories = (without, Path(BUNDLED_DIR), ungrouped, bare, without)
+    return dict(zip(VARIANTS, directories, strict=True))
+
+
+def _bare_check(
+    name: str,
+    config: Any,
+    target: Any,
+    *,
+    change: Any,
+    context: Any,
+    action: str,
+    hold: str = "no",
+) -> Any:
+    """A calibration, never a rule: the least a budget rule that charges can do per review
+    in CPython — find the group's figures in the rule's own cache, name the reservation,
+    multiply, and write one entry and a running total under a lock. No runtime, owner,
+    change key, expiry, warn threshold or answer. Its cost is the floor under any budget
+    rule written in Python; the real check runs when the figures are not cached yet."""
+    group = target.labels.get(config.label) or target.namespace_labels.get(config.label)
+    held = budgeting._STANDINGS[1].get((name, group))
+    if held is None or not held.after < context.now <= held.upto:
+        return _real_check(
+            name, config, target, change=change, context=context, action=action, hold=hold
+        )
+    amount = change.delta_hourly * held.left
+    key = f"{target.namespace}/{target.kind}/{target.name}"
+    with _BARE_LOCK:
+        own = _BARE_ENTRIES.get(key)
+        others = _BARE_TOTAL[0] if own is None else _BARE_TOTAL[0] - own
+        if others + amount <= held.limit:
+            _BARE_ENTRIES[key] = amount
+            _BARE_TOTAL[0] = others + amount
+    return NOTHING
+
+
+_real_check = budgeting.check
+_BARE_LOCK = threading.Lock()
+_BARE_ENTRIES: dict[str, Decimal] = {}
+_BARE_TOTAL = [Decimal(0)]
 
 
 class _Server(NamedTuple):
