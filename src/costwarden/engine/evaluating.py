@@ -159,10 +159,10 @@ def recall(
     knows nothing of what was admitted in the minutes before, and the spend data does not
     show it yet. The pod watch's first list tells: each pod made within a TTL is held as a
     pod charged itself would have been, until the spend data shows it, it is deleted or
-    the TTL from its admission passes. A pod its controller's workload was charged for
-    holds its own share of it (the rest of the period, as a Deployment's pods; a Job's
-    `activeDeadlineSeconds` is on the Job, not the pod: its pods hold the rest of the
-    period, or the runtime they state, a little longer than their Job did).
+    the TTL from its admission passes. A controller's pod holds its own share of what its
+    workload held: a Deployment's pod, the rest of the period, as its Deployment did for
+    it; a Job's pods do not carry its `activeDeadlineSeconds`, so they hold the rest of
+    the period or the runtime they state, more than their Job did, until they show.
     """
     reservations = context.reservations
     if reservations is None or not policies.budget_rules:
