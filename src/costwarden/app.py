@@ -115,6 +115,7 @@ class App:
     recall: Recall | None = None
     """What a pod admitted before this replica started holds in `reservations` (the pod
     watch asks at its first list)."""
+    clock: Clock = field(default_factory=SystemClock)
     batches: Batches = field(default_factory=Batches)
     """Answers reviews that arrive together back to back (`Serving` tells it how many
     requests the webhook server has in progress)."""
@@ -125,6 +126,31 @@ class App:
         return routes.operations_app(
             readiness=self.readiness, metrics=lambda: metrics.render(self.registry)
         )
+
+    def pod_tracker(self) -> PodCostTracker | None:
+        """What the pod watch feeds (`--in-cluster`): running pods' cost, priced with the
+        live catalog; deleted pods release their reservations, the first list recalls
+        what was admitted just before this replica started, and the spend refresh learns
+        each workload's pods (a Deployment's release its reservation). None without spend
+        metrics."""
+        if self.spend_metrics is None or self.catalog is None:
+            return None
+        catalog = self.catalog
+        tracker = PodCostTracker(
+            estimate=lambda spec, annotations: estimating.estimate_pod(
+                spec, catalog=catalog.current, annotations=annotations
+            ),
+            namespaces=self.namespaces,
+            metrics=self.spend_metrics,
+            cost_centre_label=self.settings.cost_centre_label,
+            team_label=self.settings.team_label,
+            reservations=self.reservations,
+            recall=self.recall,
+            clock=self.clock.now,
+        )
+        if self.spend is not None:
+            self.spend.watch_workloads(tracker)
+        return tracker
 
     def readiness(self) -> tuple[bool, Mapping[str, Any]]:
         """Ready once every source and the namespace labels have loaded."""
@@ -524,6 +550,7 @@ def create_app(
     app.catalog, app.spend, app.spend_metrics = catalog, refresher, spend_metrics
     app.reservations = reservations
     app.recall = recall if reservations is not None else None
+    app.clock = clock
     return app
 
 
@@ -556,21 +583,8 @@ def serve(settings: Settings) -> None:
         namespaces = cache
         workloads = kube_workloads.ClusterWorkloads(clients.apps_v1)
     app = create_app(settings, namespaces=namespaces, workloads=workloads)
-    if settings.in_cluster and app.spend_metrics is not None and app.catalog is not None:
-        live_catalog = app.catalog
-        tracker = PodCostTracker(
-            estimate=lambda spec, annotations: estimating.estimate_pod(
-                spec, catalog=live_catalog.current, annotations=annotations
-            ),
-            namespaces=app.namespaces,
-            metrics=app.spend_metrics,
-            cost_centre_label=settings.cost_centre_label,
-            team_label=settings.team_label,
-            reservations=app.reservations,
-            recall=app.recall,  # what was admitted just before this replica started
-        )
-        if app.spend is not None:
-            app.spend.watch_workloads(tracker)  # a Deployment's pods release its reservation
+    tracker = app.pod_tracker() if settings.in_cluster else None
+    if tracker is not None:
         kube_pods.start_pod_watch(clients.core_v1, tracker, stop=stop)
     serving = Serving(app)
     settle_heap()

@@ -18,7 +18,6 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client import CollectorRegistry
 from tests.integration.prometheus.prometheus_harness import (
     FaultProxy,
     PrometheusServer,
@@ -43,9 +42,7 @@ from costwarden import estimating
 from costwarden import settings as settings_module
 from costwarden.catalog.loading import bundled_catalog
 from costwarden.documents import InvalidInput
-from costwarden.metrics import SpendMetrics
 from costwarden.spend.ledger import ReservationLedger
-from costwarden.spend.tracking import PodCostTracker, catalog_estimator
 
 T = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
 """The seeded history: Sales-5045 spent $297.0125 this month at 5.25 $/h, 684 h left."""
@@ -64,6 +61,14 @@ def another(body: dict[str, Any], *, uid: str, name: str) -> dict[str, Any]:
     copied["request"]["uid"] = uid
     copied["request"]["name"] = copied["request"]["object"]["metadata"]["name"] = name
     return copied
+
+
+def nothing_held(ledger: ReservationLedger, clock: SettableClock, *, what: str) -> None:
+    """Wait until the refresher has released every reservation of Sales-5045."""
+    wait_until(
+        lambda: ledger.reserved(budget="cc-budget", group="Sales-5045", now=clock.now()) == 0,
+        what=what,
+    )
 
 
 def allowed(http: httpx.Client, body: dict[str, Any], path: str = "/validate") -> bool:
@@ -215,10 +220,7 @@ def test_once_spend_data_shows_an_admitted_pod_running_its_reservation_no_longer
         assert allowed(http, first)
         assert not allowed(http, second)
         clock.advance(timedelta(minutes=3))  # its reservation is old enough to release
-        wait_until(
-            lambda: ledger.reserved(budget="cc-budget", group="Sales-5045", now=clock.now()) == 0,
-            what="the first pod's reservation released",
-        )
+        nothing_held(ledger, clock, what="the first pod's reservation released")
         assert app.spend is not None
         assert app.spend.snapshot().error is None
         assert allowed(http, second)
@@ -247,36 +249,27 @@ def test_once_spend_data_shows_a_deployments_new_pods_its_reservation_no_longer_
         assert ledger is not None
         assert allowed(http, first)
         assert not allowed(http, second)
-        tracker = PodCostTracker(
-            estimate=catalog_estimator(bundled_catalog()),
-            namespaces=application.StaticNamespaceLabels(NAMESPACES),
-            metrics=SpendMetrics(CollectorRegistry()),
-        )
+        tracker = app.pod_tracker()  # as `serve` feeds its pod watch
+        assert tracker is not None
+        tracker.replace([])  # the watch's first list, at start: no pods yet
         replica_set = f"llm-server-{TEMPLATE_HASH}"
-        tracker.replace(
-            [
-                {
-                    "metadata": {
-                        "namespace": "ml-train",
-                        "name": name,
-                        "labels": {"pod-template-hash": TEMPLATE_HASH},
-                        "creationTimestamp": "2026-03-03T12:00:10Z",  # after the admission
-                        "ownerReferences": [
-                            {"kind": "ReplicaSet", "name": replica_set, "controller": True}
-                        ],
-                    },
-                    "spec": obj["spec"]["template"]["spec"],
-                    "status": {"phase": "Pending"},
-                }
-                for name in ("train-a100", "llm-0")  # the names the seeded history runs
-            ]
-        )
-        app.spend.watch_workloads(tracker)
+        for name in ("train-a100", "llm-0"):  # the names the seeded history runs
+            pod = {
+                "metadata": {
+                    "namespace": "ml-train",
+                    "name": name,
+                    "labels": {"pod-template-hash": TEMPLATE_HASH},
+                    "creationTimestamp": "2026-03-03T12:00:10Z",  # after the admission
+                    "ownerReferences": [
+                        {"kind": "ReplicaSet", "name": replica_set, "controller": True}
+                    ],
+                },
+                "spec": obj["spec"]["template"]["spec"],
+                "status": {"phase": "Pending"},
+            }
+            tracker.apply("ADDED", pod)
         clock.advance(timedelta(minutes=3))  # the reservation is old enough to release
-        wait_until(
-            lambda: ledger.reserved(budget="cc-budget", group="Sales-5045", now=clock.now()) == 0,
-            what="the Deployment's reservation released",
-        )
+        nothing_held(ledger, clock, what="the Deployment's reservation released")
         assert app.spend.snapshot().error is None
         assert allowed(http, second)
 
@@ -302,24 +295,15 @@ def test_a_replica_that_starts_holds_what_was_admitted_just_before_its_ledger_be
         assert ledger is not None
         assert app.spend_metrics is not None
         assert allowed(http, second_dry)  # what the empty ledger would have let in
-        tracker = PodCostTracker(
-            estimate=catalog_estimator(bundled_catalog()),
-            namespaces=application.StaticNamespaceLabels(NAMESPACES),
-            metrics=app.spend_metrics,
-            reservations=ledger,
-            recall=app.recall,  # as `serve` wires it
-            clock=clock.now,
-        )
+        tracker = app.pod_tracker()  # as `serve` feeds its pod watch
+        assert tracker is not None
         tracker.replace([listed])
         assert app.registry.get_sample_value("costwarden_budget_reservations_recalled_total") == 1
         denial = http.post("/validate", json=second).json()["response"]
         assert denial["allowed"] is False
         assert "reserved $6," in denial["status"]["message"]
         clock.advance(timedelta(minutes=3))  # the recalled reservation is old enough to go
-        wait_until(
-            lambda: ledger.reserved(budget="cc-budget", group="Sales-5045", now=clock.now()) == 0,
-            what="the recalled reservation released once the spend data shows the pod",
-        )
+        nothing_held(ledger, clock, what="the recalled reservation released once shown")
         assert allowed(http, second)
 
 
