@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
-FIXTURES = SHARED / "fixtures"
+FIXTURES = ROOT / "tests" / "fixtures"
 ADMISSION_FIXTURES = FIXTURES / "admission"
 MANIFEST_FIXTURES = FIXTURES / "manifests"
 

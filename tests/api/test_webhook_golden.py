@@ -1,6 +1,6 @@
 """Golden request/response pairs: every captured review through the real engine.
 
-The requests are the 68 captured AdmissionReviews (`../shared/fixtures/admission/`); the
+The requests are the 68 captured AdmissionReviews (`tests/fixtures/admission/`); the
 expected responses live in `tests/api/golden/<fixture>.json`, with the patch also shown
 decoded so a reviewer can read what changed. The server runs on the bundled policies and
 catalog, the fixtures' namespace labels and a fixed clock, so the answers are stable.

@@ -66,7 +66,7 @@ from costwarden.policies.loading import BUNDLED_DIR, bundled_policies, load_poli
 from costwarden.policies.sets import PolicySet
 from costwarden.spend.ledger import DEFAULT_TTL, ReservationLedger
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "admission"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "admission"
 REVIEW = FIXTURES / "009-validate-pod-create-ml-train-train-a100.json"
 NOW = datetime(2026, 3, 3, 12, tzinfo=UTC)
 NAMESPACES = StaticNamespaces(

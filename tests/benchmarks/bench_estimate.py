@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-FIXTURES = HERE.parent.parent.parent / "shared/fixtures/admission"
+FIXTURES = HERE.parent / "fixtures/admission"
 FIXTURE = FIXTURES / "009-validate-pod-create-ml-train-train-a100.json"
 
 

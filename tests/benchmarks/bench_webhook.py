@@ -51,7 +51,7 @@ from fastapi import FastAPI, Request, Response
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-FIXTURES = ROOT.parent / "shared" / "fixtures" / "admission"
+FIXTURES = ROOT / "tests" / "fixtures" / "admission"
 DEMO_NAMESPACES = ROOT / "src" / "costwarden" / "data" / "demo" / "namespaces.yaml"
 CONCURRENCY = (1, 8, 64)
 SECONDS_PER_RUN = 3.0

@@ -21,7 +21,7 @@ WriteCatalog = Callable[[str, str], Path]
 def manifest_fixtures(pytestconfig: pytest.Config) -> Path:
     """tests/conftest.py's MANIFEST_FIXTURES. Not imported from there: pytest imports each
     conftest.py as the top-level module `conftest`, so which one an import gets is luck."""
-    return pytestconfig.rootpath.parent / "shared" / "fixtures" / "manifests"
+    return pytestconfig.rootpath / "tests" / "fixtures" / "manifests"
 
 
 @pytest.fixture

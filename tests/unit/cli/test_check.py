@@ -23,7 +23,7 @@ NAMESPACES = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def manifests(pytestconfig: pytest.Config) -> Path:
-    return pytestconfig.rootpath.parent / "shared" / "fixtures" / "manifests"
+    return pytestconfig.rootpath / "tests" / "fixtures" / "manifests"
 
 
 @pytest.fixture

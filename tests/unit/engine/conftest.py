@@ -63,7 +63,7 @@ def catalog() -> Catalog:
 
 @pytest.fixture(scope="session")
 def admission_fixtures(pytestconfig: pytest.Config) -> Path:
-    return pytestconfig.rootpath.parent / "shared" / "fixtures" / "admission"
+    return pytestconfig.rootpath / "tests" / "fixtures" / "admission"
 
 
 class Review(Protocol):

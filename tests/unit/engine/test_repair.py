@@ -22,7 +22,7 @@ MUTATE = {
     "exceptions": {"label": {"key": "cost-exception"}},
 }
 FIXTURES = sorted(
-    (Path(__file__).resolve().parents[3].parent / "shared/fixtures/admission").glob("*.json")
+    (Path(__file__).resolve().parents[2] / "fixtures/admission").glob("*.json")
 )
 
 
