@@ -81,7 +81,7 @@ def recorded(objects: Objects) -> dict[str, str]:
 def test_recorded_run_rates_are_the_spend_sources_default_queries(
     monitored: Objects, group: queries.GroupBy
 ) -> None:
-    """So a budget's spend summed from them (README, "Query cost") is the default's."""
+    """So a budget's spend summed from them (docs/budgets.md, "Query cost") is the default's."""
     default = queries.default_run_rate(queries.BudgetQuery("b", group_by=group))
     assert recorded(monitored)[f"costwarden:budget_run_rate:{group}"] == default
 
@@ -91,7 +91,7 @@ def test_recorded_run_rates_count_each_pod_once_and_sum_to_the_default_spend(
 ) -> None:
     """Two replicas export the same pods; an hour into the period (promtool's clock starts
     at 1970-01-01 00:00 UTC, a month's start), the spend summed from the recorded run-rate
-    with the README's `spent_promql` is the default spent query's over the raw series."""
+    with the `spent_promql` of docs/budgets.md is the default spent query's over the raw series."""
     groups = only(monitored, "PrometheusRule")["spec"]["groups"]
     rules = {"groups": [g for g in groups if g["name"] == "costwarden.run-rates"]}
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules))

@@ -1,4 +1,4 @@
-"""The bundled catalog: every type REFERENCE.md cites, at exactly the cited prices and dates."""
+"""The bundled catalog: every type docs/prices.md cites, at exactly the cited prices and dates."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ AWS_SOURCE = "AWS Pricing API via aws/karpenter-provider-aws zz_generated.pricin
 GCP_SOURCE = "Cloud Billing Catalog via Cyclenerd/google-cloud-pricing-cost-calculator"
 D = Decimal
 
-# Copied by hand from /work/shared/REFERENCE.md "List prices for a bundled catalog".
+# Copied by hand from docs/prices.md, "Instance types" (the cited list prices and their sources).
 # name: (provider, region, vcpu, GiB, accelerator model, count, on-demand, spot or None)
 REFERENCE_TYPES = {
     "p5.48xlarge": ("aws", "us-east-1", 192, 2048, "h100-80gb", 8, "55.04", "21.7"),
@@ -264,7 +264,7 @@ def test_common_cpu_only_types_are_bundled_for_each_cloud(
 
 
 def test_cpu_only_prices_match_the_cited_generated_price_files(catalog: Catalog) -> None:
-    # Spot-checked against the files named in each source (see the README table).
+    # Spot-checked against the files named in each source (see docs/prices.md).
     assert catalog.instance_types["r6i.2xlarge"].on_demand_hourly == D("0.504")
     assert catalog.instance_types["m6i.xlarge"].on_demand_hourly == D("0.192")
     assert catalog.instance_types["n2-standard-16"].on_demand_hourly == D("0.776944")

@@ -1,4 +1,4 @@
-"""The README's catalog tables show what the bundled catalog really holds."""
+"""The catalog tables of docs/prices.md show what the bundled catalog really holds."""
 
 from __future__ import annotations
 
@@ -11,15 +11,28 @@ import pytest
 from costwarden.catalog import loading
 
 FOOTNOTES = str.maketrans("", "", "¹²³")
+PRICES = Path("docs") / "prices.md"
+
+# The source keys of docs/prices.md: a text each entry's `source` holds, and texts it
+# must not hold (the same generator at another commit is another source).
+SOURCE_KEYS = {
+    "[A]": ("aws/karpenter-provider-aws", ("commit 031e72b",)),
+    "[a]": ("aws/karpenter-provider-aws pkg/providers/pricing/zz_generated", ()),
+    "[G]": ("Cyclenerd/google-cloud-pricing-cost-calculator", ("commit 082120d",)),
+    "[g]": ("Cyclenerd/google-cloud-pricing-cost-calculator pricing.yml (commit 082120d", ()),
+    "[Z]": ("undated public catalog snapshot", ()),
+    "[z]": ("Azure/karpenter-provider-azure", ()),
+}
 
 
-def catalog_section_rows(readme: Path) -> list[list[str]]:
-    text = readme.read_text(encoding="utf-8")
+def catalog_section_rows(document: Path) -> list[list[str]]:
+    """Table rows (cells) from `<!-- section: catalog -->` to the next section marker or
+    the end of the file."""
+    text = document.read_text(encoding="utf-8")
     start = text.index("<!-- section: catalog -->")
-    ends = [text.find(marker, start + 1) for marker in ("<!-- section:", "\n## Development")]
-    end = min(e for e in ends if e != -1)
+    end = text.find("<!-- section:", start + 1)
     rows = []
-    for line in text[start:end].splitlines():
+    for line in text[start : end if end != -1 else len(text)].splitlines():
         if line.startswith("| `"):
             cells = [cell.strip().strip("`").translate(FOOTNOTES) for cell in line.split("|")]
             rows.append(cells[1:-1])
@@ -28,30 +41,34 @@ def catalog_section_rows(readme: Path) -> list[list[str]]:
 
 @pytest.fixture(scope="module")
 def rows(pytestconfig: pytest.Config) -> list[list[str]]:
-    return catalog_section_rows(pytestconfig.rootpath / "README.md")
+    return catalog_section_rows(pytestconfig.rootpath / PRICES)
 
 
 def maybe(text: str) -> Decimal | None:
     return None if text == "—" else Decimal(text)
 
 
-def test_readme_instance_table_matches_the_bundled_catalog(rows: list[list[str]]) -> None:
+def test_prices_instance_table_lists_every_bundled_instance_type(rows: list[list[str]]) -> None:
     catalog = loading.bundled_catalog()
     table = [row for row in rows if len(row) == 9]
-    gpu_types = {n for n, t in catalog.instance_types.items() if t.accelerators is not None}
-    assert {row[0] for row in table} == gpu_types
-    for name, where, devices, vcpu, memory, hourly, spot, _, effective in table:
+    assert [row[0] for row in table] == list(catalog.instance_types)
+    for name, where, devices, vcpu, memory, hourly, spot, source, effective in table:
         instance = catalog.instance_types[name]
-        assert instance.accelerators is not None
         assert where == f"{instance.provider} {instance.region}"
-        assert devices == f"{instance.accelerators.count}× {instance.accelerators.model}"
+        if instance.accelerators is None:
+            assert devices == "—"
+        else:
+            assert devices == f"{instance.accelerators.count}× {instance.accelerators.model}"
         assert (Decimal(vcpu), Decimal(memory)) == (instance.vcpu, instance.memory_gib)
         assert Decimal(hourly) == instance.on_demand_hourly
         assert maybe(spot) == instance.spot_hourly
         assert date.fromisoformat(effective) == instance.effective_date
+        cites, never = SOURCE_KEYS[source]
+        assert cites in instance.source, name
+        assert not any(text in instance.source for text in never), name
 
 
-def test_readme_accelerator_table_matches_the_bundled_catalog(rows: list[list[str]]) -> None:
+def test_prices_accelerator_table_matches_the_bundled_catalog(rows: list[list[str]]) -> None:
     catalog = loading.bundled_catalog()
     table = [row for row in rows if len(row) == 7]
     assert {row[0] for row in table} == set(catalog.accelerators)
@@ -63,3 +80,11 @@ def test_readme_accelerator_table_matches_the_bundled_catalog(rows: list[list[st
         assert (None if mig == "—" else int(mig)) == accelerator.mig_slices
         assert reference in accelerator.source
         assert date.fromisoformat(effective) == accelerator.effective_date
+
+
+def test_prices_fallback_rates_match_the_bundled_catalog(pytestconfig: pytest.Config) -> None:
+    fallback = loading.bundled_catalog().fallback
+    text = (pytestconfig.rootpath / PRICES).read_text(encoding="utf-8")
+    assert f"| `cpuHourly` | {fallback.cpu_hourly} $/vCPU-h |" in text
+    assert f"| `memoryGiBHourly` | {fallback.memory_gib_hourly} $/GiB-h |" in text
+    assert f"| `spotDiscount` | {fallback.spot_discount} |" in text

@@ -194,13 +194,13 @@ def test_broken_catalog_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "catalog.yaml" in err
 
 
-def test_readme_sample_output_is_what_the_command_prints(
+def test_cost_model_docs_sample_output_is_what_the_command_prints(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    readme = (EXAMPLES.parent.parent.parent.parent / "README.md").read_text()
+    docs = (EXAMPLES.parent.parent.parent.parent / "docs" / "cost-model.md").read_text()
     command = "$ costwarden estimate -f gpu-train-pod.yaml -f mig-infer-pod.yaml -f sweep-job.yaml"
-    start = readme.index(command) + len(command) + 1
-    sample = readme[start : readme.index("```", start)]
+    start = docs.index(command) + len(command) + 1
+    sample = docs[start : docs.index("```", start)]
     names = command.split()[4::2]
     status, out, _ = run(capsys, *(arg for name in names for arg in ("-f", str(EXAMPLES / name))))
     assert status == cli.EXIT_OK

@@ -68,7 +68,7 @@ def _admission_object(name: str) -> dict[str, Any]:
 
 
 def _share(catalog: Catalog, instance: str, *, cpu: int, gib: int, devices: int) -> Decimal:
-    """What a pod with these requests pays on `instance` on-demand (the README's formula)."""
+    """What a pod with these requests pays on `instance` on-demand (docs/cost-model.md)."""
     spec = catalog.instance_types[instance]
     fallback = catalog.fallback
     device = Decimal(0)

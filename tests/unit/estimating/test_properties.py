@@ -62,7 +62,7 @@ def test_any_pod_on_any_instance_pays_the_formula_and_never_more_than_the_instan
     estimate = estimate_pod(spec, catalog=BUNDLED)
     hourly = estimate.hourly
     price = instance.on_demand_hourly if capacity == "on-demand" else BUNDLED.spot_hourly(instance)
-    # The README's formula, requests clamped to the instance, in one exact division.
+    # The formula of docs/cost-model.md, requests clamped to the instance, in one exact division.
     fallback = BUNDLED.fallback
     count, device = 0, Decimal(0)
     if instance.accelerators is not None:
