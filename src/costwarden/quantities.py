@@ -8,14 +8,39 @@ parse sits on the admission hot path.
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Callable
 from decimal import Decimal
 from functools import lru_cache
+from pathlib import Path
+from types import ModuleType
 from typing import cast
 
-from kubernetes.utils import quantity as _k8s_quantity
 
-_parse_quantity = cast("Callable[[str], Decimal]", _k8s_quantity.parse_quantity)
+def _kubernetes_quantity() -> ModuleType:
+    """`kubernetes.utils.quantity`, loaded from its file: importing it by name first runs
+    `kubernetes/__init__.py`, which imports the whole API client (and urllib3, requests,
+    ...) for one function that needs only `decimal` and `re`. The offline commands would
+    pay that at every start; `serve`, which imports the client anyway, reuses its module."""
+    loaded = sys.modules.get("kubernetes.utils.quantity")
+    if loaded is not None:
+        return loaded
+    package = importlib.util.find_spec("kubernetes")  # finds it without running its __init__
+    locations = package.submodule_search_locations if package is not None else None
+    if locations:
+        file = Path(next(iter(locations)), "utils", "quantity.py")
+        spec = importlib.util.spec_from_file_location("kubernetes.utils.quantity", file)
+        if file.is_file() and spec is not None and spec.loader is not None:
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return module
+    from kubernetes.utils import quantity  # a layout we do not know: the plain import
+
+    return quantity
+
+
+_parse_quantity = cast("Callable[[str], Decimal]", _kubernetes_quantity().parse_quantity)
 
 GIB = Decimal(1024**3)
 MAX = Decimal(2**63 - 1)

@@ -24,11 +24,13 @@ class Settings(BaseModel):
 
     # --- where policy comes from
     policies: tuple[Path, ...] = ()
-    """Policy files or directories. Empty: the policies bundled with costwarden."""
+    """Policy files or directories. Empty: the bundled policies, the packaged copy of the
+    repository's `policies/`."""
     catalogs: tuple[Path, ...] = ()
     """Extra price catalogs, each overriding/extending the bundled one in order."""
     namespace_labels_file: Path | None = None
-    """YAML `{namespace: {label: value}}` used instead of watching the cluster."""
+    """Namespace labels instead of watching the cluster: a map `{namespace: {label: value}}`
+    or Namespace objects as `kubectl get namespaces -o yaml` prints them."""
     reload_interval_seconds: float = Field(default=5.0, gt=0)
     """How often mounted policy/catalog files are checked for change. ConfigMap volume
     updates land within about a minute; 5 s keeps the extra delay small for a stat() call."""

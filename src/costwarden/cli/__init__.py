@@ -1,17 +1,19 @@
 """The `costwarden` command line: one sub-command per module of this package.
 
-Each module defines `register(subcommands)`, adding its parser and setting `run`, a
-function `(args) -> int` returning the exit status: 0 success/allowed, 1 denied or
-failed checks, 2 usage or input error (unreadable file, invalid manifest or policy).
+`COMMANDS` lists them with the one-line summary `costwarden --help` shows. Only the
+command being run is imported (as pip does with its `commands_dict`): the offline
+commands never load the webhook's stack (FastAPI, uvicorn, httpx, the kubernetes client).
+Each module defines `register(parser)`, adding its arguments and setting `run`, a function
+`(args) -> int` returning the exit status: 0 success/allowed, 1 denied or failed checks,
+2 usage or input error (unreadable file, invalid manifest or policy).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import pkgutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from costwarden import __version__
 
@@ -19,29 +21,42 @@ EXIT_OK = 0
 EXIT_DENIED = 1
 EXIT_INPUT_ERROR = 2
 
+COMMANDS = {
+    "check": "evaluate manifests against the policies, as admission would (CI gate)",
+    "estimate": "estimate what manifests will cost ($/h and $/month)",
+    "lint": "check policies and price catalogs for errors",
+    "serve": "run the admission webhook (HTTPS /validate, /mutate; /metrics, /readyz)",
+    "test": "run policy test suites (tests.yaml beside the policies)",
+}
+"""Sub-command (module `costwarden.cli.<name>`) -> its summary."""
+
 
 class InputError(Exception):
     """Bad input a user can fix (names the file, document and path); exit status 2."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or with only `commands` given their arguments (the others
+    are listed by name and summary, their modules left unimported)."""
     parser = argparse.ArgumentParser(
         prog="costwarden",
         description="FinOps admission controller for Kubernetes AI/ML workloads.",
     )
     parser.add_argument("--version", action="version", version=f"costwarden {__version__}")
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if module_info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{__name__}.{module_info.name}")
-        module.register(subcommands)
+    for name, summary in COMMANDS.items():
+        subparser = subcommands.add_parser(name, help=summary, description=summary)
+        if commands is None or name in commands:
+            importlib.import_module(f"{__name__}.{name}").register(subparser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    # The top-level options take no value, so the first other word names the command.
+    command = next((word for word in arguments if not word.startswith("-")), None)
+    parser = build_parser([command] if command else [])
+    args = parser.parse_args(arguments)
     try:
         status: int = args.run(args)
     except InputError as exc:

@@ -8,6 +8,7 @@ are the objects — the shape `kubectl get -o yaml` prints.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,8 +52,40 @@ def add_policies_argument(parser: argparse.ArgumentParser) -> None:
         default=[],
         type=Path,
         metavar="PATH",
-        help="policy file or directory (repeatable; default: the bundled policies)",
+        help="policy file or directory (repeatable; default: the bundled policies, the "
+        "packaged copy of the repository's policies/)",
     )
+
+
+NAMESPACE_LABELS_FLAG = "--namespace-labels-file"
+"""One name in `check` and `serve` (the setting's, `COSTWARDEN_NAMESPACE_LABELS_FILE`)."""
+NAMESPACE_LABELS_ALIAS = "--namespace-labels"
+"""What `check` called it before; still accepted, hidden, with a warning."""
+
+
+def add_namespace_labels_alias(parser: argparse.ArgumentParser, *, dest: str) -> None:
+    """The hidden, deprecated `--namespace-labels FILE`, storing into `dest` as the flag
+    `--namespace-labels-file` does."""
+    parser.add_argument(
+        NAMESPACE_LABELS_ALIAS, dest=dest, type=Path, action=_Deprecated, help=argparse.SUPPRESS
+    )
+
+
+class _Deprecated(argparse.Action):
+    """Stores its value like the flag that replaces it, and says so on stderr."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        print(
+            f"warning: {option_string} is deprecated; use {NAMESPACE_LABELS_FLAG}",
+            file=sys.stderr,
+        )
+        setattr(namespace, self.dest, values)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """`costwarden check -f FILE|DIR|-`: judge manifests as admission would, before a cluster does.
 
 Each object is evaluated as a CREATE by the same engine the webhook runs, with the namespace
-labels given (`--namespace-labels`, plus any Namespace objects among the manifests). Prints
+labels given (`--namespace-labels-file`, plus any Namespace objects among the manifests). Prints
 violations, warnings, exceptions and the cost table (`-o json` for machines). Exit 0 when
 everything is allowed, 1 when anything is denied, 2 for unreadable or invalid input.
 Budgets need spend data, which `check` does not have: budget rules are reported as not
@@ -20,30 +20,30 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from costwarden import documents, engine, workloads
+from costwarden import documents, namespaces, reviews, workloads
 from costwarden.catalog.loading import load_catalog
 from costwarden.catalog.models import Catalog
 from costwarden.cli import EXIT_DENIED, EXIT_OK, InputError, _manifests
 from costwarden.engine import evaluating, wording
+from costwarden.engine.contexts import Context, StaticNamespaces
 from costwarden.engine.verdicts import Verdict
 from costwarden.policies import loading, sets
 
 
-def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subcommands.add_parser(
-        "check",
-        help="evaluate manifests against the policies, as admission would (CI gate)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     _manifests.add_arguments(parser, what="check")
     _manifests.add_policies_argument(parser)
     parser.add_argument(
-        "--namespace-labels",
+        _manifests.NAMESPACE_LABELS_FLAG,
+        dest="namespace_labels_file",
         type=Path,
         metavar="FILE",
-        help="YAML mapping {namespace: {label: value}} (the namespaces' labels in the cluster)",
+        help="the namespaces' labels in the cluster: a map {namespace: {label: value}}, or "
+        "Namespace objects as `kubectl get namespaces -o yaml` prints them",
     )
+    _manifests.add_namespace_labels_alias(parser, dest="namespace_labels_file")
     parser.add_argument(
         "--now",
         type=_timestamp,
@@ -82,13 +82,20 @@ def _run(args: argparse.Namespace) -> int:
     policy_set = policies if policies is not None else loading.bundled_policies()
     catalog = load_catalog(args.catalog)
     manifests, problems = _manifests.read(args.files)
-    namespaces = dict(_namespace_file(args.namespace_labels)) if args.namespace_labels else {}
+    labels_file = args.namespace_labels_file
+    known = dict(namespaces.load([labels_file])) if labels_file else {}
     for manifest in manifests:
-        if manifest.obj["kind"] == "Namespace":
-            metadata = manifest.obj.get("metadata") or {}
-            namespaces.setdefault(str(metadata.get("name")), metadata.get("labels") or {})
-    context = engine.Context(
-        namespaces=engine.StaticNamespaces(namespaces),
+        if manifest.obj["kind"] == "Namespace":  # the file, if any, says how the cluster is
+            try:
+                name, labels = namespaces.of_namespace(
+                    manifest.obj, document=manifest.document, path=manifest.path
+                )
+            except documents.InvalidInput as exc:
+                problems.extend(exc.problems)
+                continue
+            known.setdefault(name, labels)
+    context = Context(
+        namespaces=StaticNamespaces(known),
         now=args.now or datetime.now(UTC),
         budget_stale_default="allow",
     )
@@ -108,7 +115,7 @@ def check_manifests(
     *,
     policies: sets.PolicySet,
     catalog: Catalog,
-    context: engine.Context,
+    context: Context,
     problems: Sequence[documents.Problem] = (),
 ) -> list[Checked]:
     """The verdict on every object that runs pods; raises InputError listing every
@@ -118,9 +125,11 @@ def check_manifests(
     for index, manifest in enumerate(manifests):
         if manifest.obj["kind"] == "Namespace":
             continue
-        request = evaluating.request_for(manifest.obj, uid=f"check-{index}")
+        request = reviews.request_for(manifest.obj, uid=f"check-{index}")
         try:
-            verdict = engine.evaluate(request, policies=policies, catalog=catalog, context=context)
+            verdict = evaluating.evaluate(
+                request, policies=policies, catalog=catalog, context=context
+            )
         except workloads.InvalidObject as exc:
             problems.append(manifest.problem(exc.message, exc.path))
             continue
@@ -130,19 +139,6 @@ def check_manifests(
     if problems:
         raise InputError("\n".join(str(p) for p in problems))
     return checked
-
-
-def _namespace_file(path: Path) -> dict[str, dict[str, str]]:
-    docs = documents.read_files([path])
-    labels: dict[str, dict[str, str]] = {}
-    for doc in docs:
-        if not isinstance(doc.data, dict) or not all(
-            isinstance(v, dict) and all(isinstance(x, str) for x in v.values())
-            for v in doc.data.values()
-        ):
-            raise InputError(str(doc.problem("expected {namespace: {label: value}}")))
-        labels.update({str(k): dict(v) for k, v in doc.data.items()})
-    return labels
 
 
 def _name(obj: Mapping[str, Any]) -> str:

@@ -31,16 +31,12 @@ from costwarden.estimating.estimates import HOURS_PER_MONTH, Breakdown, Workload
 _CENT = Decimal("0.01")
 
 
-def register(subcommands: argparse._SubParsersAction[Any]) -> None:
-    parser = subcommands.add_parser(
-        "estimate",
-        help="estimate what manifests will cost ($/h and $/month)",
-        description=(
-            "Estimate the hourly and monthly cost of Pods and the workloads that run them "
-            "(Deployment, StatefulSet, ReplicaSet, DaemonSet, Job, CronJob, "
-            "ReplicationController) from a price catalog, with a cpu/memory/accelerator "
-            "breakdown and every assumption made. Exit 2 on unreadable or invalid input."
-        ),
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Estimate the hourly and monthly cost of Pods and the workloads that run them "
+        "(Deployment, StatefulSet, ReplicaSet, DaemonSet, Job, CronJob, "
+        "ReplicationController) from a price catalog, with a cpu/memory/accelerator "
+        "breakdown and every assumption made. Exit 2 on unreadable or invalid input."
     )
     _manifests.add_arguments(parser, what="price")
     parser.add_argument(

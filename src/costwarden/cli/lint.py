@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from costwarden import cli
 from costwarden.catalog import loading
@@ -21,21 +21,14 @@ from costwarden.documents import Problem
 from costwarden.policies import loading as policy_loading
 
 
-def register(subcommands: argparse._SubParsersAction[Any]) -> None:
-    parser = subcommands.add_parser(
-        "lint",
-        help="check policies and price catalogs for errors",
-        description=" ".join(
-            [
-                "Check policy files (unknown fields, wrong types, bad values, duplicate",
-                "rule names, invalid regexes and selectors) and price catalogs (YAML",
-                "syntax, unknown or missing fields, negative prices, duplicates, Spot",
-                "above on-demand, undefined accelerator models, currency mismatches),",
-                "each problem with file, line and path. User catalogs are checked",
-                "composed over the bundled one, as `serve` loads them.",
-                "Exit 1 if there is any problem.",
-            ]
-        ),
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Check policy files (unknown fields, wrong types, bad values, duplicate rule names, "
+        "invalid regexes and selectors) and price catalogs (YAML syntax, unknown or missing "
+        "fields, negative prices, duplicates, Spot above on-demand, undefined accelerator "
+        "models, currency mismatches), each problem with file, line and path. User catalogs "
+        "are checked composed over the bundled one, as `serve` loads them. "
+        "Exit 1 if there is any problem."
     )
     _manifests.add_policies_argument(parser)
     _manifests.add_catalog_argument(parser)

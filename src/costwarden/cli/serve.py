@@ -37,7 +37,7 @@ from costwarden import app as application
 from costwarden import settings as serve_settings
 from costwarden import tls
 from costwarden.api import patches
-from costwarden.cli import EXIT_OK, InputError
+from costwarden.cli import EXIT_OK, InputError, _manifests
 from costwarden.documents import InvalidInput, problems_from_validation, read_files
 from costwarden.engine.ports import BudgetSpend, SpendSnapshot
 from costwarden.engine.verdicts import PatchOperation
@@ -51,13 +51,9 @@ ALIASES = {"catalogs": ["--catalog"]}
 """Singular spellings the Helm chart renders (`--catalog PATH`)."""
 
 
-def register(subcommands: Any) -> None:
-    parser = subcommands.add_parser(
-        "serve",
-        help="run the admission webhook (HTTPS /validate, /mutate; /metrics, /readyz)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     for field, info in serve_settings.Settings.model_fields.items():
         names = [*ALIASES.get(field, []), serve_settings.flag_name(field)]
         help_text = f"{info.description or ''} [env {serve_settings.env_name(field)}]"
@@ -73,6 +69,7 @@ def register(subcommands: Any) -> None:
             )
         else:
             parser.add_argument(*names, dest=field, help=help_text)
+    _manifests.add_namespace_labels_alias(parser, dest="namespace_labels_file")
     parser.add_argument(
         "--demo",
         action="store_true",

@@ -19,13 +19,9 @@ from costwarden.engine import verifying
 from costwarden.policies import loading, suites
 
 
-def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subcommands.add_parser(
-        "test",
-        help="run policy test suites (tests.yaml beside the policies)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument(
         "directory",
         nargs="?",

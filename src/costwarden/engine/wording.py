@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 CENT = Decimal("0.01")
@@ -39,7 +39,9 @@ def age(delta: timedelta) -> str:
 
 
 def day(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+    """`2026-12-31 16:00 UTC`: the moment converted to UTC (a naive one is taken as UTC)."""
+    utc = moment.astimezone(UTC) if moment.tzinfo is not None else moment
+    return utc.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def message(rule: str, what: str, fix: str) -> str:

@@ -39,7 +39,7 @@ def test_allowed_manifests_exit_zero_with_a_cost_table(manifests, namespace_labe
             "check",
             "-f",
             str(manifests / "gpu-infer-deploy.yaml"),
-            "--namespace-labels",
+            "--namespace-labels-file",
             str(namespace_labels),
             "--now",
             NOW,
@@ -57,7 +57,12 @@ def test_allowed_manifests_exit_zero_with_a_cost_table(manifests, namespace_labe
 
 def test_a_denied_manifest_exits_one_and_says_why(manifests, namespace_labels, capsys):
     status = main(
-        ["check", "-f", str(manifests), "--namespace-labels", str(namespace_labels), "--now", NOW]
+        [
+            "check",
+            *("-f", str(manifests)),
+            *("--namespace-labels-file", str(namespace_labels)),
+            *("--now", NOW),
+        ]
     )
     out = capsys.readouterr().out
     assert status == 1
@@ -71,7 +76,7 @@ def test_json_output_carries_verdicts_and_estimates(manifests, namespace_labels,
             "check",
             "-f",
             str(manifests / "dev-notebook-pod.yaml"),
-            "--namespace-labels",
+            "--namespace-labels-file",
             str(namespace_labels),
             "--now",
             NOW,
@@ -219,7 +224,12 @@ def test_objects_inside_a_list_are_checked_like_any_other(manifests, namespace_l
         + textwrap.indent(notebook, "  ").replace("  apiVersion", "- apiVersion", 1)
     )
     status = main(
-        ["check", "-f", str(listing), "--namespace-labels", str(namespace_labels), "--now", NOW]
+        [
+            "check",
+            *("-f", str(listing)),
+            *("--namespace-labels-file", str(namespace_labels)),
+            *("--now", NOW),
+        ]
     )
     assert status == 1
 
@@ -229,3 +239,19 @@ def test_a_malformed_list_item_exits_two_naming_its_path(tmp_path, capsys):
     listing.write_text("apiVersion: v1\nkind: List\nitems:\n- {kind: Pod}\n")
     assert main(["check", "-f", str(listing), "--now", NOW]) == 2
     assert f"{listing}:4: document 0: items[0]: apiVersion missing" in capsys.readouterr().err
+
+
+def test_an_exception_expiry_given_in_another_zone_is_printed_in_utc(manifests, tmp_path, capsys):
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        POLICY_HEADER
+        + "spec: {rules: [{name: one-gpu, gpuLimits: {maxPerPod: 1}}]}\n"
+        + "---\napiVersion: costwarden.io/v1alpha1\nkind: PolicyException\n"
+        + "metadata: {name: big-run}\n"
+        + "spec: {rules: [one-gpu], expires: '2026-12-31T18:00:00+02:00', reason: FIN-1}\n"
+    )
+    args = ["check", "-f", str(manifests / "gpu-train-pod.yaml"), "--policies", str(policy)]
+    assert main([*args, "--now", NOW]) == 0
+    assert "EXEMPT [one-gpu] PolicyException big-run: FIN-1 (until 2026-12-31 16:00 UTC)" in (
+        capsys.readouterr().out
+    )
