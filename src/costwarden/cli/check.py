@@ -23,7 +23,7 @@ from typing import Any
 from costwarden import documents, namespaces, reviews, workloads
 from costwarden.catalog.loading import load_catalog
 from costwarden.catalog.models import Catalog
-from costwarden.cli import EXIT_DENIED, EXIT_OK, InputError, _manifests
+from costwarden.cli import EXIT_DENIED, EXIT_OK, InputError, _manifests, _tables
 from costwarden.engine import evaluating, wording
 from costwarden.engine.contexts import Context, StaticNamespaces
 from costwarden.engine.verdicts import Verdict
@@ -148,7 +148,7 @@ def _name(obj: Mapping[str, Any]) -> str:
 
 
 def print_table(checked: Sequence[Checked]) -> None:
-    rows = [("OBJECT", "PODS", "GPUS", "$/H", "$/MONTH", "VERDICT")]
+    table = _tables.Table(("OBJECT", "PODS", "GPUS", "$/H", "$/MONTH", "VERDICT"))
     total_hourly = total_monthly = Decimal(0)
     currency = "USD"
     for item in checked:
@@ -160,31 +160,23 @@ def print_table(checked: Sequence[Checked]) -> None:
         verdict = "denied" if not item.verdict.allowed else "allowed"
         if item.verdict.allowed and item.verdict.warnings:
             verdict = "warned"
-        rows.append(
-            (
-                _name(item.obj),
-                wording.number(estimate.pods),
-                wording.number(estimate.accelerator_devices),
-                wording.money(estimate.hourly.total, currency),
-                wording.money(estimate.monthly, currency),
-                verdict,
-            )
+        table.add(
+            _name(item.obj),
+            wording.number(estimate.pods),
+            wording.number(estimate.accelerator_devices),
+            wording.money(estimate.hourly.total, currency),
+            wording.money(estimate.monthly, currency),
+            verdict,
         )
-    rows.append(
-        (
-            "TOTAL",
-            "",
-            "",
-            wording.money(total_hourly, currency),
-            wording.money(total_monthly, currency),
-            "",
-        )
+    table.add(
+        "TOTAL",
+        "",
+        "",
+        wording.money(total_hourly, currency),
+        wording.money(total_monthly, currency),
+        "",
     )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
+    print("\n".join(table.lines()))
     for item in checked:
         lines = [f"  DENY  {v.message}" for v in item.verdict.denials]
         lines += [f"  WARN  {v.message}" for v in item.verdict.warnings]

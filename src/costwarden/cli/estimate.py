@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -24,7 +25,7 @@ from typing import Any
 from costwarden import cli, documents, estimating, workloads
 from costwarden.catalog import loading
 from costwarden.catalog.models import Catalog
-from costwarden.cli import _manifests
+from costwarden.cli import _manifests, _tables
 from costwarden.documents import InvalidInput, Problem
 from costwarden.estimating.estimates import HOURS_PER_MONTH, Breakdown, WorkloadEstimate
 
@@ -167,62 +168,61 @@ def render_table(report: Report) -> str:
         f"{HOURS_PER_MONTH} h/month",
         "",
     ]
-    table: list[tuple[str, ...]] = [_HEADERS]
-    details: list[list[tuple[str, Decimal] | str]] = []
+    table = _tables.Table(_HEADERS, right=_RIGHT)
+    details: list[list[Part | str]] = []
     for row in report.rows:
         estimate = row.estimate
         pod = estimate.pod
-        table.append(
-            (
-                estimate.name,
-                estimate.kind,
-                estimate.namespace or "-",
-                _count(estimate.pods),
-                _count(estimate.accelerator_devices) if pod.requests.accelerators else "-",
-                pod.placement.accelerator_model or "-",
-                pod.placement.capacity_type,
-                _hourly(estimate.hourly.total),
-                _monthly(estimate.hourly.total),
-            )
+        table.add(
+            estimate.name,
+            estimate.kind,
+            estimate.namespace or "-",
+            _count(estimate.pods),
+            _count(estimate.accelerator_devices) if pod.requests.accelerators else "-",
+            pod.placement.accelerator_model or "-",
+            pod.placement.capacity_type,
+            _hourly(estimate.hourly.total),
+            _monthly(estimate.hourly.total),
         )
         details.append(_details(estimate))
-    table.append(
-        (
-            "TOTAL",
-            "",
-            "",
-            _count(report.pods),
-            _count(report.accelerator_devices),
-            "",
-            "",
-            _hourly(report.hourly),
-            _monthly(report.hourly),
-        )
+    table.add(
+        "TOTAL",
+        "",
+        "",
+        _count(report.pods),
+        _count(report.accelerator_devices),
+        "",
+        "",
+        _hourly(report.hourly),
+        _monthly(report.hourly),
     )
-    widths = [max(len(cells[i]) for cells in table) for i in range(len(_HEADERS))]
-    breakdown_width = sum(widths[:-2]) + 2 * (len(_HEADERS) - 3)
-
-    def format_row(cells: Sequence[str]) -> str:
-        parts = [
-            cell.rjust(width) if header in _RIGHT else cell.ljust(width)
-            for cell, width, header in zip(cells, widths, _HEADERS, strict=True)
-        ]
-        return "  ".join(parts).rstrip()
-
-    lines.append(format_row(table[0]))
-    for cells, detail in zip(table[1:-1], details, strict=True):
-        lines.append(format_row(cells))
+    widths = table.widths
+    # A part's description spans the columns left of the figures, wrapped if longer.
+    label_width = sum(widths[:-2]) + 2 * (len(_HEADERS) - 3)
+    header, *rows, total = table.lines()
+    lines.append(header)
+    for text, detail in zip(rows, details, strict=True):
+        lines.append(text)
         for item in detail:
             if isinstance(item, str):
                 lines.append(f"     · {item}")
-            else:
-                label, value = item
-                lines.append(
-                    f"{label[:breakdown_width].ljust(breakdown_width)}  "
-                    f"{_hourly(value).rjust(widths[-2])}  {_monthly(value).rjust(widths[-1])}"
-                )
+                continue
+            prefix = f"  {item.branch:<16}"
+            first, *rest = textwrap.wrap(
+                item.description,
+                label_width,
+                initial_indent=prefix,
+                subsequent_indent=" " * len(prefix),
+                break_on_hyphens=False,
+            )
+            lines.append(
+                f"{first.ljust(label_width)}  "
+                f"{_hourly(item.hourly).rjust(widths[-2])}  "
+                f"{_monthly(item.hourly).rjust(widths[-1])}"
+            )
+            lines.extend(rest)
     lines.append("")
-    lines.append(format_row(table[-1]))
+    lines.append(total)
     if report.skipped:
         lines.append("")
         lines.append("Skipped (run no pods):")
@@ -233,19 +233,31 @@ def render_table(report: Report) -> str:
     return "\n".join(lines)
 
 
-def _details(estimate: WorkloadEstimate) -> list[tuple[str, Decimal] | str]:
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One line of an object's cost breakdown: `├─ cpu  8 vCPU per pod ...  $/h  $/month`."""
+
+    branch: str
+    description: str
+    hourly: Decimal
+
+
+def _details(estimate: WorkloadEstimate) -> list[Part | str]:
     pod = estimate.pod
     requests = pod.requests
     hourly = estimate.hourly
     where = f" on {pod.placement.instance_type}" if pod.placement.instance_type else ""
     per_pod = " per pod" if estimate.pods != 1 else ""
     accelerators = ", ".join(f"{a.count} × {a.resource}" for a in requests.accelerators)
-    lines: list[tuple[str, Decimal] | str] = [
-        (f"  ├─ cpu          {_count(requests.cpu)} vCPU{per_pod}{where}", hourly.cpu),
-        (f"  ├─ memory       {_count(requests.memory_gib)} GiB{per_pod}", hourly.memory),
-        (f"  └─ accelerator  {accelerators or 'none'}{per_pod if accelerators else ''}",
-         hourly.accelerator),
-    ]  # fmt: skip
+    lines: list[Part | str] = [
+        Part("├─ cpu", f"{_count(requests.cpu)} vCPU{per_pod}{where}", hourly.cpu),
+        Part("├─ memory", f"{_count(requests.memory_gib)} GiB{per_pod}", hourly.memory),
+        Part(
+            "└─ accelerator",
+            f"{accelerators or 'none'}{per_pod if accelerators else ''}",
+            hourly.accelerator,
+        ),
+    ]
     lines.extend(estimate.assumptions)
     lines.extend(pod.assumptions)
     return lines

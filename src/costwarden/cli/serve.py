@@ -22,6 +22,7 @@ import os
 import socket
 import ssl
 import tempfile
+import textwrap
 import threading
 import urllib.request
 import uuid
@@ -184,8 +185,7 @@ def _demo_reviews(
             print("  validate: ALLOWED")
         else:
             print(f"  validate: DENIED ({answer['status']['code']})")
-            for line in answer["status"]["message"].splitlines():
-                print(f"    {line}")
+            print(textwrap.indent(answer["status"]["message"], "    "))
         for warning in answer.get("warnings", []):
             print(f"  Warning: {warning}")
     metrics_text = _get(f"http://127.0.0.1:{serving.metrics_port}/metrics")

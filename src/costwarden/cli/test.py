@@ -10,6 +10,7 @@ suite or its policies cannot be read.
 from __future__ import annotations
 
 import argparse
+import textwrap
 from pathlib import Path
 
 from costwarden import documents
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"PASS  {result.suite}: {result.case}")
         if not result.passed:
             print(f"FAIL  {result.suite}: {result.case}")
-            print("\n".join(f"      {line}" for line in result.diff.splitlines()))
+            print(textwrap.indent(result.diff.rstrip("\n"), "      "))
     print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     return EXIT_DENIED if failed else EXIT_OK
 

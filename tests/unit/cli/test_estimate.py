@@ -205,3 +205,25 @@ def test_cost_model_docs_sample_output_is_what_the_command_prints(
     status, out, _ = run(capsys, *(arg for name in names for arg in ("-f", str(EXAMPLES / name))))
     assert status == cli.EXIT_OK
     assert out == sample
+
+
+def test_a_breakdown_too_long_for_its_column_wraps_under_itself_and_keeps_every_word(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "pod.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a}\n"
+        "spec: {containers: [{name: c, image: x, resources: {limits: "
+        '{nvidia.com/gpu: "2", aws.amazon.com/neuroncore: "1"}}}]}\n'
+    )
+    status, out, _ = run(capsys, "-f", str(tmp_path / "pod.yaml"))
+    assert status == cli.EXIT_OK
+    lines = out.splitlines()
+    row = next(i for i, line in enumerate(lines) if line.startswith("  └─ accelerator  "))
+    # The figures stay in their columns (right-aligned with the object's row); the rest of
+    # the description goes on the next line, aligned under its start.
+    assert len(lines[row]) == len(lines[3])
+    assert lines[row].split()[-2:] == lines[3].split()[-2:]  # no cpu or memory requested
+    described = lines[row].removeprefix("  └─ accelerator  ").split("  ")[0]
+    continued = lines[row + 1]
+    assert continued.startswith(" " * len("  └─ accelerator  "))
+    assert f"{described} {continued.strip()}" == "2 × nvidia.com/gpu, 1 × aws.amazon.com/neuroncore"
