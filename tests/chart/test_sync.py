@@ -1,5 +1,6 @@
-"""Files derived from elsewhere stay in sync: the chart's copies of policies/ and of the
-bundled catalog, the chart README's values table, and deploy/manifests/costwarden.yaml."""
+"""Files derived from elsewhere stay in sync: the package's and the chart's copies of
+policies/, the chart's copy of the bundled catalog, the chart README's values table, and
+deploy/manifests/costwarden.yaml."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 import yaml
 from tests.chart.conftest import CHART, Render, of_kind, split, sync_script
 from tests.conftest import ROOT
+
+from costwarden.policies import loading
 
 PLAIN = ROOT / "deploy" / "manifests" / "costwarden.yaml"
 
@@ -26,6 +29,32 @@ def test_the_chart_carries_exactly_the_policy_files_of_policies_dir(sync: Module
         p.name: p.read_bytes() for p in (CHART / "files" / "policies").glob("*") if p.suffix != ""
     }
     assert copied == expected, "run scripts/sync-chart-files"
+
+
+def test_the_default_policy_set_is_every_yaml_file_of_policies_dir_unchanged() -> None:
+    # `policies/` is the source; the packaged copy is what check, lint and serve load when
+    # no --policies is given.
+    source = ROOT / "policies"
+    expected = {p.relative_to(source): p.read_bytes() for p in source.rglob("*.y*ml")}
+    packaged = {
+        p.relative_to(loading.BUNDLED_DIR): p.read_bytes()
+        for p in loading.BUNDLED_DIR.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+    assert packaged == expected, "run scripts/sync-chart-files"
+
+
+def test_the_packaged_copy_keeps_the_tree_and_the_policy_tests(
+    sync: ModuleType, tmp_path: Path
+) -> None:
+    for name in ("labels.yaml", "gpu/limits.yml", "gpu/tests.yaml", "README.md", ".hidden/x.yaml"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x: 1\n")
+    assert set(sync.packaged_policy_sources(tmp_path)) == {
+        Path("labels.yaml"),
+        Path("gpu/limits.yml"),
+        Path("gpu/tests.yaml"),
+    }
 
 
 def test_the_chart_carries_the_bundled_catalog_unchanged(sync: ModuleType) -> None:
