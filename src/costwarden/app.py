@@ -37,7 +37,7 @@ import uvicorn
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from costwarden import engine, estimating, metrics, reviews, tls
+from costwarden import estimating, metrics, reviews, tls
 from costwarden.api import namespace_files, routes
 from costwarden.api.admitting import Admission, CostLabels, Evaluator, Repairer
 from costwarden.api.batching import Batches
@@ -45,11 +45,12 @@ from costwarden.api.reloading import Reloadable, Status
 from costwarden.catalog.loading import load_catalog
 from costwarden.catalog.models import Catalog
 from costwarden.documents import InvalidInput, Problem
+from costwarden.engine import evaluating
+from costwarden.engine.contexts import Context, StaticNamespaces
 from costwarden.engine.ports import (
     EMPTY_SPEND,
     Clock,
     NamespaceLabels,
-    Reserving,
     SpendSource,
     WorkloadLookup,
 )
@@ -59,12 +60,13 @@ from costwarden.kube import clients as kube_clients
 from costwarden.kube import namespaces as kube_namespaces
 from costwarden.kube import pods as kube_pods
 from costwarden.kube import workloads as kube_workloads
+from costwarden.memos import Memos
 from costwarden.metrics import SpendMetrics
 from costwarden.policies import loading as policy_loading
 from costwarden.policies.sets import PolicySet
+from costwarden.reservations.ledger import ReservationLedger
 from costwarden.settings import Settings
 from costwarden.spend import queries as budget_queries
-from costwarden.spend.ledger import ReservationLedger
 from costwarden.spend.prometheus import PrometheusClient
 from costwarden.spend.queries import BudgetQuery
 from costwarden.spend.snapshots import SpendRefresher
@@ -116,6 +118,8 @@ class App:
     """What a pod admitted before this replica started holds in `reservations` (the pod
     watch asks at its first list)."""
     clock: Clock = field(default_factory=SystemClock)
+    memos: Memos = field(default_factory=Memos)
+    """What the request path memoises (price indexes, priced pods, budget figures)."""
     batches: Batches = field(default_factory=Batches)
     """Answers reviews that arrive together back to back (`Serving` tells it how many
     requests the webhook server has in progress)."""
@@ -138,7 +142,7 @@ class App:
         catalog = self.catalog
         tracker = PodCostTracker(
             estimate=lambda spec, annotations: estimating.estimate_pod(
-                spec, catalog=catalog.current, annotations=annotations
+                spec, catalog=catalog.current, annotations=annotations, memos=self.memos
             ),
             namespaces=self.namespaces,
             metrics=self.spend_metrics,
@@ -387,41 +391,7 @@ class Serving:
             )
 
 
-class ReadOnlyReservations:
-    """The ledger as a dry run sees it: the same answer, nothing written.
-
-    `dryRun` requests are evaluated exactly like the real thing — a burst that would
-    overshoot a cap is denied in a dry run too — but never hold budget.
-    """
-
-    def __init__(self, ledger: ReservationLedger) -> None:
-        self._ledger = ledger
-
-    def reserved(
-        self, *, budget: str, group: str, now: datetime, excluding: str | None = None
-    ) -> Decimal:
-        return self._ledger.reserved(budget=budget, group=group, now=now, excluding=excluding)
-
-    def reserve(
-        self,
-        *,
-        budget: str,
-        group: str,
-        key: str,
-        amount: Decimal,
-        limit: Decimal,
-        now: datetime,
-        owner: str | None = None,
-        pods: int = 1,
-        write: bool = True,
-    ) -> Reserving:
-        """The ledger's answer, whatever `write` asks: nothing is written."""
-        return self._ledger.reserve(
-            budget=budget, group=group, key=key, amount=amount, limit=limit, now=now, write=False
-        )
-
-
-class StaticNamespaceLabels(engine.StaticNamespaces):
+class StaticNamespaceLabels(StaticNamespaces):
     """Fixed namespace labels (none by default): serving with neither a cluster nor a file."""
 
     __slots__ = ()
@@ -463,10 +433,6 @@ def create_app(
 
     policies = Reloadable("policies", paths=settings.policies, load=load_policies, on_status=report)
     catalog = Reloadable("catalog", paths=settings.catalogs, load=load_catalog, on_status=report)
-    # A catalog's price index is built as it loads (at start-up, and in the reload thread),
-    # not by the first review to need it.
-    _index_catalog(catalog.current)
-    catalog.subscribe(_index_catalog)
     sources: list[Reloadable[Any]] = [policies, catalog]
     if namespaces is None and settings.namespace_labels_file is not None:
         files = Reloadable(
@@ -502,39 +468,46 @@ def create_app(
             lambda new: refresher.set_budgets(_budget_queries(new, source=settings.spend_source))
         )
         spend = refresher
-    dry_reservations = ReadOnlyReservations(reservations) if reservations else None
     spend_stale_after = timedelta(seconds=settings.spend_stale_after_seconds)
+    memos = Memos()
 
-    def evaluate(request: reviews.AdmissionRequest, *, side_effects: bool) -> Verdict:
-        context = engine.Context(
+    def context() -> Context:
+        return Context(
             namespaces=live_namespaces,
             now=clock.now(),
             spend=spend.snapshot() if spend is not None else EMPTY_SPEND,
             workloads=workloads,
-            reservations=reservations if side_effects else dry_reservations,
+            reservations=reservations,
             spend_stale_after=spend_stale_after,
             budget_stale_default=settings.budget_stale_default,
-        )
-        return engine.evaluate(
-            request, policies=policies.current, catalog=catalog.current, context=context
+            memos=memos,
         )
 
-    def recall(pod: Mapping[str, Any], admitted: datetime) -> int:
-        context = engine.Context(
-            namespaces=live_namespaces, now=clock.now(), reservations=reservations
+    def evaluate(request: reviews.AdmissionRequest, *, side_effects: bool) -> Verdict:
+        """The engine decides; what an allowed request reserves is held here, never for a
+        dry run (`side_effects`), in one step of the ledger that checks it again."""
+        verdict = evaluating.evaluate(
+            request, policies=policies.current, catalog=catalog.current, context=context()
         )
-        return engine.recall(
+        if not (side_effects and verdict.holds and reservations is not None):
+            return verdict
+        refused = reservations.commit([hold.reservation for hold in verdict.holds])
+        return verdict.refused(refused) if refused else verdict
+
+    def recall(pod: Mapping[str, Any], admitted: datetime) -> int:
+        assert reservations is not None  # `recall` is offered only with a ledger
+        held = evaluating.recall(
             pod,
             admitted=admitted,
             policies=policies.current,
             catalog=catalog.current,
-            context=context,
+            context=context(),
         )
+        return len(held) - len(reservations.commit(held))
 
     def repair(request: reviews.AdmissionRequest) -> Repair:
-        context = engine.Context(namespaces=live_namespaces, now=clock.now())
-        return engine.repair(
-            request, policies=policies.current, catalog=catalog.current, context=context
+        return evaluating.repair(
+            request, policies=policies.current, catalog=catalog.current, context=context()
         )
 
     app = assemble(
@@ -551,11 +524,16 @@ def create_app(
     app.reservations = reservations
     app.recall = recall if reservations is not None else None
     app.clock = clock
+    app.memos = memos
+    # A catalog's price index is built as it loads (at start-up, and in the reload thread),
+    # not by the first review to need it.
+    _index_catalog(catalog.current, memos)
+    catalog.subscribe(lambda new: _index_catalog(new, memos))
     return app
 
 
-def _index_catalog(catalog: Catalog) -> None:
-    estimating_indexes.index(catalog)
+def _index_catalog(catalog: Catalog, memos: Memos) -> None:
+    estimating_indexes.index(catalog, memos=memos)
 
 
 def _budget_queries(policies: PolicySet, *, source: budget_queries.Source) -> list[BudgetQuery]:

@@ -249,7 +249,13 @@ def problems_from_validation(
     """
     problems = []
     for item in error.errors(include_url=False):
-        loc = tuple(part for part in item["loc"] if isinstance(part, str | int))
+        # A tagged union's tag (written `<tag>`, as `policies.models.Rule` does) is no place
+        # in the document: pydantic puts it into the location all the same.
+        loc = tuple(
+            part
+            for part in item["loc"]
+            if isinstance(part, int) or (isinstance(part, str) and not _is_tag(part))
+        )
         path = (*base, *loc)
         message = item["msg"]
         if item["type"] == "extra_forbidden":
@@ -258,3 +264,7 @@ def problems_from_validation(
             message = "required field is missing"
         problems.append(document.problem(message, path))
     return problems
+
+
+def _is_tag(part: str) -> bool:
+    return part.startswith("<") and part.endswith(">")

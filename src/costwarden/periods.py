@@ -1,4 +1,5 @@
-"""Budget periods: where the current calendar month or ISO week starts and ends.
+"""Budget periods: where the current calendar month or ISO week starts and ends — the one
+period arithmetic, used by the budget rule, the spend queries and the budget metrics.
 
 A budget period is a wall-clock period in the budget's own timezone (a cost centre in
 Berlin budgets Berlin months), computed from an injected `now` so it is deterministic.
@@ -7,6 +8,7 @@ Berlin budgets Berlin months), computed from an injected `now` so it is determin
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -47,3 +49,12 @@ def seconds_into_period(now: datetime, *, period: Period, timezone: str = "UTC")
     start = period_start(now, period=period, timezone=timezone)
     # Subtract in UTC: aware datetimes sharing one tzinfo subtract as wall clock (DST-blind).
     return int((now.astimezone(UTC) - start.astimezone(UTC)).total_seconds())
+
+
+def hours_left(now: datetime, *, period: Period, timezone: str = "UTC") -> Decimal:
+    """Hours from `now` to the period's end, in whole seconds, as budgets count them."""
+    seconds = int((period_end(now, period=period, timezone=timezone) - now).total_seconds())
+    return Decimal(seconds) / _HOUR
+
+
+_HOUR = Decimal(3600)

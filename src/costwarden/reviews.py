@@ -16,6 +16,7 @@ are pydantic's.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -219,3 +220,45 @@ class AdmissionReviewResponse(_Wire):
     api_version: Literal["admission.k8s.io/v1"] = "admission.k8s.io/v1"
     kind: Literal["AdmissionReview"] = "AdmissionReview"
     response: AdmissionResponse
+
+
+def request_for(
+    obj: Mapping[str, Any],
+    *,
+    operation: str = "CREATE",
+    old_object: Mapping[str, Any] | None = None,
+    dry_run: bool = False,
+    uid: str = "costwarden-offline",
+    default_namespace: str = "default",
+    user: str | None = None,
+) -> AdmissionRequest:
+    """The AdmissionRequest the API server would send for a manifest (for `check`, `test`),
+    made by `user` (None: no userInfo, as from a person nobody named)."""
+    api_version = str(obj.get("apiVersion", ""))
+    group, _, version = api_version.rpartition("/")
+    kind = str(obj.get("kind", ""))
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, Mapping):  # evaluating the object names what is wrong
+        metadata = {}
+    return read_review(
+        {
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "request": {
+                "uid": uid,
+                "kind": {"group": group, "version": version, "kind": kind},
+                "resource": {"group": group, "version": version, "resource": f"{kind.lower()}s"},
+                "name": _text(metadata.get("name")),
+                "namespace": _text(metadata.get("namespace")) or default_namespace,
+                "operation": operation,
+                "object": dict(obj),
+                "oldObject": dict(old_object) if old_object is not None else None,
+                "dryRun": dry_run,
+                "userInfo": None if user is None else {"username": user},
+            },
+        }
+    )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None

@@ -40,7 +40,7 @@ from webhook_support import (
 from costwarden import app as application
 from costwarden import estimating
 from costwarden.catalog.loading import bundled_catalog
-from costwarden.spend.ledger import ReservationLedger
+from costwarden.reservations.ledger import ReservationLedger
 
 pytestmark = pytest.mark.prometheus
 

@@ -42,7 +42,7 @@ from costwarden import estimating
 from costwarden import settings as settings_module
 from costwarden.catalog.loading import bundled_catalog
 from costwarden.documents import InvalidInput
-from costwarden.spend.ledger import ReservationLedger
+from costwarden.reservations.ledger import ReservationLedger
 
 T = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
 """The seeded history: Sales-5045 spent $297.0125 this month at 5.25 $/h, 684 h left."""

@@ -64,7 +64,7 @@ from costwarden.engine.findings import NOTHING
 from costwarden.engine.ports import BudgetSpend, SpendSnapshot
 from costwarden.policies.loading import BUNDLED_DIR, bundled_policies, load_policies
 from costwarden.policies.sets import PolicySet
-from costwarden.spend.ledger import DEFAULT_TTL, ReservationLedger
+from costwarden.reservations.ledger import DEFAULT_TTL, ReservationLedger
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "admission"
 REVIEW = FIXTURES / "009-validate-pod-create-ml-train-train-a100.json"

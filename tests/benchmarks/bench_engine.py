@@ -20,10 +20,11 @@ sys.path.insert(0, str(HERE))
 
 from timing import per_call_us  # noqa: E402
 
-from costwarden import engine  # noqa: E402
 from costwarden.api import reading  # noqa: E402
 from costwarden.catalog.loading import bundled_catalog  # noqa: E402
 from costwarden.documents import Document  # noqa: E402
+from costwarden.engine import evaluating  # noqa: E402
+from costwarden.engine.contexts import Context, StaticNamespaces  # noqa: E402
 from costwarden.engine.ports import BudgetSpend, SpendSnapshot  # noqa: E402
 from costwarden.policies import loading, sets  # noqa: E402
 from costwarden.reviews import read_review  # noqa: E402
@@ -56,10 +57,8 @@ def main() -> None:
     text = REVIEW.read_text()
     request = read_review(json.loads(text))
     catalog = bundled_catalog()
-    context = engine.Context(
-        namespaces=engine.StaticNamespaces(
-            {"ml-train": {"cost-centre": "Sales-5045", "team": "nlp"}}
-        ),
+    context = Context(
+        namespaces=StaticNamespaces({"ml-train": {"cost-centre": "Sales-5045", "team": "nlp"}}),
         now=NOW,
         spend=SpendSnapshot(
             fetched_at=NOW - timedelta(seconds=30),
@@ -76,11 +75,13 @@ def main() -> None:
     parse = per_call_us(lambda: reading.parse(body), number=1000)
     figures = {
         f"evaluate, bundled policies ({len(bundled.rules)} rules)": per_call_us(
-            lambda: engine.evaluate(request, policies=bundled, catalog=catalog, context=context),
+            lambda: evaluating.evaluate(
+                request, policies=bundled, catalog=catalog, context=context
+            ),
             number=500,
         ),
         f"evaluate, 50 policies ({len(fifty.rules)} rules)": per_call_us(
-            lambda: engine.evaluate(request, policies=fifty, catalog=catalog, context=context),
+            lambda: evaluating.evaluate(request, policies=fifty, catalog=catalog, context=context),
             number=100,
         ),
         "parse the review as the webhook does (orjson + envelope)": parse,

@@ -1,8 +1,6 @@
-"""The policy engine, pure: `evaluate(request, ...) -> Verdict` decides (/validate),
-`repair(request, ...) -> Repair` repairs and prices (/mutate), and `recall(pod, ...)` holds
-again what a pod admitted before this replica started holds in the budget ledger."""
-
-from costwarden.engine.contexts import Context, StaticNamespaces, StaticWorkloads
-from costwarden.engine.evaluating import evaluate, recall, repair
-
-__all__ = ["Context", "StaticNamespaces", "StaticWorkloads", "evaluate", "recall", "repair"]
+"""The policy engine, pure. `evaluating.evaluate(request, ...) -> Verdict` decides
+(/validate), `evaluating.repair(request, ...) -> Repair` repairs and prices (/mutate), and
+`evaluating.recall(pod, ...)` says what a pod admitted before this replica started holds in
+budgets. The rule kinds are plug-ins under `rules/`; the engine writes nothing: its caller
+commits what a verdict holds.
+"""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from costwarden.engine.ports import (
     EMPTY_SPEND,
@@ -18,7 +18,10 @@ from costwarden.engine.ports import (
     SpendSnapshot,
     WorkloadLookup,
 )
-from costwarden.policies.models import StaleBehaviour
+from costwarden.memos import Memos
+
+StaleBehaviour = Literal["deny", "warn", "allow"]
+"""What a budget rule does when spend data is too old to judge by."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,11 +33,15 @@ class Context:
     workloads: WorkloadLookup | None = None
     """Looks up the workload behind a `Scale` request; None: scale requests are not priced."""
     reservations: Reservations | None = None
-    """The budget ledger; None: nothing is reserved (CLI, audit, tests of pure decisions)."""
+    """The budget ledger, read-only (the caller commits what a verdict holds); None: no
+    admissions are held anywhere (CLI, audit, tests of pure decisions)."""
     spend_stale_after: timedelta = timedelta(minutes=5)
     """Spend older than this is stale, unless a budget rule sets its own `staleAfter`."""
     budget_stale_default: StaleBehaviour = "warn"
     """What a budget rule without `onStaleData` does with stale spend data."""
+    memos: Memos = field(default_factory=Memos)
+    """What the request path memoises; pass the one the caller owns (a fresh one per
+    context otherwise: correct, and slower)."""
 
 
 @dataclass(frozen=True, slots=True)

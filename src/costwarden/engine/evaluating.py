@@ -1,58 +1,58 @@
-"""`evaluate(request, *, policies, catalog, context) -> Verdict`: the whole engine, pure.
+"""The engine's loop, pure: targets -> matching rules -> outcomes -> verdict.
+
+`evaluate` decides (/validate), `repair` answers /mutate's narrower question — which repairs
+the policies make and what the repaired object costs — and `recall` says what a pod admitted
+before this replica started holds in budgets. None of them writes anything: a verdict says
+what admitting would hold (`Verdict.holds`) and the caller commits it to the ledger.
 
 What a request is checked against (UPDATE semantics):
 
 - CREATE of a Pod or workload: every matching rule (workloads through their pod template).
-- UPDATE of a Pod: `requiredLabels` only, and only problems the old pod did not have. A
-  pod's scheduling is fixed once created, so label edits are never blocked by scheduling
-  rules.
-- UPDATE of a workload whose pod template changed: every rule (`requiredLabels` reports only
-  new problems); `budget` charges the increase in $/h.
-- UPDATE of a workload with more pods at once (replicas, parallelism): `gpuLimits` per
-  workload, and `budget` for the added pods. Fewer pods, or metadata only: nothing but
-  `requiredLabels` (new problems only).
+- UPDATE: the rules whose kind looks at this change (`RuleKind.updates`): a new pod spec
+  (a workload's template changed), more pods at once (replicas, parallelism), or any
+  UPDATE. A pod's spec is fixed once created: a Pod UPDATE changes no spec. A grandfathered
+  kind (required labels) reports only what the old object did not already break, and
+  patches nothing.
 - `autoscaling/v1 Scale` (`kubectl scale`, subresource `scale`): the workload is looked up
   through `context.workloads` and priced at the new replica count, then judged as the UPDATE
   above. No lookup, unknown workload or scale-down: allowed.
 - DELETE, CONNECT, other subresources and kinds that run no pods: allowed untouched.
 
-`repair` answers /mutate's narrower question — which repairs the policies make (Spot
-placement) and what the repaired object costs — running only the rules that repair. It
-does not decide: /validate judges the repaired object, so a repair that some other rule
-will deny is harmless (the API server stores nothing denied).
-
 Each rule's findings become `Violation`s with the rule's action unless an exception waives
-them: a label (`cost-exception=<ticket>` with an unexpired expiry annotation) or a
-`PolicyException` object naming the rule. Budget rules are checked last (`_charge`), and
-reserve in the ledger only when every other rule allowed; a dry run asks the ledger the
-same question read-only. An exception waives a budget rule's finding, not the cost: what
-fits is reserved either way.
+them (`waivers`). Rules of a budget-phase kind come last; what they reserve is held only if
+the verdict allows. An exception waives a budget rule's finding, not the cost: what fits is
+reserved either way. `repair` runs only the rules that repair; it does not decide:
+/validate judges the repaired object, so a repair some other rule will deny is harmless.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from costwarden import estimating, workloads
 from costwarden.catalog.models import Catalog
-from costwarden.engine import budgeting, labelling, patching, scheduling, wording
+from costwarden.engine import lines, patching, waivers, wording
 from costwarden.engine.contexts import Context
-from costwarden.engine.findings import NOTHING, Change, Finding, Outcome, Reservation, Target
+from costwarden.engine.findings import Change, Finding, Outcome, Target
+from costwarden.engine.ports import Reservation
+from costwarden.engine.rules import budget
+from costwarden.engine.rules.kinds import Review
 from costwarden.engine.verdicts import (
     Action,
     Exempted,
+    Hold,
     PatchOperation,
     Repair,
     Verdict,
     Violation,
 )
-from costwarden.estimating.estimates import HOURS_PER_MONTH, PodEstimate, WorkloadEstimate
-from costwarden.policies import matching, models, sets
-from costwarden.reviews import AdmissionRequest, read_review
+from costwarden.estimating.estimates import WorkloadEstimate
+from costwarden.policies import matching, sets
+from costwarden.reviews import AdmissionRequest, request_for
 
 ALLOWED = Verdict(allowed=True)
 UNREPAIRED = Repair()
@@ -98,11 +98,11 @@ def repair(
 ) -> Repair:
     """The repairs the policies make to the request's object, and its estimate once repaired.
 
-    The same patches `evaluate` returns when it allows, from the rules that patch alone:
-    labels inherited from the namespace (on CREATE) and Spot placement (for a new or changed
-    pod spec, unless an exception waives it). A Scale changes no pod spec: nothing to repair
-    or annotate, and no workload lookup. Raises `workloads.InvalidObject` for an object
-    whose pod template is malformed.
+    The same patches `evaluate` returns when it allows, from the rules that repair alone
+    (labels inherited from the namespace on CREATE, Spot placement for a new pod spec),
+    unless an exception waives them. A Scale changes no pod spec: nothing to repair or
+    annotate, and no workload lookup. Raises `workloads.InvalidObject` for an object whose
+    pod template is malformed.
     """
     if request.operation not in ("CREATE", "UPDATE") or request.object is None:
         return UNREPAIRED
@@ -115,24 +115,23 @@ def repair(
         return UNREPAIRED
     creating = request.operation == "CREATE" or request.old_object is None
     subject = _subject(target, operation=request.operation)
-    spec_changed: bool | None = None  # only worked out for a spot rule that applies
+    change: Change | None = _CREATED if creating else None  # worked out only if needed
     patches: list[PatchOperation] = []
-    for rule in policies.repairing_rules:
-        if not rule.applies_to(subject):
-            continue
-        spec = rule.rule
-        if spec.required_labels is not None:
-            # On UPDATE the rule reports and patches nothing the old object had (see _check).
-            if creating:
-                patches.extend(labelling.check(spec.required_labels, target).patches)
-            continue
-        assert spec.spot is not None  # `repairing_rules` are spot and label rules
-        if spec_changed is None:
-            spec_changed = creating or _spec_changed(request, target)
-        if not spec_changed:
-            continue
-        outcome = scheduling.check_spot(spec.spot, target, repair=True)
-        if outcome.patches and _waiver(rule, target, subject=subject, policies=policies) is None:
+    for rule in policies.repairing_rules.applying(subject):
+        kind = rule.kind
+        if not creating:
+            if kind.grandfathered:
+                continue  # on UPDATE such a rule patches nothing
+            if change is None:
+                change = _spec_change(request, target)
+            if not kind.looks_at(change):
+                continue
+        review = Review(target, None, change or _CREATED, context, catalog)
+        outcome = kind.check(rule.compiled, review)
+        if outcome.patches and (
+            not outcome.repairs_breach
+            or waivers.waiver(rule, target, subject=subject, policies=policies) is None
+        ):
             patches.extend(outcome.patches)
     if not patches:
         return Repair(estimate=target.estimate)
@@ -150,10 +149,10 @@ def recall(
     policies: sets.PolicySet,
     catalog: Catalog,
     context: Context,
-) -> int:
-    """Hold again in `context.reservations` what a pod admitted at `admitted` holds in the
-    budgets whose rules apply to it; how many hold it. `pod` is as the API server stores
-    it (a list's item: no `kind`).
+) -> tuple[Reservation, ...]:
+    """What a pod admitted at `admitted` holds in the budgets whose rules apply to it, for
+    the caller to hold again. `pod` is as the API server stores it (a list's item: no
+    `kind`).
 
     The ledger is in memory: a replica that starts (a restart, a rollout, one more replica)
     knows nothing of what was admitted in the minutes before, and the spend data does not
@@ -164,33 +163,38 @@ def recall(
     it; a Job's pods do not carry its `activeDeadlineSeconds`, so they hold the rest of
     the period or the runtime they state, more than their Job did, until they show.
     """
-    reservations = context.reservations
-    if reservations is None or not policies.budget_rules:
-        return 0
+    budget_rules = policies.budget_rules
+    if not budget_rules:
+        return ()
     request = request_for({**pod, "apiVersion": "v1", "kind": "Pod"}, uid="costwarden-recall")
     assert request.object is not None
     target = _target(request.object, request=request, catalog=catalog, context=context)
     if target is None:
-        return 0
+        return ()
     subject = _subject(target, operation="CREATE")
-    return sum(
-        budgeting.recall(
-            rule.name, rule.rule.budget, target, reservations=reservations, admitted=admitted
-        )
-        for rule in policies.budget_rules
-        if rule.rule.budget is not None and rule.applies_to(subject)
+    held = (
+        budget.recall(rule.compiled, target, admitted=admitted)
+        for rule in budget_rules
+        if rule.applies_to(subject)
     )
+    return tuple(reservation for reservation in held if reservation is not None)
 
 
-def _spec_changed(request: AdmissionRequest, new: Target) -> bool:
+_CREATED = Change(spec_changed=True, scaled_up=True, delta_hourly=Decimal(0))
+"""What `repair` knows of a CREATE: everything is new (it prices no change)."""
+
+
+def _spec_change(request: AdmissionRequest, new: Target) -> Change:
     """Whether an UPDATE brings a new pod spec to schedule (as `_change` decides, without
     pricing the old object)."""
     if new.kind == "Pod":
-        return False  # a Pod's spec is fixed once created
-    assert request.old_object is not None  # `repair` asks only for an UPDATE with one
-    with _reading_old_object():
-        old = workloads.pod_template(request.old_object)
-    return old is None or new.template.spec != old.spec
+        changed = False  # a Pod's spec is fixed once created
+    else:
+        assert request.old_object is not None  # `repair` asks only for an UPDATE with one
+        with _reading_old_object():
+            old = workloads.pod_template(request.old_object)
+        changed = old is None or new.template.spec != old.spec
+    return Change(spec_changed=changed, scaled_up=False, delta_hourly=Decimal(0), existing=True)
 
 
 @contextmanager
@@ -227,14 +231,9 @@ def _evaluate_scale(
         old = _scaled(old, before)
     new = _scaled(old, replicas)
     return _judge(
-        new,
-        old,
-        policies=policies,
-        catalog=catalog,
-        context=context,
-        operation="UPDATE",
+        new, old, policies=policies, catalog=catalog, context=context, operation="UPDATE",
         scale=True,
-    )
+    )  # fmt: skip
 
 
 def _scaled(target: Target, replicas: int) -> Target:
@@ -268,7 +267,7 @@ def _target(
             assumptions=template.assumptions,
         )
     else:
-        estimate = estimating.estimate_template(template, catalog=catalog)
+        estimate = estimating.estimate_template(template, catalog=catalog, memos=context.memos)
         if estimate.namespace != namespace:
             estimate = estimate._replace(namespace=namespace)
     owners = (obj.get("metadata") or {}).get("ownerReferences") or []
@@ -363,32 +362,44 @@ def _judge(
 ) -> Verdict:
     change = _change(new, old, scale=scale)
     subject = _subject(new, operation=operation)
+    review = Review(new, old, change, context, catalog)
     tally = _Tally(new, subject, policies)
-    for rule in policies.checked_rules:
-        if not rule.applies_to(subject):
+    for rule in policies.index.applying(subject):
+        kind = rule.kind
+        if old is not None and not kind.looks_at(change):
             continue
-        outcome = _check(rule, new, old, change=change, context=context, catalog=catalog)
-        if outcome is not NOTHING:
-            tally.take(rule, outcome)
-    budgets = [rule for rule in policies.budget_rules if rule.applies_to(subject)]
-    if budgets:
-        _charge(budgets, new, tally, change=change, context=context)
+        outcome = kind.check(rule.compiled, review)
+        if old is not None and kind.grandfathered:
+            outcome = _grandfathered(rule, outcome, review)
+        tally.take(rule, outcome)
     allowed = not tally.denied
     return Verdict(
         allowed=allowed,
         violations=tuple(tally.violations),
         exempted=tuple(tally.exempted),
-        notices=(estimate_line(new.estimate), *tally.notices),
+        notices=(lines.estimate_line(new.estimate), *tally.notices),
         patches=merge_patches(tally.patches) if allowed and tally.patches else (),
         estimate=new.estimate,
+        holds=tuple(tally.holds) if allowed else (),
     )
+
+
+def _grandfathered(rule: sets.CompiledRule, outcome: Outcome, review: Review) -> Outcome:
+    """On UPDATE: only what the old object did not already break, and no patches."""
+    assert review.old is not None
+    if not outcome.findings:
+        return Outcome(notices=outcome.notices)
+    before = review._replace(target=review.old, old=None)
+    known = {f.key for f in rule.kind.check(rule.compiled, before).findings}
+    return Outcome(findings=tuple(f for f in outcome.findings if f.key not in known))
 
 
 class _Tally:
     """What the rules say about one request, in the order they say it."""
 
     __slots__ = (
-        "denied", "exempted", "notices", "patches", "policies", "subject", "target", "violations",
+        "denied", "exempted", "holds", "notices", "patches", "policies", "subject", "target",
+        "violations",
     )  # fmt: skip
 
     def __init__(self, target: Target, subject: matching.Subject, policies: sets.PolicySet):
@@ -401,15 +412,26 @@ class _Tally:
         self.exempted: list[Exempted] = []
         self.patches: list[PatchOperation] = []
         self.notices: list[str] = []
+        self.holds: list[Hold] = []
 
     def take(self, rule: sets.CompiledRule, outcome: Outcome) -> None:
         """A rule's outcome: its findings, unless an exception waives the rule."""
         findings = outcome.findings
-        if findings or (outcome.patches and rule.rule.spot is not None):
-            waiver = _waiver(rule, self.target, subject=self.subject, policies=self.policies)
+        waived = False
+        if findings or outcome.repairs_breach:
+            waiver = waivers.waiver(rule, self.target, subject=self.subject, policies=self.policies)
             if waiver is not None:
                 self.exempted.append(waiver)
-                return
+                waived = True
+        reservation = outcome.reservation
+        if reservation is not None:
+            # An exception waives a rule's finding, not the cost: what fits is held either
+            # way, and a refusal then denies nothing.
+            if waived:
+                reservation = reservation._replace(enforced=False)
+            self.holds.append(Hold(reservation, self._refusal(rule, outcome, waived)))
+        if waived:
+            return
         for finding in findings:
             self.add(rule, finding)
         if rule.rule.action != "dryrun":
@@ -422,48 +444,15 @@ class _Tally:
         self.violations.append(violation)
         self.denied = self.denied or violation.action == "deny"
 
+    def _refusal(self, rule: sets.CompiledRule, outcome: Outcome, waived: bool) -> Any:
+        refusal, target = outcome.refusal, self.target
+        if waived or refusal is None:
+            return _no_violation
+        return lambda: _violation(rule, refusal(), target)
 
-def _charge(
-    rules: list[sets.CompiledRule],
-    target: Target,
-    tally: _Tally,
-    *,
-    change: Change,
-    context: Context,
-) -> None:
-    """The budget rules, after every other rule: only a request the others allow holds
-    budget, and a dry run never does (it is checked the same, ledger included).
 
-    One budget rule (the usual case) counts the group's reservations and holds this one
-    in one step of the ledger. Several are each checked first, and held once none objects;
-    should a hold then be refused (another admission took the room in between), the ones
-    before it simply expire (the ledger's reconciliation): cheaper than a two-phase commit
-    on the admission path. An exception waives a budget rule's finding, not the cost: an
-    admitted workload holds what fits either way."""
-    hold: budgeting.Hold = "no"
-    if not target.dry_run and not tally.denied:
-        hold = "now" if len(rules) == 1 else "later"
-    held: list[tuple[sets.CompiledRule, Reservation]] = []
-    for rule in rules:
-        spec = rule.rule
-        assert spec.budget is not None
-        outcome = budgeting.check(
-            rule.name, spec.budget, target, change=change, context=context, action=spec.action,
-            hold=hold,
-        )  # fmt: skip
-        if outcome is NOTHING:
-            continue
-        tally.take(rule, outcome)
-        if outcome.reservation is not None:
-            held.append((rule, outcome.reservation))
-    if not held or context.reservations is None or tally.denied:
-        return
-    for rule, reservation in held:
-        refused = budgeting.hold(reservation, context.reservations, now=context.now)
-        if refused is not None:
-            tally.add(rule, refused)
-            if tally.denied:
-                return
+def _no_violation() -> None:
+    return None
 
 
 def _subject(target: Target, *, operation: str) -> matching.Subject:
@@ -476,44 +465,10 @@ def _subject(target: Target, *, operation: str) -> matching.Subject:
     )
 
 
-def _check(
-    rule: sets.CompiledRule,
-    new: Target,
-    old: Target | None,
-    *,
-    change: Change,
-    context: Context,
-    catalog: Catalog,
-) -> Outcome:
-    spec = rule.rule
-    if spec.required_labels is not None:
-        outcome = labelling.check(spec.required_labels, new)
-        if old is None or not outcome.findings:
-            return outcome if old is None else Outcome(notices=outcome.notices)
-        # Grandfathered: report only what the old object did not already break.
-        before = {f.key for f in labelling.check(spec.required_labels, old).findings}
-        return Outcome(findings=tuple(f for f in outcome.findings if f.key not in before))
-    if spec.gpu_limits is not None:
-        return scheduling.check_gpu_limits(
-            spec.gpu_limits,
-            new,
-            per_pod=change.spec_changed,
-            per_workload=change.spec_changed or change.scaled_up,
-        )
-    if not change.spec_changed:
-        return NOTHING
-    if spec.spot is not None:
-        return scheduling.check_spot(spec.spot, new, repair=True)
-    if spec.size_envelope is not None:
-        return scheduling.check_size(rule, new, catalog=catalog)
-    assert spec.gpu_taint is not None
-    return scheduling.check_gpu_taint(spec.gpu_taint, new)
-
-
 def _violation(rule: sets.CompiledRule, finding: Finding, target: Target) -> Violation:
     action: Action = finding.action or rule.rule.action
     fix = f"{finding.fix} ({rule.rule.fix})" if rule.rule.fix else finding.fix
-    hint = exception_hint(rule.rule, target)
+    hint = waivers.hint(rule.rule, target)
     return Violation(
         policy=rule.policy,
         rule=rule.name,
@@ -521,128 +476,6 @@ def _violation(rule: sets.CompiledRule, finding: Finding, target: Target) -> Vio
         message=wording.message(rule.name, finding.what, f"{fix}; {hint}" if hint else fix),
         numbers=dict(finding.numbers),
     )
-
-
-def exception_hint(rule: models.Rule, target: Target) -> str:
-    """How to ask for an exception, with why a label that is present does not count."""
-    label = rule.exceptions.label
-    if label is not None:
-        problem = _label_problem(label, target)
-        if problem is not None:
-            return problem
-        return (
-            f"or request an exception: label {label.key}=<ticket> with annotation "
-            f"{label.expires_annotation}=<YYYY-MM-DD>"
-        )
-    if rule.exceptions.objects:
-        return f"or request a PolicyException for rule {rule.name}"
-    return ""
-
-
-def _label_problem(label: models.LabelException, target: Target) -> str | None:
-    value = target.label(label.key)
-    if value is None:
-        return None
-    if label.value_pattern is not None and label.value_pattern.fullmatch(value) is None:
-        return (
-            f"exception label {label.key}={value} ignored: not a ticket "
-            f"({label.value_pattern.pattern})"
-        )
-    expiry = _label_expiry(label, target)
-    if isinstance(expiry, str):
-        return f"exception label {label.key}={value} ignored: {expiry}"
-    return None
-
-
-def _label_expiry(label: models.LabelException, target: Target) -> datetime | str:
-    raw = target.annotation(label.expires_annotation)
-    if raw is None:
-        return f"needs annotation {label.expires_annotation}=<YYYY-MM-DD>"
-    try:
-        expiry = models.parse_expiry(raw)
-    except ValueError:
-        return f"annotation {label.expires_annotation}={raw} is not a date"
-    if expiry <= target.now:
-        return f"expired {wording.day(expiry)}"
-    if label.max_duration is not None and expiry - target.now > label.max_duration:
-        days = label.max_duration // timedelta(days=1)
-        return f"expiry {wording.day(expiry)} is more than {days} days ahead"
-    return expiry
-
-
-def _waiver(
-    rule: sets.CompiledRule,
-    target: Target,
-    *,
-    subject: matching.Subject,
-    policies: sets.PolicySet,
-) -> Exempted | None:
-    label = rule.rule.exceptions.label
-    if label is not None:
-        value = target.label(label.key)
-        if value is not None and _label_problem(label, target) is None:
-            expiry = _label_expiry(label, target)
-            assert isinstance(expiry, datetime)
-            reason = target.annotation(label.reason_annotation) or f"ticket {value}"
-            return Exempted(
-                policy=rule.policy,
-                rule=rule.name,
-                exception=f"label {label.key}={value}",
-                reason=f"{reason} (until {wording.day(expiry)})",
-            )
-    if rule.rule.exceptions.objects:
-        for exception in policies.compiled_exceptions:
-            if exception.waives(rule.name, subject=subject, name=target.name, now=target.now):
-                return Exempted(
-                    policy=rule.policy,
-                    rule=rule.name,
-                    exception=f"PolicyException {exception.name}",
-                    reason=f"{exception.reason} (until {wording.day(exception.expires)})",
-                )
-    return None
-
-
-def estimate_line(estimate: WorkloadEstimate) -> str:
-    """One line (≤ 120 characters) for `kubectl`'s `Warning:` output."""
-    where = f"{estimate.namespace}/{estimate.name}" if estimate.namespace else estimate.name
-    return wording.clip(f"costwarden: {estimate.kind} {where} {_estimate_figures(estimate)}")
-
-
-_FIGURES: dict[tuple[int, Decimal], tuple[PodEstimate, str]] = {}
-"""(id of a pod estimate, pods) -> (that estimate, the line's figures). Pod estimates are
-memoised by spec (`estimating`), so the pods of one workload share theirs and the figures
-are formatted once. The estimate is held with its text: an id is never reused while the
-entry lives."""
-_MAX_FIGURES = 1024
-
-
-def _estimate_figures(estimate: WorkloadEstimate) -> str:
-    """`≈ $131.21/h ($95,783.30/month), 4× A100, p4d.24xlarge on-demand`: what the line says
-    after the workload's name, which depends only on its pod estimate and pod count."""
-    pod, pods = estimate.pod, estimate.pods
-    key = (id(pod), pods)
-    held = _FIGURES.get(key)
-    if held is not None and held[0] is pod:
-        return held[1]
-    currency = pod.currency
-    hourly = estimate.hourly.total  # a computed property: once, not once per figure
-    parts = [
-        f"≈ {wording.money(hourly, currency)}/h"
-        f" ({wording.money(hourly * HOURS_PER_MONTH, currency)}/month)"
-    ]
-    if pods != 1:
-        parts.append(f"{wording.number(pods)} pods × {wording.money(pod.hourly.total, currency)}/h")
-    gpus = pod.requests.accelerator_devices
-    if gpus:
-        model = pod.placement.accelerator_model or "GPU"
-        parts.append(f"{wording.number(gpus)}× {model}")
-    placement = pod.placement.instance_type or ""
-    parts.append(f"{placement} {pod.placement.capacity_type}".strip())
-    figures = ", ".join(parts)
-    if len(_FIGURES) >= _MAX_FIGURES:
-        _FIGURES.clear()
-    _FIGURES[key] = (pod, figures)
-    return figures
 
 
 def merge_patches(patches: list[PatchOperation]) -> tuple[PatchOperation, ...]:
@@ -667,45 +500,3 @@ def merge_patches(patches: list[PatchOperation]) -> tuple[PatchOperation, ...]:
         else:
             merged[twin] = PatchOperation("add", patch.path, {**merged[twin].value, **patch.value})
     return tuple(merged)
-
-
-def request_for(
-    obj: Mapping[str, Any],
-    *,
-    operation: str = "CREATE",
-    old_object: Mapping[str, Any] | None = None,
-    dry_run: bool = False,
-    uid: str = "costwarden-offline",
-    default_namespace: str = "default",
-    user: str | None = None,
-) -> AdmissionRequest:
-    """The AdmissionRequest the API server would send for a manifest (for `check`, `test`),
-    made by `user` (None: no userInfo, as from a person nobody named)."""
-    api_version = str(obj.get("apiVersion", ""))
-    group, _, version = api_version.rpartition("/")
-    kind = str(obj.get("kind", ""))
-    metadata = obj.get("metadata")
-    if not isinstance(metadata, Mapping):  # evaluating the object names what is wrong
-        metadata = {}
-    return read_review(
-        {
-            "apiVersion": "admission.k8s.io/v1",
-            "kind": "AdmissionReview",
-            "request": {
-                "uid": uid,
-                "kind": {"group": group, "version": version, "kind": kind},
-                "resource": {"group": group, "version": version, "resource": f"{kind.lower()}s"},
-                "name": _text(metadata.get("name")),
-                "namespace": _text(metadata.get("namespace")) or default_namespace,
-                "operation": operation,
-                "object": dict(obj),
-                "oldObject": dict(old_object) if old_object is not None else None,
-                "dryRun": dry_run,
-                "userInfo": None if user is None else {"username": user},
-            },
-        }
-    )
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None

@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from costwarden.engine.ports import Reservation
 from costwarden.engine.verdicts import Action, PatchOperation
 from costwarden.estimating.estimates import WorkloadEstimate
 from costwarden.workloads import PodTemplate
@@ -27,31 +28,22 @@ class Finding:
     """Overrides the rule's action (a budget's warn threshold warns under a deny rule)."""
 
 
-# Outcome, Change and Target (and Reservation, alike) are NamedTuples, not frozen
-# dataclasses: they are built for every review, and a NamedTuple is built in a third to a
-# half of the time.
-class Reservation(NamedTuple):
-    """Budget to reserve once every budget rule allowed, when several apply (see
-    `budgeting.Hold`; a single budget rule holds its own in the ledger step that counts)."""
-
-    budget: str
-    group: str
-    key: str
-    amount: Decimal
-    limit: Decimal
-    owner: str | None
-    """The object's uid: its deletion releases this reservation, not a namesake's."""
-    pods: int
-    """`Change.pods`."""
-    describe: Callable[[], str]
-    """The denial's text should the ledger refuse (formatted only then)."""
-
-
+# Outcome, Change and Target are NamedTuples, not frozen dataclasses: they are built for
+# every review, and a NamedTuple is cheaper to build.
 class Outcome(NamedTuple):
+    """What one rule says about one request."""
+
     findings: tuple[Finding, ...] = ()
     patches: tuple[PatchOperation, ...] = ()
     notices: tuple[str, ...] = ()
     reservation: Reservation | None = None
+    """What admitting holds in a budget (the caller commits it if the request is allowed)."""
+    refusal: Callable[[], Finding] | None = None
+    """The finding should the ledger refuse `reservation` (formatted only then)."""
+    repairs_breach: bool = False
+    """The patches repair a breach of the rule (a dev pod moved to Spot): an exception that
+    waives the rule waives them too. False: they only complete the object (a label
+    inherited from the namespace)."""
 
 
 NOTHING = Outcome()
@@ -68,7 +60,7 @@ class Change(NamedTuple):
     """$/h added by the request (all of it on CREATE); budget rules charge this."""
     existing: bool = False
     """The object existed before (an UPDATE, a scale): what the request adds is held beside
-    what the object already holds, not in its place (`budgeting.change_key`)."""
+    what the object already holds, not in its place (`reservations.keys.change_key`)."""
     pods: int = 1
     """The pods that will run at the added cost: all of the object's when each costs more
     (a CREATE, a new pod spec), the added ones when it only scales up. The spend data shows

@@ -49,6 +49,16 @@ class BudgetSpend:
     run_rate_hourly: Decimal
     """Committed $/h of what runs now (it keeps costing until the period ends)."""
 
+    def committed(self, hours_left: Decimal) -> Decimal:
+        """What runs now costs until the period ends."""
+        return self.run_rate_hourly * hours_left
+
+    def projected(self, hours_left: Decimal, *, reserved: Decimal = Decimal(0)) -> Decimal:
+        """The budget's projection for the period, before any new workload:
+        spent + run_rate_hourly × hours_left + reserved (the one place this formula lives;
+        the budget rule adds the workload, the budget metrics show it as is)."""
+        return self.spent + self.run_rate_hourly * hours_left + reserved
+
 
 @dataclass(frozen=True, slots=True)
 class SpendSnapshot:
@@ -71,17 +81,43 @@ class SpendSource(Protocol):
         ...
 
 
+class Reservation(NamedTuple):
+    """What admitting a request holds in a budget until the spend data shows it: the engine
+    decides it (a verdict's `holds`), its caller commits it to the ledger."""
+
+    budget: str
+    """The budget rule's name."""
+    group: str
+    key: str
+    """What it is held under (`reservations.keys`): holding again replaces it."""
+    amount: Decimal
+    limit: Decimal
+    """Room for the group's reservations: cap − spent − committed (the ledger holds this
+    replica's share of it)."""
+    owner: str | None
+    """The object's uid: its deletion releases this reservation, not a namesake's."""
+    pods: int
+    """The object's pods, created from now on, that run at `amount` (`Change.pods`): once
+    the spend data shows that many, it counts them and the reservation can go."""
+    at: datetime
+    """When it was admitted: it expires a TTL after."""
+    enforced: bool = True
+    """Whether a refusal denies the request (the rule's action is deny): the ledger then
+    holds none of the request's reservations."""
+
+
 class Reserving(NamedTuple):
-    """The ledger's answer to `Reservations.reserve`."""
+    """The ledger's answer to `Reservations.ask`."""
 
     others: Decimal
     """The group's live reservations, the asking key's own left out."""
     fits: bool
-    """`others` + the amount fit in the limit (and were held, when writing)."""
+    """`others` + the amount fit in the limit (this replica's share of it)."""
 
 
 class Reservations(Protocol):
-    """The budget reservation ledger: admitted cost not yet visible in spend data."""
+    """The budget reservation ledger, read-only: admitted cost not yet visible in spend data.
+    The engine only asks; its caller commits what a verdict holds."""
 
     def reserved(
         self, *, budget: str, group: str, now: datetime, excluding: str | None = None
@@ -92,26 +128,9 @@ class Reservations(Protocol):
         (a retried request must not count its object twice)."""
         ...
 
-    def reserve(
-        self,
-        *,
-        budget: str,
-        group: str,
-        key: str,
-        amount: Decimal,
-        limit: Decimal,
-        now: datetime,
-        owner: str | None = None,
-        pods: int = 1,
-        write: bool = True,
+    def ask(
+        self, *, budget: str, group: str, key: str, amount: Decimal, limit: Decimal, now: datetime
     ) -> Reserving:
-        """In one step: the group's live reservations but `key`'s own, and whether `amount`
-        fits with them in `limit` (this replica's share of it). With `write`, a fitting
-        amount is held for `key`, replacing what `key` held; without, nothing is written
-        (a dry run, or a request another rule denies).
-
-        `owner`: the uid of the object reserving, so that its deletion releases its own
-        reservation and never that of a namesake created since. `pods`: how many of the
-        object's pods, created from now on, run at `amount` (`Change.pods`): once the
-        spend data shows that many, it counts them and the reservation can go."""
+        """The group's live reservations but `key`'s own, and whether `amount` fits with
+        them in `limit` (this replica's share of it). Writes nothing."""
         ...

@@ -6,9 +6,11 @@ The webhook turns a Verdict into an AdmissionResponse; the CLI prints it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, NamedTuple
 
+from costwarden.engine.ports import Reservation
 from costwarden.estimating.estimates import WorkloadEstimate
 
 Action = Literal["deny", "warn", "dryrun"]
@@ -46,6 +48,15 @@ class PatchOperation:
     value: Any = None
 
 
+class Hold(NamedTuple):
+    """A reservation admitting the request holds, and the violation should the ledger
+    refuse it when the verdict is committed (formatted only then)."""
+
+    reservation: Reservation
+    refusal: Callable[[], Violation | None]
+    """None: a refusal is waived (an exception waives a budget rule's finding)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     allowed: bool
@@ -56,6 +67,30 @@ class Verdict:
     """Informational lines for the user (e.g. the cost estimate)."""
     patches: tuple[PatchOperation, ...] = ()
     estimate: WorkloadEstimate | None = None
+    holds: tuple[Hold, ...] = ()
+    """What admitting holds in budgets (only on a verdict that allows): the caller commits
+    them to the ledger, never for a dry run."""
+
+    def refused(self, reservations: Collection[Reservation]) -> Verdict:
+        """This verdict once the ledger refused `reservations` on commit (others took the
+        room since the rules looked): their violations added, and it denies if one does."""
+        refused = [
+            violation
+            for hold in self.holds
+            if hold.reservation in reservations
+            for violation in (hold.refusal(),)
+            if violation is not None
+        ]
+        allowed = self.allowed and all(v.action != "deny" for v in refused)
+        return replace(
+            self,
+            allowed=allowed,
+            violations=(*self.violations, *refused),
+            patches=self.patches if allowed else (),
+            holds=tuple(h for h in self.holds if h.reservation not in reservations)
+            if allowed
+            else (),
+        )
 
     @property
     def denials(self) -> tuple[Violation, ...]:

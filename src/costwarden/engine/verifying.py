@@ -12,10 +12,11 @@ from datetime import timedelta
 
 from costwarden.catalog.models import Catalog
 from costwarden.engine.contexts import Context, StaticNamespaces
-from costwarden.engine.evaluating import evaluate, request_for
+from costwarden.engine.evaluating import evaluate
 from costwarden.engine.ports import BudgetSpend, SpendSnapshot
 from costwarden.engine.verdicts import Verdict
 from costwarden.policies import sets, suites
+from costwarden.reviews import request_for
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from typing import Any
 
 from costwarden.catalog.models import Accelerator, Catalog, InstanceType
 from costwarden.estimating.estimates import CapacityType, Placement
+from costwarden.memos import Memo, Memos
 
 _ONE = Decimal(1)
 _ZERO = Decimal(0)
@@ -97,26 +98,29 @@ class Index:
     """Capacity type -> the note saying cpu and memory are priced at the fallback rates."""
     fallback_placements: dict[tuple[str, str | None], Placement]
     """(capacity type, accelerator model or None) -> placement without an instance type."""
-    priced: dict[Hashable, Any] = field(default_factory=dict)
+    priced: Memo[Hashable, Any] = field(default_factory=lambda: Memo(entries=4096, size=4096))
     """`pricing`'s memo of pods priced against this catalog (see `pricing.estimate_pod`)."""
-    by_spec: dict[Hashable, Any] = field(default_factory=dict)
-    """The same pods by their spec's JSON text, key order kept (see `pricing.estimate_pod`)."""
+    by_spec: Memo[Hashable, Any] = field(
+        default_factory=lambda: Memo(entries=4096, size=32 << 20, weigh=_spec_bytes)
+    )
+    """The same pods by their spec's JSON text, key order kept (see `pricing.estimate_pod`),
+    bounded by the bytes of spec they hold too."""
 
 
-_cache: dict[int, Index] = {}
-_CACHE_SIZE = 8
+def _spec_bytes(key: Any, value: Any) -> int:
+    """An entry of `by_spec` weighs its key's JSON bytes (the estimate is shared)."""
+    return len(key[0]) + 256
 
 
-def index(catalog: Catalog) -> Index:
-    """The index of `catalog` (cached by identity: catalogs are immutable once loaded)."""
-    found = _cache.get(id(catalog))
-    if found is not None and found.catalog is catalog:
+def index(catalog: Catalog, *, memos: Memos | None = None) -> Index:
+    """The index of `catalog`, kept in `memos` by the catalog's identity (catalogs are
+    immutable once loaded); built afresh without `memos`."""
+    if memos is None:
+        return _build(catalog)
+    found: Index | None = memos.catalogs.get(id(catalog))
+    if found is not None and found.catalog is catalog:  # the same catalog, not a namesake id
         return found
-    built = _build(catalog)
-    if len(_cache) >= _CACHE_SIZE:
-        _cache.pop(next(iter(_cache)))
-    _cache[id(catalog)] = built
-    return built
+    return memos.catalogs.put(id(catalog), _build(catalog))
 
 
 def family_of(name: str) -> str:

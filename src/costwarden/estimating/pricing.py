@@ -41,6 +41,7 @@ from costwarden.estimating.estimates import (
     WorkloadEstimate,
 )
 from costwarden.estimating.indexes import MIG_PREFIX
+from costwarden.memos import Memos
 from costwarden.quantities import GIB
 from costwarden.workloads import JSON_OBJECT, InvalidObject, PathPart
 
@@ -73,16 +74,20 @@ _ZERO = Decimal(0)
 _ATTO = Decimal("1e-18")
 
 
-def estimate_object(obj: Mapping[str, Any], *, catalog: Catalog) -> WorkloadEstimate | None:
+def estimate_object(
+    obj: Mapping[str, Any], *, catalog: Catalog, memos: Memos | None = None
+) -> WorkloadEstimate | None:
     """The estimate of a Pod or workload (pods at once × one pod), None if it runs no pods.
 
     Raises `workloads.InvalidObject` (path relative to `obj`) for a malformed object.
     """
     template = workloads.pod_template(obj)
-    return None if template is None else estimate_template(template, catalog=catalog)
+    return None if template is None else estimate_template(template, catalog=catalog, memos=memos)
 
 
-def estimate_template(template: workloads.PodTemplate, *, catalog: Catalog) -> WorkloadEstimate:
+def estimate_template(
+    template: workloads.PodTemplate, *, catalog: Catalog, memos: Memos | None = None
+) -> WorkloadEstimate:
     """The estimate of a pod template's pods (e.g. one scaled with `workloads.with_replicas`).
 
     Raises `workloads.InvalidObject` (path relative to the template's object).
@@ -93,6 +98,7 @@ def estimate_template(template: workloads.PodTemplate, *, catalog: Catalog) -> W
             template.spec,
             catalog=catalog,
             annotations=annotations if isinstance(annotations, JSON_OBJECT) else None,
+            memos=memos,
         )
     except InvalidObject as exc:
         raise exc.within((*_pointer_path(template.pointer), "spec")) from None
@@ -107,12 +113,13 @@ def estimate_pod(
     *,
     catalog: Catalog,
     annotations: Mapping[str, Any] | None = None,
+    memos: Memos | None = None,
 ) -> PodEstimate:
     """The hourly cost of one pod with this spec (annotations: its metadata's, if any).
 
     Raises `workloads.InvalidObject` (path relative to the spec) for a malformed spec.
     """
-    index = indexes.index(catalog)
+    index = indexes.index(catalog, memos=memos)
     # The pods of a workload, and the mutate and validate calls for each, send the same
     # spec: keyed on the spec's JSON (and the one annotation read), a repeat is one
     # serialisation and one lookup, not requests, selectors and affinity read again.
@@ -162,9 +169,7 @@ def estimate_pod(
             terms, catalog=catalog, index=index, capacity=capacity, cpu=cpu,
             memory_gib=memory_gib, wanted=wanted, sharing=sharing, notes=notes,
         )  # fmt: skip
-        if len(index.priced) >= _PRICED_MAX:  # bounded: requests and selectors come from users
-            index.priced.clear()
-        index.priced[key] = found
+        index.priced.put(key, found)
     if found.hourly.total > MAX_POD_HOURLY:
         raise InvalidObject(
             f"requests priced at more than {MAX_POD_HOURLY} {catalog.currency}/h for one pod: "
@@ -172,15 +177,12 @@ def estimate_pod(
             requesting.heaviest_section(spec),
         )
     if spec_key is not None:
-        if len(index.by_spec) >= _PRICED_MAX:
-            index.by_spec.clear()
-        index.by_spec[spec_key] = found
+        index.by_spec.put(spec_key, found)
     return found
 
 
-_PRICED_MAX = 1024
 _SPEC_KEY_MAX = 16 * 1024
-"""Bytes of spec JSON kept as a memo key, at most (a pod spec is 1-3 KiB): 16 MiB in all."""
+"""Bytes of spec JSON kept as a memo key, at most (a pod spec is 1-3 KiB)."""
 
 
 def _price(

@@ -8,24 +8,15 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Generic, NamedTuple, Protocol, TypeVar
 
+from costwarden import workloads
+from costwarden.memos import Memo
 from costwarden.policies import models
 
-POD_KINDS = frozenset(
-    {
-        "Pod",
-        "Deployment",
-        "StatefulSet",
-        "ReplicaSet",
-        "DaemonSet",
-        "Job",
-        "CronJob",
-        "ReplicationController",
-    }
-)
+POD_KINDS = workloads.WORKLOAD_KINDS
 """Kinds whose objects run pods: a rule about Pods applies to all of them (autogen)."""
 
 
@@ -136,3 +127,59 @@ class Matcher:
         ):
             return False
         return self.selector is None or self.selector.matches(subject.labels)
+
+
+class Indexed(Protocol):
+    """What `RuleIndex` indexes: a rule with its matchers."""
+
+    @property
+    def match(self) -> Matcher | None: ...
+
+    def applies_to(self, subject: Subject) -> bool: ...
+
+
+R = TypeVar("R", bound=Indexed)
+
+
+class RuleIndex(Generic[R]):
+    """Rules by what they match: which could apply to a namespace, kind and operation is
+    worked out once per such triple (they are few: a cluster's namespaces × the kinds and
+    operations reviewed) and kept, bounded; only those rules' selectors are tried on a review.
+    """
+
+    __slots__ = ("_candidates", "rules")
+
+    def __init__(self, rules: tuple[R, ...]) -> None:
+        self.rules = rules
+        self._candidates: Memo[tuple[str, str, str | None], tuple[R, ...]] = Memo(
+            entries=4096, size=4096
+        )
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def __iter__(self) -> Iterator[R]:
+        return iter(self.rules)
+
+    def applying(self, subject: Subject) -> list[R]:
+        """The rules that apply to `subject`, in order."""
+        key = (subject.kind, subject.operation, subject.namespace)
+        candidates = self._candidates.get(key)
+        if candidates is None:
+            candidates = self._candidates.put(
+                key, tuple(rule for rule in self.rules if _may_apply(rule.match, *key))
+            )
+        return [rule for rule in candidates if rule.applies_to(subject)]
+
+
+def _may_apply(match: Matcher | None, kind: str, operation: str, namespace: str | None) -> bool:
+    """Whether a rule's kind, operation and namespace conditions let it apply."""
+    if match is None:
+        return True
+    if match.kinds is not None and kind not in match.kinds:
+        return False
+    if match.operations is not None and operation not in match.operations:
+        return False
+    return match.namespaces is None or (
+        namespace is not None and match.namespaces.fullmatch(namespace) is not None
+    )

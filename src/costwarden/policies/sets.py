@@ -2,6 +2,10 @@
 
 `loading` builds a `PolicySet` from files; the engine only reads it. Rule names are unique
 across the set (every message starts with `[rule-name]`), so exceptions name rules alone.
+
+Rules are indexed by what they match (`matching.RuleIndex`): a review looks only at the
+rules that could apply to its namespace, kind and operation, so an organisation with a
+policy per team pays for its own team's rules, not for everyone's.
 """
 
 from __future__ import annotations
@@ -9,36 +13,47 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+from costwarden.engine.rules.kinds import Head, RuleKind
 from costwarden.policies import matching, models
 
 
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
     policy: str
-    rule: models.Rule
+    rule: models.RuleBase
+    kind: RuleKind  # type: ignore[type-arg]
+    compiled: Any
+    """What the kind's compile step made of the spec: what its `check` takes."""
     match: matching.Matcher | None
     """None: the rule matches every request (kept None so the hot path skips it)."""
     exclude: matching.Matcher | None
-    instance_types: re.Pattern[str] | None = None
-    """`sizeEnvelope.allowedInstanceTypes`, compiled."""
+    order: int
+    """Its place in the policy set: rules are checked, and report, in this order."""
 
     @property
     def name(self) -> str:
         return self.rule.name
 
+    @property
+    def repairs(self) -> bool:
+        """Whether the rule may patch objects: its kind says so for its spec, and it is not
+        a `dryrun` rule (those never patch)."""
+        return self.rule.action != "dryrun" and self.kind.repairs(self.rule.spec)
+
     @classmethod
-    def compile(cls, policy: str, rule: models.Rule) -> CompiledRule:
-        envelope = rule.size_envelope
+    def compile(cls, policy: str, rule: models.RuleBase, *, order: int) -> CompiledRule:
         match = matching.Matcher.compile(rule.match)
+        kind = rule.kind
         return cls(
             policy=policy,
             rule=rule,
+            kind=kind,
+            compiled=kind.compile(rule.spec, Head(rule.name, rule.action)),
             match=None if match.is_empty else match,
             exclude=matching.Matcher.compile(rule.exclude) if rule.exclude else None,
-            instance_types=(
-                matching.compile_globs(envelope.allowed_instance_types) if envelope else None
-            ),
+            order=order,
         )
 
     def applies_to(self, subject: matching.Subject) -> bool:
@@ -76,45 +91,40 @@ class CompiledException:
         return self.match.matches(subject)
 
 
-def _repairs(rule: models.Rule) -> bool:
-    if rule.action == "dryrun":
-        return False
-    if rule.spot is not None:
-        return rule.spot.mode == "mutate"
-    labels = rule.required_labels
-    return labels is not None and any(r.inherit_from_namespace for r in labels.labels)
-
-
 @dataclass(frozen=True, slots=True)
 class PolicySet:
     policies: tuple[models.CostPolicy, ...] = ()
     exceptions: tuple[models.PolicyException, ...] = ()
     sources: tuple[str, ...] = ()
     rules: tuple[CompiledRule, ...] = field(init=False)
-    checked_rules: tuple[CompiledRule, ...] = field(init=False)
-    """Every rule but the budget rules, in order: what the engine checks first."""
-    budget_rules: tuple[CompiledRule, ...] = field(init=False)
-    """The budget rules, checked last: only what every other rule admits holds budget."""
-    repairing_rules: tuple[CompiledRule, ...] = field(init=False)
-    """The rules that may patch objects, all that /mutate runs: `spot` in `mutate` mode and
-    `requiredLabels` inheriting from the namespace (a `dryrun` rule never patches)."""
+    """Every rule, in order: the order the engine checks them in, but that a budget-phase
+    kind's rules come after all others (what they reserve is held only when all allow)."""
+    repairing_rules: matching.RuleIndex[CompiledRule] = field(init=False)
+    """The rules that may patch objects, all that /mutate runs."""
+    index: matching.RuleIndex[CompiledRule] = field(init=False)
+    """`rules` by what they match."""
     compiled_exceptions: tuple[CompiledException, ...] = field(init=False)
 
     def __post_init__(self) -> None:
+        written = [
+            (policy.metadata.name, rule) for policy in self.policies for rule in policy.spec.rules
+        ]
+        ordered = sorted(range(len(written)), key=lambda i: (written[i][1].kind.budget_phase, i))
         rules = tuple(
-            CompiledRule.compile(policy.metadata.name, rule)
-            for policy in self.policies
-            for rule in policy.spec.rules
+            CompiledRule.compile(*written[i], order=place) for place, i in enumerate(ordered)
         )
         object.__setattr__(self, "rules", rules)
-        object.__setattr__(self, "checked_rules", tuple(r for r in rules if r.rule.budget is None))
+        object.__setattr__(self, "index", matching.RuleIndex(rules))
         object.__setattr__(
-            self, "budget_rules", tuple(r for r in rules if r.rule.budget is not None)
+            self, "repairing_rules", matching.RuleIndex(tuple(r for r in rules if r.repairs))
         )
-        repairing = tuple(rule for rule in rules if _repairs(rule.rule))
-        object.__setattr__(self, "repairing_rules", repairing)
         object.__setattr__(
             self,
             "compiled_exceptions",
             tuple(CompiledException.compile(e) for e in self.exceptions),
         )
+
+    @property
+    def budget_rules(self) -> tuple[CompiledRule, ...]:
+        """The rules of budget-phase kinds (the spend refresher fetches their groups)."""
+        return tuple(rule for rule in self.rules if rule.kind.budget_phase)

@@ -31,24 +31,24 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, Field, ValidationError
 
 from costwarden.documents import Document, InvalidInput, Problem, problems_from_validation
-from costwarden.policies.models import Metadata, Money, _Model
+from costwarden.policies.models import Metadata, Money, SpecModel
 
 SUITE_FILE_NAMES = ("tests.yaml", "tests.yml")
 
 
-class BudgetSpendData(_Model):
+class BudgetSpendData(SpecModel):
     spent: Money
     run_rate_hourly: Money = Decimal(0)
 
 
-class SpendData(_Model):
+class SpendData(SpecModel):
     fetched_at: AwareDatetime | None = None
     """None: spend data was never fetched (budget rules see stale data)."""
     budgets: dict[str, dict[str, BudgetSpendData]] = Field(default_factory=dict)
     error: str | None = None
 
 
-class Expectation(_Model):
+class Expectation(SpecModel):
     allowed: bool
     deny: tuple[str, ...] = ()
     warn: tuple[str, ...] = ()
@@ -59,7 +59,7 @@ class Expectation(_Model):
     """Substrings the verdict's messages must contain (one message each)."""
 
 
-class Case(_Model):
+class Case(SpecModel):
     name: str = ""
     resource: Annotated[str, Field(min_length=1)]
     """`metadata.name` of a resource (or `Kind/name` when names repeat)."""
@@ -74,7 +74,7 @@ class Case(_Model):
     expect: Expectation
 
 
-class PolicyTestSpec(_Model):
+class PolicyTestSpec(SpecModel):
     description: str = ""
     policies: tuple[str, ...] = (".",)
     catalogs: tuple[str, ...] = ()
@@ -88,7 +88,7 @@ class PolicyTestSpec(_Model):
     cases: Annotated[tuple[Case, ...], Field(min_length=1)]
 
 
-class PolicyTest(_Model):
+class PolicyTest(SpecModel):
     api_version: Literal["costwarden.io/v1alpha1"]
     kind: Literal["PolicyTest"]
     metadata: Metadata

@@ -44,9 +44,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from costwarden.policies.models import Budget
+from costwarden import periods
+from costwarden.engine.rules.budget import Budget
 from costwarden.policies.sets import PolicySet
-from costwarden.spend import periods
 
 GroupBy = Literal["cost_centre", "team", "namespace"]
 Source = Literal["costwarden", "opencost"]
@@ -208,10 +208,8 @@ def for_policies(policies: PolicySet, *, source: Source = "costwarden") -> list[
     groups would never have spend data, and the engine would read that as zero spend.
     """
     found = []
-    for rule in policies.rules:
-        budget = rule.rule.budget
-        if budget is None:
-            continue
+    for rule in policies.budget_rules:
+        budget: Budget = rule.rule.spec
         spend = budget.spend
         found.append(
             BudgetQuery(

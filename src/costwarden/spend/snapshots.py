@@ -37,11 +37,12 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import NamedTuple, Protocol, TypeVar
 
-from costwarden.engine.budgeting import hours_left, object_key, reservation_key
+from costwarden import periods
 from costwarden.engine.ports import EMPTY_SPEND, BudgetSpend, Clock, SpendSnapshot
 from costwarden.metrics import BudgetFigures, SpendMetrics
+from costwarden.reservations import keys
+from costwarden.reservations.ledger import ReservationLedger
 from costwarden.spend import queries
-from costwarden.spend.ledger import ReservationLedger
 from costwarden.spend.prometheus import BadResult, PrometheusClient, PrometheusError
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ def _shown(
     to 4 releases its creation's reservation only once all 4 show."""
     by_workload: dict[str, list[tuple[datetime, str]]] = {}
     for key, (admitted, _, _) in workloads.items():
-        by_workload.setdefault(object_key(key), []).append((admitted, key))
+        by_workload.setdefault(keys.object_of(key), []).append((admitted, key))
     shown: list[str] = []
     for entries in by_workload.values():
         later = 0
@@ -209,10 +210,10 @@ class SpendRefresher:
         watched: list[_Watch] = []
         for metric, names in budgets.items():
             held = self._reservations.held("Pod", names, admitted_before=admitted_before)
-            pods = {key.split("/", 2)[2] for key in held}
+            pods = {keys.parts(key)[2] for key in held}
             workloads = self._workloads(names, admitted_before)
             for _, _, made in workloads.values():
-                pods.update(key.split("/", 2)[2] for key in made)
+                pods.update(keys.parts(key)[2] for key in made)
             queried = queries.visible_pods(metric, pods)
             if queried:
                 watched.append(_Watch(names, queried, workloads))
@@ -228,17 +229,17 @@ class SpendRefresher:
         found: dict[str, _Made] = {}
         ready: set[str] = set()
         for key, (admitted, pods) in self._reservations.held_workloads(budgets).items():
-            workload = object_key(key)
-            namespace = workload.split("/", 1)[0]
+            workload = keys.object_of(key)
+            namespace = keys.parts(key)[0]
             made = self._workload_pods.pods_of(workload, created_since=admitted - CREATED_SKEW)
             found[key] = (
                 admitted,
                 pods,
-                frozenset(reservation_key(namespace, "Pod", name) for name in made),
+                frozenset(keys.object_key(namespace, "Pod", name) for name in made),
             )
             if admitted < admitted_before and len(made) >= pods:
                 ready.add(workload)
-        return {key: held for key, held in found.items() if object_key(key) in ready}
+        return {key: held for key, held in found.items() if keys.object_of(key) in ready}
 
     async def _visible(self, promqls: list[str], now: datetime) -> frozenset[str]:
         """The reservation keys of the pods the queries find running; none when one fails
@@ -252,7 +253,7 @@ class SpendRefresher:
             log.warning("cannot tell which reserved pods run: %s", error)
             return frozenset()
         return frozenset(
-            reservation_key(sample.labels.get("namespace", ""), "Pod", sample.labels.get("pod", ""))
+            keys.object_key(sample.labels.get("namespace", ""), "Pod", sample.labels.get("pod", ""))
             for samples in answers
             for sample in samples
         )
@@ -344,7 +345,7 @@ class SpendRefresher:
         self._published = current
         for budget in self._budgets:
             groups = self._snapshot.budgets.get(budget.name, {})
-            left = hours_left(now, period=budget.period, timezone=budget.timezone)
+            left = periods.hours_left(now, period=budget.period, timezone=budget.timezone)
             figures = {}
             for group, spend in groups.items():
                 reserved = self._reserved(budget.name, group, now)
@@ -353,7 +354,7 @@ class SpendRefresher:
                     run_rate_hourly=spend.run_rate_hourly,
                     reserved=reserved,
                     cap=budget.cap_of(group),
-                    projected=spend.spent + spend.run_rate_hourly * left + reserved,
+                    projected=spend.projected(left, reserved=reserved),
                 )
             self._metrics.set_budget(budget.name, figures)
 

@@ -36,11 +36,11 @@ from typing import Any
 
 from costwarden import estimating
 from costwarden.catalog.models import Catalog
-from costwarden.engine.budgeting import owner_uid, priced_with, reservation_key
 from costwarden.engine.ports import NamespaceLabels
 from costwarden.estimating.estimates import PodEstimate
 from costwarden.metrics import SpendMetrics
-from costwarden.spend.ledger import ReservationLedger
+from costwarden.reservations import keys
+from costwarden.reservations.ledger import ReservationLedger
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,8 @@ stored yet: validating webhooks, run before the pod is stored, may take up to 30
 large list takes a while. A relist does not release its reservation."""
 
 Recall = Callable[[Mapping[str, Any], datetime], int]
-"""(pod, when it was admitted) -> how many budgets hold it again (`engine.recall`, bound to
-the live policies, catalog and ledger)."""
+"""(pod, when it was admitted) -> how many budgets hold it again (`evaluating.recall`,
+bound to the live policies, catalog and ledger)."""
 
 Estimator = Callable[[Mapping[str, Any], Mapping[str, Any]], PodEstimate]
 """(pod spec, pod annotations) -> estimate; `catalog_estimator` is the real one."""
@@ -103,12 +103,12 @@ class PodCostTracker:
         """Every pod seen, running or not, by uid: a relist tells which ones went away."""
         self._workloads: dict[str, dict[str, datetime]] = {}
         """The pods of each workload priced with its controller, by the workload's
-        reservation key (`budgeting.priced_with`): pod name -> when it was created."""
+        reservation key (`reservations.keys.priced_with`): pod name -> when it was created."""
 
     def apply(self, event_type: str, pod: Mapping[str, Any]) -> None:
         """One watch event: ADDED, MODIFIED or DELETED with the pod as a plain dict."""
         key = _key(pod)
-        uid = owner_uid(pod.get("metadata") or {})
+        uid = keys.owner_uid(pod.get("metadata") or {})
         series = None if event_type == "DELETED" else self._series_of(pod)
         workload = _workload_of(pod)
         with self._lock:
@@ -132,7 +132,7 @@ class PodCostTracker:
         uids = {
             _key(pod): uid
             for pod in listed
-            if (uid := owner_uid(pod.get("metadata") or {})) is not None
+            if (uid := keys.owner_uid(pod.get("metadata") or {})) is not None
         }
         workloads: dict[str, dict[str, datetime]] = {}
         for pod in listed:
@@ -151,7 +151,7 @@ class PodCostTracker:
         if self._reservations is not None:
             # Pods admitted and deleted while the watch was down were never seen at all.
             listed_keys = {
-                reservation_key(namespace, "Pod", name): uid
+                keys.object_key(namespace, "Pod", name): uid
                 for (namespace, name), uid in uids.items()
             }
             dropped = self._reservations.release_unlisted(
@@ -209,7 +209,7 @@ class PodCostTracker:
         if self._reservations is None:
             return 0
         namespace, name = key
-        return self._reservations.release(reservation_key(namespace, "Pod", name), owner=uid)
+        return self._reservations.release(keys.object_key(namespace, "Pod", name), owner=uid)
 
     def _set(self, key: tuple[str, str], series: _Series | None) -> None:
         old = self._series.pop(key, None)
@@ -254,9 +254,9 @@ class PodCostTracker:
 
 
 def _workload_of(pod: Mapping[str, Any]) -> tuple[str, datetime] | None:
-    """The workload a pod was priced with (`budgeting.priced_with`) and when the pod was
+    """The workload a pod was priced with (`reservations.keys.priced_with`) and when the pod was
     created; None for a pod charged itself, or one without a creation time."""
-    owner = priced_with(pod)
+    owner = keys.priced_with(pod)
     created = created_at(pod)
     if owner is None or created is None:
         return None

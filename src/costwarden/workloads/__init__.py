@@ -37,6 +37,9 @@ _KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 WORKLOAD_KINDS = frozenset(_KINDS)
 """Every kind `pod_template` understands."""
+CHARGED_WITH_OWNER = WORKLOAD_KINDS - {"Pod", "CronJob"}
+"""Controllers charged when they were admitted, so what they create is not charged again.
+A CronJob is not among them: it is checked for one run, and each Job it starts pays."""
 _POINTERS: dict[tuple[str, ...], str] = {
     path: "/" + "/".join(path) for path in (_TEMPLATE, _CRONJOB_TEMPLATE)
 }

@@ -24,8 +24,8 @@ from costwarden.engine import Context, StaticNamespaces, evaluate
 from costwarden.engine.ports import SpendSnapshot
 from costwarden.engine.verdicts import Verdict
 from costwarden.policies.loading import load_policies
+from costwarden.reservations.ledger import ReservationLedger
 from costwarden.spend import queries
-from costwarden.spend.ledger import ReservationLedger
 from costwarden.spend.prometheus import PrometheusClient
 from costwarden.spend.snapshots import SpendRefresher
 

@@ -17,13 +17,13 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_harness import PrometheusServer, SettableClock
 
-from costwarden import engine
 from costwarden.catalog.loading import bundled_catalog
+from costwarden.engine.contexts import StaticNamespaces
 from costwarden.engine.ports import BudgetSpend
 from costwarden.metrics import SpendMetrics
 from costwarden.policies.loading import load_policies
+from costwarden.reservations.ledger import ReservationLedger
 from costwarden.spend import queries
-from costwarden.spend.ledger import ReservationLedger
 from costwarden.spend.prometheus import PrometheusClient
 from costwarden.spend.snapshots import SpendRefresher
 from costwarden.spend.tracking import PodCostTracker, catalog_estimator
@@ -339,7 +339,7 @@ async def test_a_refresh_releases_a_workloads_reservation_once_its_new_pods_all_
 
     tracker = Tracker(
         estimate=catalog_estimator(bundled_catalog()),
-        namespaces=engine.StaticNamespaces({}),
+        namespaces=StaticNamespaces({}),
         metrics=SpendMetrics(CollectorRegistry()),
     )
     made = T - timedelta(minutes=4)

@@ -16,8 +16,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_harness import FaultProxy, PrometheusServer, SettableClock
 
 from costwarden.metrics import SpendMetrics
+from costwarden.reservations.ledger import ReservationLedger
 from costwarden.spend import queries
-from costwarden.spend.ledger import ReservationLedger
 from costwarden.spend.prometheus import PrometheusClient, PrometheusError
 from costwarden.spend.snapshots import SpendRefresher, age
 

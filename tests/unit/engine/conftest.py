@@ -16,11 +16,12 @@ from typing import Any, Protocol
 import jsonpatch
 import pytest
 
-from costwarden import engine
+from costwarden import reviews
 from costwarden.catalog.loading import bundled_catalog
 from costwarden.catalog.models import Catalog
 from costwarden.documents import Document
 from costwarden.engine import evaluating
+from costwarden.engine.contexts import Context, StaticNamespaces
 from costwarden.engine.verdicts import Verdict
 from costwarden.policies import loading, sets
 from costwarden.reviews import AdmissionRequest, read_review
@@ -186,14 +187,14 @@ def policies() -> Callable[..., sets.PolicySet]:
     return policy_set
 
 
-def context_for(**overrides: Any) -> engine.Context:
-    values: dict[str, Any] = {"namespaces": engine.StaticNamespaces(NAMESPACES), "now": NOW}
+def context_for(**overrides: Any) -> Context:
+    values: dict[str, Any] = {"namespaces": StaticNamespaces(NAMESPACES), "now": NOW}
     values.update(overrides)
-    return engine.Context(**values)
+    return Context(**values)
 
 
 @pytest.fixture(scope="session")
-def context() -> Callable[..., engine.Context]:
+def context() -> Callable[..., Context]:
     return context_for
 
 
@@ -206,7 +207,7 @@ class Judge(Protocol):
         operation: str = "CREATE",
         old: Mapping[str, Any] | None = None,
         dry_run: bool = False,
-        context: engine.Context | None = None,
+        context: Context | None = None,
         user: str | None = None,
     ) -> Verdict: ...
 
@@ -220,13 +221,13 @@ def judge(catalog: Catalog) -> Judge:
         operation: str = "CREATE",
         old: Mapping[str, Any] | None = None,
         dry_run: bool = False,
-        context: engine.Context | None = None,
+        context: Context | None = None,
         user: str | None = None,
     ) -> Verdict:
-        request = evaluating.request_for(
+        request = reviews.request_for(
             obj, operation=operation, old_object=old, dry_run=dry_run, user=user
         )
-        return engine.evaluate(
+        return evaluating.evaluate(
             request, policies=policies, catalog=catalog, context=context or context_for()
         )
 

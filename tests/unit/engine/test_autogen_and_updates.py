@@ -8,7 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from costwarden import engine, workloads
+from costwarden import workloads
+from costwarden.engine import evaluating
+from costwarden.engine.contexts import StaticWorkloads
 from costwarden.engine.ports import BudgetSpend, SpendSnapshot
 
 KINDS = ["Deployment", "StatefulSet", "ReplicaSet", "DaemonSet", "Job", "CronJob"]
@@ -111,8 +113,10 @@ def test_kubectl_scale_prices_the_looked_up_workload_at_the_new_replicas(
     review, llm_server, policies, catalog, context
 ):
     scale = review("034")  # llm-server 2 -> 4 replicas, 1 GPU each
-    ctx = context(workloads=engine.StaticWorkloads((llm_server,)))
-    verdict = engine.evaluate(scale, policies=policies(WORKLOAD_GPUS), catalog=catalog, context=ctx)
+    ctx = context(workloads=StaticWorkloads((llm_server,)))
+    verdict = evaluating.evaluate(
+        scale, policies=policies(WORKLOAD_GPUS), catalog=catalog, context=ctx
+    )
     (violation,) = verdict.denials
     assert (
         "Deployment llm-server runs 4 pods × 1 GPUs = 4 GPUs, above the limit of 3"
@@ -133,15 +137,15 @@ def test_kubectl_scale_charges_the_budget_for_the_added_replicas(
             "budget": {"Sales-5045": BudgetSpend(spent=Decimal(999), run_rate_hourly=Decimal(0))}
         },
     )
-    ctx = context(workloads=engine.StaticWorkloads((llm_server,)), spend=spend)
-    verdict = engine.evaluate(scale, policies=policies(budget), catalog=catalog, context=ctx)
+    ctx = context(workloads=StaticWorkloads((llm_server,)), spend=spend)
+    verdict = evaluating.evaluate(scale, policies=policies(budget), catalog=catalog, context=ctx)
     (violation,) = verdict.denials
     pod_hourly = verdict.estimate.pod.hourly.total
     assert f"this workload ${(2 * pod_hourly).quantize(Decimal('0.01'))}/h" in violation.message
 
 
 def test_kubectl_scale_without_a_workload_lookup_is_allowed(review, policies, catalog, context):
-    verdict = engine.evaluate(
+    verdict = evaluating.evaluate(
         review("034"), policies=policies(WORKLOAD_GPUS), catalog=catalog, context=context()
     )
     assert verdict.allowed
@@ -150,8 +154,10 @@ def test_kubectl_scale_without_a_workload_lookup_is_allowed(review, policies, ca
 
 def test_kubectl_scale_down_is_allowed(review, llm_server, policies, catalog, context):
     scale = review("034")._replace(object={"kind": "Scale", "spec": {"replicas": 1}})
-    ctx = context(workloads=engine.StaticWorkloads((llm_server,)))
-    verdict = engine.evaluate(scale, policies=policies(WORKLOAD_GPUS), catalog=catalog, context=ctx)
+    ctx = context(workloads=StaticWorkloads((llm_server,)))
+    verdict = evaluating.evaluate(
+        scale, policies=policies(WORKLOAD_GPUS), catalog=catalog, context=ctx
+    )
     assert verdict.allowed
 
 
@@ -160,13 +166,15 @@ def test_delete_and_kinds_that_run_no_pods_pass_untouched(
     review, policies, catalog, context, prefix
 ):
     rules = policies(GPUS, SPOT, LABELS)
-    verdict = engine.evaluate(review(prefix), policies=rules, catalog=catalog, context=context())
-    assert verdict == engine.evaluating.ALLOWED
+    verdict = evaluating.evaluate(
+        review(prefix), policies=rules, catalog=catalog, context=context()
+    )
+    assert verdict == evaluating.ALLOWED
 
 
 def test_connect_passes_untouched(review, policies, catalog, context):
     connect = review("009")._replace(operation="CONNECT")
-    assert engine.evaluate(
+    assert evaluating.evaluate(
         connect, policies=policies(GPUS), catalog=catalog, context=context()
     ).allowed
 

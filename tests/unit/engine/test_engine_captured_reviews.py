@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from costwarden import engine
+from costwarden.engine import evaluating
 from costwarden.policies.loading import bundled_policies
 
 
@@ -14,7 +14,7 @@ def bundled():
 
 
 def test_gpu_training_pod_is_admitted_with_its_estimate(review, bundled, catalog, context):
-    verdict = engine.evaluate(
+    verdict = evaluating.evaluate(
         review("009"),
         policies=bundled,
         catalog=catalog,
@@ -27,7 +27,9 @@ def test_gpu_training_pod_is_admitted_with_its_estimate(review, bundled, catalog
 
 
 def test_dev_notebook_on_demand_is_denied_by_spot_for_dev(review, bundled, catalog, context):
-    verdict = engine.evaluate(review("011"), policies=bundled, catalog=catalog, context=context())
+    verdict = evaluating.evaluate(
+        review("011"), policies=bundled, catalog=catalog, context=context()
+    )
     assert not verdict.allowed
     assert [v.rule for v in verdict.denials] == ["dev-on-spot"]
 
@@ -36,7 +38,7 @@ def test_deployment_and_its_replicaset_and_pods_get_the_same_answer(
     review, bundled, catalog, context
 ):
     verdicts = [
-        engine.evaluate(review(p), policies=bundled, catalog=catalog, context=context())
+        evaluating.evaluate(review(p), policies=bundled, catalog=catalog, context=context())
         for p in ("014", "015", "017")
     ]
     assert all(v.allowed for v in verdicts)
@@ -45,7 +47,9 @@ def test_deployment_and_its_replicaset_and_pods_get_the_same_answer(
 
 
 def test_unlabelled_pod_inherits_the_namespaces_cost_labels(review, bundled, catalog, context):
-    verdict = engine.evaluate(review("059"), policies=bundled, catalog=catalog, context=context())
+    verdict = evaluating.evaluate(
+        review("059"), policies=bundled, catalog=catalog, context=context()
+    )
     assert verdict.allowed
     paths = {p.path: p.value for p in verdict.patches}
     assert paths == {
@@ -55,7 +59,9 @@ def test_unlabelled_pod_inherits_the_namespaces_cost_labels(review, bundled, cat
 
 
 def test_label_only_update_of_the_training_pod_is_allowed(review, bundled, catalog, context):
-    verdict = engine.evaluate(review("048"), policies=bundled, catalog=catalog, context=context())
+    verdict = evaluating.evaluate(
+        review("048"), policies=bundled, catalog=catalog, context=context()
+    )
     assert verdict.allowed
     assert verdict.violations == ()
 
@@ -64,7 +70,9 @@ def test_label_only_update_of_the_training_pod_is_allowed(review, bundled, catal
 def test_every_captured_review_evaluates_with_short_notices(
     review, bundled, catalog, context, prefix
 ):
-    verdict = engine.evaluate(review(prefix), policies=bundled, catalog=catalog, context=context())
+    verdict = evaluating.evaluate(
+        review(prefix), policies=bundled, catalog=catalog, context=context()
+    )
     assert all(len(n) <= 120 for n in verdict.notices[:1])
     for violation in verdict.violations:
         assert violation.message.startswith(f"[{violation.rule}] ")

@@ -10,8 +10,9 @@ from pathlib import Path
 import jsonpatch
 import pytest
 
-from costwarden import engine, workloads
+from costwarden import reviews, workloads
 from costwarden.engine import evaluating
+from costwarden.engine.contexts import StaticWorkloads
 from costwarden.policies.loading import bundled_policies
 from costwarden.reviews import read_review
 
@@ -21,16 +22,14 @@ MUTATE = {
     "spot": {"mode": "mutate", "cloud": "karpenter"},
     "exceptions": {"label": {"key": "cost-exception"}},
 }
-FIXTURES = sorted(
-    (Path(__file__).resolve().parents[2] / "fixtures/admission").glob("*.json")
-)
+FIXTURES = sorted((Path(__file__).resolve().parents[2] / "fixtures/admission").glob("*.json"))
 
 
 @pytest.fixture
 def repair(catalog, context):
     def run(obj, policies, **request):
-        return engine.repair(
-            evaluating.request_for(obj, **request),
+        return evaluating.repair(
+            reviews.request_for(obj, **request),
             policies=policies,
             catalog=catalog,
             context=context(),
@@ -45,9 +44,9 @@ def test_repairs_every_captured_review_as_an_allowing_evaluate_would(path, catal
     estimate `evaluate` gives the repaired object."""
     request = read_review(json.loads(path.read_bytes()))
     policies = bundled_policies()
-    bound = context(workloads=engine.StaticWorkloads())
-    repair = engine.repair(request, policies=policies, catalog=catalog, context=bound)
-    verdict = engine.evaluate(request, policies=policies, catalog=catalog, context=bound)
+    bound = context(workloads=StaticWorkloads())
+    repair = evaluating.repair(request, policies=policies, catalog=catalog, context=bound)
+    verdict = evaluating.evaluate(request, policies=policies, catalog=catalog, context=bound)
     if verdict.allowed:
         assert repair.patches == verdict.patches
     if request.sub_resource or verdict.estimate is None:
@@ -59,7 +58,7 @@ def test_repairs_every_captured_review_as_an_allowing_evaluate_would(path, catal
         operations = [{"op": p.op, "path": p.path, "value": p.value} for p in repair.patches]
         patched = jsonpatch.apply_patch(request.object, operations)
         repaired = request._replace(object=patched)
-    again = engine.evaluate(repaired, policies=policies, catalog=catalog, context=bound)
+    again = evaluating.evaluate(repaired, policies=policies, catalog=catalog, context=bound)
     assert repair.estimate == again.estimate
 
 
@@ -165,7 +164,7 @@ class _NoLookups:
 
 def test_a_scale_is_neither_repaired_nor_looked_up(review, policies, catalog, context):
     request = review("034")
-    repair = engine.repair(
+    repair = evaluating.repair(
         request,
         policies=policies(MUTATE),
         catalog=catalog,

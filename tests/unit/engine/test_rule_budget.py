@@ -6,15 +6,15 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 
 import pytest
+from costwarden.engine.budgeting import period_end
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from costwarden import engine
+from costwarden import periods, reviews
 from costwarden.engine import budgeting, evaluating
-from costwarden.engine.budgeting import period_end
+from costwarden.engine.contexts import StaticWorkloads
 from costwarden.engine.ports import BudgetSpend, Reserving, SpendSnapshot
-from costwarden.spend import periods
-from costwarden.spend.ledger import QUANTUM, ReservationLedger
+from costwarden.reservations.ledger import QUANTUM, ReservationLedger
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 HOURS_LEFT = Decimal(204)  # to 2026-12-01 00:00 UTC
@@ -426,10 +426,10 @@ def test_each_scale_up_holds_the_pods_it_adds_beside_what_the_workload_holds(
 
     def evaluate(request, *, replicas_before: int):
         stored = {**create.object, "spec": {**create.object["spec"], "replicas": replicas_before}}
-        ctx = context(
-            spend=spend("0"), reservations=ledger, workloads=engine.StaticWorkloads((stored,))
+        ctx = context(spend=spend("0"), reservations=ledger, workloads=StaticWorkloads((stored,)))
+        verdict = evaluating.evaluate(
+            request, policies=policies(BUDGET), catalog=catalog, context=ctx
         )
-        verdict = engine.evaluate(request, policies=policies(BUDGET), catalog=catalog, context=ctx)
         assert verdict.allowed
         return verdict
 
@@ -528,9 +528,9 @@ def test_pods_sharing_a_generate_name_each_hold_their_own_reservation(
         obj = pod(cpu="4")
         del obj["metadata"]["name"]
         obj["metadata"]["generateName"] = "nb-"
-        request = evaluating.request_for(obj, uid=uid)
+        request = reviews.request_for(obj, uid=uid)
         verdicts.append(
-            engine.evaluate(
+            evaluating.evaluate(
                 request,
                 policies=rules,
                 catalog=catalog,
@@ -629,7 +629,7 @@ def test_hours_left_follow_each_reviews_now_to_the_second_in_any_order(
     )
     for offset in offsets:
         now = turn + timedelta(microseconds=offset)
-        # An independent implementation of the period (spend.periods), in real seconds.
+        # An independent implementation of the period (costwarden.periods), in real seconds.
         end = periods.period_end(
             now, period=config.get("period", "month"), timezone=config.get("timezone", "UTC")
         )
@@ -847,7 +847,7 @@ def test_a_pod_recalled_after_a_restart_holds_what_its_admission_held(
     admitted = datetime(2026, 11, 22, 11, 1, 12, tzinfo=UTC)
     rules = policies(BUDGET)
     before = ReservationLedger()
-    verdict = engine.evaluate(
+    verdict = evaluating.evaluate(
         request,
         policies=rules,
         catalog=catalog,
@@ -855,7 +855,7 @@ def test_a_pod_recalled_after_a_restart_holds_what_its_admission_held(
     )
     assert verdict.allowed
     after = ReservationLedger()
-    held = engine.recall(
+    held = evaluating.recall(
         stored(request.object),
         admitted=admitted,
         policies=rules,
@@ -879,7 +879,7 @@ def test_a_recalled_pod_is_held_even_past_the_cap_and_counts_against_the_next(
     rules = policies(BUDGET)
     admitted = NOW - timedelta(minutes=1)
     full = spend("59990")
-    held = engine.recall(
+    held = evaluating.recall(
         stored(obj),
         admitted=admitted,
         policies=rules,
@@ -905,7 +905,7 @@ def test_a_pod_its_controller_made_is_recalled_as_a_pod(review, policies, catalo
     assert request.object is not None
     ledger = Ledger()
     admitted = NOW - timedelta(minutes=2)
-    held = engine.recall(
+    held = evaluating.recall(
         stored(request.object),
         admitted=admitted,
         policies=policies(BUDGET),
@@ -929,7 +929,7 @@ def test_a_pod_its_controller_made_is_recalled_as_a_pod(review, policies, catalo
 )
 def test_a_pod_no_budget_charges_is_not_recalled(namespace, rule, pod, policies, catalog, context):
     ledger = ReservationLedger()
-    held = engine.recall(
+    held = evaluating.recall(
         stored(pod(cpu="4", namespace=namespace)),
         admitted=NOW,
         policies=policies(rule),

@@ -12,14 +12,16 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from tests.conftest import ADMISSION_FIXTURES
 
-from costwarden import engine, reviews
+from costwarden import reviews
 from costwarden.catalog.loading import bundled_catalog
+from costwarden.engine import evaluating
+from costwarden.engine.contexts import Context, StaticNamespaces
 from costwarden.engine.ports import BudgetSpend, SpendSnapshot
 from costwarden.estimating import estimate_pod
 from costwarden.estimating.estimates import Breakdown, Placement, PodEstimate, Requests
 from costwarden.metrics import SpendMetrics
 from costwarden.policies.loading import bundled_policies
-from costwarden.spend.ledger import ReservationLedger
+from costwarden.reservations.ledger import ReservationLedger
 from costwarden.spend.tracking import RELIST_GRACE, PodCostTracker, catalog_estimator
 
 NAMESPACES = {
@@ -204,8 +206,8 @@ def admit_train_a100(ledger: ReservationLedger) -> dict[str, Any]:
     request = reviews.read_review(review)
     assert request is not None
     assert request.object is not None
-    context = engine.Context(
-        namespaces=engine.StaticNamespaces(NAMESPACES),
+    context = Context(
+        namespaces=StaticNamespaces(NAMESPACES),
         now=RESERVE_NOW,
         spend=SpendSnapshot(
             fetched_at=RESERVE_NOW,
@@ -213,7 +215,7 @@ def admit_train_a100(ledger: ReservationLedger) -> dict[str, Any]:
         ),
         reservations=ledger,
     )
-    verdict = engine.evaluate(
+    verdict = evaluating.evaluate(
         request, policies=bundled_policies(), catalog=bundled_catalog(), context=context
     )
     assert verdict.allowed
@@ -480,12 +482,12 @@ def test_with_the_engine_a_recalled_pod_holds_the_budget_until_its_admissions_tt
     obj["metadata"]["creationTimestamp"] = "2026-11-22T12:00:00Z"
 
     def recall(pod: Mapping[str, Any], admitted: datetime) -> int:
-        context = engine.Context(
-            namespaces=engine.StaticNamespaces(NAMESPACES),
+        context = Context(
+            namespaces=StaticNamespaces(NAMESPACES),
             now=RESERVE_NOW + timedelta(minutes=2),
             reservations=after,
         )
-        return engine.recall(
+        return evaluating.recall(
             pod,
             admitted=admitted,
             policies=bundled_policies(),

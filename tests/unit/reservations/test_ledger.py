@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 
 import pytest
+from costwarden.engine.budgeting import change_key
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from costwarden.engine.budgeting import change_key
 from costwarden.engine.ports import Reservations
-from costwarden.spend.ledger import QUANTUM, ReservationLedger
+from costwarden.reservations.ledger import QUANTUM, ReservationLedger
 
 NOW = datetime(2026, 3, 3, 12, tzinfo=UTC)
 

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from costwarden.spend import periods
+from costwarden import periods
 
 
 def test_a_month_starts_on_the_first_at_midnight_utc() -> None:

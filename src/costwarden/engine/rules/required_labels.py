@@ -1,4 +1,4 @@
-"""The `requiredLabels` rule: cost-allocation labels, namespace inheritance, hints, PII guard.
+"""The `requiredLabels` rule kind: cost-allocation labels, namespace inheritance, hints, PII guard.
 
 Mandatory keys must be present (on the pod, or inherited from the namespace when the rule
 allows); discretionary keys are checked only when present. A missing key that is almost
@@ -14,11 +14,43 @@ import difflib
 import functools
 import re
 from collections.abc import Mapping
+from typing import Annotated
+
+from pydantic import Field, model_validator
 
 from costwarden.engine import patching
 from costwarden.engine.findings import NOTHING, Finding, Outcome, Target
+from costwarden.engine.rules.kinds import Review, RuleKind
+from costwarden.engine.rules.specs import Regex, SpecModel
 from costwarden.engine.verdicts import PatchOperation
-from costwarden.policies import models
+
+
+class LabelRequirement(SpecModel):
+    key: Annotated[str, Field(min_length=1)]
+    required: bool = True
+    """Mandatory (must be present) or discretionary (checked only when present)."""
+    values: tuple[str, ...] = ()
+    """Allowed values; empty allows any value the pattern allows."""
+    pattern: Regex | None = None
+    """A regular expression the whole value must match."""
+    inherit_from_namespace: bool = False
+    """Take the value from the namespace's label of the same key when the pod has none
+    ("Namespace = Cost Centre"); the engine then patches it onto the pod."""
+
+
+class RequiredLabels(SpecModel):
+    labels: Annotated[tuple[LabelRequirement, ...], Field(min_length=1)]
+    pii_guard: bool = True
+    """Reject label values that look like e-mail addresses (labels must not carry PII)."""
+
+    @model_validator(mode="after")
+    def _unique_keys(self) -> RequiredLabels:
+        keys = [label.key for label in self.labels]
+        duplicates = sorted({key for key in keys if keys.count(key) > 1})
+        if duplicates:
+            raise ValueError(f"label keys listed twice: {', '.join(duplicates)}")
+        return self
+
 
 # Kubernetes label values cannot hold `@`, so addresses arrive disguised; manifests
 # checked before the API server sees them (`costwarden check`) can still hold the real one.
@@ -49,7 +81,8 @@ def near_miss(key: str, present: Mapping[str, str]) -> str | None:
     return candidates[close[0]] if close else None
 
 
-def check(config: models.RequiredLabels, target: Target) -> Outcome:
+def check(config: RequiredLabels, review: Review) -> Outcome:
+    target = review.target
     labels = target.labels
     findings: list[Finding] = []
     inherited: dict[str, str] = {}
@@ -99,7 +132,7 @@ def check(config: models.RequiredLabels, target: Target) -> Outcome:
     return Outcome(patches=tuple(patches))
 
 
-def _missing(requirement: models.LabelRequirement, target: Target) -> Finding:
+def _missing(requirement: LabelRequirement, target: Target) -> Finding:
     key = requirement.key
     what = f"missing mandatory label {key}"
     if requirement.inherit_from_namespace:
@@ -114,7 +147,7 @@ def _missing(requirement: models.LabelRequirement, target: Target) -> Finding:
     return Finding(key=f"missing:{key}", what=what, fix=fix, numbers={"label": key})
 
 
-def _allowed(requirement: models.LabelRequirement) -> str:
+def _allowed(requirement: LabelRequirement) -> str:
     if requirement.values:
         return f" with one of: {', '.join(requirement.values)}"
     if requirement.pattern is not None:
@@ -122,7 +155,7 @@ def _allowed(requirement: models.LabelRequirement) -> str:
     return ""
 
 
-def _bad_value(requirement: models.LabelRequirement, value: str, where: str) -> Finding | None:
+def _bad_value(requirement: LabelRequirement, value: str, where: str) -> Finding | None:
     key = requirement.key
     if requirement.values and value not in requirement.values:
         allowed = requirement.values
@@ -156,3 +189,17 @@ def _value_finding(
         what = case_what
         fix = f"use {key}={casing} (values are case-sensitive; reports would split them)"
     return Finding(key=f"value:{key}", what=what, fix=fix, numbers={"label": key, "value": value})
+
+
+def _repairs(config: RequiredLabels) -> bool:
+    return any(requirement.inherit_from_namespace for requirement in config.labels)
+
+
+KIND = RuleKind(
+    field="requiredLabels",
+    spec=RequiredLabels,
+    check=check,
+    updates=frozenset({"any"}),
+    repairs=_repairs,
+    grandfathered=True,
+)

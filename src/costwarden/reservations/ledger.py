@@ -1,16 +1,18 @@
 """The reservation ledger: cost admitted but not yet visible in spend data (implements
-`engine.ports.Reservations`).
+`engine.ports.Reservations`, the read-only side the engine asks; `commit` holds what a
+verdict reserves).
 
 Between admitting a pod and its cost showing in Prometheus lie scheduling, the first
 scrape (up to one scrape interval) and the next spend refresh — 1–3 minutes, longer while
 a node is provisioned. Without a ledger, every request of a burst sees the same snapshot
-and all pass. With it, each admission reserves its expected cost under one lock, so 50
-concurrent creations against room for 10 admit exactly 10.
+and all pass. With it, the app commits each admission's reservations in one step that
+checks them again under the ledger's lock, so 50 concurrent creations against room for 10
+admit exactly 10.
 
 - Keyed by workload key: admitting the same object again (API server retries, a
   namesake re-created) replaces its reservation instead of adding a second one. A change
   of an existing object (a scale-up, more GPUs) holds what it adds under the object's key
-  and its request's uid (`engine.budgeting.change_key`), beside what the object holds:
+  and its request's uid (`reservations.keys.change_key`), beside what the object holds:
   the releases below that name an object (running, relisted) drop its changes with it;
   a deleted pod's changes (a priced annotation edited on it) go at the next relist or TTL.
 - A pod's entry goes once spend data shows it running (`release_visible`), a workload's
@@ -30,7 +32,7 @@ concurrent creations against room for 10 admit exactly 10.
 - `release(key, owner=uid)` drops a workload's reservation early: the pod watch calls it
   when a pod is deleted (`spend.tracking`), only for the reservation that pod made.
 - In-memory and per replica: a replica that starts holds again, from its pod watch's
-  first list, what the pods created within a TTL hold (`engine.recall`), so a rolling
+  first list, what the pods created within a TTL hold (`engine.evaluating.recall`), so a rolling
   update does not forget the last minutes' admissions. With R replicas each replica only
   sees its own ledger: in the worst case every replica fills the same headroom within one
   refresh + scrape window, so the overshoot is at most (R − 1) × the headroom.
@@ -42,13 +44,13 @@ concurrent creations against room for 10 admit exactly 10.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import MAX_PREC, ROUND_CEILING, Context, Decimal
 from heapq import heappop, heappush
 
-from costwarden.engine.budgeting import object_key
-from costwarden.engine.ports import Reserving
+from costwarden.engine.ports import Reservation, Reserving
+from costwarden.reservations import keys
 
 DEFAULT_TTL = timedelta(minutes=10)
 QUANTUM = Decimal("1e-9")
@@ -86,6 +88,11 @@ class _Group:
         self.expiries: list[tuple[datetime, str]] = []
         self.queued: dict[str, datetime] = {}
         self.total = _ZERO
+
+    def others(self, now: datetime, key: str) -> Decimal:
+        """The live total but `key`'s own entry."""
+        own = self.own(now, key)
+        return self.total if own is None else self.total - own[0]
 
     def own(self, now: datetime, key: str) -> _Entry | None:
         """`key`'s live entry, once what has expired is dropped."""
@@ -146,68 +153,61 @@ class ReservationLedger:
         """Live reservations of the group; `excluding` leaves one workload's own out."""
         with self._lock:
             held = self._groups.get((budget, group))
-            if held is None:
-                return _ZERO
-            own = held.own(now, excluding or "")  # no key is empty
-            return held.total if own is None else held.total - own[0]
+            return _ZERO if held is None else held.others(now, excluding or "")  # no key is ""
 
-    def reserve(
-        self,
-        *,
-        budget: str,
-        group: str,
-        key: str,
-        amount: Decimal,
-        limit: Decimal,
-        now: datetime,
-        owner: str | None = None,
-        pods: int = 1,
-        write: bool = True,
+    def ask(
+        self, *, budget: str, group: str, key: str, amount: Decimal, limit: Decimal, now: datetime
     ) -> Reserving:
-        """Under one lock: the group's live reservations but `key`'s own (`others`), and
-        whether `others + amount` fit in `limit × headroom_share`. With `write`, a fitting
-        amount is held for `key`, replacing what the key held (never added to it); a
-        refused one leaves the key's reservation as it was. `owner` (the object's uid)
-        lets `release` tell it from a later namesake's."""
-        # Held to `QUANTUM`, rounded up: in a context wide enough for any amount, so an
-        # absurdly large one is refused by the limit, not by an exception.
-        amount = amount.quantize(QUANTUM, ROUND_CEILING, _WIDE)
-        if self._share is not None:
-            limit = limit * self._share
+        """The group's live reservations but `key`'s own (`others`), and whether
+        `others + amount` fit in `limit × headroom_share`. Writes nothing."""
+        amount = _held(amount)
+        limit = self._share_of(limit)
         with self._lock:
             held = self._groups.get((budget, group))
-            if held is None:
-                own, others = None, _ZERO
-            else:
-                own = held.own(now, key)
-                others = held.total if own is None else held.total - own[0]
-            if others + amount > limit:
-                return _answer(Reserving, (others, False))
-            if write:
-                if held is None:
-                    held = self._groups[(budget, group)] = _Group()
-                expires_at = now + self._ttl
-                held.entries[key] = (amount, expires_at, owner, pods)
-                held.total = others + amount  # `others` left `key`'s own out
-                if own is None or expires_at < own[1]:
-                    held.queue(key, expires_at)  # else the pair of `own` counts
-            return _answer(Reserving, (others, True))
+            others = _ZERO if held is None else held.others(now, key)
+            return _answer(Reserving, (others, others + amount <= limit))
 
-    def try_reserve(
-        self,
-        *,
-        budget: str,
-        group: str,
-        key: str,
-        amount: Decimal,
-        limit: Decimal,
-        now: datetime,
-        owner: str | None = None,
-    ) -> bool:
-        """`reserve` with `write`: whether `amount` was held for `key`."""
-        return self.reserve(
-            budget=budget, group=group, key=key, amount=amount, limit=limit, now=now, owner=owner
-        ).fits
+    def commit(self, reservations: Sequence[Reservation]) -> list[Reservation]:
+        """Hold what one admission reserves, in one step under the lock: each is checked
+        again (others may have taken the room since the engine asked) and held, replacing
+        what its key held. The refused ones are returned; if one of them is `enforced` (its
+        refusal denies the request), nothing is held at all. `owner` (the object's uid)
+        lets `release` tell a reservation from a later namesake's."""
+        if not reservations:
+            return []
+        amounts = [_held(r.amount) for r in reservations]
+        limits = [self._share_of(r.limit) for r in reservations]
+        with self._lock:
+            refused = [
+                r
+                for r, amount, limit in zip(reservations, amounts, limits, strict=True)
+                if self._others(r) + amount > limit
+            ]
+            if any(r.enforced for r in refused):
+                return refused
+            for r, amount in zip(reservations, amounts, strict=True):
+                if r not in refused:
+                    self._hold(r, amount)
+        return refused
+
+    def _others(self, reservation: Reservation) -> Decimal:
+        held = self._groups.get((reservation.budget, reservation.group))
+        return _ZERO if held is None else held.others(reservation.at, reservation.key)
+
+    def _hold(self, reservation: Reservation, amount: Decimal) -> None:
+        key = reservation.key
+        held = self._groups.get((reservation.budget, reservation.group))
+        if held is None:
+            held = self._groups[(reservation.budget, reservation.group)] = _Group()
+        own = held.own(reservation.at, key)
+        expires_at = reservation.at + self._ttl
+        held.entries[key] = (amount, expires_at, reservation.owner, reservation.pods)
+        held.total += amount - (own[0] if own is not None else _ZERO)
+        if own is None or expires_at < own[1]:
+            held.queue(key, expires_at)  # else the pair of `own` counts
+
+    def _share_of(self, limit: Decimal) -> Decimal:
+        return limit if self._share is None else limit * self._share
 
     def release_unlisted(
         self, kind: str, listed: Mapping[str, str], *, admitted_before: datetime
@@ -218,16 +218,15 @@ class ReservationLedger:
         (there is nothing to compare). How many were dropped."""
         dropped = 0
         expiring_before = admitted_before + self._ttl
-        infix = _infix(kind)
-        with self._lock:  # held a few ms per 10,000 reservations: once per relist
+        with self._lock:  # once per relist
             for held in self._groups.values():
                 gone = [
                     key
                     for key, (_, expires_at, owner, _) in held.entries.items()
                     if expires_at < expiring_before
                     and owner is not None
-                    and listed.get(object_key(key)) != owner
-                    and infix in key
+                    and listed.get(keys.object_of(key)) != owner
+                    and keys.is_kind(key, kind)
                 ]
                 for key in gone:
                     held.drop(key)
@@ -238,14 +237,13 @@ class ReservationLedger:
         """The `kind` objects (keys) holding reservations in `budgets` made before
         `admitted_before`: what `release_visible` could drop."""
         expiring_before = admitted_before + self._ttl
-        infix = _infix(kind)
-        with self._lock:  # under 1 ms per 6,000 reservations held, once per refresh
+        with self._lock:  # once per refresh
             return {
-                object_key(key)
+                keys.object_of(key)
                 for (budget, _), held in self._groups.items()
                 if budget in budgets
                 for key, (_, expires_at, _, _) in held.entries.items()
-                if expires_at < expiring_before and infix in key
+                if expires_at < expiring_before and keys.is_kind(key, kind)
             }
 
     def release_visible(
@@ -257,7 +255,7 @@ class ReservationLedger:
         before `admitted_before`: a namesake deleted just before this object was admitted
         can look visible until the next scrape marks its series stale. How many were
         dropped."""
-        return self._drop(budgets, lambda key: object_key(key) in visible, admitted_before)
+        return self._drop(budgets, lambda key: keys.object_of(key) in visible, admitted_before)
 
     def held_workloads(self, budgets: Collection[str]) -> dict[str, tuple[datetime, int]]:
         """The reservations in `budgets` of workloads that run their pods through a
@@ -265,14 +263,13 @@ class ReservationLedger:
         how many pods run at it). What `release_shown` may drop once the spend data shows
         that many of the workload's pods created since."""
         ttl = self._ttl
-        pod = _infix("Pod")
         with self._lock:  # like `held`: once per refresh
             return {
                 key: (expires_at - ttl, pods)
                 for (budget, _), held in self._groups.items()
                 if budget in budgets
                 for key, (_, expires_at, _, pods) in held.entries.items()
-                if pod not in key
+                if not keys.is_kind(key, "Pod")
             }
 
     def release_shown(
@@ -288,7 +285,7 @@ class ReservationLedger:
     ) -> int:
         dropped = 0
         expiring_before = admitted_before + self._ttl
-        with self._lock:  # held about a ms per 10,000 reservations: once per refresh
+        with self._lock:  # once per refresh
             for (budget, _), held in self._groups.items():
                 if budget not in budgets:
                     continue
@@ -315,14 +312,15 @@ class ReservationLedger:
         return dropped
 
 
-def _infix(kind: str) -> str:
-    """What every key of `kind` holds: keys are namespace/kind/name, and neither a namespace
-    nor a name holds a "/" (`engine.budgeting.reservation_key`)."""
-    return f"/{kind}/"
+def _held(amount: Decimal) -> Decimal:
+    """An amount as the ledger holds it: to `QUANTUM`, rounded up (towards denying), in a
+    context wide enough for any amount, so an absurdly large one is refused by the limit,
+    not by an exception."""
+    return amount.quantize(QUANTUM, ROUND_CEILING, _WIDE)
 
 
 _WIDE = Context(prec=MAX_PREC)
-"""Quantizes any amount without raising (see `reserve`)."""
+"""Quantizes any amount without raising (see `_held`)."""
 _answer = tuple.__new__
 """Builds a `Reserving` without the Python-level `__new__` of a NamedTuple: the ledger
 answers every budgeted review."""

@@ -1,0 +1,83 @@
+"""Bounded memos: what the request path works out once and looks up after.
+
+The engine and the estimator are pure functions of their inputs; what they memoise lives in
+one `Memos` object that its owner (the app, a CLI run, a test) creates and passes in — never
+in module globals. Each memo is bounded by its number of entries and by the size of what it
+holds (as its `weigh` counts it), since its keys come from users: the oldest entries go first.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+def _one(key: Any, value: Any) -> int:
+    return 1
+
+
+class Memo(Generic[K, V]):
+    """At most `entries` entries weighing at most `size` in all; oldest out first.
+
+    Lookups take no lock (a dict read is atomic); storing does, so that concurrent misses
+    keep the bounds."""
+
+    __slots__ = ("_entries", "_lock", "_max_entries", "_max_size", "_size", "_weigh", "_weights")
+
+    def __init__(self, *, entries: int, size: int, weigh: Callable[[K, V], int] = _one) -> None:
+        self._entries: dict[K, V] = {}
+        self._weights: dict[K, int] = {}
+        self._max_entries = entries
+        self._max_size = size
+        self._size = 0
+        self._weigh = weigh
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        return self._entries.get(key)
+
+    def put(self, key: K, value: V) -> V:
+        """Hold `value` under `key` (unless it alone outweighs the memo); returns `value`."""
+        weight = self._weigh(key, value)
+        if weight > self._max_size:
+            return value
+        with self._lock:
+            entries, weights = self._entries, self._weights
+            self._size -= weights.pop(key, 0)
+            entries.pop(key, None)
+            while entries and (
+                len(entries) >= self._max_entries or self._size + weight > self._max_size
+            ):
+                oldest = next(iter(entries))
+                del entries[oldest]
+                self._size -= weights.pop(oldest)
+            entries[key] = value
+            weights[key] = weight
+            self._size += weight
+        return value
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def size(self) -> int:
+        """The weight of what is held."""
+        return self._size
+
+
+@dataclass(slots=True)
+class Memos:
+    """Everything the request path memoises, in one object its owner passes in."""
+
+    catalogs: Memo[int, Any] = field(default_factory=lambda: Memo(entries=4, size=4))
+    """Catalog identity -> its price index (`estimating.indexes`), which holds the memos of
+    the pods priced against it; one catalog is current, a reload brings the next."""
+    budgets: Memo[Hashable, Any] = field(default_factory=lambda: Memo(entries=4096, size=4096))
+    """(budget rule, group) -> the group's figures for the current spend snapshot."""
+    periods: Memo[Hashable, Any] = field(default_factory=lambda: Memo(entries=64, size=64))
+    """(period, timezone) -> the period's end and the minutes it answers for."""
