@@ -96,15 +96,10 @@ def _collect(
 def _valid(
     values: Any, document: Document, path: tuple[PathPart, ...], problems: list[Problem]
 ) -> bool:
-    if not isinstance(values, Mapping):
-        problems.append(document.problem("labels must be a map of label -> value", path))
-        return False
-    wrong = [
-        key
-        for key, value in values.items()
-        if not (isinstance(key, str) and isinstance(value, str))
-    ]
-    for key in wrong:
-        message = 'label keys and values must be strings (quote them: "true", "1")'
-        problems.append(document.problem(message, (*path, str(key))))
-    return not wrong
+    if isinstance(values, Mapping) and all(
+        isinstance(key, str) and isinstance(value, str) for key, value in values.items()
+    ):
+        return True
+    message = 'labels must be a map of strings to strings (quote values like "true" and "1")'
+    problems.append(document.problem(message, path))
+    return False

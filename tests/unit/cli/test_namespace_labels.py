@@ -120,7 +120,7 @@ def test_a_bad_namespace_labels_file_exits_two_naming_file_line_and_path(
     status = cli.main(["check", "-f", str(notebook), "--namespace-labels-file", str(path)])
     err = capsys.readouterr().err
     assert status == 2
-    assert f"{path}:9: document 0: items[0].metadata.labels.env: " in err
+    assert f"{path}:7: document 0: items[0].metadata.labels: labels must be a map of strings" in err
     assert "Traceback" not in err
 
 
