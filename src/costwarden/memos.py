@@ -74,6 +74,10 @@ class Memo(Generic[K, V]):
 class Memos:
     """Everything the request path memoises, in one object its owner passes in."""
 
+    pod_entries: int = 4096
+    """How many pods each catalog's index remembers priced (by spec, and by what is priced)."""
+    spec_bytes: int = 32 << 20
+    """How many bytes of pod spec each catalog's index keeps as memo keys, at most."""
     catalogs: Memo[int, Any] = field(default_factory=lambda: Memo(entries=4, size=4))
     """Catalog identity -> its price index (`estimating.indexes`), which holds the memos of
     the pods priced against it; one catalog is current, a reload brings the next."""

@@ -159,11 +159,10 @@ def test_a_catalog_is_indexed_as_it_loads_not_by_the_first_review(tmp_path: Path
     app = application.create_app(local_settings(catalogs=(prices,)))
     assert app.catalog is not None
     first = app.catalog.current
-    assert indexes._cache.get(id(first)) is not None  # built at start-up
+    assert len(app.memos.catalogs) == 1  # built at start-up
     prices.write_text(header + "metadata: {name: b}\nspec: {currency: USD}\n")
     app.reload_files()
     second = app.catalog.current
     assert second is not first
-    cached = indexes._cache.get(id(second))
-    assert cached is not None  # built by the reload, before any review
-    assert cached.catalog is second
+    assert len(app.memos.catalogs) == 2  # built by the reload, before any review
+    assert indexes.index(second, memos=app.memos) is indexes.index(second, memos=app.memos)

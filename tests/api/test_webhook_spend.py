@@ -42,6 +42,7 @@ from costwarden import estimating
 from costwarden import settings as settings_module
 from costwarden.catalog.loading import bundled_catalog
 from costwarden.documents import InvalidInput
+from costwarden.engine.ports import Reservation
 from costwarden.reservations.ledger import ReservationLedger
 
 T = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
@@ -76,26 +77,28 @@ def allowed(http: httpx.Client, body: dict[str, Any], path: str = "/validate") -
     return decision
 
 
-def test_a_dry_run_sees_the_ledgers_answer_without_writing_to_it() -> None:
+def reservation(key: str, amount: int) -> Reservation:
+    return Reservation("b", "g", key, Decimal(amount), Decimal(10), owner=None, pods=1, at=T)
+
+
+def test_asking_the_ledger_answers_as_a_commit_would_and_writes_nothing() -> None:
     ledger = ReservationLedger()
-    dry = application.ReadOnlyReservations(ledger)
     ask = {"budget": "b", "group": "g", "amount": Decimal(6), "limit": Decimal(10), "now": T}
-    assert ledger.try_reserve(key="first", **ask)
-    # Asked to write, it answers as the ledger would and writes nothing.
-    assert dry.reserve(key="second", **ask) == (Decimal(6), False)  # 6 + 6 > 10
-    assert dry.reserve(key="first", **ask) == (Decimal(0), True)  # its own would be replaced
-    assert dry.reserve(key="fourth", **{**ask, "amount": Decimal(4)}) == (Decimal(6), True)
+    assert ledger.commit([reservation("first", 6)]) == []
+    assert ledger.ask(key="second", **ask) == (Decimal(6), False)  # 6 + 6 > 10
+    assert ledger.ask(key="first", **ask) == (Decimal(0), True)  # its own would be replaced
+    assert ledger.ask(key="fourth", **{**ask, "amount": Decimal(4)}) == (Decimal(6), True)
     assert ledger.reserved(budget="b", group="g", now=T) == Decimal(6)
-    assert ledger.try_reserve(key="third", **{**ask, "amount": Decimal(4)})
+    assert ledger.commit([reservation("third", 4)]) == []
 
 
-def test_a_dry_run_is_refused_where_the_ledger_would_refuse_its_replicas_share() -> None:
+def test_asking_is_refused_where_a_commit_would_be_for_the_replicas_share() -> None:
     ledger = ReservationLedger(headroom_share=Decimal(1) / 2)  # --budget-replicas 2
-    dry = application.ReadOnlyReservations(ledger)
     ask = {"budget": "b", "group": "g", "amount": Decimal(6), "limit": Decimal(10), "now": T}
-    assert not dry.reserve(key="pod", **ask).fits  # 6 > 10 × 1/2: the real one is refused
-    assert ledger.try_reserve(key="pod", **ask) is False
-    assert dry.reserve(key="pod", **{**ask, "amount": Decimal(5)}).fits
+    assert not ledger.ask(key="pod", **ask).fits  # 6 > 10 × 1/2: the real one is refused
+    refused = reservation("pod", 6)
+    assert ledger.commit([refused]) == [refused]
+    assert ledger.ask(key="pod", **{**ask, "amount": Decimal(5)}).fits
     assert ledger.reserved(budget="b", group="g", now=T) == Decimal(0)
 
 

@@ -10,7 +10,7 @@ once instead of per pod: they are immutable, so every estimate may share them.
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -98,11 +98,9 @@ class Index:
     """Capacity type -> the note saying cpu and memory are priced at the fallback rates."""
     fallback_placements: dict[tuple[str, str | None], Placement]
     """(capacity type, accelerator model or None) -> placement without an instance type."""
-    priced: Memo[Hashable, Any] = field(default_factory=lambda: Memo(entries=4096, size=4096))
+    priced: Memo[Hashable, Any]
     """`pricing`'s memo of pods priced against this catalog (see `pricing.estimate_pod`)."""
-    by_spec: Memo[Hashable, Any] = field(
-        default_factory=lambda: Memo(entries=4096, size=32 << 20, weigh=_spec_bytes)
-    )
+    by_spec: Memo[Hashable, Any]
     """The same pods by their spec's JSON text, key order kept (see `pricing.estimate_pod`),
     bounded by the bytes of spec they hold too."""
 
@@ -116,11 +114,11 @@ def index(catalog: Catalog, *, memos: Memos | None = None) -> Index:
     """The index of `catalog`, kept in `memos` by the catalog's identity (catalogs are
     immutable once loaded); built afresh without `memos`."""
     if memos is None:
-        return _build(catalog)
+        return _build(catalog, Memos())
     found: Index | None = memos.catalogs.get(id(catalog))
     if found is not None and found.catalog is catalog:  # the same catalog, not a namesake id
         return found
-    return memos.catalogs.put(id(catalog), _build(catalog))
+    return memos.catalogs.put(id(catalog), _build(catalog, memos))
 
 
 def family_of(name: str) -> str:
@@ -131,7 +129,7 @@ def family_of(name: str) -> str:
     return name
 
 
-def _build(catalog: Catalog) -> Index:
+def _build(catalog: Catalog, memos: Memos) -> Index:
     fallback = catalog.fallback
     spot_factor = _ONE - fallback.spot_discount
     fallback_rates = {
@@ -187,6 +185,8 @@ def _build(catalog: Catalog) -> Index:
         families={family: tuple(names) for family, names in families.items()},
         fallback_note=fallback_note,
         fallback_placements=fallback_placements,
+        priced=Memo(entries=memos.pod_entries, size=memos.pod_entries),
+        by_spec=Memo(entries=memos.pod_entries, size=memos.spec_bytes, weigh=_spec_bytes),
     )
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import Discriminator, Field, Tag, create_model, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from costwarden.engine import rules
 from costwarden.engine.rules.kinds import RuleKind
@@ -172,23 +173,39 @@ RULE_MODELS = {kind.field: _rule_model(kind) for kind in rules.KINDS}
 """Kind field -> the model of a rule of that kind."""
 
 
+class _KindlessRule(RuleBase):
+    """A rule naming no kind: its unknown fields are reported (a misspelt `gpuLimitz`),
+    and without any, that it needs a kind."""
+
+    @model_validator(mode="after")
+    def _needs_a_kind(self) -> _KindlessRule:
+        raise ValueError(_NEEDS_ONE_KIND)
+
+
+_NEEDS_ONE_KIND = f"a rule needs exactly one of {', '.join(_FIELDS)}"
+_NO_KIND = "<none>"
+
+
 def _kind_of(value: Any) -> str | None:
-    """The tag of a rule: the one kind field it has (None when it has none or several)."""
+    """The tag of a rule: the one kind field it has (None when it has several)."""
     if isinstance(value, RuleBase):
-        return f"<{value.kind.field}>"
+        return f"<{value.kind.field}>" if type(value) is not _KindlessRule else _NO_KIND
     if not isinstance(value, dict):
         return None
     given = [field for field in _FIELDS if field in value]
+    if not given:
+        return _NO_KIND
     return f"<{given[0]}>" if len(given) == 1 else None
 
 
 Rule = Annotated[
-    Union[tuple(Annotated[model, Tag(f"<{field}>")] for field, model in RULE_MODELS.items())],  # type: ignore[valid-type]  # noqa: UP007
-    Discriminator(
-        _kind_of,
-        custom_error_type="rule_kind",
-        custom_error_message=f"a rule needs exactly one of {', '.join(_FIELDS)}",
-    ),
+    Union[  # noqa: UP007
+        tuple(
+            [Annotated[model, Tag(f"<{field}>")] for field, model in RULE_MODELS.items()]
+            + [SkipJsonSchema[Annotated[_KindlessRule, Tag(_NO_KIND)]]]
+        )
+    ],
+    Discriminator(_kind_of, custom_error_type="rule_kind", custom_error_message=_NEEDS_ONE_KIND),
 ]
 """A rule: the union of one model per registered kind, told apart by the kind's field.
 (Tags are written `<field>`: pydantic puts a union's tag into error locations, and

@@ -20,7 +20,8 @@ from tests.conftest import ADMISSION_FIXTURES
 
 from costwarden import reviews
 from costwarden.catalog.loading import bundled_catalog
-from costwarden.engine import Context, StaticNamespaces, evaluate
+from costwarden.engine.contexts import Context, StaticNamespaces
+from costwarden.engine.evaluating import evaluate
 from costwarden.engine.ports import SpendSnapshot
 from costwarden.engine.verdicts import Verdict
 from costwarden.policies.loading import load_policies

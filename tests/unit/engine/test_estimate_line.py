@@ -1,13 +1,11 @@
-"""The estimate line every /validate answer carries: its figures are formatted once per pod
-estimate and pod count, and never lent to another estimate."""
+"""The estimate line every /validate answer carries: the workload, its figures and where it
+runs, in one line `kubectl` shows as a warning."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
-
-from costwarden.engine import evaluating
+from costwarden.engine import lines
 from costwarden.estimating.estimates import (
     AcceleratorRequest,
     Breakdown,
@@ -38,13 +36,8 @@ def workload(pod: PodEstimate, *, name: str = "train", pods: int = 1) -> Workloa
     )
 
 
-@pytest.fixture(autouse=True)
-def no_memo() -> None:
-    evaluating._FIGURES.clear()
-
-
 def test_the_line_names_the_workload_and_its_figures() -> None:
-    line = evaluating.estimate_line(workload(pod_estimate("16", 4), pods=3))
+    line = lines.estimate_line(workload(pod_estimate("16", 4), pods=3))
     assert line == (
         "costwarden: Deployment ml-train/train ≈ $53.25/h ($38,872.50/month), "
         "3 pods × $17.75/h, 4× A100, p4d.24xlarge on-demand"
@@ -53,9 +46,9 @@ def test_the_line_names_the_workload_and_its_figures() -> None:
 
 def test_workloads_sharing_a_pod_estimate_each_get_their_own_name_and_count() -> None:
     shared = pod_estimate("16", 4)
-    one = evaluating.estimate_line(workload(shared, name="a"))
-    three = evaluating.estimate_line(workload(shared, name="b", pods=3))
-    again = evaluating.estimate_line(workload(shared, name="c"))
+    one = lines.estimate_line(workload(shared, name="a"))
+    three = lines.estimate_line(workload(shared, name="b", pods=3))
+    again = lines.estimate_line(workload(shared, name="c"))
     assert one == "costwarden: Deployment ml-train/a ≈ $17.75/h ($12,957.50/month), " + (
         "4× A100, p4d.24xlarge on-demand"
     )
@@ -64,18 +57,8 @@ def test_workloads_sharing_a_pod_estimate_each_get_their_own_name_and_count() ->
     assert again == one.replace("ml-train/a", "ml-train/c")
 
 
-def test_an_entry_is_answered_only_for_the_estimate_it_was_made_for() -> None:
-    """Keyed by id: should another estimate ever get the id of one the memo holds, the
-    memo must not lend it the other's figures."""
-    first, second = pod_estimate("16", 4), pod_estimate("2", 1)
-    evaluating._FIGURES[(id(second), Decimal(1))] = (first, "≈ $0.00/h (borrowed)")
-    line = evaluating.estimate_line(workload(second))
-    assert "borrowed" not in line
-    assert "≈ $3.75/h" in line
-    assert "1× A100" in line
-
-
-def test_the_memo_stays_bounded() -> None:
-    for i in range(evaluating._MAX_FIGURES + 10):
-        evaluating.estimate_line(workload(pod_estimate(str(i), 1)))
-    assert len(evaluating._FIGURES) <= evaluating._MAX_FIGURES
+def test_the_line_never_exceeds_what_kubectl_shows_on_one_line() -> None:
+    name = "x" * 200
+    line = lines.estimate_line(workload(pod_estimate("16", 4), name=name))
+    assert len(line) == 120
+    assert line.endswith("…")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import jsonpatch
 import pytest
 
-from costwarden.engine import StaticNamespaces
+from costwarden.engine.contexts import StaticNamespaces
 
 COST_LABELS = {
     "name": "cost-labels",

@@ -17,6 +17,7 @@ from tests.unit.estimating.sample_catalog import build_catalog
 
 from costwarden.catalog.models import Catalog
 from costwarden.estimating import estimate_pod, indexes, pricing
+from costwarden.memos import Memos
 
 SHARED = build_catalog()
 """One catalog object for every example of the property below: its memo fills as they run."""
@@ -130,12 +131,14 @@ def test_a_new_catalog_object_gets_its_own_fallback_rates_in_its_notes(
 
 
 def test_the_memo_of_priced_pods_stays_bounded(catalog: Catalog) -> None:
-    own = fresh(catalog)
-    for millicores in range(1, pricing._PRICED_MAX + 50):
-        estimate_pod(pod(cpu=f"{millicores}m"), catalog=own)
-    assert 0 < len(indexes.index(own).priced) <= pricing._PRICED_MAX
-    assert estimate_pod(pod(cpu="3m"), catalog=own) == estimate_pod(
-        pod(cpu="3m"), catalog=fresh(catalog)
+    memos = Memos(pod_entries=16)
+    for millicores in range(1, 50):
+        estimate_pod(pod(cpu=f"{millicores}m"), catalog=catalog, memos=memos)
+    index = indexes.index(catalog, memos=memos)
+    assert 0 < len(index.priced) <= 16
+    assert 0 < len(index.by_spec) <= 16
+    assert estimate_pod(pod(cpu="3m"), catalog=catalog, memos=memos) == estimate_pod(
+        pod(cpu="3m"), catalog=catalog
     )
 
 
@@ -158,18 +161,22 @@ _SELECTORS = {
 }
 
 
-def test_the_memo_of_specs_stays_bounded_and_keeps_no_huge_spec(catalog: Catalog) -> None:
-    own = fresh(catalog)
-    for millicores in range(1, pricing._PRICED_MAX + 50):
-        estimate_pod(pod(cpu=f"{millicores}m"), catalog=own)
-    memo = indexes.index(own).by_spec
-    assert 0 < len(memo) <= pricing._PRICED_MAX
-    memo.clear()
+def test_the_memo_of_specs_is_bounded_by_the_bytes_it_holds(catalog: Catalog) -> None:
+    memos = Memos(spec_bytes=64 * 1024)
+    spec = pod(cpu="1")
+    spec["containers"][0]["env"] = [{"name": "X", "value": "x" * 8000}]
+    for millicores in range(1, 50):
+        spec["containers"][0]["resources"]["requests"]["cpu"] = f"{millicores}m"
+        estimate_pod(spec, catalog=catalog, memos=memos)
+    memo = indexes.index(catalog, memos=memos).by_spec
+    assert 0 < memo.size <= 64 * 1024
+    assert len(memo) < 49  # the oldest went to keep the bytes held in bounds
     huge = pod(cpu="1")
-    huge["containers"][0]["env"] = [{"name": "X", "value": "x" * pricing._SPEC_KEY_MAX}]
-    first = estimate_pod(huge, catalog=own)
-    assert memo == {}  # priced, not remembered by its spec
-    assert estimate_pod(huge, catalog=own) == first
+    huge["containers"][0]["env"] = [{"name": "X", "value": "x" * 100_000}]
+    held = len(memo)
+    first = estimate_pod(huge, catalog=catalog, memos=memos)
+    assert len(memo) <= held  # priced, not remembered by its spec
+    assert estimate_pod(huge, catalog=catalog, memos=memos) == first
 
 
 @settings(max_examples=300, deadline=None)

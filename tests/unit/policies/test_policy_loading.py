@@ -31,15 +31,8 @@ def problems(path: Path) -> list[str]:
 
 
 def test_bundled_policies_load_with_a_rule_per_finops_practice():
-    kinds = {rule.rule.kind for rule in loading.bundled_policies().rules}
-    assert kinds == {
-        "required_labels",
-        "gpu_limits",
-        "spot",
-        "size_envelope",
-        "gpu_taint",
-        "budget",
-    }
+    kinds = {rule.kind.field for rule in loading.bundled_policies().rules}
+    assert kinds == {"requiredLabels", "gpuLimits", "spot", "sizeEnvelope", "gpuTaint", "budget"}
 
 
 def test_bundled_copy_is_identical_to_the_repositorys_policies_directory(pytestconfig):

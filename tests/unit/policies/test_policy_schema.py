@@ -22,9 +22,16 @@ def test_schema_covers_every_document_kind_and_forbids_unknown_fields():
         "PolicyException",
         "PolicyTest",
     }
-    rule = generated["$defs"]["Rule"]
-    assert rule["additionalProperties"] is False
-    assert {"requiredLabels", "gpuLimits", "spot", "sizeEnvelope", "gpuTaint", "budget"} <= set(
-        rule["properties"]
-    )
+    # A rule is one of the registered kinds' models; each names its kind's field as required
+    # and forbids every other key, so an editor flags a misspelt or a second kind.
+    rules = generated["$defs"]["CostPolicySpec"]["properties"]["rules"]["items"]["oneOf"]
+    kinds = {"requiredLabels", "gpuLimits", "spot", "sizeEnvelope", "gpuTaint", "budget"}
+    assert len(rules) == len(kinds)
+    for ref in rules:
+        rule = generated["$defs"][ref["$ref"].rpartition("/")[2]]
+        assert rule["additionalProperties"] is False
+        (kind,) = kinds & set(rule["properties"])
+        assert kind in rule["required"]
+        kinds.discard(kind)
+    assert not kinds
     assert "Mandatory (must be present)" in json.dumps(generated["$defs"]["LabelRequirement"])

@@ -12,7 +12,7 @@ from costwarden.spend import queries
 def test_every_bundled_budget_rule_gets_a_query_named_after_it() -> None:
     policies = bundled_policies()
     found = queries.for_policies(policies)
-    budget_rules = [rule.name for rule in policies.rules if rule.rule.budget is not None]
+    budget_rules = [rule.name for rule in policies.rules if rule.kind.budget_phase]
     assert [query.name for query in found] == budget_rules
     monthly = found[0]
     assert monthly.group_by == "cost_centre"

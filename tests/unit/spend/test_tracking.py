@@ -16,7 +16,7 @@ from costwarden import reviews
 from costwarden.catalog.loading import bundled_catalog
 from costwarden.engine import evaluating
 from costwarden.engine.contexts import Context, StaticNamespaces
-from costwarden.engine.ports import BudgetSpend, SpendSnapshot
+from costwarden.engine.ports import BudgetSpend, Reservation, SpendSnapshot
 from costwarden.estimating import estimate_pod
 from costwarden.estimating.estimates import Breakdown, Placement, PodEstimate, Requests
 from costwarden.metrics import SpendMetrics
@@ -195,7 +195,7 @@ def test_with_the_real_estimator_a_fixture_pod_exports_the_catalog_price() -> No
 # ledger, then the pod watch sees that pod deleted.
 
 RESERVE_NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
-(BUDGET,) = [rule.name for rule in bundled_policies().rules if rule.rule.budget is not None]
+(BUDGET,) = [rule.name for rule in bundled_policies().rules if rule.kind.budget_phase]
 
 
 def admit_train_a100(ledger: ReservationLedger) -> dict[str, Any]:
@@ -219,6 +219,7 @@ def admit_train_a100(ledger: ReservationLedger) -> dict[str, Any]:
         request, policies=bundled_policies(), catalog=bundled_catalog(), context=context
     )
     assert verdict.allowed
+    assert ledger.commit([hold.reservation for hold in verdict.holds]) == []
     assert held(ledger) > 0
     return dict(request.object)
 
@@ -245,7 +246,8 @@ def admit_namesake(ledger: ReservationLedger, old: dict[str, Any]) -> dict[str, 
     pod's. The new pod object."""
     new = copy.deepcopy(old)
     new["metadata"]["uid"] = "a-later-uid"
-    ledger.try_reserve(
+    hold_in(
+        ledger,
         budget=BUDGET,
         group="Sales-5045",
         key="ml-train/Pod/train-a100",
@@ -255,6 +257,22 @@ def admit_namesake(ledger: ReservationLedger, old: dict[str, Any]) -> dict[str, 
         owner="a-later-uid",
     )
     return new
+
+
+def hold_in(
+    ledger: ReservationLedger,
+    *,
+    budget: str,
+    group: str,
+    key: str,
+    amount: Decimal,
+    limit: Decimal,
+    now: datetime,
+    owner: str | None,
+) -> None:
+    """Hold a reservation as the app commits an admission's."""
+    reservation = Reservation(budget, group, key, amount, limit, owner, pods=1, at=now)
+    assert ledger.commit([reservation]) == []
 
 
 def held(ledger: ReservationLedger) -> Decimal:
@@ -322,7 +340,8 @@ def test_a_relist_keeps_what_listed_pods_controllers_and_ownerless_reservations_
     ledger = ReservationLedger()
     obj = admit_train_a100(ledger)
     for key, owner in [("ml-train/Deployment/llm", "deployment-uid"), ("ml-dev/Pod/x", None)]:
-        ledger.try_reserve(
+        hold_in(
+        ledger,
             budget=BUDGET, group="Sales-5045", key=key, amount=Decimal(5),
             limit=Decimal(10**9), now=RESERVE_NOW, owner=owner,
         )  # fmt: skip
@@ -338,7 +357,8 @@ def test_a_relist_keeps_what_listed_pods_controllers_and_ownerless_reservations_
 
 def test_deleted_pods_of_a_controller_leave_the_controllers_reservation() -> None:
     ledger = ReservationLedger()
-    ledger.try_reserve(
+    hold_in(
+        ledger,
         budget="b",
         group="g",
         key="ml-train/Deployment/llm",
@@ -487,13 +507,14 @@ def test_with_the_engine_a_recalled_pod_holds_the_budget_until_its_admissions_tt
             now=RESERVE_NOW + timedelta(minutes=2),
             reservations=after,
         )
-        return evaluating.recall(
+        recalled = evaluating.recall(
             pod,
             admitted=admitted,
             policies=bundled_policies(),
             catalog=bundled_catalog(),
             context=context,
         )
+        return len(recalled) - len(after.commit(recalled))
 
     tracker = PodCostTracker(
         estimate=estimate,
