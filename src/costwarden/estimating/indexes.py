@@ -118,7 +118,9 @@ def index(catalog: Catalog, *, memos: Memos | None = None) -> Index:
     found: Index | None = memos.catalogs.get(id(catalog))
     if found is not None and found.catalog is catalog:  # the same catalog, not a namesake id
         return found
-    return memos.catalogs.put(id(catalog), _build(catalog, memos))
+    built = _build(catalog, memos)
+    memos.catalogs.put(id(catalog), built)
+    return built
 
 
 def family_of(name: str) -> str:

@@ -26,7 +26,7 @@ path and line (see `loading`). A rule's kind-specific part comes from its kind's
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import Discriminator, Field, Tag, create_model, model_validator
 from pydantic.json_schema import SkipJsonSchema
@@ -198,15 +198,20 @@ def _kind_of(value: Any) -> str | None:
     return f"<{given[0]}>" if len(given) == 1 else None
 
 
-Rule = Annotated[
-    Union[  # noqa: UP007
-        tuple(
-            [Annotated[model, Tag(f"<{field}>")] for field, model in RULE_MODELS.items()]
-            + [SkipJsonSchema[Annotated[_KindlessRule, Tag(_NO_KIND)]]]
-        )
-    ],
-    Discriminator(_kind_of, custom_error_type="rule_kind", custom_error_message=_NEEDS_ONE_KIND),
-]
+if TYPE_CHECKING:  # the union is built from the registry: what type checkers see of it
+    Rule = RuleBase
+else:
+    Rule = Annotated[
+        Union[  # noqa: UP007
+            tuple(
+                [Annotated[model, Tag(f"<{field}>")] for field, model in RULE_MODELS.items()]
+                + [SkipJsonSchema[Annotated[_KindlessRule, Tag(_NO_KIND)]]]
+            )
+        ],
+        Discriminator(
+            _kind_of, custom_error_type="rule_kind", custom_error_message=_NEEDS_ONE_KIND
+        ),
+    ]
 """A rule: the union of one model per registered kind, told apart by the kind's field.
 (Tags are written `<field>`: pydantic puts a union's tag into error locations, and
 `documents` leaves such parts out of the path it reports.)"""

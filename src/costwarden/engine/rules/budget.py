@@ -374,7 +374,8 @@ def _figures(rule: Charging, group: str, context: Context) -> _Figures | Outcome
         cap - spend.projected(left),
         standing.warn_above,
     )
-    return memo.put((name, group), figures)
+    memo.put((name, group), figures)
+    return figures
 
 
 def _period(now: datetime, config: Budget, memos: Memos) -> tuple[datetime, datetime]:
@@ -387,7 +388,9 @@ def _period(now: datetime, config: Budget, memos: Memos) -> tuple[datetime, date
         return held
     since = now.replace(second=0, microsecond=0)
     end = periods.period_end(since, period=config.period, timezone=config.timezone)
-    return memos.periods.put(key, (since.astimezone(UTC), end.astimezone(UTC)))
+    bounds = (since.astimezone(UTC), end.astimezone(UTC))
+    memos.periods.put(key, bounds)
+    return bounds
 
 
 def _scope(config: Budget, group: str) -> str:
