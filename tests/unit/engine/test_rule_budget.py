@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 
 import pytest
-from costwarden.engine.budgeting import period_end
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from costwarden import periods, reviews
-from costwarden.engine import budgeting, evaluating
+from costwarden.engine import evaluating
 from costwarden.engine.contexts import StaticWorkloads
-from costwarden.engine.ports import BudgetSpend, Reserving, SpendSnapshot
+from costwarden.engine.ports import BudgetSpend, Reservation, Reserving, SpendSnapshot
+from costwarden.engine.verdicts import Verdict
+from costwarden.memos import Memo, Memos
+from costwarden.periods import period_end
+from costwarden.reservations import keys
 from costwarden.reservations.ledger import QUANTUM, ReservationLedger
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
@@ -37,29 +43,49 @@ def spend(
     )
 
 
+def reservation(budget: str, group: str, key: str, amount: Decimal) -> Reservation:
+    """Another admission's reservation, held whatever the limit."""
+    return Reservation(
+        budget=budget, group=group, key=key, amount=amount, limit=Decimal("Infinity"),
+        owner=None, pods=1, at=NOW,
+    )  # fmt: skip
+
+
 class Ledger(ReservationLedger):
-    """The production ledger, recording what the engine asks of it."""
+    """The production ledger, recording what the engine asks of it and what is committed."""
 
     def __init__(self, entries: dict[tuple[str, str, str], Decimal] | None = None) -> None:
         super().__init__()
-        self.calls: list[dict] = []
+        self.asks: list[dict] = []
+        self.commits: list[list[Reservation]] = []
         for (budget, group, key), amount in (entries or {}).items():
-            assert super().try_reserve(
-                budget=budget, group=group, key=key, amount=amount, limit=amount, now=NOW
-            )
-        self.calls.clear()
+            assert super().commit([reservation(budget, group, key, amount)]) == []
 
-    def reserve(self, **kwargs) -> Reserving:
-        self.calls.append(kwargs)
-        return super().reserve(**kwargs)
+    def ask(self, **kwargs) -> Reserving:
+        self.asks.append(kwargs)
+        return super().ask(**kwargs)
+
+    def commit(self, reservations: Sequence[Reservation]) -> list[Reservation]:
+        self.commits.append(list(reservations))
+        return super().commit(reservations)
 
     @property
-    def holds(self) -> list[dict]:
-        """The calls that asked to hold a reservation (not only to count them)."""
-        return [call for call in self.calls if call.get("write", True)]
+    def holds(self) -> list[Reservation]:
+        """What was committed to be held (whether or not the ledger then held it)."""
+        return [held for committed in self.commits for held in committed]
 
     def holding(self) -> Decimal:
         return self.reserved(budget="budget", group="Sales-5045", now=NOW)
+
+
+def admit(verdict: Verdict, ledger: ReservationLedger, *, dry_run: bool = False) -> Verdict:
+    """What the app makes of a verdict (`create_app`'s `evaluate`): the reservations of an
+    allowed request are committed in one step of the ledger, never for a dry run, and what
+    the ledger refused then is added to the verdict."""
+    if dry_run or not verdict.holds:
+        return verdict
+    refused = ledger.commit([hold.reservation for hold in verdict.holds])
+    return verdict.refused(refused) if refused else verdict
 
 
 def hourly(verdict) -> Decimal:
@@ -232,21 +258,30 @@ def test_reserves_the_workloads_expected_cost_when_allowed(pod, policies, judge,
         context=context(spend=spend("1000", "10"), reservations=ledger),
     )
     assert verdict.allowed
-    (call,) = ledger.holds
-    assert call["amount"] == hourly(verdict) * HOURS_LEFT
-    assert call["limit"] == Decimal(60000) - 1000 - 10 * HOURS_LEFT
-    assert call["key"] == "ml-train/Pod/a"
+    assert ledger.holding() == 0  # the engine decides; its caller commits
+    verdict = admit(verdict, ledger)
+    assert verdict.allowed
+    (held,) = ledger.holds
+    assert held.amount == hourly(verdict) * HOURS_LEFT
+    assert held.limit == Decimal(60000) - 1000 - 10 * HOURS_LEFT
+    assert held.key == "ml-train/Pod/a"
     # The pod's uid goes with it: its deletion releases this reservation, not a namesake's.
-    assert call["owner"] is None  # a manifest checked offline has no uid yet
+    assert held.owner is None  # a manifest checked offline has no uid yet
+    assert ledger.holding() == held.amount.quantize(QUANTUM, ROUND_CEILING)
 
 
 def test_a_reservation_is_owned_by_the_admitted_objects_uid(pod, policies, judge, context):
     ledger = Ledger()
     obj = pod(cpu="4", name="a")
     obj["metadata"]["uid"] = "995953e3-1b71-4794-a672-6ee7e0acee4b"
-    judge(obj, policies(BUDGET), context=context(spend=spend("1000"), reservations=ledger))
-    (call,) = ledger.holds
-    assert call["owner"] == "995953e3-1b71-4794-a672-6ee7e0acee4b"
+    admit(
+        judge(obj, policies(BUDGET), context=context(spend=spend("1000"), reservations=ledger)),
+        ledger,
+    )
+    (held,) = ledger.holds
+    assert held.owner == "995953e3-1b71-4794-a672-6ee7e0acee4b"
+    assert ledger.release("ml-train/Pod/a", owner="a namesake's uid") == 0
+    assert ledger.release("ml-train/Pod/a", owner="995953e3-1b71-4794-a672-6ee7e0acee4b") == 1
 
 
 def test_reserved_amounts_count_against_the_cap(pod, policies, judge, context):
@@ -258,18 +293,42 @@ def test_reserved_amounts_count_against_the_cap(pod, policies, judge, context):
     assert "reserved $59,500.00" in violation.message
 
 
-def test_a_refused_reservation_denies(pod, policies, judge, context):
+def test_a_reservation_the_ledger_has_no_room_for_denies(pod, policies, judge, context):
     class Refusing(Ledger):
-        def reserve(self, **kwargs) -> Reserving:  # another replica took the headroom meanwhile
-            return Reserving(super().reserve(**kwargs).others, fits=False)
+        def ask(self, **kwargs) -> Reserving:  # another replica took the headroom
+            return Reserving(super().ask(**kwargs).others, fits=False)
 
+    ledger = Refusing()
     verdict = judge(
-        pod(cpu="4"),
-        policies(BUDGET),
-        context=context(spend=spend("1000"), reservations=Refusing()),
+        pod(cpu="4"), policies(BUDGET), context=context(spend=spend("1000"), reservations=ledger)
     )
     (violation,) = verdict.denials
     assert "the ledger refused" in violation.message
+    assert verdict.holds == ()
+    assert admit(verdict, ledger) == verdict
+    assert ledger.commits == []
+    assert ledger.holding() == 0
+
+
+def test_a_reservation_refused_on_commit_denies(pod, policies, judge, context):
+    # The engine saw room; another admission took it before this one was committed.
+    ledger = Ledger()
+    verdict = judge(
+        pod(cpu="4"), policies(BUDGET), context=context(spend=spend("1000"), reservations=ledger)
+    )
+    assert verdict.allowed
+    assert verdict.violations == ()
+    (hold,) = verdict.holds
+    room = hold.reservation.limit - hold.reservation.amount  # what is left once it is held
+    assert ledger.commit([reservation("budget", "Sales-5045", "other", room + 1)]) == []
+    admitted = admit(verdict, ledger)
+    assert not admitted.allowed
+    (violation,) = admitted.denials
+    assert violation.rule == "budget"
+    assert "the ledger refused" in violation.message
+    assert admitted.holds == ()
+    assert admitted.patches == ()
+    assert ledger.holding() == room + 1  # the other admission's alone
 
 
 def test_dry_run_reserves_nothing(pod, policies, judge, context):
@@ -281,8 +340,9 @@ def test_dry_run_reserves_nothing(pod, policies, judge, context):
         context=context(spend=spend("1000"), reservations=ledger),
     )
     assert verdict.allowed
-    assert ledger.calls  # checked against the ledger all the same
-    assert ledger.holds == []
+    assert ledger.asks  # checked against the ledger all the same
+    assert admit(verdict, ledger, dry_run=True) == verdict
+    assert ledger.commits == []
     assert ledger.holding() == 0
 
 
@@ -291,6 +351,8 @@ def test_nothing_is_reserved_when_another_rule_denies(pod, policies, judge, cont
     rules = policies(BUDGET, {"name": "gpus", "gpuLimits": {"maxPerPod": 0}})
     verdict = judge(pod(gpus=1), rules, context=context(spend=spend("1000"), reservations=ledger))
     assert not verdict.allowed
+    assert verdict.holds == ()
+    admit(verdict, ledger)
     assert ledger.holds == []
     assert ledger.holding() == 0
 
@@ -392,8 +454,9 @@ def test_scaling_up_charges_only_the_added_pods(pod, workload, policies, judge, 
         old=old,
         context=context(spend=spend("0"), reservations=ledger),
     )
-    (call,) = ledger.holds
-    assert call["amount"] == verdict.estimate.pod.hourly.total * HOURS_LEFT
+    admit(verdict, ledger)
+    (held,) = ledger.holds
+    assert held.amount == verdict.estimate.pod.hourly.total * HOURS_LEFT
 
 
 def test_scaling_down_is_never_charged(pod, workload, policies, judge, context):
@@ -403,13 +466,14 @@ def test_scaling_down_is_never_charged(pod, workload, policies, judge, context):
         new, policies(BUDGET), operation="UPDATE", old=old, context=context(spend=spend("99999"))
     )
     assert verdict.allowed
+    assert verdict.holds == ()
 
 
 def test_hours_left_are_the_rules_own_for_the_budget_metrics() -> None:
-    assert budgeting.hours_left(NOW, period="month", timezone="UTC") == HOURS_LEFT
+    assert periods.hours_left(NOW, period="month", timezone="UTC") == HOURS_LEFT
     # 2026-11-22 is a Sunday: its week ends at midnight, 12 h on in UTC, 11 h in Berlin (UTC+1).
-    assert budgeting.hours_left(NOW, period="week", timezone="UTC") == 12
-    assert budgeting.hours_left(NOW, period="week", timezone="Europe/Berlin") == 11
+    assert periods.hours_left(NOW, period="week", timezone="UTC") == 12
+    assert periods.hours_left(NOW, period="week", timezone="Europe/Berlin") == 11
 
 
 def test_each_scale_up_holds_the_pods_it_adds_beside_what_the_workload_holds(
@@ -431,7 +495,7 @@ def test_each_scale_up_holds_the_pods_it_adds_beside_what_the_workload_holds(
             request, policies=policies(BUDGET), catalog=catalog, context=ctx
         )
         assert verdict.allowed
-        return verdict
+        return admit(verdict, ledger)
 
     def scale_to(replicas: int, *, uid: str, before: int):
         return scale._replace(
@@ -453,11 +517,11 @@ def test_each_scale_up_holds_the_pods_it_adds_beside_what_the_workload_holds(
     evaluate(scale_to(5, uid="next-scale-up", before=4), replicas_before=4)
     assert ledger.holding() == pods(2) + pods(2) + pods(1)
     # How many of its pods run at each: the created two, the added two, the added one.
-    assert [call["pods"] for call in ledger.holds] == [2, 2, 2, 1]
-    deployment = budgeting.reservation_key("ml-train", "Deployment", "llm-server")
-    assert [call["key"] for call in ledger.holds] == [
-        deployment, *[budgeting.change_key(deployment, scale.uid)] * 2,
-        budgeting.change_key(deployment, "next-scale-up"),
+    assert [held.pods for held in ledger.holds] == [2, 2, 2, 1]
+    deployment = keys.object_key("ml-train", "Deployment", "llm-server")
+    assert [held.key for held in ledger.holds] == [
+        deployment, *[keys.change_key(deployment, scale.uid)] * 2,
+        keys.change_key(deployment, "next-scale-up"),
     ]  # fmt: skip
 
 
@@ -474,8 +538,9 @@ def test_a_new_pod_spec_costing_more_runs_every_pod_at_the_added_cost(
         context=context(spend=spend("0"), reservations=ledger),
     )  # fmt: skip
     assert verdict.allowed
-    (call,) = ledger.holds
-    assert call["pods"] == 3
+    admit(verdict, ledger)
+    (held,) = ledger.holds
+    assert held.pods == 3
 
 
 @pytest.mark.parametrize(
@@ -490,7 +555,7 @@ def test_a_new_pod_spec_costing_more_runs_every_pod_at_the_added_cost(
 def test_a_pod_is_priced_with_the_workload_its_controller_was_admitted_as(
     review, prefix, priced_with
 ):
-    assert budgeting.priced_with(review(prefix).object) == priced_with
+    assert keys.priced_with(review(prefix).object) == priced_with
 
 
 @pytest.mark.parametrize(
@@ -512,7 +577,7 @@ def test_only_a_controlling_owner_costwarden_prices_is_a_pods_workload(owner, la
             "ownerReferences": [{"controller": True, **owner}],
         }
     }
-    assert budgeting.priced_with(pod) == priced_with
+    assert keys.priced_with(pod) == priced_with
 
 
 def test_pods_sharing_a_generate_name_each_hold_their_own_reservation(
@@ -529,18 +594,57 @@ def test_pods_sharing_a_generate_name_each_hold_their_own_reservation(
         del obj["metadata"]["name"]
         obj["metadata"]["generateName"] = "nb-"
         request = reviews.request_for(obj, uid=uid)
-        verdicts.append(
-            evaluating.evaluate(
-                request,
-                policies=rules,
-                catalog=catalog,
-                context=context(spend=spent, reservations=ledger),
-            )
+        verdict = evaluating.evaluate(
+            request,
+            policies=rules,
+            catalog=catalog,
+            context=context(spend=spent, reservations=ledger),
         )
-    keys = [call["key"] for call in ledger.holds]
-    assert len(set(keys)) == 2, keys
+        verdicts.append(admit(verdict, ledger))
+    held_under = [held.key for held in ledger.holds]
+    assert len(set(held_under)) == 2, held_under
     held = ledger.reserved(budget="budget", group="Sales-5045", now=NOW)
     assert held == 2 * hourly(verdicts[0]) * HOURS_LEFT
+
+
+@pytest.mark.parametrize("decided", ["each in turn", "all before any commit"])
+def test_fifty_concurrent_admissions_against_room_for_ten_admit_exactly_ten(
+    pod, policies, catalog, judge, context, decided
+):
+    # As the app admits a burst: each request is evaluated, then what it holds committed,
+    # on its own thread, against one ledger and one memo. Every request may see the room
+    # (all decided before any commit): the commit checks again under the ledger's lock.
+    rules = policies(BUDGET)
+    cost = hourly(judge(pod(cpu="4"), rules, context=context(spend=spend("0")))) * HOURS_LEFT
+    spent = spend(str(Decimal(60000) - cost * Decimal("10.5")))  # room for 10.5 pods
+    ledger = ReservationLedger()
+    shared = context(spend=spent, reservations=ledger, memos=Memos())
+    start, decide = threading.Barrier(50, timeout=60), threading.Barrier(50, timeout=60)
+    requests = [
+        reviews.request_for(pod(cpu="4", name=f"p{i:02d}"), uid=f"uid-{i:02d}") for i in range(50)
+    ]
+
+    def admission(request) -> tuple[Verdict, Verdict]:
+        start.wait()
+        verdict = evaluating.evaluate(request, policies=rules, catalog=catalog, context=shared)
+        if decided == "all before any commit":
+            decide.wait()
+        return verdict, admit(verdict, ledger)
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        outcomes = list(pool.map(admission, requests))
+    if decided == "all before any commit":
+        assert all(verdict.allowed for verdict, _ in outcomes)  # each saw the room
+    admitted = [verdict for _, verdict in outcomes if verdict.allowed]
+    assert len(admitted) == 10
+    for _, verdict in outcomes:
+        if not verdict.allowed:
+            (violation,) = verdict.denials
+            assert violation.rule == "budget"
+            assert "would be exceeded" in violation.message or (
+                "the ledger refused" in violation.message
+            )
+    assert held(ledger, "budget", "Sales-5045") == 10 * cost.quantize(QUANTUM, ROUND_CEILING)
 
 
 @pytest.mark.parametrize("dry_run", [False, True])
@@ -555,6 +659,7 @@ def test_a_dry_run_is_refused_where_the_replicas_share_of_the_headroom_refuses_t
     verdict = judge(
         pod(cpu="4"), rules, dry_run=dry_run, context=context(spend=spent, reservations=ledger)
     )
+    verdict = admit(verdict, ledger, dry_run=dry_run)
     assert not verdict.allowed
     assert "the ledger refused" in verdict.denials[0].message
     assert ledger.reserved(budget="budget", group="Sales-5045", now=NOW) == 0
@@ -570,7 +675,9 @@ def test_a_request_another_rule_denies_also_hears_the_ledgers_refusal(
     spent = spend(str(Decimal(60000) - amount * Decimal("1.5")))  # the cap fits, half does not
     ledger = ReservationLedger(headroom_share=Decimal(1) / 2)
     rules = policies(BUDGET, {"name": "gpus", "gpuLimits": {"maxPerPod": 0}})
-    verdict = judge(gpu_pod, rules, context=context(spend=spent, reservations=ledger))
+    verdict = admit(
+        judge(gpu_pod, rules, context=context(spend=spent, reservations=ledger)), ledger
+    )
     assert [v.rule for v in verdict.denials] == ["gpus", "budget"]
     assert "the ledger refused" in verdict.denials[1].message
     assert held(ledger, "budget", "Sales-5045") == 0
@@ -718,9 +825,14 @@ def test_figures_kept_for_made_up_groups_stay_bounded(pod, policies, judge, cont
     rule = {"name": "budget", "budget": {"groupBy": "namespace", "label": None, "defaultCap": "1"}}
     rules = policies(rule)
     snapshot = SpendSnapshot(fetched_at=NOW, budgets={"budget": {}})
-    for i in range(budgeting._MAX_STANDINGS + 10):
-        judge(pod(cpu="4", namespace=f"ns-{i}"), rules, context=context(spend=snapshot))
-    assert len(budgeting._STANDINGS[1]) <= budgeting._MAX_STANDINGS
+    bound = 8
+    memos = Memos(budgets=Memo(entries=bound, size=bound))
+    for i in range(bound + 10):
+        ctx = context(spend=snapshot, memos=memos)
+        judge(pod(cpu="4", namespace=f"ns-{i}"), rules, context=ctx)
+        assert len(memos.budgets) <= bound
+        assert memos.budgets.size <= bound
+    assert len(memos.budgets) > 0  # it keeps figures: the bound is what is tested
 
 
 TEAM_BUDGET = {"name": "team-budget", "budget": {"label": "team", "caps": {"nlp": "60000"}}}
@@ -741,25 +853,37 @@ def held(ledger: ReservationLedger, budget: str, group: str) -> Decimal:
     return ledger.reserved(budget=budget, group=group, now=NOW)
 
 
+def two_budgets_with_room(pod, policies, judge, context, ledger, team=TEAM_BUDGET) -> Verdict:
+    """A pod judged by the cost centre's budget and the team's, both with room."""
+    return judge(
+        pod(cpu="4"),
+        policies(BUDGET, team),
+        context=context(spend=two_budgets("0"), reservations=ledger),
+    )
+
+
 def test_one_budget_counts_and_holds_in_one_step_of_the_ledger(pod, policies, judge, context):
     ledger = Ledger()
     verdict = judge(
         pod(cpu="4"), policies(BUDGET), context=context(spend=spend("0"), reservations=ledger)
     )
     assert verdict.allowed
-    (call,) = ledger.calls  # no separate read before the hold
-    assert call["write"] is True
+    (asked,) = ledger.asks  # no separate read before the question
+    assert asked["key"] == "ml-train/Pod/p"
+    verdict = admit(verdict, ledger)
+    (committed,) = ledger.commits  # held in one step that checks again
+    assert [held.key for held in committed] == ["ml-train/Pod/p"]
     assert held(ledger, "budget", "Sales-5045") == hourly(verdict) * HOURS_LEFT
 
 
 def test_several_budgets_each_hold_the_workload_once_all_allow(pod, policies, judge, context):
     ledger = Ledger()
-    verdict = judge(
-        pod(cpu="4"),
-        policies(BUDGET, TEAM_BUDGET),
-        context=context(spend=two_budgets("0"), reservations=ledger),
-    )
+    verdict = two_budgets_with_room(pod, policies, judge, context, ledger)
     assert verdict.allowed
+    verdict = admit(verdict, ledger)
+    assert verdict.allowed
+    (committed,) = ledger.commits  # both in one step
+    assert [held.budget for held in committed] == ["budget", "team-budget"]
     amount = hourly(verdict) * HOURS_LEFT
     assert held(ledger, "budget", "Sales-5045") == amount
     assert held(ledger, "team-budget", "nlp") == amount
@@ -774,26 +898,69 @@ def test_several_budgets_hold_nothing_when_one_is_over_its_cap(pod, policies, ju
     )
     (violation,) = verdict.denials
     assert violation.rule == "team-budget"
+    assert verdict.holds == ()
+    admit(verdict, ledger)
+    assert ledger.commits == []
     assert held(ledger, "budget", "Sales-5045") == 0
     assert held(ledger, "team-budget", "nlp") == 0
 
 
-def test_several_budgets_a_refused_hold_denies(pod, policies, judge, context):
+def test_several_budgets_no_room_in_one_denies(pod, policies, judge, context):
     class RefusingTeam(Ledger):
-        def reserve(self, **kwargs) -> Reserving:  # another replica took the team's headroom
-            answer = super().reserve(**kwargs)
-            return answer._replace(
-                fits=kwargs["budget"] != "team-budget" or not kwargs.get("write", True)
-            )
+        def ask(self, **kwargs) -> Reserving:  # another replica took the team's headroom
+            answer = super().ask(**kwargs)
+            return answer._replace(fits=kwargs["budget"] != "team-budget")
 
-    verdict = judge(
-        pod(cpu="4"),
-        policies(BUDGET, TEAM_BUDGET),
-        context=context(spend=two_budgets("0"), reservations=RefusingTeam()),
-    )
+    ledger = RefusingTeam()
+    verdict = two_budgets_with_room(pod, policies, judge, context, ledger)
     (violation,) = verdict.denials
     assert violation.rule == "team-budget"
     assert "the ledger refused" in violation.message
+    assert verdict.holds == ()
+    admit(verdict, ledger)
+    assert held(ledger, "budget", "Sales-5045") == 0
+    assert held(ledger, "team-budget", "nlp") == 0
+
+
+def team_taken(ledger: ReservationLedger, verdict: Verdict) -> Decimal:
+    """Another admission takes the team's room after `verdict` was decided: what it holds."""
+    (team,) = (h.reservation for h in verdict.holds if h.reservation.budget == "team-budget")
+    taken = team.limit - team.amount + 1
+    assert ledger.commit([reservation("team-budget", "nlp", "other", taken)]) == []
+    return taken
+
+
+def test_several_budgets_a_hold_refused_on_commit_denies_and_holds_nothing(
+    pod, policies, judge, context
+):
+    ledger = Ledger()
+    verdict = two_budgets_with_room(pod, policies, judge, context, ledger)
+    assert verdict.allowed
+    taken = team_taken(ledger, verdict)
+    admitted = admit(verdict, ledger)
+    assert not admitted.allowed
+    (violation,) = admitted.denials
+    assert violation.rule == "team-budget"
+    assert "the ledger refused" in violation.message
+    # Denied: the cost centre, which had room, holds none of it either.
+    assert held(ledger, "budget", "Sales-5045") == 0
+    assert held(ledger, "team-budget", "nlp") == taken
+
+
+def test_several_budgets_a_warning_budget_refused_on_commit_warns_and_the_rest_is_held(
+    pod, policies, judge, context
+):
+    ledger = Ledger()
+    warning_team = {**TEAM_BUDGET, "action": "warn"}
+    verdict = two_budgets_with_room(pod, policies, judge, context, ledger, team=warning_team)
+    taken = team_taken(ledger, verdict)
+    admitted = admit(verdict, ledger)
+    assert admitted.allowed
+    (warning,) = admitted.warnings
+    assert warning.rule == "team-budget"
+    assert "the ledger refused" in warning.message
+    assert held(ledger, "budget", "Sales-5045") == hourly(verdict) * HOURS_LEFT
+    assert held(ledger, "team-budget", "nlp") == taken
 
 
 def test_budget_findings_follow_every_other_rules(pod, policies, judge, context):
@@ -801,30 +968,53 @@ def test_budget_findings_follow_every_other_rules(pod, policies, judge, context)
     rules = policies(BUDGET, {"name": "gpus", "gpuLimits": {"maxPerPod": 0}})
     verdict = judge(pod(gpus=1), rules, context=context(spend=spend("59999"), reservations=ledger))
     assert [v.rule for v in verdict.denials] == ["gpus", "budget"]
+    admit(verdict, ledger)
     assert held(ledger, "budget", "Sales-5045") == 0
+
+
+WAIVER = {"rules": ["budget"], "expires": "2026-12-31", "reason": "FIN-77 approved"}
+NEARLY_SPENT = SpendSnapshot(  # the cost centre past 80 % of its cap: a warning
+    fetched_at=NOW - timedelta(minutes=1),
+    budgets={
+        "budget": {"Sales-5045": BudgetSpend(Decimal(49000), Decimal(0))},
+        "team-budget": {"nlp": BudgetSpend(Decimal(0), Decimal(0))},
+    },
+)
 
 
 @pytest.mark.parametrize("rules", [(BUDGET,), (BUDGET, TEAM_BUDGET)], ids=["one", "several"])
 def test_an_exception_waives_the_warning_not_the_reservation(pod, policies, judge, context, rules):
-    waiver = {"rules": ["budget"], "expires": "2026-12-31", "reason": "FIN-77 approved"}
-    nearly_spent = SpendSnapshot(  # the cost centre past 80 % of its cap: a warning
-        fetched_at=NOW - timedelta(minutes=1),
-        budgets={
-            "budget": {"Sales-5045": BudgetSpend(Decimal(49000), Decimal(0))},
-            "team-budget": {"nlp": BudgetSpend(Decimal(0), Decimal(0))},
-        },
-    )
     ledger = Ledger()
     verdict = judge(
         pod(cpu="4"),
-        policies(*rules, exceptions=(waiver,)),
-        context=context(spend=nearly_spent, reservations=ledger),
+        policies(*rules, exceptions=(WAIVER,)),
+        context=context(spend=NEARLY_SPENT, reservations=ledger),
     )
     assert verdict.allowed
     assert verdict.violations == ()
     assert [e.rule for e in verdict.exempted] == ["budget"]
+    verdict = admit(verdict, ledger)
+    assert verdict.allowed
     # It was admitted, so it costs: the waived rule's group holds it all the same.
     assert held(ledger, "budget", "Sales-5045") == hourly(verdict) * HOURS_LEFT
+
+
+def test_an_exception_waives_a_refusal_on_commit_too(pod, policies, judge, context):
+    ledger = Ledger()
+    verdict = judge(
+        pod(cpu="4"),
+        policies(BUDGET, TEAM_BUDGET, exceptions=(WAIVER,)),
+        context=context(spend=NEARLY_SPENT, reservations=ledger),
+    )
+    (waived,) = (h.reservation for h in verdict.holds if h.reservation.budget == "budget")
+    taken = waived.limit - waived.amount + 1
+    assert ledger.commit([reservation("budget", "Sales-5045", "other", taken)]) == []
+    admitted = admit(verdict, ledger)
+    assert admitted.allowed
+    assert admitted.violations == ()
+    # The team's budget had room: it holds the workload; the waived one could not.
+    assert held(ledger, "team-budget", "nlp") == hourly(verdict) * HOURS_LEFT
+    assert held(ledger, "budget", "Sales-5045") == taken
 
 
 def stored(obj: dict) -> dict:
@@ -832,16 +1022,12 @@ def stored(obj: dict) -> dict:
     return {key: value for key, value in obj.items() if key not in ("apiVersion", "kind")}
 
 
-def entries(ledger: ReservationLedger) -> dict:
-    return {group: dict(held.entries) for group, held in ledger._groups.items()}
-
-
 def test_a_pod_recalled_after_a_restart_holds_what_its_admission_held(
     review, policies, catalog, context
 ):
     # Fixture 009, train-a100, admitted at its creation (11:01:12); the replica restarts,
-    # and its first list of pods at 11:05 recalls it: the same entry, to the microsecond
-    # of its expiry, with the same key, uid and hours left in the month as then.
+    # and its first list of pods at 11:05 recalls it: the same reservation, with the same
+    # key, uid, hours left in the month and admission time (so the same expiry) as then.
     request = review("009")
     assert request.object is not None
     admitted = datetime(2026, 11, 22, 11, 1, 12, tzinfo=UTC)
@@ -853,20 +1039,35 @@ def test_a_pod_recalled_after_a_restart_holds_what_its_admission_held(
         catalog=catalog,
         context=context(now=admitted, spend=spend("1000"), reservations=before),
     )
+    verdict = admit(verdict, before)
     assert verdict.allowed
+    (hold,) = verdict.holds
     after = ReservationLedger()
-    held = evaluating.recall(
+    recalled = evaluating.recall(
         stored(request.object),
         admitted=admitted,
         policies=rules,
         catalog=catalog,
         context=context(now=admitted + timedelta(minutes=4), reservations=after),
     )
-    assert held == 1
-    assert entries(after) == entries(before)
-    (entry,) = entries(after)[("budget", "Sales-5045")].items()
-    assert entry[0] == "ml-train/Pod/train-a100"
-    assert entry[1][1:] == (admitted + after.ttl, "995953e3-1b71-4794-a672-6ee7e0acee4b", 1)
+    (again,) = recalled
+    assert after.reserved(budget="budget", group="Sales-5045", now=admitted) == 0  # not yet
+    assert after.commit(recalled) == []  # never refused: it was admitted
+    same = ("budget", "group", "key", "amount", "owner", "pods", "at")
+    assert [getattr(again, f) for f in same] == [getattr(hold.reservation, f) for f in same]
+    assert again.key == "ml-train/Pod/train-a100"
+    assert again.owner == "995953e3-1b71-4794-a672-6ee7e0acee4b"
+    assert (again.at, again.pods) == (admitted, 1)
+    # Both ledgers hold it alike: the amount, the admission time to the microsecond (so the
+    # same expiry), the uid.
+    amount = again.amount.quantize(QUANTUM, ROUND_CEILING)
+    just_after = admitted + timedelta(microseconds=1)
+    for ledger in (before, after):
+        assert ledger.reserved(budget="budget", group="Sales-5045", now=admitted) == amount
+        assert ledger.held("Pod", {"budget"}, admitted_before=admitted) == set()
+        assert ledger.held("Pod", {"budget"}, admitted_before=just_after) == {again.key}
+        assert ledger.release(again.key, owner="another uid") == 0
+        assert ledger.release(again.key, owner=again.owner) == 1
 
 
 def test_a_recalled_pod_is_held_even_past_the_cap_and_counts_against_the_next(
@@ -879,14 +1080,16 @@ def test_a_recalled_pod_is_held_even_past_the_cap_and_counts_against_the_next(
     rules = policies(BUDGET)
     admitted = NOW - timedelta(minutes=1)
     full = spend("59990")
-    held = evaluating.recall(
+    recalled = evaluating.recall(
         stored(obj),
         admitted=admitted,
         policies=rules,
         catalog=catalog,
         context=context(spend=full, reservations=ledger),
     )
-    assert held == 1
+    assert len(recalled) == 1
+    assert ledger.reserved(budget="budget", group="Sales-5045", now=NOW) == 0  # not yet
+    assert ledger.commit(recalled) == []  # held, past the cap all the same
     amount = ledger.reserved(budget="budget", group="Sales-5045", now=NOW)
     left_then = (HOURS_LEFT * 3600 + 60) / Decimal(3600)  # at its admission, a minute ago
     assert amount == (hourly(judge(obj, rules)) * left_then).quantize(QUANTUM, ROUND_CEILING)
@@ -905,18 +1108,19 @@ def test_a_pod_its_controller_made_is_recalled_as_a_pod(review, policies, catalo
     assert request.object is not None
     ledger = Ledger()
     admitted = NOW - timedelta(minutes=2)
-    held = evaluating.recall(
+    (recalled,) = evaluating.recall(
         stored(request.object),
         admitted=admitted,
         policies=policies(BUDGET),
         catalog=catalog,
         context=context(reservations=ledger),
     )
-    assert held == 1
-    (call,) = ledger.calls
-    assert call["key"] == f"ml-train/Pod/{request.object['metadata']['name']}"
-    assert call["now"] == admitted
-    assert call["pods"] == 1
+    assert (ledger.asks, ledger.commits) == ([], [])  # recall only says what it holds
+    assert recalled.key == f"ml-train/Pod/{request.object['metadata']['name']}"
+    assert recalled.at == admitted
+    assert recalled.pods == 1
+    assert ledger.commit([recalled]) == []
+    assert ledger.held("Pod", {"budget"}, admitted_before=NOW) == {recalled.key}
 
 
 @pytest.mark.parametrize(
@@ -928,14 +1132,15 @@ def test_a_pod_its_controller_made_is_recalled_as_a_pod(review, policies, catalo
     ],
 )
 def test_a_pod_no_budget_charges_is_not_recalled(namespace, rule, pod, policies, catalog, context):
-    ledger = ReservationLedger()
-    held = evaluating.recall(
+    ledger = Ledger()
+    recalled = evaluating.recall(
         stored(pod(cpu="4", namespace=namespace)),
         admitted=NOW,
         policies=policies(rule),
         catalog=catalog,
         context=context(reservations=ledger),
     )
-    assert held == 0
+    assert recalled == ()
+    assert (ledger.asks, ledger.commits) == ([], [])
     assert ledger.reserved(budget="budget", group="Sales-5045", now=NOW) == 0
-    assert not any(held.entries for held in ledger._groups.values())
+    assert ledger.held("Pod", {"budget"}, admitted_before=NOW + ledger.ttl) == set()

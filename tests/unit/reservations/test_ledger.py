@@ -7,47 +7,131 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 
 import pytest
-from costwarden.engine.budgeting import change_key
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from costwarden.engine.ports import Reservations
+from costwarden.engine.ports import Reservation, Reservations, Reserving
+from costwarden.reservations.keys import change_key
 from costwarden.reservations.ledger import QUANTUM, ReservationLedger
 
 NOW = datetime(2026, 3, 3, 12, tzinfo=UTC)
 
 
-def reserve(
-    ledger: ReservationLedger, key: str, amount: str, limit: str = "100", **kw: object
-) -> bool:
-    return ledger.try_reserve(
-        budget=str(kw.get("budget", "cc")),
-        group=str(kw.get("group", "Sales-5045")),
+def reservation(
+    key: str,
+    amount: str,
+    limit: str = "100",
+    *,
+    budget: str = "cc",
+    group: str = "Sales-5045",
+    now: datetime = NOW,
+    owner: str | None = None,
+    pods: int = 1,
+    enforced: bool = True,
+) -> Reservation:
+    return Reservation(
+        budget=budget,
+        group=group,
         key=key,
         amount=Decimal(amount),
         limit=Decimal(limit),
-        now=kw.get("now", NOW),  # type: ignore[arg-type]
-        owner=kw.get("owner"),  # type: ignore[arg-type]
+        owner=owner,
+        pods=pods,
+        at=now,
+        enforced=enforced,
+    )
+
+
+def reserve(ledger: ReservationLedger, key: str, amount: str, limit: str = "100", **kw) -> bool:
+    """Commit one reservation, as the app commits a verdict's: whether the ledger held it."""
+    return not ledger.commit([reservation(key, amount, limit, **kw)])
+
+
+def ask(ledger: ReservationLedger, key: str, amount: str, limit: str = "100", **kw) -> Reserving:
+    return ledger.ask(
+        budget=kw.get("budget", "cc"),
+        group=kw.get("group", "Sales-5045"),
+        key=key,
+        amount=Decimal(amount),
+        limit=Decimal(limit),
+        now=kw.get("now", NOW),
     )
 
 
 def test_the_ledger_implements_the_engine_reservations_port() -> None:
     ledger: Reservations = ReservationLedger()
     assert ledger.reserved(budget="cc", group="x", now=NOW) == 0
+    assert ledger.ask(
+        budget="cc", group="x", key="k", amount=Decimal(1), limit=Decimal(1), now=NOW
+    ) == (0, True)
 
 
-def test_fifty_concurrent_reservations_against_room_for_ten_admit_exactly_ten() -> None:
+@pytest.mark.parametrize("asked", [False, True], ids=["committed", "asked then committed"])
+def test_fifty_concurrent_reservations_against_room_for_ten_admit_exactly_ten(asked: bool) -> None:
+    # As the app runs a burst: each request commits what it holds; asked first (as the
+    # engine does), every request sees the room, and the commit checks again under the lock.
     ledger = ReservationLedger()
-    start = threading.Barrier(50)
+    start = threading.Barrier(50, timeout=60)
 
     def one(i: int) -> bool:
-        start.wait()  # all 50 threads race into try_reserve together
-        return reserve(ledger, f"ml-train/Pod/p{i}", "10")
+        key = f"ml-train/Pod/p{i}"
+        if asked:
+            assert ask(ledger, key, "10").fits  # nothing is held before every thread asked
+        start.wait()  # all 50 threads race into commit together
+        return reserve(ledger, key, "10")
 
     with ThreadPoolExecutor(max_workers=50) as pool:
         admitted = list(pool.map(one, range(50)))
     assert admitted.count(True) == 10
     assert ledger.reserved(budget="cc", group="Sales-5045", now=NOW) == Decimal(100)
+
+
+def test_asking_writes_nothing() -> None:
+    ledger = ReservationLedger()
+    assert reserve(ledger, "a", "40")
+    assert ask(ledger, "b", "60") == (Decimal(40), True)
+    assert ask(ledger, "b", "61") == (Decimal(40), False)
+    assert ask(ledger, "a", "100") == (0, True)  # its own reservation left out: it replaces it
+    assert ledger.reserved(budget="cc", group="Sales-5045", now=NOW) == Decimal(40)
+
+
+def test_a_commit_checks_again_what_was_asked() -> None:
+    # The engine asked and saw room; another admission took it before this one committed.
+    ledger = ReservationLedger()
+    assert ask(ledger, "a", "60").fits
+    assert reserve(ledger, "b", "50")
+    (refused,) = ledger.commit([reservation("a", "60")])
+    assert refused.key == "a"
+    assert ledger.reserved(budget="cc", group="Sales-5045", now=NOW) == Decimal(50)
+
+
+def test_a_commit_of_nothing_holds_nothing() -> None:
+    ledger = ReservationLedger()
+    assert ledger.commit([]) == []
+    assert ledger.reserved(budget="cc", group="Sales-5045", now=NOW) == 0
+
+
+def test_an_enforced_refusal_holds_none_of_the_requests_reservations() -> None:
+    # One request, two budgets: the team's is full. Its rule denies, so the request is
+    # denied and the cost centre must not hold what it will never run.
+    ledger = ReservationLedger()
+    assert reserve(ledger, "other", "95", budget="teams")
+    fits, full = reservation("a", "10"), reservation("a", "10", budget="teams")
+    assert ledger.commit([fits, full]) == [full]
+    assert ledger.reserved(budget="cc", group="Sales-5045", now=NOW) == 0
+    assert ledger.reserved(budget="teams", group="Sales-5045", now=NOW) == Decimal(95)
+
+
+def test_an_unenforced_refusal_holds_the_requests_other_reservations() -> None:
+    # The team's rule only warns (or an exception waives it): the request is admitted, so
+    # what fits is held; the refused one is not.
+    ledger = ReservationLedger()
+    assert reserve(ledger, "other", "95", budget="teams")
+    fits = reservation("a", "10")
+    full = reservation("a", "10", budget="teams", enforced=False)
+    assert ledger.commit([fits, full]) == [full]
+    assert ledger.reserved(budget="cc", group="Sales-5045", now=NOW) == Decimal(10)
+    assert ledger.reserved(budget="teams", group="Sales-5045", now=NOW) == Decimal(95)
 
 
 def test_re_admitting_the_same_workload_replaces_its_reservation_instead_of_adding() -> None:
@@ -297,12 +381,16 @@ def replay(steps: list[Step]) -> ReservationLedger:
                 entries.pop(key, None)
             continue
         held = amount.quantize(QUANTUM, ROUND_CEILING)
-        fits = plain.others(group, now, key) + held <= limit
-        answer = ledger.reserve(
-            budget="cc", group=group, key=key, amount=amount, limit=limit, now=now,
-            write=action == "reserve",
-        ).fits  # fmt: skip
-        assert answer is fits
+        others = plain.others(group, now, key)
+        fits = others + held <= limit
+        if action == "would":
+            answer = ledger.ask(
+                budget="cc", group=group, key=key, amount=amount, limit=limit, now=now
+            )
+            assert answer == (others, fits)
+        else:
+            committed = Reservation("cc", group, key, amount, limit, None, 1, now)
+            assert (ledger.commit([committed]) == []) is fits
         if fits and action == "reserve":
             plain.live(group, now)[key] = (held, now + ttl)
     return ledger
@@ -378,13 +466,8 @@ def test_workloads_reservations_are_named_with_when_they_were_made_and_their_pod
     ledger = ReservationLedger(ttl=timedelta(minutes=10))
     later = NOW + timedelta(minutes=1)
     deployment = "ml-train/Deployment/llm"
-    assert ledger.try_reserve(
-        budget="cc", group="g", key=deployment, amount=Decimal(2), limit=Decimal(100), now=NOW
-    )
-    assert ledger.reserve(
-        budget="cc", group="g", key=change_key(deployment, "scale"), amount=Decimal(3),
-        limit=Decimal(100), now=later, pods=3,
-    ).fits  # fmt: skip
+    assert reserve(ledger, deployment, "2", group="g")
+    assert reserve(ledger, change_key(deployment, "scale"), "3", group="g", now=later, pods=3)
     assert reserve(ledger, "ml-train/Pod/a", "1")  # a bare pod: `held` names it
     assert reserve(ledger, "ml-train/Job/j", "1", budget="other")
     assert ledger.held_workloads({"cc"}) == {
