@@ -17,18 +17,15 @@ and hands them to whoever records.
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
-from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
-from prometheus_client.registry import Collector
 
 COST_DIMENSIONS = ("namespace", "cost_centre", "team", "gpu_model", "capacity_type")
 """The unified dimensional model of every cost metric."""
@@ -86,84 +83,29 @@ class BoundedLabels:
         return tuple(OTHER for _ in key)
 
 
-class LabelledCounter(Collector):
-    """A counter with labels, kept as a dict of floats under one lock.
-
-    For the admission hot path, which records several series per review:
-    prometheus_client's `Counter` takes a lock and runs several Python calls per `inc`,
-    and its `labels()` re-validates the label values on every call. The exposition is the
-    same (`<name>_total`, without the optional `_created` samples)."""
-
-    def __init__(
-        self, name: str, documentation: str, labels: Sequence[str], registry: CollectorRegistry
-    ) -> None:
-        self._name, self._documentation, self._labels = name, documentation, tuple(labels)
-        self._values: dict[tuple[str, ...], float] = {}
-        self._lock = threading.Lock()
-        registry.register(self)
-
-    def inc(self, values: tuple[str, ...], amount: float = 1.0) -> None:
-        """Add `amount` (never negative) to the series of label `values` (in label order)."""
-        with self._lock:
-            self._values[values] = self._values.get(values, 0.0) + amount
-
-    def describe(self) -> Iterator[Metric]:
-        yield CounterMetricFamily(self._name, self._documentation, labels=self._labels)
-
-    def collect(self) -> Iterator[Metric]:
-        family = CounterMetricFamily(self._name, self._documentation, labels=self._labels)
-        with self._lock:
-            series = list(self._values.items())
-        for values, total in series:
-            family.add_metric(values, total)
-        yield family
+MetricT = TypeVar("MetricT", Counter, Histogram)
 
 
-class LabelledHistogram(Collector):
-    """A histogram with labels, kept as per-series bucket counts under one lock (see
-    `LabelledCounter`: prometheus_client's `Histogram.observe` takes a lock for the sum and
-    another for the bucket, after a linear search of the bounds)."""
+class Children(Generic[MetricT]):
+    """A labelled metric's `labels(*values)` children, kept per label tuple.
 
-    def __init__(
-        self,
-        name: str,
-        documentation: str,
-        labels: Sequence[str],
-        *,
-        buckets: Sequence[float],
-        registry: CollectorRegistry,
-    ) -> None:
-        self._name, self._documentation, self._labels = name, documentation, tuple(labels)
-        self._bounds = tuple(float(bound) for bound in buckets)
-        self._les = [*(repr(bound) for bound in self._bounds), "+Inf"]  # as client_python
-        self._series: dict[tuple[str, ...], list[float]] = {}
-        """Label values -> the count in each bucket (not cumulative; +Inf last), then the sum."""
-        self._lock = threading.Lock()
-        registry.register(self)
+    For the series recorded on every review: `labels()` converts and checks the values and
+    takes the metric's lock on each call, yet returns the same child every time. The tuples
+    kept here are the metric's own series (closed label sets, or ones `BoundedLabels`
+    caps), and those are never removed, so this holds no more than the metric does. Two
+    threads missing at once both get the one child `labels()` makes under its lock.
+    """
 
-    def observe(self, values: tuple[str, ...], amount: float) -> None:
-        bucket = bisect.bisect_left(self._bounds, amount)  # the first bound >= amount
-        with self._lock:
-            series = self._series.get(values)
-            if series is None:
-                series = self._series[values] = [0.0] * (len(self._bounds) + 2)
-            series[bucket] += 1
-            series[-1] += amount
+    def __init__(self, metric: MetricT) -> None:
+        self.metric: MetricT = metric
+        self._children: dict[tuple[str, ...], MetricT] = {}
 
-    def describe(self) -> Iterator[Metric]:
-        yield HistogramMetricFamily(self._name, self._documentation, labels=self._labels)
-
-    def collect(self) -> Iterator[Metric]:
-        family = HistogramMetricFamily(self._name, self._documentation, labels=self._labels)
-        with self._lock:
-            copies = [(values, list(series)) for values, series in self._series.items()]
-        for values, series in copies:
-            cumulative, buckets = 0.0, []
-            for le, count in zip(self._les, series[:-1], strict=True):
-                cumulative += count
-                buckets.append((le, cumulative))
-            family.add_metric(values, buckets, sum_value=series[-1])
-        yield family
+    def labels(self, values: tuple[str, ...]) -> MetricT:
+        """The child of label `values`, in the metric's label order."""
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self.metric.labels(*values)
+        return child
 
 
 # ---------------------------------------------------------------------------------------
@@ -175,21 +117,25 @@ class AdmissionMetrics:
     """What the admission webhook records."""
 
     def __init__(self, registry: CollectorRegistry, *, cost_series_limit: int = 2000) -> None:
-        # The series recorded for every review are `Labelled*` (a dict under one lock); the
-        # rest, recorded per batch or per reload, are prometheus_client's own.
-        self.requests = LabelledCounter(
-            "costwarden_admission_requests_total",
-            "Admission reviews answered, by webhook (validate/mutate), operation, kind and "
-            "decision (allowed, denied, error).",
-            ("webhook", "operation", "kind", "decision"),
-            registry=registry,
+        # The series recorded for every review go through `Children`; the rest, recorded
+        # per batch or per reload, call prometheus_client directly.
+        self.requests = Children(
+            Counter(
+                "costwarden_admission_requests_total",
+                "Admission reviews answered, by webhook (validate/mutate), operation, kind and "
+                "decision (allowed, denied, error).",
+                ("webhook", "operation", "kind", "decision"),
+                registry=registry,
+            )
         )
-        self.latency = LabelledHistogram(
-            "costwarden_admission_duration_seconds",
-            "Time to answer one admission review, from the body read to the response built.",
-            ("webhook",),
-            buckets=LATENCY_BUCKETS_SECONDS,
-            registry=registry,
+        self.latency = Children(
+            Histogram(
+                "costwarden_admission_duration_seconds",
+                "Time to answer one admission review, from the body read to the response built.",
+                ("webhook",),
+                buckets=LATENCY_BUCKETS_SECONDS,
+                registry=registry,
+            )
         )
         self.batch_size = Histogram(
             "costwarden_admission_batch_size",
@@ -198,11 +144,14 @@ class AdmissionMetrics:
             buckets=BATCH_SIZE_BUCKETS,
             registry=registry,
         )
-        self.violations = LabelledCounter(
-            "costwarden_policy_violations_total",
-            "Rule violations found by /validate, by policy, rule and action (deny, warn, dryrun).",
-            ("policy", "rule", "action"),
-            registry=registry,
+        self.violations = Children(
+            Counter(
+                "costwarden_policy_violations_total",
+                "Rule violations found by /validate, by policy, rule and action "
+                "(deny, warn, dryrun).",
+                ("policy", "rule", "action"),
+                registry=registry,
+            )
         )
         self.reload_success = Gauge(
             "costwarden_policy_reload_success",
@@ -217,32 +166,37 @@ class AdmissionMetrics:
             ("source",),
             registry=registry,
         )
-        self.admitted_pods = LabelledCounter(
-            "costwarden_admitted_pods_total",
-            "Pods admitted (not dry-run), in the cost dimensional model.",
-            COST_DIMENSIONS,
-            registry=registry,
+        self.admitted_pods = Children(
+            Counter(
+                "costwarden_admitted_pods_total",
+                "Pods admitted (not dry-run), in the cost dimensional model.",
+                COST_DIMENSIONS,
+                registry=registry,
+            )
         )
-        self.admitted_hourly_cost = LabelledCounter(
-            "costwarden_admitted_pod_hourly_cost_total",
-            "Sum of the estimated hourly cost (catalog currency per hour) of admitted pods: "
-            "increase() over a window is the run-rate admitted in it.",
-            (*COST_DIMENSIONS, "currency"),
-            registry=registry,
+        self.admitted_hourly_cost = Children(
+            Counter(
+                "costwarden_admitted_pod_hourly_cost_total",
+                "Sum of the estimated hourly cost (catalog currency per hour) of admitted "
+                "pods: increase() over a window is the run-rate admitted in it.",
+                (*COST_DIMENSIONS, "currency"),
+                registry=registry,
+            )
         )
         self._cost_labels = BoundedLabels(cost_series_limit)
 
     def review(
         self, *, webhook: str, operation: str, kind: str, decision: str, seconds: float
     ) -> None:
-        self.requests.inc((webhook, operation, kind if kind in KNOWN_KINDS else OTHER, decision))
-        self.latency.observe((webhook,), seconds)
+        kind = kind if kind in KNOWN_KINDS else OTHER
+        self.requests.labels((webhook, operation, kind, decision)).inc()
+        self.latency.labels((webhook,)).observe(seconds)
 
     def batch(self, size: int) -> None:
         self.batch_size.observe(size)
 
     def violation(self, *, policy: str, rule: str, action: str) -> None:
-        self.violations.inc((policy, rule, action))
+        self.violations.labels((policy, rule, action)).inc()
 
     def reloaded(self, *, source: str, success: bool, at_unix_seconds: float) -> None:
         self.reload_success.labels(source).set(1 if success else 0)
@@ -261,9 +215,9 @@ class AdmissionMetrics:
         currency: str,
     ) -> None:
         labels = self._cost_labels.admit((namespace, cost_centre, team, gpu_model, capacity_type))
-        self.admitted_pods.inc(labels)
+        self.admitted_pods.labels(labels).inc()
         # Prometheus samples are floats; the Decimal is exact up to here.
-        self.admitted_hourly_cost.inc((*labels, currency), float(hourly_cost))
+        self.admitted_hourly_cost.labels((*labels, currency)).inc(float(hourly_cost))
 
 
 # ---------------------------------------------------------------------------------------
