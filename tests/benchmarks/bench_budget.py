@@ -1,8 +1,9 @@
 """What a budget rule adds to a review, at two levels, with and without the bundled
 budget rule (same policies otherwise; spend snapshot in memory, reservation ledger on):
 
-- **engine**: `engine.evaluate` on one real AdmissionReview (fixture 009, the 4 × A100
-  `train-a100` pod), µs per review and the ratio: in a tight loop, and with other work
+- **engine**: `evaluating.evaluate` on one real AdmissionReview (fixture 009, the 4 × A100
+  `train-a100` pod) and the commit of what its verdict holds, as the app does, µs per
+  review and the ratio: in a tight loop, and with other work
   between two reviews (what a server does between them: its caches hold other things, and
   the rule's code and data are fetched again — this is the figure a server sees); and
   as the next pod of a steady stream of new pods into its group, where one reservation
@@ -18,18 +19,20 @@ budget rule (same policies otherwise; spend snapshot in memory, reservation ledg
   the test calls measurable when nothing differs); a budget rule that applies but finds
   no group to charge (the least any budget rule adds); and the budget rule with its check
   replaced by a bare charge (`_bare_check`: a lookup, a key, a product and a dict entry
-  under a lock — the least a rule that charges can cost in CPython).
+  under a lock, nothing for the app to commit — the least a rule that charges can cost in
+  CPython).
   Then the 68 captured reviews, with and without the rule, each to the webhook it was
   captured on: a cluster's mix, where most pods are made by controllers (charged when
   their Deployment or Job was) and UPDATEs and DELETEs add nothing, so the rule runs to
   the end on a few reviews only. Fixture 009 is the worst case: every review charged.
 
-The budget rule reads an immutable snapshot and takes the ledger's lock once; it never
-touches the network, so what the HTTPS ratios show is its CPU time alone. A group's
-figures (hours left, committed run-rate, room under the cap) are worked out once per
-snapshot and second: the engine level's fixed `now` reuses them, so it also times the rule
-with a new second at every review (the worst case; a live server sees a new second once a
-second). The HTTPS servers read the real clock.
+The budget rule reads an immutable snapshot and asks the ledger once, and the app commits
+what it holds in one more step of the ledger's lock; neither touches the network, so what
+the HTTPS ratios show is its CPU time alone. A group's figures (hours left, committed
+run-rate, room under the cap) are worked out once per snapshot and second: the engine
+level's fixed `now` reuses them, so it also times the rule with a new second at every
+review (the worst case; a live server sees a new second once a second). The HTTPS servers
+read the real clock.
 Run: `make bench BENCH=budget`.
 """
 
@@ -51,7 +54,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from bench_webhook import DEMO_NAMESPACES, _free_port, _point, _start
 from timing import per_call_us
@@ -59,9 +62,13 @@ from timing import per_call_us
 from costwarden import reviews
 from costwarden.catalog.loading import bundled_catalog
 from costwarden.catalog.models import Catalog
-from costwarden.engine import Context, StaticNamespaces, budgeting, evaluate
-from costwarden.engine.findings import NOTHING
-from costwarden.engine.ports import BudgetSpend, SpendSnapshot
+from costwarden.engine.contexts import Context, StaticNamespaces
+from costwarden.engine.evaluating import evaluate
+from costwarden.engine.findings import NOTHING, Outcome
+from costwarden.engine.ports import BudgetSpend, Reservation, SpendSnapshot
+from costwarden.engine.rules import budget
+from costwarden.engine.rules.kinds import Review
+from costwarden.engine.verdicts import Verdict
 from costwarden.policies.loading import BUNDLED_DIR, bundled_policies, load_policies
 from costwarden.policies.sets import PolicySet
 from costwarden.reservations.ledger import DEFAULT_TTL, ReservationLedger
@@ -101,7 +108,30 @@ def snapshot(at: datetime, budget_rules: list[str]) -> SpendSnapshot:
 
 
 def budget_rule_names(policies: PolicySet) -> list[str]:
-    return [r.name for r in policies.rules if r.rule.budget is not None]
+    return [r.name for r in policies.budget_rules]
+
+
+def admit(
+    request: reviews.AdmissionRequest, *, policies: PolicySet, catalog: Catalog, context: Context
+) -> Verdict:
+    """What the app does with a review (`create_app`'s `evaluate`): the engine decides, and
+    what an allowed request holds is committed to the ledger in one step."""
+    verdict = evaluate(request, policies=policies, catalog=catalog, context=context)
+    ledger = context.reservations
+    if not verdict.holds or not isinstance(ledger, ReservationLedger):
+        return verdict
+    refused = ledger.commit([hold.reservation for hold in verdict.holds])
+    return verdict.refused(refused) if refused else verdict
+
+
+def reservation(
+    key: str, amount: Decimal, limit: Decimal, at: datetime, name: str = "b"
+) -> Reservation:
+    """One pod's reservation in group `g` of budget `name`, as a verdict holds it."""
+    return Reservation(
+        budget=name, group="g" if name == "b" else "Sales-5045", key=key, amount=amount,
+        limit=limit, owner=None, pods=1, at=at,
+    )  # fmt: skip
 
 
 def engine_level() -> None:
@@ -119,7 +149,7 @@ def engine_level() -> None:
     budgeted = Context(
         namespaces=NAMESPACES, now=NOW, spend=snapshot(NOW, budget_rules), reservations=ledger
     )
-    verdict = evaluate(request, policies=with_budget, catalog=catalog, context=budgeted)
+    verdict = admit(request, policies=with_budget, catalog=catalog, context=budgeted)
     # The budget rule ran to the end: it priced the pod and reserved it, and said nothing.
     assert verdict.allowed
     assert not verdict.violations
@@ -128,10 +158,10 @@ def engine_level() -> None:
     )
 
     def without() -> object:
-        return evaluate(request, policies=without_budget, catalog=catalog, context=budgeted)
+        return admit(request, policies=without_budget, catalog=catalog, context=budgeted)
 
     def with_() -> object:
-        return evaluate(request, policies=with_budget, catalog=catalog, context=budgeted)
+        return admit(request, policies=with_budget, catalog=catalog, context=budgeted)
 
     # Interleaved rounds, the order alternating: a noisy neighbour on the shared cores hits
     # both alike. `without` is timed twice per round: how far two timings of the same code
@@ -151,24 +181,18 @@ def engine_level() -> None:
     # Worst case: every review a second after the last, so no figures are reused.
     seconds = itertools.cycle([replace(budgeted, now=NOW + timedelta(seconds=i)) for i in range(2)])
     each_second = per_call_us(
-        lambda: evaluate(request, policies=with_budget, catalog=catalog, context=next(seconds))
+        lambda: admit(request, policies=with_budget, catalog=catalog, context=next(seconds))
     )
-    reserve = per_call_us(
-        lambda: ledger.try_reserve(
-            budget="b", group="g", key="k", amount=Decimal(1), limit=Decimal(10), now=NOW
-        ),
-        number=20000,
-    )
+    one = [reservation("k", Decimal(1), Decimal(10), NOW)]
+    reserve = per_call_us(lambda: ledger.commit(one), number=20000)
     # A burst: the group already holds BURST reservations (a running total, not a sum).
     crowded = ReservationLedger()
     for i in range(BURST):
         for name in budget_rules:
-            crowded.try_reserve(
-                budget=name, group="Sales-5045", key=f"ml-train/Pod/burst-{i}",
-                amount=Decimal("0.013"), limit=Decimal(10**6), now=NOW,
-            )  # fmt: skip
+            key, amount = f"ml-train/Pod/burst-{i}", Decimal("0.013")
+            crowded.commit([reservation(key, amount, Decimal(10**6), NOW, name)])
     in_burst = per_call_us(
-        lambda: evaluate(
+        lambda: admit(
             request,
             policies=with_budget,
             catalog=catalog,
@@ -196,12 +220,12 @@ def engine_level() -> None:
         f"  in a stream of new pods:{in_stream:6.1f} µs  ({STREAM_RATE} a second into the group: "
         f"{held} held, one expiring per review)"
     )
-    print(f"  ledger try_reserve:   {reserve:8.2f} µs")
+    print(f"  ledger commit:        {reserve:8.2f} µs")
     for rate in STEADY_RATES:
         held, us = _steady_state(rate)
         print(
-            f"  ledger, steady stream of new pods, {rate:>2}/s: {us:6.2f} µs per reserve "
-            f"({held} held, one expiring per reserve; ratio to one key {us / reserve:.2f})"
+            f"  ledger, steady stream of new pods, {rate:>2}/s: {us:6.2f} µs per commit "
+            f"({held} held, one expiring per commit; ratio to one key {us / reserve:.2f})"
         )
 
 
@@ -271,20 +295,20 @@ def _in_a_stream(
         replace(context, now=t, spend=snapshots[_refreshed(t)], reservations=ledger) for t in times
     ]
     for i in range(held):
-        evaluate(stream[i], policies=policies, catalog=catalog, context=contexts[i])
+        admit(stream[i], policies=policies, catalog=catalog, context=contexts[i])
     at = itertools.count(held)
 
     def review() -> object:
         i = next(at)
-        return evaluate(stream[i], policies=policies, catalog=catalog, context=contexts[i])
+        return admit(stream[i], policies=policies, catalog=catalog, context=contexts[i])
 
     us = per_call_us(review, number=number, repeat=repeat)
     # Every pod was admitted and held its reservation, on fresh data: the group holds the
     # last TTL's pods, the last one timed among them.
-    (group,) = ledger._groups.values()
     assert next(at) == held + calls
-    assert len(group.entries) == held
-    assert f"ml-train/Pod/{stream[-1].name}" in group.entries
+    holding = ledger.held("Pod", budget_rules, admitted_before=times[-1] + step)
+    assert len(holding) == held
+    assert f"ml-train/Pod/{stream[-1].name}" in holding
     return held, us
 
 
@@ -294,24 +318,19 @@ def _refreshed(at: datetime) -> datetime:
 
 
 def _steady_state(rate: int) -> tuple[int, float]:
-    """µs per `reserve` in a group fed a new pod every 1/rate s, once the stream has run
+    """µs per `commit` in a group fed a new pod every 1/rate s, once the stream has run
     for a TTL: the ledger holds rate × TTL reservations, and one expires per admission."""
     ledger = ReservationLedger()
     step = timedelta(seconds=1) / rate
     held = int(DEFAULT_TTL / step)
-    keys = (f"ml-train/Pod/stream-{i}" for i in itertools.count())
-    times = (NOW + step * i for i in itertools.count())
     amount, limit = Decimal("0.013"), Decimal(10**6)
-    for _ in range(held):
-        ledger.reserve(
-            budget="b", group="g", key=next(keys), amount=amount, limit=limit, now=next(times)
-        )
-    return held, per_call_us(
-        lambda: ledger.reserve(
-            budget="b", group="g", key=next(keys), amount=amount, limit=limit, now=next(times)
-        ),
-        number=2000,
+    stream = (
+        [reservation(f"ml-train/Pod/stream-{i}", amount, limit, NOW + step * i)]
+        for i in itertools.count()
     )
+    for _ in range(held):
+        ledger.commit(next(stream))
+    return held, per_call_us(lambda: ledger.commit(next(stream)), number=2000)
 
 
 def _serve(policies: str, cert: str, key: str, port: int, metrics_port: int) -> None:
@@ -338,8 +357,10 @@ def _serve(policies: str, cert: str, key: str, port: int, metrics_port: int) -> 
         def snapshot(self) -> SpendSnapshot:
             return fixed
 
-    if Path(policies).name == BARE:
-        budgeting.check = _bare_check
+    if Path(policies).name == BARE:  # before the app loads its policies
+        from costwarden.policies.models import RULE_MODELS
+
+        RULE_MODELS[budget.KIND.field].kind = replace(budget.KIND, check=_bare_check)
     app = application.create_app(settings, spend=FixedSpend(), reservations=ReservationLedger())
     serving = application.Serving(app)
     application.settle_heap()  # as `costwarden serve` does
@@ -423,28 +444,19 @@ def _variants(work: Path) -> dict[str, Path]:
     return dict(zip(VARIANTS, directories, strict=True))
 
 
-def _bare_check(
-    name: str,
-    config: Any,
-    target: Any,
-    *,
-    change: Any,
-    context: Any,
-    action: str,
-    hold: str = "no",
-) -> Any:
+def _bare_check(rule: budget.Charging, review: Review) -> Outcome:
     """A calibration, never a rule: the least a budget rule that charges can do per review
-    in CPython — find the group's figures in the rule's own cache, name the reservation,
+    in CPython — find the group's figures in the context's memo, name the reservation,
     multiply, and write one entry and a running total under a lock. No runtime, owner,
-    change key, expiry, warn threshold or answer. Its cost is the floor under any budget
-    rule written in Python; the real check runs when the figures are not cached yet."""
-    group = target.labels.get(config.label) or target.namespace_labels.get(config.label)
-    held = budgeting._STANDINGS[1].get((name, group))
+    change key, expiry, warn threshold, answer or reservation for the app to commit. Its
+    cost is the floor under any budget rule written in Python; the real check runs when the
+    figures are not memoised yet."""
+    config, target, context = rule.spec, review.target, review.context
+    group = budget.group_of(config, target)
+    held = context.memos.budgets.get((rule.name, group))
     if held is None or not held.after < context.now <= held.upto:
-        return _real_check(
-            name, config, target, change=change, context=context, action=action, hold=hold
-        )
-    amount = change.delta_hourly * held.left
+        return _real_check(rule, review)
+    amount = review.change.delta_hourly * held.left
     key = f"{target.namespace}/{target.kind}/{target.name}"
     with _BARE_LOCK:
         own = _BARE_ENTRIES.get(key)
@@ -455,7 +467,7 @@ def _bare_check(
     return NOTHING
 
 
-_real_check = budgeting.check
+_real_check = budget.check
 _BARE_LOCK = threading.Lock()
 _BARE_ENTRIES: dict[str, Decimal] = {}
 _BARE_TOTAL = [Decimal(0)]
