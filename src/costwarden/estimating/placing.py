@@ -26,7 +26,6 @@ from typing import Any
 from costwarden.estimating import capacity
 from costwarden.workloads import JSON_OBJECT, InvalidObject
 
-CAPACITY_TYPES = capacity.TYPES
 _SINGLE_STRATEGY_MIG = re.compile(r"^(.+)-MIG-(\d+g\.\d+gb)$", re.IGNORECASE)
 """GFD's product label on nodes whose GPUs are MIG-partitioned with the `single` strategy
 (`NVIDIA-A100-SXM4-40GB-MIG-1g.5gb`): every `nvidia.com/gpu` there is one such slice."""
@@ -41,7 +40,6 @@ MODEL_LABELS = (
     "cloud.google.com/gke-tpu-accelerator",
 )
 
-AKS_SPOT_TAINT = capacity.AKS_SPOT_TAINT
 
 
 class Term:
@@ -58,7 +56,7 @@ class Term:
     excluded_families: frozenset[str] = frozenset()
     models: frozenset[str] | None = None
     excluded_models: frozenset[str] = frozenset()
-    capacity: frozenset[str] = CAPACITY_TYPES
+    capacity: frozenset[str] = capacity.TYPES
     mig_profile: str | None = None
     """MIG profile (`1g.5gb`) every `nvidia.com/gpu` is, on single-strategy MIG nodes."""
 

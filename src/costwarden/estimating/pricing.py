@@ -30,7 +30,7 @@ import orjson
 
 from costwarden import workloads
 from costwarden.catalog.models import Accelerator, Catalog
-from costwarden.estimating import indexes, placing, requesting
+from costwarden.estimating import capacity, indexes, placing, requesting
 from costwarden.estimating.estimates import (
     AcceleratorRequest,
     Breakdown,
@@ -573,8 +573,8 @@ def _capacity_type(
     tolerated = placing.tolerated_spot_taints(spec)
     if chosen == "spot":
         selector = spec.get("nodeSelector") or {}
-        key, value = placing.AKS_SPOT_TAINT
-        if selector.get(key) == value and placing.AKS_SPOT_TAINT not in tolerated:
+        key, value = capacity.AKS_SPOT_TAINT
+        if selector.get(key) == value and capacity.AKS_SPOT_TAINT not in tolerated:
             notes.append(
                 f"requires AKS Spot nodes but does not tolerate their taint {key}={value}:"
                 "NoSchedule; it would stay Pending"
@@ -596,7 +596,7 @@ def _capacity_choice(allowed: frozenset[str]) -> tuple[CapacityType | None, tupl
             "matches); priced on-demand",
         )
     notes = []
-    if allowed == placing.CAPACITY_TYPES:
+    if allowed == capacity.TYPES:
         notes.append("no capacity type required: priced on-demand")
     elif len(allowed) > 1:
         notes.append(

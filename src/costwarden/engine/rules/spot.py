@@ -1,14 +1,12 @@
 """The `spot` rule kind: dev pods run on Spot — required, or moved there by a patch.
 
-Capacity type is read from the node-label vocabularies clusters use: Karpenter
-`karpenter.sh/capacity-type`, EKS `eks.amazonaws.com/capacityType`, GKE
-`cloud.google.com/gke-spot` / `gke-preemptible`, AKS `kubernetes.azure.com/scalesetpriority`,
-legacy `lifecycle=EC2Spot` — in `nodeSelector` and required node affinity.
+What capacity a pod pins is read with the same vocabulary pricing uses
+(`estimating.capacity`): a pod priced as Spot is a pod this rule sees on Spot.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from costwarden.engine import patching
@@ -16,6 +14,7 @@ from costwarden.engine.findings import NOTHING, Finding, Outcome
 from costwarden.engine.rules.kinds import Review, RuleKind
 from costwarden.engine.rules.specs import SpecModel, SpotCloud
 from costwarden.engine.verdicts import PatchOperation
+from costwarden.estimating import capacity
 
 
 class Spot(SpecModel):
@@ -28,137 +27,65 @@ class Spot(SpecModel):
     """Which node-label vocabulary the mutation writes (and its toleration)."""
 
 
-Capacity = Literal["spot", "on-demand"]
-
-# Node label -> value -> capacity it means.
-_CAPACITY_LABELS: dict[str, dict[str, Capacity]] = {
-    "karpenter.sh/capacity-type": {
-        "spot": "spot",
-        "on-demand": "on-demand",
-        "reserved": "on-demand",
-    },
-    "eks.amazonaws.com/capacityType": {"SPOT": "spot", "ON_DEMAND": "on-demand"},
-    "cloud.google.com/gke-spot": {"true": "spot", "false": "on-demand"},
-    "cloud.google.com/gke-preemptible": {"true": "spot", "false": "on-demand"},
-    "kubernetes.azure.com/scalesetpriority": {"spot": "spot", "regular": "on-demand"},
-    "lifecycle": {"EC2Spot": "spot", "OnDemand": "on-demand"},
-}
-
-# Cloud -> (node selector that puts a pod on Spot, the toleration its Spot nodes need).
-SPOT_PLACEMENT: dict[str, tuple[tuple[str, str], dict[str, str] | None]] = {
-    "karpenter": (("karpenter.sh/capacity-type", "spot"), None),
-    "eks": (("eks.amazonaws.com/capacityType", "SPOT"), None),
-    "gke": (
-        ("cloud.google.com/gke-spot", "true"),
-        {
-            "key": "cloud.google.com/gke-spot",
-            "operator": "Equal",
-            "value": "true",
-            "effect": "NoSchedule",
-        },
-    ),
-    "aks": (
-        ("kubernetes.azure.com/scalesetpriority", "spot"),
-        {
-            "key": "kubernetes.azure.com/scalesetpriority",
-            "operator": "Equal",
-            "value": "spot",
-            "effect": "NoSchedule",
-        },
-    ),
-}
-
-
-def _capacities(key: str, operator: str, values: Sequence[str]) -> set[Capacity] | None:
-    """Capacities a node-affinity expression allows, or None when it does not constrain it."""
-    meaning = _CAPACITY_LABELS.get(key)
-    if meaning is None:
-        return None
-    if operator == "In":
-        return {meaning[v] for v in values if v in meaning}
-    if operator == "NotIn":
-        return {meaning[v] for v in meaning if v not in values}
-    if operator == "Exists" and key in ("cloud.google.com/gke-spot", "lifecycle"):
-        return None if key == "lifecycle" else {"spot"}
-    return None
-
-
-def capacity_pin(spec: Mapping[str, Any]) -> tuple[Capacity | None, str]:
-    """What capacity the pod spec pins (None: left open) and through what (`nodeSelector`
-    or `affinity`)."""
-    selector = spec.get("nodeSelector") or {}
-    for key, value in selector.items():
-        meaning = _CAPACITY_LABELS.get(key)
-        if meaning is not None and value in meaning:
-            return meaning[value], "nodeSelector"
-    terms = (
-        ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
-            "requiredDuringSchedulingIgnoredDuringExecution"
-        )
-        or {}
-    ).get("nodeSelectorTerms") or []
-    allowed_per_term: list[set[Capacity]] = []
-    for term in terms:
-        allowed: set[Capacity] = {"spot", "on-demand"}
-        for expression in term.get("matchExpressions") or []:
-            capacities = _capacities(
-                str(expression.get("key")),
-                str(expression.get("operator")),
-                expression.get("values") or [],
-            )
-            if capacities is not None:
-                allowed &= capacities
-        allowed_per_term.append(allowed)
-    if allowed_per_term:
-        # Terms are ORed: the pod can land on any capacity some term allows.
-        union = set().union(*allowed_per_term)
-        if union == {"spot"}:
-            return "spot", "affinity"
-        if union == {"on-demand"}:
-            return "on-demand", "affinity"
-    return None, ""
-
-
 def check(config: Spot, review: Review) -> Outcome:
     target = review.target
     spec = target.template.spec
-    pinned, through = capacity_pin(spec)
-    if pinned == "spot":
+    pin = capacity.pinned(spec)
+    if pin.spot_only:
         return NOTHING
-    (key, value), toleration = SPOT_PLACEMENT[config.cloud]
+    placement = capacity.SPOT_PLACEMENT[config.cloud]
+    key, value = placement.selector
     fix = f"set nodeSelector {key}={value}"
-    if toleration is not None:
-        fix += f" and tolerate {toleration['key']}={toleration['value']}:NoSchedule"
-    state = "pins On-Demand capacity" if pinned else "leaves capacity type open"
-    what = f"dev pod {state}" + (f" (through {through})" if through else "")
-    if config.mode == "mutate" and through != "affinity":
-        patches = _spot_patches(spec, target.template.pointer, config.cloud)
+    if placement.taint is not None:
+        fix += f" and tolerate {placement.taint[0]}={placement.taint[1]}:NoSchedule"
+    if not pin.excludes_spot:
+        what, pinned = "dev pod leaves capacity type open", "open"
+    else:
+        pinned = _pinned(pin.allowed)
+        what = f"dev pod pins {pinned} capacity (through {pin.through})"
+    if config.mode == "mutate" and pin.through != "affinity":
+        patches = _spot_patches(spec, target.template.pointer, placement)
         notice = f"moved to Spot: nodeSelector {key}={value}"
         return Outcome(patches=tuple(patches), notices=(notice,), repairs_breach=True)
-    if config.mode == "mutate" and through == "affinity":
-        fix = "required node affinity pins On-Demand and is not rewritten; " + fix
+    if config.mode == "mutate":
+        pins = pinned if pin.excludes_spot else "its capacity"
+        fix = f"required node affinity pins {pins} and is not rewritten; {fix}"
     return Outcome(
         findings=(
             Finding(
                 key="spot",
                 what=what + "; dev workloads must run on Spot",
                 fix=fix,
-                numbers={"capacity": pinned or "open"},
+                numbers={
+                    "capacity": "+".join(sorted(pin.allowed)) if pin.excludes_spot else "open"
+                },
             ),
         )
     )
 
 
-def _spot_patches(spec: Mapping[str, Any], pointer: str, cloud: str) -> list[PatchOperation]:
-    (key, value), toleration = SPOT_PLACEMENT[cloud]
+def _pinned(allowed: frozenset[str]) -> str:
+    """How a message names capacity that excludes Spot."""
+    if "on-demand" in allowed:
+        return "On-Demand"
+    if allowed:
+        return "reserved"
+    return "no capacity type (its requirements contradict each other)"
+
+
+def _spot_patches(
+    spec: Mapping[str, Any], pointer: str, placement: capacity.SpotPlacement
+) -> list[PatchOperation]:
+    key, value = placement.selector
     selector = spec.get("nodeSelector")
     # Drop conflicting capacity pins (On-Demand through another vocabulary).
     patches = [
         PatchOperation("remove", f"{pointer}/spec/nodeSelector/{patching.escape(other)}")
         for other in selector or {}
-        if other != key and other in _CAPACITY_LABELS
+        if other != key and other in capacity.LABELS
     ]
     patches += patching.set_keys(selector, f"{pointer}/spec/nodeSelector", {key: value})
+    toleration = placement.toleration()
     if toleration is not None:
         tolerations = spec.get("tolerations")
         if tolerations is None:
