@@ -178,11 +178,14 @@ class ReservationLedger:
         amounts = [_held(r.amount) for r in reservations]
         limits = [self._share_of(r.limit) for r in reservations]
         with self._lock:
-            refused = [
-                r
-                for r, amount, limit in zip(reservations, amounts, limits, strict=True)
-                if self._others(r) + amount > limit
-            ]
+            refused: list[Reservation] = []
+            accepted: dict[tuple[str, str], Decimal] = {}  # what this commit adds per group
+            for r, amount, limit in zip(reservations, amounts, limits, strict=True):
+                group = (r.budget, r.group)
+                if self._others(r) + accepted.get(group, _ZERO) + amount > limit:
+                    refused.append(r)
+                else:
+                    accepted[group] = accepted.get(group, _ZERO) + amount
             if any(r.enforced for r in refused):
                 return refused
             for r, amount in zip(reservations, amounts, strict=True):

@@ -480,3 +480,11 @@ def test_workloads_reservations_are_named_with_when_they_were_made_and_their_pod
     assert ledger.held_workloads({"cc"}) == {change_key(deployment, "scale"): (later, 3)}
     assert ledger.reserved(budget="cc", group="g", now=later) == Decimal(3)
     assert ledger.held_workloads({"other"}) == {"ml-train/Job/j": (NOW, 1)}
+
+
+def test_one_commit_holding_twice_in_a_group_counts_both_against_the_limit() -> None:
+    ledger = ReservationLedger()
+    first = Reservation("b", "g", "ns/Pod/a", Decimal(60), Decimal(100), None, 1, NOW)
+    second = first._replace(key="ns/Pod/b")
+    assert ledger.commit([first, second]) == [second]
+    assert ledger.reserved(budget="b", group="g", now=NOW) == Decimal(60)
