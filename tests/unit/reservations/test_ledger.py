@@ -486,5 +486,8 @@ def test_one_commit_holding_twice_in_a_group_counts_both_against_the_limit() -> 
     ledger = ReservationLedger()
     first = Reservation("b", "g", "ns/Pod/a", Decimal(60), Decimal(100), None, 1, NOW)
     second = first._replace(key="ns/Pod/b")
-    assert ledger.commit([first, second]) == [second]
+    assert ledger.commit([first, second]) == [second]  # enforced: nothing held
+    assert ledger.reserved(budget="b", group="g", now=NOW) == Decimal(0)
+    lenient = second._replace(enforced=False)
+    assert ledger.commit([first, lenient]) == [lenient]
     assert ledger.reserved(budget="b", group="g", now=NOW) == Decimal(60)
