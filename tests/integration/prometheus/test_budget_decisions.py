@@ -98,12 +98,18 @@ def decide(
     stale: str = "deny",
     review: str = "009-validate-pod-create-ml-train-train-a100.json",
 ) -> Verdict:
-    return evaluate(
-        request(review),
+    asked = request(review)
+    verdict = evaluate(
+        asked,
         policies=load_policies([budget_policy(tmp_path, cap, stale=stale)]),
         catalog=bundled_catalog(),
         context=Context(namespaces=NAMESPACES, now=now, spend=snapshot, reservations=ledger),
     )
+    if ledger is None or not verdict.holds or asked.dry_run:
+        return verdict
+    # As the app does: what an allowed request reserves is committed, never for a dry run.
+    refused = ledger.commit([hold.reservation for hold in verdict.holds])
+    return verdict.refused(refused) if refused else verdict
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from prometheus_harness import PrometheusServer, SettableClock
 
 from costwarden.catalog.loading import bundled_catalog
 from costwarden.engine.contexts import StaticNamespaces
-from costwarden.engine.ports import BudgetSpend
+from costwarden.engine.ports import BudgetSpend, Reservation
 from costwarden.metrics import SpendMetrics
 from costwarden.policies.loading import load_policies
 from costwarden.reservations.ledger import ReservationLedger
@@ -238,10 +238,11 @@ async def test_a_refresh_releases_the_reservations_of_pods_its_run_rate_now_coun
     earlier, just_now = T - timedelta(minutes=5), T - timedelta(seconds=30)
 
     def hold(budget: str, pod: str, at: datetime) -> None:
-        assert ledger.try_reserve(
-            budget=budget, group="Sales-5045", key=f"ml-train/Pod/{pod}", amount=Decimal(10),
-            limit=Decimal(10**6), now=at,
+        reservation = Reservation(
+            budget, "Sales-5045", f"ml-train/Pod/{pod}", Decimal(10), Decimal(10**6),
+            owner=None, pods=1, at=at,
         )  # fmt: skip
+        assert ledger.commit([reservation]) == []
 
     hold("cc", "train-a100", earlier)  # shown: released
     hold("cc", "pending-0", earlier)  # not shown yet
@@ -317,10 +318,10 @@ async def test_a_refresh_releases_a_workloads_reservation_once_its_new_pods_all_
     earlier = T - timedelta(minutes=6)
 
     def hold(key: str, pods: int, at: datetime) -> None:
-        assert ledger.reserve(
-            budget="cc", group="any", key=key, amount=Decimal(10), limit=Decimal(10**6),
-            now=at, pods=pods,
-        ).fits  # fmt: skip
+        reservation = Reservation(
+            "cc", "any", key, Decimal(10), Decimal(10**6), owner=None, pods=pods, at=at
+        )
+        assert ledger.commit([reservation]) == []
 
     hold("ml-train/StatefulSet/llm", 1, earlier)  # llm-0 shows: released
     hold("ml-train/Deployment/trainer", 2, earlier)  # 1 of its 2 pods shows: kept

@@ -15,6 +15,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_harness import FaultProxy, PrometheusServer, SettableClock
 
+from costwarden.engine.ports import Reservation
 from costwarden.metrics import SpendMetrics
 from costwarden.reservations.ledger import ReservationLedger
 from costwarden.spend import queries
@@ -31,10 +32,11 @@ CC = queries.BudgetQuery(
 
 def hold(ledger: ReservationLedger, pod: str, *, admitted: datetime) -> None:
     """ml-train/`pod` holds $12 of Sales-5045's room in budget `cc` since `admitted`."""
-    assert ledger.try_reserve(
-        budget="cc", group="Sales-5045", key=f"ml-train/Pod/{pod}", amount=Decimal(12),
-        limit=Decimal(100), now=admitted,
+    reservation = Reservation(
+        "cc", "Sales-5045", f"ml-train/Pod/{pod}", Decimal(12), Decimal(100),
+        owner=None, pods=1, at=admitted,
     )  # fmt: skip
+    assert ledger.commit([reservation]) == []
 
 
 def refresher_for(
