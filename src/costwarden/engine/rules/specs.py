@@ -154,5 +154,5 @@ class SpecModel(BaseModel):
         extra="forbid",
         alias_generator=camel,
         arbitrary_types_allowed=True,
-        use_attribute_docstrings=True,
+        use_attribute_docstrings=False,  # read by the JSON Schema alone (`policies.schema`)
     )
