@@ -70,7 +70,7 @@ from costwarden.spend import queries as budget_queries
 from costwarden.spend.prometheus import PrometheusClient
 from costwarden.spend.queries import BudgetQuery
 from costwarden.spend.snapshots import SpendRefresher
-from costwarden.spend.tracking import PodCostTracker, Recall
+from costwarden.spend.watched_pods import PodCostTracker, Recall
 
 log = logging.getLogger(__name__)
 

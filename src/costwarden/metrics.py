@@ -368,7 +368,7 @@ class SpendMetrics:
         self.spend_refresh_failures.inc()
 
     def recalled(self, count: int) -> None:
-        """`count` reservations held again at start-up (`spend.tracking`)."""
+        """`count` reservations held again at start-up (`spend.watched_pods`)."""
         self.reservations_recalled.inc(count)
 
     def released(self, reason: ReleaseReason, count: int) -> None:

@@ -34,7 +34,7 @@ from costwarden.estimating.estimates import Breakdown, Placement, PodEstimate, R
 from costwarden.metrics import SpendMetrics
 from costwarden.spend import queries
 from costwarden.spend.prometheus import PrometheusClient
-from costwarden.spend.tracking import PodCostTracker
+from costwarden.spend.watched_pods import PodCostTracker
 
 
 @pytest.fixture(scope="module")

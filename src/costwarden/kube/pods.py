@@ -1,7 +1,7 @@
 """The pod watch behind the pod cost exporter: lists and watches pods, hands plain dicts on.
 
 Thin on purpose: the thread is `kube.watching`'s reflector, off the event loop; all logic
-lives in the sink (`spend.tracking.PodCostTracker`), tested without a cluster.
+lives in the sink (`spend.watched_pods.PodCostTracker`), tested without a cluster.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ admit exactly 10.
   (`spend.snapshots`), so a running pod is counted once, in the run-rate, not in both
   until the TTL.
 - `release(key, owner=uid)` drops a workload's reservation early: the pod watch calls it
-  when a pod is deleted (`spend.tracking`), only for the reservation that pod made.
+  when a pod is deleted (`spend.watched_pods`), only for the reservation that pod made.
 - In-memory and per replica: a replica that starts holds again, from its pod watch's
   first list, what the pods created within a TTL hold (`engine.evaluating.recall`), so a rolling
   update does not forget the last minutes' admissions. With R replicas each replica only

@@ -108,7 +108,7 @@ async def _all(*steps: Awaitable[T]) -> list[T]:
 
 
 class WorkloadPods(Protocol):
-    """The pods of each workload a controller runs (`spend.tracking.PodCostTracker`)."""
+    """The pods of each workload a controller runs (`spend.watched_pods.PodCostTracker`)."""
 
     def pods_of(self, workload: str, *, created_since: datetime) -> Collection[str]:
         """Names of the pods of `workload` (a reservation key) created since then."""

@@ -26,7 +26,7 @@ from costwarden.reservations.ledger import ReservationLedger
 from costwarden.spend import queries
 from costwarden.spend.prometheus import PrometheusClient
 from costwarden.spend.snapshots import SpendRefresher
-from costwarden.spend.tracking import PodCostTracker, catalog_estimator
+from costwarden.spend.watched_pods import PodCostTracker, catalog_estimator
 
 pytestmark = pytest.mark.prometheus
 

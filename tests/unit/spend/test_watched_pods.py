@@ -22,7 +22,7 @@ from costwarden.estimating.estimates import Breakdown, Placement, PodEstimate, R
 from costwarden.metrics import SpendMetrics
 from costwarden.policies.loading import bundled_policies
 from costwarden.reservations.ledger import ReservationLedger
-from costwarden.spend.tracking import RELIST_GRACE, PodCostTracker, catalog_estimator
+from costwarden.spend.watched_pods import RELIST_GRACE, PodCostTracker, catalog_estimator
 
 NAMESPACES = {
     "ml-train": {"cost-centre": "Sales-5045", "team": "nlp"},
