@@ -19,7 +19,7 @@ import json
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from costwarden import cli, documents, estimating, workloads
@@ -27,6 +27,7 @@ from costwarden.catalog import loading
 from costwarden.catalog.models import Catalog
 from costwarden.cli import _manifests, _tables
 from costwarden.documents import InvalidInput, Problem
+from costwarden.engine import wording
 from costwarden.estimating.estimates import HOURS_PER_MONTH, Breakdown, WorkloadEstimate
 
 _CENT = Decimal("0.01")
@@ -137,24 +138,19 @@ def estimate_manifests(
 # --- rendering ---------------------------------------------------------------------------
 
 
-def money(value: Decimal, places: int) -> Decimal:
-    """`value` rounded half up to `places` decimals, for display only."""
-    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-
-
 def _count(value: Decimal) -> str:
     """Pods and devices: whole numbers as such, fractions (MIG, shared GPUs) to 2 places."""
     if value == value.to_integral_value():
         return f"{value:.0f}"
-    return f"{money(value, 2).normalize():f}"
+    return f"{wording.rounded(value, 2).normalize():f}"
 
 
 def _hourly(value: Decimal) -> str:
-    return f"{money(value, 4):,.4f}"
+    return f"{wording.rounded(value, 4):,.4f}"
 
 
 def _monthly(value: Decimal) -> str:
-    return f"{money(value * HOURS_PER_MONTH, 2):,.2f}"
+    return f"{wording.rounded(value * HOURS_PER_MONTH, 2):,.2f}"
 
 
 _HEADERS = ("NAME", "KIND", "NAMESPACE", "PODS", "GPUS", "GPU MODEL", "CAPACITY", "$/H", "$/MONTH")
@@ -281,8 +277,8 @@ def render_json(report: Report) -> str:
             "total": {
                 "pods": str(report.pods),
                 "acceleratorDevices": _decimal(report.accelerator_devices),
-                "hourly": str(money(report.hourly, 6)),
-                "monthly": str(money(report.monthly, 2)),
+                "hourly": str(wording.rounded(report.hourly, 6)),
+                "monthly": str(wording.rounded(report.monthly, 2)),
             },
         },
         indent=2,
@@ -308,7 +304,7 @@ def _row_json(row: Row) -> dict[str, Any]:
         "provider": placement.provider,
         "region": placement.region,
         "hourly": _breakdown_json(estimate.hourly),
-        "monthly": str(money(estimate.monthly, 2)),
+        "monthly": str(wording.rounded(estimate.monthly, 2)),
         "pod": {
             "requests": {
                 "cpu": _decimal(pod.requests.cpu),
@@ -319,7 +315,7 @@ def _row_json(row: Row) -> dict[str, Any]:
                 ],
             },
             "hourly": _breakdown_json(pod.hourly),
-            "monthly": str(money(pod.monthly, 2)),
+            "monthly": str(wording.rounded(pod.monthly, 2)),
         },
         "assumptions": [*estimate.assumptions, *pod.assumptions],
     }
@@ -327,13 +323,13 @@ def _row_json(row: Row) -> dict[str, Any]:
 
 def _breakdown_json(hourly: Breakdown) -> dict[str, str]:
     return {
-        "cpu": str(money(hourly.cpu, 6)),
-        "memory": str(money(hourly.memory, 6)),
-        "accelerator": str(money(hourly.accelerator, 6)),
-        "total": str(money(hourly.total, 6)),
+        "cpu": str(wording.rounded(hourly.cpu, 6)),
+        "memory": str(wording.rounded(hourly.memory, 6)),
+        "accelerator": str(wording.rounded(hourly.accelerator, 6)),
+        "total": str(wording.rounded(hourly.total, 6)),
     }
 
 
 def _decimal(value: Decimal) -> str:
     """A quantity as plain decimal text (no exponent), up to 6 places."""
-    return f"{money(value, 6).normalize():f}"
+    return f"{wording.rounded(value, 6).normalize():f}"

@@ -11,9 +11,14 @@ from decimal import ROUND_HALF_UP, Decimal
 CENT = Decimal("0.01")
 
 
+def rounded(value: Decimal, places: int = 2) -> Decimal:
+    """`value` rounded half up to `places` decimals: how every figure is shown."""
+    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
 def money(amount: Decimal, currency: str = "USD") -> str:
     """`$1,234.56` (USD) or `EUR 1,234.56`."""
-    text = f"{amount.quantize(CENT, rounding=ROUND_HALF_UP):,}"
+    text = f"{rounded(amount):,}"
     if currency == "USD":
         return f"-${text[1:]}" if text.startswith("-") else f"${text}"
     return f"{currency} {text}"
@@ -29,13 +34,24 @@ def hours(value: Decimal) -> str:
     return f"{value.quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)} h"
 
 
+def duration(span: timedelta) -> str:
+    """`1h30m`, `90d`, `45s`: whole units, largest first (how policies write durations)."""
+    seconds = int(span.total_seconds())
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
 def age(delta: timedelta) -> str:
+    """How old something is, as precisely as a person needs: seconds up to two minutes,
+    whole minutes after (`90s`, `7m`, `2h5m`)."""
     seconds = int(delta.total_seconds())
     if seconds < 120:
         return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m"
-    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+    return duration(timedelta(seconds=seconds - seconds % 60))
 
 
 def day(moment: datetime) -> str:

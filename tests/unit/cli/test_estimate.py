@@ -13,7 +13,7 @@ import yaml
 
 from costwarden import cli, estimating
 from costwarden.catalog import loading
-from costwarden.cli import estimate as estimate_cli
+from costwarden.engine import wording
 
 EXAMPLES = Path(estimating.__file__).resolve().parent.parent / "data" / "examples"
 
@@ -80,8 +80,8 @@ def test_json_prices_every_example_and_totals_them(capsys: pytest.CaptureFixture
         ("ConfigMap", "llama-neuron-config"),
     }
     total = sum((e.hourly.total for e in priced), Decimal(0))
-    assert report["total"]["hourly"] == str(estimate_cli.money(total, 6))
-    assert report["total"]["monthly"] == str(estimate_cli.money(total * 730, 2))
+    assert report["total"]["hourly"] == str(wording.rounded(total, 6))
+    assert report["total"]["monthly"] == str(wording.rounded(total * 730, 2))
     assert all(isinstance(o["hourly"]["total"], str) for o in report["objects"])
 
 
@@ -98,8 +98,8 @@ def test_table_shows_each_object_its_breakdown_assumptions_and_total(
     row = next(line for line in lines if line.startswith("hparam-sweep"))
     assert row.split() == [
         "hparam-sweep", "Job", "ml-dev", "4", "4", "l4", "spot",
-        f"{estimate_cli.money(expected.hourly.total, 4):,.4f}",
-        f"{estimate_cli.money(expected.hourly.total * 730, 2):,.2f}",
+        f"{wording.rounded(expected.hourly.total, 4):,.4f}",
+        f"{wording.rounded(expected.hourly.total * 730, 2):,.2f}",
     ]  # fmt: skip
     assert any(line.strip().startswith("├─ cpu") for line in lines)
     assert any("Job: 4 pods at once" in line for line in lines)
@@ -127,9 +127,9 @@ def test_user_catalog_alone_prices_by_its_own_figures(
     # weight of box.4 = 4 × 0.04 + 16 × 0.005 + 0.60 = 0.84; the pod's own weight is
     # 2 × 0.04 + 8 × 0.005 + 0.60 = 0.72, so it pays 1.00 × 0.72 / 0.84 of the box.
     expected = Decimal("1.00") * Decimal("0.72") / Decimal("0.84")
-    assert row["hourly"]["total"] == str(estimate_cli.money(expected, 6))
+    assert row["hourly"]["total"] == str(wording.rounded(expected, 6))
     assert row["instanceType"] == "box.4"
-    assert row["monthly"] == str(estimate_cli.money(expected * 730, 2))
+    assert row["monthly"] == str(wording.rounded(expected * 730, 2))
 
 
 def test_list_items_are_priced_with_their_path(capsys: pytest.CaptureFixture[str]) -> None:

@@ -26,6 +26,8 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from costwarden.engine import wording
+
 Action = Literal["deny", "warn", "dryrun"]
 Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
 SpotCloud = Literal["karpenter", "eks", "gke", "aks"]
@@ -61,15 +63,8 @@ def _duration(value: Any) -> timedelta:
     return duration
 
 
-def format_duration(duration: timedelta) -> str:
-    """The inverse of `parse_duration`: 90 days -> `90d`, 90 minutes -> `1h30m`."""
-    seconds = int(duration.total_seconds())
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        count, seconds = divmod(seconds, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts) or "0s"
+format_duration = wording.duration
+"""The inverse of `parse_duration`: 90 days -> `90d`, 90 minutes -> `1h30m`."""
 
 
 Duration = Annotated[
