@@ -65,9 +65,9 @@ from costwarden.catalog.models import Catalog
 from costwarden.engine.contexts import Context, StaticNamespaces
 from costwarden.engine.evaluating import evaluate
 from costwarden.engine.findings import NOTHING, Outcome
+from costwarden.engine.kinds import Review
 from costwarden.engine.ports import BudgetSpend, Reservation, SpendSnapshot
 from costwarden.engine.rules import budget
-from costwarden.engine.rules.kinds import Review
 from costwarden.engine.verdicts import Verdict
 from costwarden.policies.loading import BUNDLED_DIR, bundled_policies, load_policies
 from costwarden.policies.sets import PolicySet

@@ -38,9 +38,9 @@ from costwarden.catalog.models import Catalog
 from costwarden.engine import lines, patching, waivers, wording
 from costwarden.engine.contexts import Context
 from costwarden.engine.findings import Change, Finding, Outcome, Target
+from costwarden.engine.kinds import Review
 from costwarden.engine.ports import Reservation
 from costwarden.engine.rules import budget
-from costwarden.engine.rules.kinds import Review
 from costwarden.engine.verdicts import (
     Action,
     Exempted,

@@ -41,7 +41,6 @@ MODEL_LABELS = (
 )
 
 
-
 class Term:
     """What a node must be to match one node-selector term (None: anything).
 

@@ -32,8 +32,8 @@ from pydantic import Discriminator, Field, Tag, create_model, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from costwarden.engine import rules
-from costwarden.engine.rules.kinds import RuleKind
-from costwarden.engine.rules.specs import (
+from costwarden.engine.kinds import RuleKind
+from costwarden.engine.specs import (
     Action,
     Count,
     Duration,
@@ -53,7 +53,7 @@ __all__ = [
     "Count", "Duration", "Expiry", "Money", "Regex", "SpotCloud", "format_duration",
     "parse_duration", "parse_expiry",
 ]  # fmt: skip
-"""Field types of the policy language, re-exported: they live in `engine.rules.specs`."""
+"""Field types of the policy language, re-exported: they live in `engine.specs`."""
 
 API_VERSION = "costwarden.io/v1alpha1"
 # --- selection -------------------------------------------------------------------------

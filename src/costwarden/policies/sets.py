@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from costwarden.engine.rules.kinds import Head, RuleKind
+from costwarden.engine.kinds import Head, RuleKind
 from costwarden.policies import matching, models
 
 

@@ -31,7 +31,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, Field, ValidationError
 
 from costwarden.documents import Document, InvalidInput, Problem, problems_from_validation
-from costwarden.engine.rules.specs import Money, SpecModel
+from costwarden.engine.specs import Money, SpecModel
 from costwarden.policies.models import Metadata
 
 SUITE_FILE_NAMES = ("tests.yaml", "tests.yml")

@@ -1,12 +1,13 @@
 """The rule kinds, one module each, and the registry that collects them.
 
 Adding a kind: write its module (spec model, compile step, `check`, declarations — see
-`kinds.RuleKind`) and add it to `KINDS` below. The policy model's `Rule` union, the JSON
+`engine.kinds.RuleKind`) and add it to `KINDS` below. The policy model's `Rule` union, the JSON
 Schema and the orchestrator all follow from this tuple.
 """
 
 from __future__ import annotations
 
+from costwarden.engine.kinds import RuleKind
 from costwarden.engine.rules import (
     budget,
     gpu_limits,
@@ -15,7 +16,6 @@ from costwarden.engine.rules import (
     size_envelope,
     spot,
 )
-from costwarden.engine.rules.kinds import RuleKind
 
 KINDS: tuple[RuleKind, ...] = (  # type: ignore[type-arg]
     required_labels.KIND,

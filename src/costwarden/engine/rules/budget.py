@@ -44,9 +44,9 @@ from costwarden import periods, workloads
 from costwarden.engine import wording
 from costwarden.engine.contexts import Context, StaleBehaviour
 from costwarden.engine.findings import NOTHING, Finding, Outcome, Target
+from costwarden.engine.kinds import Head, Review, RuleKind
 from costwarden.engine.ports import BudgetSpend, Reservation, SpendSnapshot
-from costwarden.engine.rules.kinds import Head, Review, RuleKind
-from costwarden.engine.rules.specs import (
+from costwarden.engine.specs import (
     Action,
     Duration,
     Money,

@@ -7,8 +7,8 @@ from pydantic import model_validator
 
 from costwarden.engine import wording
 from costwarden.engine.findings import NOTHING, Finding, Outcome
-from costwarden.engine.rules.kinds import Review, RuleKind
-from costwarden.engine.rules.specs import Count, SpecModel
+from costwarden.engine.kinds import Review, RuleKind
+from costwarden.engine.specs import Count, SpecModel
 
 
 class GpuLimits(SpecModel):

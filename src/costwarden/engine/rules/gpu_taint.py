@@ -9,8 +9,8 @@ from typing import Any, Literal
 
 from costwarden import workloads
 from costwarden.engine.findings import NOTHING, Finding, Outcome
-from costwarden.engine.rules.kinds import Review, RuleKind
-from costwarden.engine.rules.specs import SpecModel
+from costwarden.engine.kinds import Review, RuleKind
+from costwarden.engine.specs import SpecModel
 
 
 class GpuTaint(SpecModel):

@@ -20,8 +20,8 @@ from pydantic import Field, model_validator
 
 from costwarden.engine import patching
 from costwarden.engine.findings import NOTHING, Finding, Outcome, Target
-from costwarden.engine.rules.kinds import Review, RuleKind
-from costwarden.engine.rules.specs import Regex, SpecModel
+from costwarden.engine.kinds import Review, RuleKind
+from costwarden.engine.specs import Regex, SpecModel
 from costwarden.engine.verdicts import PatchOperation
 
 

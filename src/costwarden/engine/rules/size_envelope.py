@@ -11,8 +11,8 @@ from pydantic import model_validator
 
 from costwarden.engine import wording
 from costwarden.engine.findings import NOTHING, Finding, Outcome
-from costwarden.engine.rules.kinds import Head, Review, RuleKind
-from costwarden.engine.rules.specs import Count, Money, SpecModel
+from costwarden.engine.kinds import Head, Review, RuleKind
+from costwarden.engine.specs import Count, Money, SpecModel
 
 
 class SizeEnvelope(SpecModel):

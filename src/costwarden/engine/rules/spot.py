@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from costwarden.engine import patching
 from costwarden.engine.findings import NOTHING, Finding, Outcome
-from costwarden.engine.rules.kinds import Review, RuleKind
-from costwarden.engine.rules.specs import SpecModel, SpotCloud
+from costwarden.engine.kinds import Review, RuleKind
+from costwarden.engine.specs import SpecModel, SpotCloud
 from costwarden.engine.verdicts import PatchOperation
 from costwarden.estimating import capacity
 

@@ -1,6 +1,6 @@
 """What every rule kind's spec is made of: the model base and the field types of the policy
 language (durations, expiries, regular expressions, money), shared by the rule kinds
-(`engine.rules.*`) and the policy documents (`policies.models`).
+(`engine.rules`) and the policy documents (`policies.models`).
 
 Every model is frozen and forbids unknown keys, so a typo is an error naming file, document,
 path and line. Money is `Decimal`. Regular expressions are compiled here, once, at load —

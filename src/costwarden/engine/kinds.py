@@ -20,7 +20,7 @@ from typing import Any, Generic, Literal, NamedTuple, TypeVar
 from costwarden.catalog.models import Catalog
 from costwarden.engine.contexts import Context
 from costwarden.engine.findings import Change, Outcome, Target
-from costwarden.engine.rules.specs import Action, SpecModel
+from costwarden.engine.specs import Action, SpecModel
 
 Update = Literal["spec", "scale", "any"]
 """Which UPDATEs a rule looks at: one that brings a new pod spec (`spec`), one that runs more
