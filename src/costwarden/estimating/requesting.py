@@ -89,36 +89,23 @@ def _resource_lists(resources: Any, where: tuple[PathPart, ...]) -> Resources:
     return result
 
 
-_parsed: dict[str, Decimal] = {}
-"""Quantity text -> value: a plain dict in front of `quantities.parse` (hot path). Safe to
-share: strings and Decimals are immutable, and only valid (non-negative) values are kept."""
-_PARSED_MAX = 4096
-
-
 def _quantities(values: Any, where: tuple[PathPart, ...], key: str) -> Resources:
     """The quantities `values` (found at `where` + `key`: the path in errors), parsed."""
     if not isinstance(values, JSON_OBJECT):
         raise InvalidObject("expected a mapping of resource names to quantities", (*where, key))
-    result = {}
-    for name, value in values.items():
-        parsed = _parsed.get(value) if type(value) is str else None
-        if parsed is None:
-            parsed = _parse(value, (*where, key, name))
-        result[name] = parsed
-    return result
+    return {name: _parse(value, where, key, name) for name, value in values.items()}
 
 
-def _parse(value: Any, where: tuple[PathPart, ...]) -> Decimal:
+def _parse(value: Any, where: tuple[PathPart, ...], key: str, name: str) -> Decimal:
+    """A quantity (`quantities.parse` memoises the text of those it parsed)."""
     try:
         parsed = quantities.parse(value)
     except quantities.QuantityError as exc:
-        raise InvalidObject(str(exc), where) from None
+        raise InvalidObject(str(exc), (*where, key, name)) from None
     if parsed < 0:  # as the API server validates requests, limits and overhead
-        raise InvalidObject(f"must be greater than or equal to 0, got {value!r}", where)
-    if type(value) is str:
-        if len(_parsed) >= _PARSED_MAX:  # bounded: quantity text comes from users
-            _parsed.clear()
-        _parsed[value] = parsed
+        raise InvalidObject(
+            f"must be greater than or equal to 0, got {value!r}", (*where, key, name)
+        )
     return parsed
 
 
