@@ -27,6 +27,8 @@ from typing import Generic, Literal, TypeVar
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+from costwarden import workloads
+
 COST_DIMENSIONS = ("namespace", "cost_centre", "team", "gpu_model", "capacity_type")
 """The unified dimensional model of every cost metric."""
 
@@ -38,19 +40,8 @@ LATENCY_BUCKETS_SECONDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
 BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
 """Reviews answered together: at most one per request the server has in progress."""
 
-KNOWN_KINDS = frozenset(
-    {
-        "Pod",
-        "Deployment",
-        "StatefulSet",
-        "ReplicaSet",
-        "DaemonSet",
-        "Job",
-        "CronJob",
-        "Scale",
-        "Namespace",
-    }
-)
+KNOWN_KINDS = workloads.WORKLOAD_KINDS | {"Scale", "Namespace"}
+"""The kinds reviews are counted by; any other is counted as `other` (a bounded label)."""
 
 
 def render(registry: CollectorRegistry) -> tuple[bytes, str]:
