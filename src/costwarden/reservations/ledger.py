@@ -48,6 +48,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import MAX_PREC, ROUND_CEILING, Context, Decimal
 from heapq import heappop, heappush
+from typing import NamedTuple
 
 from costwarden.engine.ports import Reservation, Reserving
 from costwarden.reservations import keys
@@ -126,6 +127,11 @@ class _Group:
 
     def drop(self, key: str) -> None:
         self.total -= self.entries.pop(key)[0]
+
+
+class Size(NamedTuple):
+    reservations: int
+    expiries: int
 
 
 class ReservationLedger:
@@ -301,6 +307,16 @@ class ReservationLedger:
                     held.drop(key)
                 dropped += len(gone)
         return dropped
+
+    def size(self) -> Size:
+        """What the ledger holds in memory: reservations, and the expiry times queued for
+        them (about one per key written within a TTL, however often keys are rewritten)."""
+        with self._lock:
+            groups = self._groups.values()
+            return Size(
+                reservations=sum(len(held.entries) for held in groups),
+                expiries=sum(len(held.expiries) for held in groups),
+            )
 
     def release(self, key: str, *, owner: str | None = None) -> int:
         """Drop every reservation `key` holds; with `owner`, only those that object made
