@@ -33,6 +33,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
+import prometheus_client
 import uvicorn
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
@@ -551,6 +552,9 @@ def serve(settings: Settings) -> None:
     Raises `documents.InvalidInput`, `tls.CertificateError` or `StartupError` when it
     cannot start.
     """
+    # Each counter's `_created` series would double the cost counters' series (one per
+    # label set, up to --cost-metric-max-series) and nothing reads them.
+    prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
     namespaces: NamespaceSource | None = None
     workloads: WorkloadLookup | None = None
     stop = threading.Event()
