@@ -28,9 +28,10 @@ from webhook_support import (
 )
 
 from costwarden import reviews, workloads
-from costwarden.engine.verdicts import PatchOperation, Verdict, Violation
+from costwarden.engine.verdicts import MergePatch, PatchOperation, Verdict, Violation
 
 FIXTURES = fixture_paths()
+SPOT = {"spec": {"nodeSelector": {"karpenter.sh/capacity-type": "spot"}}}
 SPOT_PATCHES = (
     PatchOperation("add", "/spec/nodeSelector", {"karpenter.sh/capacity-type": "spot"}),
 )
@@ -80,17 +81,13 @@ async def test_every_captured_review_gets_a_well_formed_answer_echoing_its_uid(
 async def test_mutate_patches_apply_with_a_real_rfc6902_library_and_a_second_pass_adds_nothing(
     tmp_path: Path, path: Path
 ) -> None:
-    def spot_for_dev(request: reviews.AdmissionRequest) -> Verdict:
+    def spot_for_dev(request: reviews.AdmissionRequest) -> MergePatch:
         obj = request.object or {}
         wants_spot = request.namespace == "ml-dev" and "nodeSelector" not in obj.get("spec", {})
-        return Verdict(
-            allowed=True,
-            patches=SPOT_PATCHES if wants_spot else (),
-            estimate=estimate_for(obj),
-        )
+        return SPOT if wants_spot else {}
 
     review = load_fixture(path)
-    app = build_app(tmp_path, ScriptedEvaluator(spot_for_dev))
+    app = build_app(tmp_path, ScriptedEvaluator(allow_with_estimate, repairs=spot_for_dev))
     async with client(app) as http:
         first = (await http.post("/mutate", json=review)).json()
         patch = decoded_patch(first)

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 from costwarden import metrics
 from costwarden.api import namespace_files, patches, responding
 from costwarden.documents import InvalidInput
+from costwarden.engine import patching
 from costwarden.engine.verdicts import PatchOperation
 
 label_keys = st.text(alphabet="ab~/.-_", min_size=1, max_size=8)
@@ -45,14 +46,15 @@ def test_metadata_patches_apply_with_jsonpatch_and_are_idempotent(
     obj: dict[str, Any] = {"kind": "Pod"}
     if metadata:
         obj["metadata"] = {"name": "p"} if existing is None else {"labels": existing}
-    operations = patches.set_metadata_values(obj, field="labels", values=wanted)
+    desired = {"metadata": {"labels": wanted}} if wanted else {}
+    operations = patching.json_patch(obj, desired)
     document = json.loads(base64.b64decode(patches.encode(operations)))
     result = jsonpatch.apply_patch(obj, document)
     assert result == patches.apply(obj, operations)
     if wanted:
         before = (existing or {}) if metadata else {}
         assert result["metadata"]["labels"] == {**before, **wanted}
-    assert patches.set_metadata_values(result, field="labels", values=wanted) == []
+    assert patching.json_patch(result, desired) == ()
 
 
 def test_apply_refuses_what_the_api_server_would_refuse() -> None:

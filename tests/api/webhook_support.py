@@ -19,9 +19,10 @@ from tests.conftest import ADMISSION_FIXTURES
 
 from costwarden import app as application
 from costwarden import metrics, reviews
-from costwarden.api import namespace_files, patches
+from costwarden.api import namespace_files
 from costwarden.api.reloading import Reloadable
-from costwarden.engine.verdicts import Repair, Verdict
+from costwarden.engine import patching
+from costwarden.engine.verdicts import MergePatch, Repair, Verdict
 from costwarden.estimating.estimates import (
     Breakdown,
     Placement,
@@ -132,10 +133,12 @@ def estimate_for(
 class ScriptedEvaluator:
     """Stands in for the policy engine where a test fixes the verdict it wants rendered.
 
-    `decide(request)` returns the Verdict; every call is recorded with its `side_effects`.
+    `decide(request)` returns the Verdict, `repairs(request)` the merge patch /mutate's
+    repair gives; every call is recorded with its `side_effects`.
     """
 
     decide: Callable[[reviews.AdmissionRequest], Verdict]
+    repairs: Callable[[reviews.AdmissionRequest], MergePatch] = lambda request: {}
     calls: list[tuple[reviews.AdmissionRequest, bool]] = field(default_factory=list)
 
     def __call__(self, request: reviews.AdmissionRequest, *, side_effects: bool) -> Verdict:
@@ -143,14 +146,14 @@ class ScriptedEvaluator:
         return self.decide(request)
 
     def repair(self, request: reviews.AdmissionRequest) -> Repair:
-        """/mutate's question, answered from the same verdict: its patches, and the estimate
-        the verdict gives the patched object (recorded as a call without side effects)."""
+        """/mutate's question: the scripted repairs, and the estimate the verdict gives the
+        repaired object (recorded as a call without side effects)."""
         self.calls.append((request, False))
-        verdict = self.decide(request)
-        if not verdict.patches or request.object is None:
-            return Repair(patches=verdict.patches, estimate=verdict.estimate)
-        repaired = request._replace(object=patches.apply(request.object, verdict.patches))
-        return Repair(patches=verdict.patches, estimate=self.decide(repaired).estimate)
+        patch = self.repairs(request)
+        if not patch or request.object is None:
+            return Repair(patch=patch, estimate=self.decide(request).estimate)
+        repaired = request._replace(object=patching.merge_patch(request.object, patch))
+        return Repair(patch=patch, estimate=self.decide(repaired).estimate)
 
 
 def allow_with_estimate(request: reviews.AdmissionRequest) -> Verdict:

@@ -7,15 +7,17 @@ validating webhooks on the *mutated* object, so deciding there sees the repaired
 asks the engine only `repair` (the rules that patch, and the repaired object's estimate),
 never a whole verdict.
 
-What /mutate patches, in order (each step computed on the result of the previous one, so
-the array applies cleanly and a second pass over the result adds nothing):
+What /mutate changes, as one merge patch of desired changes turned into JSONPatch once,
+against the object sent (`engine.patching`: a value already there is left alone, so a
+second pass over the result adds nothing):
 
 1. the engine's repairs (Spot placement for dev pods, labels a rule inherits from the
    namespace);
-2. cost labels missing on the object, copied from its namespace;
+2. cost labels missing on the object (and not given by a repair), copied from its
+   namespace;
 3. estimate annotations: `costwarden.io/hourly-cost`, `gpu-model`, `capacity-type`,
-   `catalog-version`, from the estimate of the object *after* step 1 (a pod moved to Spot
-   is annotated with its Spot price).
+   `catalog-version`, from the estimate of the object *after* the repairs (a pod moved to
+   Spot is annotated with its Spot price).
 
 Label propagation and annotations live here, not in the engine: they depend on no policy,
 only on the estimate and the namespace, and they only make sense on the mutating path.
@@ -31,8 +33,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 
 from costwarden import reviews, workloads
-from costwarden.api import patches, reading, responding
+from costwarden.api import reading, responding
 from costwarden.documents import format_path
+from costwarden.engine import patching
 from costwarden.engine.ports import NamespaceLabels
 from costwarden.engine.verdicts import Repair, Verdict
 from costwarden.estimating.estimates import WorkloadEstimate
@@ -167,35 +170,30 @@ class Admission:
     def _mutate(self, request: reviews.AdmissionRequest) -> tuple[str, responding.Response]:
         assert request.object is not None  # checked by `answer`
         repair = self._repair(request)
-        operations = list(repair.patches)
+        desired = repair.patch
         if repair.estimate is not None and request.sub_resource is None:
-            # Labels and annotations are computed on the object as repaired so far, so the
-            # array applies in order and a second pass over the result adds nothing.
-            obj = patches.apply(request.object, operations) if operations else request.object
-            labels = self._propagated_labels(request, obj)
-            step = patches.set_metadata_values(obj, field="labels", values=labels)
-            if step:  # annotations are computed on the labelled object (metadata may be new)
-                obj = patches.apply(obj, step)
-                operations.extend(step)
-            annotations = _annotations(repair.estimate)
-            operations.extend(
-                patches.set_metadata_values(obj, field="annotations", values=annotations)
-            )
+            metadata: dict[str, Any] = {"annotations": _annotations(repair.estimate)}
+            labels = self._propagated_labels(request, repaired=desired)
+            if labels:
+                metadata = {"labels": labels, **metadata}
+            desired = patching.combine((desired, {"metadata": metadata}))
+        operations = patching.json_patch(request.object, desired)
         return ("patched" if operations else "allowed"), responding.mutation(
             request.uid, operations
         )
 
     def _propagated_labels(
-        self, request: reviews.AdmissionRequest, obj: Mapping[str, Any]
+        self, request: reviews.AdmissionRequest, *, repaired: Mapping[str, Any]
     ) -> dict[str, str]:
+        """The cost labels the namespace has and neither the object nor its repairs give."""
         if not self._labels.propagate:
             return {}
         namespace_labels = self._namespace_labels(request)
-        present = _labels(obj)
+        present, given = _labels(request.object or {}), _labels(repaired)
         return {
             key: namespace_labels[key]
             for key in (self._labels.cost_centre, self._labels.team)
-            if key in namespace_labels and key not in present
+            if key in namespace_labels and key not in present and key not in given
         }
 
     def _namespace_labels(self, request: reviews.AdmissionRequest) -> Mapping[str, str]:

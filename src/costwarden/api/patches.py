@@ -1,27 +1,23 @@
-"""RFC 6902 JSON Patch, as far as the mutating webhook needs it.
+"""RFC 6902 JSON Patch on the wire: what the mutating webhook sends, and an applier.
 
 The API server applies the patch we return (base64 of the JSON array, `patchType:
-JSONPatch`). Paths are RFC 6901 pointers, so a label key such as `costwarden.io/team`
-is escaped `~` -> `~0` then `/` -> `~1` (in that order, or `~1` written by the first
-step would be re-read). An `add` to a member of a missing object fails the whole patch,
-so a missing `metadata.labels` or `metadata.annotations` is created with its first value.
+JSONPatch`); `engine.patching` computes it, once, from the desired changes.
 
-`apply` (in `engine.patching`, re-exported) shows the object as the API server will see it
-after our patch.
+`apply` applies a JSONPatch the way the API server does (`add`, `replace`, `remove`,
+`test` on plain JSON data). The webhook never needs it: `serve --demo` does, to send
+/validate the object /mutate's answer makes, as the API server would.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
+import copy
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
 
-# One RFC 6901 escape and one patch applier, shared with the engine: re-exported.
-from costwarden import workloads
-from costwarden.engine.patching import PatchError as PatchError
-from costwarden.engine.patching import apply as apply
+# One RFC 6901 escape, shared with the engine: re-exported.
 from costwarden.engine.patching import escape as escape
 from costwarden.engine.patching import unescape as unescape
 from costwarden.engine.verdicts import PatchOperation
@@ -39,26 +35,59 @@ def _as_json(op: PatchOperation) -> dict[str, Any]:
     return {"op": op.op, "path": op.path, "value": op.value}
 
 
-def set_metadata_values(
-    obj: Mapping[str, Any], *, field: str, values: Mapping[str, str]
-) -> list[PatchOperation]:
-    """Operations making `/metadata/<field>` hold `values`; none where it already does.
+class PatchError(ValueError):
+    """A patch that does not apply to the object (a bug in whoever built it)."""
 
-    `field` is `labels` or `annotations`. Idempotent by construction: run on the patched
-    object it returns nothing.
-    """
-    if not values:
-        return []
-    metadata = obj.get("metadata")
-    if not isinstance(metadata, workloads.JSON_OBJECT):
-        return [PatchOperation("add", "/metadata", {field: dict(values)})]
-    current = metadata.get(field)
-    if not isinstance(current, workloads.JSON_OBJECT):
-        return [PatchOperation("add", f"/metadata/{field}", dict(values))]
-    operations = []
-    for key, value in values.items():
-        if current.get(key) == value:
-            continue
-        path = f"/metadata/{field}/{escape(key)}"
-        operations.append(PatchOperation("replace" if key in current else "add", path, value))
-    return operations
+
+def apply(obj: Mapping[str, Any], operations: Iterable[PatchOperation]) -> dict[str, Any]:
+    """The object after the operations, as the API server would compute it (`obj` is left
+    as it is)."""
+    result: dict[str, Any] = copy.deepcopy(dict(obj))
+    for op in operations:
+        if not op.path.startswith("/"):
+            raise PatchError(f"{op.op} {op.path!r}: a pointer starts with '/'")
+        parent_path, _, last = op.path.rpartition("/")
+        _apply_in(_located(result, parent_path), unescape(last), op)
+    return result
+
+
+def _located(document: dict[str, Any], pointer: str) -> Any:
+    node: Any = document
+    for token in pointer[1:].split("/") if pointer else ():
+        key = unescape(token)
+        if isinstance(node, dict) and key in node:
+            node = node[key]
+        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            node = node[int(key)]
+        else:
+            raise PatchError(f"{pointer!r}: no such location")
+    return node
+
+
+def _apply_in(parent: Any, token: str, op: PatchOperation) -> None:
+    """`op` on the member or item `token` of `parent`."""
+    key: Any = token
+    if isinstance(parent, list):
+        adding = op.op == "add"
+        if token == "-" and adding:
+            key = len(parent)
+        elif token.isdigit() and int(token) < len(parent) + adding:
+            key = int(token)
+        else:
+            raise PatchError(f"{op.op} {op.path!r}: index out of range")
+        if adding:
+            parent.insert(key, copy.deepcopy(op.value))
+            return
+    elif not isinstance(parent, dict):
+        raise PatchError(f"{op.op} {op.path!r}: parent is not an object or array")
+    elif op.op == "add":
+        parent[key] = copy.deepcopy(op.value)
+        return
+    elif key not in parent:
+        raise PatchError(f"{op.op} {op.path!r}: no such member")
+    if op.op == "replace":
+        parent[key] = copy.deepcopy(op.value)
+    elif op.op == "remove":
+        del parent[key]
+    elif parent[key] != op.value:
+        raise PatchError(f"test {op.path!r}: value differs")

@@ -45,6 +45,7 @@ from costwarden.engine.verdicts import (
     Action,
     Exempted,
     Hold,
+    MergePatch,
     PatchOperation,
     Repair,
     Verdict,
@@ -98,11 +99,12 @@ def repair(
 ) -> Repair:
     """The repairs the policies make to the request's object, and its estimate once repaired.
 
-    The same patches `evaluate` returns when it allows, from the rules that repair alone
-    (labels inherited from the namespace on CREATE, Spot placement for a new pod spec),
-    unless an exception waives them. A Scale changes no pod spec: nothing to repair or
-    annotate, and no workload lookup. Raises `workloads.InvalidObject` for an object whose
-    pod template is malformed.
+    The changes whose JSONPatch `evaluate` returns when it allows, from the rules that
+    repair alone (labels inherited from the namespace on CREATE, Spot placement for a new
+    pod spec), unless an exception waives them, as one merge patch of the object: /mutate
+    adds its own changes before it turns them into JSONPatch. A Scale changes no pod spec:
+    nothing to repair or annotate, and no workload lookup. Raises `workloads.InvalidObject`
+    for an object whose pod template is malformed.
     """
     if request.operation not in ("CREATE", "UPDATE") or request.object is None:
         return UNREPAIRED
@@ -116,7 +118,7 @@ def repair(
     creating = request.operation == "CREATE" or request.old_object is None
     subject = _subject(target, operation=request.operation)
     change: Change | None = _CREATED if creating else None  # worked out only if needed
-    patches: list[PatchOperation] = []
+    repairs: list[MergePatch] = []
     for rule in policies.repairing_rules.applying(subject):
         kind = rule.kind
         if not creating:
@@ -128,18 +130,21 @@ def repair(
                 continue
         review = Review(target, None, change or _CREATED, context, catalog)
         outcome = kind.check(rule.compiled, review)
-        if outcome.patches and (
+        if outcome.patch and (
             not outcome.repairs_breach
             or waivers.waiver(rule, target, subject=subject, policies=policies) is None
         ):
-            patches.extend(outcome.patches)
-    if not patches:
+            repairs.append(outcome.patch)
+    if not repairs:
         return Repair(estimate=target.estimate)
-    merged = merge_patches(patches)
+    patch = patching.at(target.template.pointer, patching.combine(repairs))
     repaired = _target(
-        patching.apply(request.object, merged), request=request, catalog=catalog, context=context
+        patching.merge_patch(request.object, patch),
+        request=request,
+        catalog=catalog,
+        context=context,
     )
-    return Repair(patches=merged, estimate=repaired.estimate if repaired else None)
+    return Repair(patch=patch, estimate=repaired.estimate if repaired else None)
 
 
 def recall(
@@ -378,7 +383,7 @@ def _judge(
         violations=tuple(tally.violations),
         exempted=tuple(tally.exempted),
         notices=(lines.estimate_line(new.estimate), *tally.notices),
-        patches=merge_patches(tally.patches) if allowed and tally.patches else (),
+        patches=_json_patch(new, tally.patches) if allowed and tally.patches else (),
         estimate=new.estimate,
         holds=tuple(tally.holds) if allowed else (),
     )
@@ -410,7 +415,7 @@ class _Tally:
         self.denied = False
         """A violation denies: the request is not allowed."""
         self.exempted: list[Exempted] = []
-        self.patches: list[PatchOperation] = []
+        self.patches: list[MergePatch] = []
         self.notices: list[str] = []
         self.holds: list[Hold] = []
 
@@ -434,8 +439,8 @@ class _Tally:
             return
         for finding in findings:
             self.add(rule, finding)
-        if rule.rule.action != "dryrun":
-            self.patches.extend(outcome.patches)
+        if outcome.patch and rule.rule.action != "dryrun":
+            self.patches.append(outcome.patch)
         if outcome.notices:
             self.notices.extend(f"[{rule.name}] {notice}" for notice in outcome.notices)
 
@@ -478,25 +483,8 @@ def _violation(rule: sets.CompiledRule, finding: Finding, target: Target) -> Vio
     )
 
 
-def merge_patches(patches: list[PatchOperation]) -> tuple[PatchOperation, ...]:
-    """Merge `add` operations that create the same map (two rules adding nodeSelector, say),
-    which would otherwise overwrite each other."""
-    merged: list[PatchOperation] = []
-    for patch in patches:
-        twin = next(
-            (
-                i
-                for i, seen in enumerate(merged)
-                if seen.op == "add"
-                and patch.op == "add"
-                and seen.path == patch.path
-                and isinstance(seen.value, dict)
-                and isinstance(patch.value, dict)
-            ),
-            None,
-        )
-        if twin is None:
-            merged.append(patch)
-        else:
-            merged[twin] = PatchOperation("add", patch.path, {**merged[twin].value, **patch.value})
-    return tuple(merged)
+def _json_patch(target: Target, patches: list[MergePatch]) -> tuple[PatchOperation, ...]:
+    """The rules' patches of the pod template as one JSONPatch of the object."""
+    return patching.json_patch(
+        target.object, patching.at(target.template.pointer, patching.combine(patches))
+    )

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from costwarden.engine.ports import Reservation
-from costwarden.engine.verdicts import Action, PatchOperation
+from costwarden.engine.verdicts import NO_CHANGES, Action, MergePatch
 from costwarden.estimating.estimates import WorkloadEstimate
 from costwarden.workloads import PodTemplate
 
@@ -34,15 +34,17 @@ class Outcome(NamedTuple):
     """What one rule says about one request."""
 
     findings: tuple[Finding, ...] = ()
-    patches: tuple[PatchOperation, ...] = ()
+    patch: MergePatch = NO_CHANGES
+    """What the rule would change, as a merge patch of the pod template (`{"spec": ...}`):
+    the engine places it where the object's template is (`engine.patching`)."""
     notices: tuple[str, ...] = ()
     reservation: Reservation | None = None
     """What admitting holds in a budget (the caller commits it if the request is allowed)."""
     refusal: Callable[[], Finding] | None = None
     """The finding should the ledger refuse `reservation` (formatted only then)."""
     repairs_breach: bool = False
-    """The patches repair a breach of the rule (a dev pod moved to Spot): an exception that
-    waives the rule waives them too. False: they only complete the object (a label
+    """The patch repairs a breach of the rule (a dev pod moved to Spot): an exception that
+    waives the rule waives it too. False: it only completes the object (a label
     inherited from the namespace)."""
 
 

@@ -1,23 +1,28 @@
-"""Building RFC 6902 JSONPatch operations against the request object.
+"""Desired changes as one RFC 7386 merge patch, sent as RFC 6902 JSONPatch.
 
-Paths are RFC 6901 pointers: `~` is written `~0` and `/` is written `~1` inside a key
-(`/metadata/labels/cost-centre`, `/spec/nodeSelector/karpenter.sh~1capacity-type`). A
-patch for a workload's pods is prefixed with the pod template's pointer
-(`/spec/template`, `/spec/jobTemplate/spec/template`) so the same rule repairs a Pod and a
-Deployment alike. Adding a key to a map that may not exist first adds the map.
+What the rules (Spot placement, inherited labels) and /mutate (cost labels, estimate
+annotations) want of an object is a merge patch: a map of the fields to set, `None` for a
+field to remove, a nested map merged into the object's map. `at` places a rule's patch,
+written for the pod template, where the template is (`/spec/template` in a Deployment);
+`combine` merges several into one (the later wins a key both set); `merge_patch` is the
+object after it, as RFC 7386 defines (what the engine prices); `json_patch` turns it into
+the JSONPatch operations the AdmissionResponse carries — once, against the original
+object, as kopf does (`_cogs/structs/patches.py`): `None` removes a member that is
+present, a map into an existing map recurses, anything else adds the member or replaces
+one that differs. A value already there is left alone, so a second pass adds nothing.
+Keys are escaped per RFC 6901 (`~` -> `~0`, `/` -> `~1`).
 
-`apply` implements `add`, `replace`, `remove` and `test` on plain JSON data, enough to see
-the object as the API server will after a patch (the repaired pod is what gets estimated
-and annotated). It never mutates its input.
+Limits (those of RFC 7386): a field cannot be set to `null`, and a list is replaced
+whole, never edited by index — a patch that adds a toleration holds the existing ones
+too. No `test` operations: the patch answers the request that carries the object.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from costwarden.engine.verdicts import PatchOperation
+from costwarden.engine.verdicts import NO_CHANGES, MergePatch, PatchOperation
 
 
 def escape(key: str) -> str:
@@ -26,96 +31,67 @@ def escape(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")
 
 
-class PatchError(ValueError):
-    """A patch that does not apply to the object (a bug in whoever built it)."""
-
-
 def unescape(token: str) -> str:
     """The inverse of `escape` (`~1` -> `/` first, then `~0` -> `~`)."""
     return token.replace("~1", "/").replace("~0", "~")
 
 
-def set_keys(
-    container: Mapping[str, Any] | None, pointer: str, values: Mapping[str, str]
-) -> list[PatchOperation]:
-    """Operations setting `values` into the map at `pointer` (creating the map if absent)."""
-    if not values:
-        return []
-    if container is None:
-        return [PatchOperation("add", pointer, dict(values))]
-    return [
-        PatchOperation("replace" if key in container else "add", f"{pointer}/{escape(key)}", value)
-        for key, value in values.items()
-    ]
+def at(pointer: str, patch: MergePatch) -> MergePatch:
+    """`patch` moved to the RFC 6901 `pointer` ("" leaves it where it is)."""
+    if not patch:
+        return NO_CHANGES
+    for token in reversed(pointer.split("/")[1:]):
+        patch = {unescape(token): patch}
+    return patch
 
 
-def apply(obj: Mapping[str, Any], operations: Iterable[PatchOperation]) -> dict[str, Any]:
-    """The object after the operations, as the API server would compute it.
+def combine(patches: Iterable[MergePatch]) -> MergePatch:
+    """One merge patch doing what `patches` do one after the other."""
+    combined: dict[str, Any] = {}
+    for patch in patches:
+        for key, value in patch.items():
+            current = combined.get(key)
+            if isinstance(value, Mapping) and isinstance(current, Mapping):
+                value = combine((current, value))
+            combined[key] = value
+    return combined
 
-    Copy-on-write: only the containers on each operation's path are copied, everything
-    else is shared with `obj` (a pod's managedFields alone can be kilobytes; a deep copy
-    per review would cost more than evaluating it).
+
+def merge_patch(obj: Any, patch: Any) -> Any:
+    """The object after `patch` (RFC 7386 `MergePatch(Target, Patch)`).
+
+    Copy-on-write: only the maps on the patch's paths are copied, everything else is
+    shared with `obj` (a pod's managedFields alone can be kilobytes).
     """
-    result: dict[str, Any] = dict(obj)
-    for op in operations:
-        if not op.path.startswith("/"):
-            raise PatchError(f"{op.op} {op.path!r}: a pointer starts with '/'")
-        parent_path, _, last = op.path.rpartition("/")
-        parent = _writable(result, parent_path)
-        key = unescape(last)
-        if isinstance(parent, dict):
-            _apply_to_object(parent, key, op)
-        elif isinstance(parent, list):
-            _apply_to_array(parent, key, op)
+    if not isinstance(patch, Mapping):
+        return patch
+    result = dict(obj) if isinstance(obj, Mapping) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
         else:
-            raise PatchError(f"{op.op} {op.path!r}: parent is not an object or array")
+            result[key] = merge_patch(result.get(key), value)
     return result
 
 
-def _writable(document: dict[str, Any], pointer: str) -> Any:
-    """The container at `pointer`, copied (with every container above it) if shared."""
-    node: Any = document
-    for token in pointer[1:].split("/") if pointer else ():
-        key: Any = unescape(token)
-        if isinstance(node, dict) and key in node:
-            pass
-        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
-            key = int(key)
+def json_patch(
+    obj: Mapping[str, Any], patch: MergePatch, *, pointer: str = ""
+) -> tuple[PatchOperation, ...]:
+    """The JSONPatch that makes `obj` what `merge_patch(obj, patch)` is (`pointer`: where
+    `obj` sits in the document the operations apply to)."""
+    operations: list[PatchOperation] = []
+    for key, value in patch.items():
+        path = f"{pointer}/{escape(key)}"
+        current = obj.get(key)
+        if value is None:
+            if key in obj:
+                operations.append(PatchOperation("remove", path))
+        elif isinstance(value, Mapping) and isinstance(current, Mapping):
+            operations.extend(json_patch(current, value, pointer=path))
+        elif current is None:  # absent or null: `add` creates (or overwrites) the member
+            operations.append(PatchOperation("add", path, merge_patch(None, value)))
         else:
-            raise PatchError(f"{pointer!r}: no such location")
-        child = node[key]
-        if isinstance(child, dict | list):
-            child = copy.copy(child)  # one level: deeper levels are copied as they are reached
-            node[key] = child
-        node = child
-    return node
-
-
-def _apply_to_object(parent: dict[str, Any], key: str, op: PatchOperation) -> None:
-    if op.op == "add":
-        parent[key] = copy.deepcopy(op.value)
-    elif key not in parent:
-        raise PatchError(f"{op.op} {op.path!r}: no such member")
-    elif op.op == "replace":
-        parent[key] = copy.deepcopy(op.value)
-    elif op.op == "remove":
-        del parent[key]
-    elif parent[key] != op.value:
-        raise PatchError(f"test {op.path!r}: value differs")
-
-
-def _apply_to_array(parent: list[Any], key: str, op: PatchOperation) -> None:
-    if key == "-" and op.op == "add":
-        parent.append(copy.deepcopy(op.value))
-        return
-    if not key.isdigit() or int(key) > len(parent) or (op.op != "add" and int(key) >= len(parent)):
-        raise PatchError(f"{op.op} {op.path!r}: index out of range")
-    index = int(key)
-    if op.op == "add":
-        parent.insert(index, copy.deepcopy(op.value))
-    elif op.op == "replace":
-        parent[index] = copy.deepcopy(op.value)
-    elif op.op == "remove":
-        del parent[index]
-    elif parent[index] != op.value:
-        raise PatchError(f"test {op.path!r}: value differs")
+            value = merge_patch(None, value)  # a map replacing a scalar: without its nulls
+            if value != current:
+                operations.append(PatchOperation("replace", path, value))
+    return tuple(operations)

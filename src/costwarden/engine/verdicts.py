@@ -6,9 +6,10 @@ The webhook turns a Verdict into an AdmissionResponse; the CLI prints it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, NamedTuple
+from types import MappingProxyType
+from typing import Any, Literal, NamedTuple, TypeAlias
 
 from costwarden.engine.ports import Reservation
 from costwarden.estimating.estimates import WorkloadEstimate
@@ -46,6 +47,11 @@ class PatchOperation:
     op: Literal["add", "replace", "remove", "test"]
     path: str
     value: Any = None
+
+
+MergePatch: TypeAlias = Mapping[str, Any]
+"""Desired changes to an object as an RFC 7386 merge patch (`engine.patching`)."""
+NO_CHANGES: MergePatch = MappingProxyType({})
 
 
 class Hold(NamedTuple):
@@ -108,6 +114,8 @@ class Repair:
     No decision: /validate decides, on the repaired object the API server passes it.
     """
 
-    patches: tuple[PatchOperation, ...] = ()
+    patch: MergePatch = field(default_factory=dict)
+    """The repairs, for /mutate to add its own changes to before it turns them into
+    JSONPatch (`patching.json_patch`) against the original object."""
     estimate: WorkloadEstimate | None = None
-    """Of the object after `patches` (a pod moved to Spot is priced at Spot)."""
+    """Of the object after `patch` (a pod moved to Spot is priced at Spot)."""

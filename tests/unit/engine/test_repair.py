@@ -1,6 +1,7 @@
 """`engine.repair`, /mutate's question: the repairs the policies make and the repaired
-object's estimate — the patches `evaluate` returns when it allows, from the rules that
-patch alone (Spot placement, labels inherited from the namespace)."""
+object's estimate — as one merge patch whose JSONPatch is the one `evaluate` returns when
+it allows, from the rules that patch alone (Spot placement, labels inherited from the
+namespace)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import jsonpatch
 import pytest
 
 from costwarden import reviews, workloads
-from costwarden.engine import evaluating
+from costwarden.engine import evaluating, patching
 from costwarden.engine.contexts import StaticWorkloads
 from costwarden.policies.loading import bundled_policies
 from costwarden.reviews import read_review
@@ -47,16 +48,18 @@ def test_repairs_every_captured_review_as_an_allowing_evaluate_would(path, catal
     bound = context(workloads=StaticWorkloads())
     repair = evaluating.repair(request, policies=policies, catalog=catalog, context=bound)
     verdict = evaluating.evaluate(request, policies=policies, catalog=catalog, context=bound)
+    operations = patching.json_patch(request.object or {}, repair.patch)
     if verdict.allowed:
-        assert repair.patches == verdict.patches
+        assert operations == verdict.patches
     if request.sub_resource or verdict.estimate is None:
         assert repair.estimate is None
-        assert repair.patches == ()
+        assert not repair.patch
         return
     repaired = request
-    if repair.patches:  # applied by a real RFC 6902 implementation
-        operations = [{"op": p.op, "path": p.path, "value": p.value} for p in repair.patches]
-        patched = jsonpatch.apply_patch(request.object, operations)
+    if operations:  # applied by a real RFC 6902 implementation
+        document = [{"op": p.op, "path": p.path, "value": p.value} for p in operations]
+        patched = jsonpatch.apply_patch(request.object, document)
+        assert patched == patching.merge_patch(request.object, repair.patch)
         repaired = request._replace(object=patched)
     again = evaluating.evaluate(repaired, policies=policies, catalog=catalog, context=bound)
     assert repair.estimate == again.estimate
@@ -65,7 +68,8 @@ def test_repairs_every_captured_review_as_an_allowing_evaluate_would(path, catal
 def test_a_dev_pod_is_moved_to_spot_and_priced_at_spot(pod, policies, repair):
     obj = pod(namespace="ml-dev", gpus=1)
     moved = repair(obj, policies(MUTATE))
-    assert [p.path for p in moved.patches] == ["/spec/nodeSelector"]
+    assert moved.patch == {"spec": {"nodeSelector": {"karpenter.sh/capacity-type": "spot"}}}
+    assert [p.path for p in patching.json_patch(obj, moved.patch)] == ["/spec/nodeSelector"]
     assert moved.estimate is not None
     assert moved.estimate.pod.placement.capacity_type == "spot"
     unrepaired = repair(obj, policies({**MUTATE, "action": "dryrun"})).estimate
@@ -80,7 +84,7 @@ def test_repairs_even_a_pod_another_rule_will_deny(pod, policies, repair, judge)
     obj = pod(namespace="bare", gpus=1)
     rules = policies({**MUTATE, "match": {}}, labels)
     assert not judge(obj, rules).allowed
-    assert repair(obj, rules).patches
+    assert repair(obj, rules).patch
 
 
 @pytest.mark.parametrize(
@@ -93,7 +97,7 @@ def test_repairs_even_a_pod_another_rule_will_deny(pod, policies, repair, judge)
 )
 def test_does_not_repair_where_the_rule_would_not(pod, policies, repair, rule, why):
     repair = repair(pod(namespace="ml-dev"), policies(rule))
-    assert repair.patches == (), why
+    assert not repair.patch, why
     assert repair.estimate is not None
 
 
@@ -104,14 +108,14 @@ def test_an_exception_label_waives_the_repair(pod, policies, repair, now):
         labels={"cost-exception": "FIN-1"},
         annotations={"costwarden.io/exception-expires": expires},
     )
-    assert repair(obj, policies(MUTATE)).patches == ()
+    assert not repair(obj, policies(MUTATE)).patch
 
 
 def test_a_pod_update_is_never_repaired(pod, policies, repair):
     """A pod's scheduling is fixed once created."""
     obj = pod(namespace="ml-dev")
     repair = repair(obj, policies(MUTATE), operation="UPDATE", old_object=obj)
-    assert repair.patches == ()
+    assert not repair.patch
     assert repair.estimate is not None
 
 
@@ -122,8 +126,8 @@ def test_a_workload_update_is_repaired_only_when_its_pod_template_changes(
     changed = workload("Deployment", pod(namespace="ml-dev", cpu="2"))
     rescaled = workload("Deployment", pod(namespace="ml-dev", cpu="1"), replicas=3)
     rules = policies(MUTATE)
-    assert repair(changed, rules, operation="UPDATE", old_object=old).patches
-    assert not repair(rescaled, rules, operation="UPDATE", old_object=old).patches
+    assert repair(changed, rules, operation="UPDATE", old_object=old).patch
+    assert not repair(rescaled, rules, operation="UPDATE", old_object=old).patch
 
 
 INHERIT = {
@@ -134,9 +138,9 @@ INHERIT = {
 
 def test_labels_inherited_from_the_namespace_are_patched_on_create_only(pod, policies, repair):
     obj = pod(namespace="ml-dev", labels={"app": "x"})
-    (patch,) = repair(obj, policies(INHERIT)).patches
+    (patch,) = patching.json_patch(obj, repair(obj, policies(INHERIT)).patch)
     assert (patch.path, patch.value) == ("/metadata/labels/team", "vision")
-    assert repair(obj, policies(INHERIT), operation="UPDATE", old_object=obj).patches == ()
+    assert not repair(obj, policies(INHERIT), operation="UPDATE", old_object=obj).patch
 
 
 def test_spot_and_label_repairs_combine_in_rule_order(pod, policies, repair, judge):
@@ -144,7 +148,7 @@ def test_spot_and_label_repairs_combine_in_rule_order(pod, policies, repair, jud
     rules = policies(INHERIT, MUTATE)
     verdict = judge(obj, rules)
     assert verdict.allowed
-    assert repair(obj, rules).patches == verdict.patches
+    assert patching.json_patch(obj, repair(obj, rules).patch) == verdict.patches
     assert [p.path for p in verdict.patches] == ["/metadata/labels", "/spec/nodeSelector"]
 
 

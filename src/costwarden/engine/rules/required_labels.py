@@ -18,11 +18,9 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from costwarden.engine import patching
 from costwarden.engine.findings import NOTHING, Finding, Outcome, Target
 from costwarden.engine.kinds import Review, RuleKind
 from costwarden.engine.specs import Regex, SpecModel
-from costwarden.engine.verdicts import PatchOperation
 
 
 class LabelRequirement(SpecModel):
@@ -122,14 +120,7 @@ def check(config: RequiredLabels, review: Review) -> Outcome:
         return Outcome(findings=tuple(findings))
     if not inherited:
         return NOTHING
-    pointer = f"{target.template.pointer}/metadata"
-    metadata = target.template.metadata
-    current = metadata.get("labels") if metadata else None
-    if not metadata:  # possibly absent altogether: adding its first member would fail
-        patches = [PatchOperation("add", pointer, {"labels": dict(inherited)})]
-    else:
-        patches = patching.set_keys(current, f"{pointer}/labels", inherited)
-    return Outcome(patches=tuple(patches))
+    return Outcome(patch={"metadata": {"labels": inherited}})
 
 
 def _missing(requirement: LabelRequirement, target: Target) -> Finding:

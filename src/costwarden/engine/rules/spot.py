@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from costwarden.engine import patching
 from costwarden.engine.findings import NOTHING, Finding, Outcome
 from costwarden.engine.kinds import Review, RuleKind
 from costwarden.engine.specs import SpecModel, SpotCloud
-from costwarden.engine.verdicts import PatchOperation
+from costwarden.engine.verdicts import MergePatch
 from costwarden.estimating import capacity
 
 
@@ -44,9 +43,8 @@ def check(config: Spot, review: Review) -> Outcome:
         pinned = _pinned(pin.allowed)
         what = f"dev pod pins {pinned} capacity (through {pin.through})"
     if config.mode == "mutate" and pin.through != "affinity":
-        patches = _spot_patches(spec, target.template.pointer, placement)
         notice = f"moved to Spot: nodeSelector {key}={value}"
-        return Outcome(patches=tuple(patches), notices=(notice,), repairs_breach=True)
+        return Outcome(patch=_spot_patch(spec, placement), notices=(notice,), repairs_breach=True)
     if config.mode == "mutate":
         pins = pinned if pin.excludes_spot else "its capacity"
         fix = f"required node affinity pins {pins} and is not rewritten; {fix}"
@@ -73,26 +71,24 @@ def _pinned(allowed: frozenset[str]) -> str:
     return "no capacity type (its requirements contradict each other)"
 
 
-def _spot_patches(
-    spec: Mapping[str, Any], pointer: str, placement: capacity.SpotPlacement
-) -> list[PatchOperation]:
+def _spot_patch(spec: Mapping[str, Any], placement: capacity.SpotPlacement) -> MergePatch:
+    """The pod template moved to Spot: the selector (conflicting capacity pins dropped, an
+    On-Demand one of another vocabulary say) and the cloud's toleration, after the pod's
+    own (a merge patch replaces a list whole)."""
     key, value = placement.selector
-    selector = spec.get("nodeSelector")
-    # Drop conflicting capacity pins (On-Demand through another vocabulary).
-    patches = [
-        PatchOperation("remove", f"{pointer}/spec/nodeSelector/{patching.escape(other)}")
-        for other in selector or {}
+    selector: dict[str, Any] = {
+        other: None
+        for other in spec.get("nodeSelector") or {}
         if other != key and other in capacity.LABELS
-    ]
-    patches += patching.set_keys(selector, f"{pointer}/spec/nodeSelector", {key: value})
+    }
+    selector[key] = value
+    patch: dict[str, Any] = {"nodeSelector": selector}
     toleration = placement.toleration()
     if toleration is not None:
-        tolerations = spec.get("tolerations")
-        if tolerations is None:
-            patches.append(PatchOperation("add", f"{pointer}/spec/tolerations", [toleration]))
-        elif toleration not in tolerations:
-            patches.append(PatchOperation("add", f"{pointer}/spec/tolerations/-", toleration))
-    return patches
+        tolerations = spec.get("tolerations") or []
+        if toleration not in tolerations:
+            patch["tolerations"] = [*tolerations, toleration]
+    return {"spec": patch}
 
 
 def _repairs(config: Spot) -> bool:
