@@ -32,8 +32,7 @@ def parse(body: bytes) -> reviews.AdmissionRequest:
     if not body:
         raise BadReview("empty body: expected an admission.k8s.io/v1 AdmissionReview")
     # Decode, then validate the decoded value: orjson builds the plain dicts the engine
-    # reads in ~12 µs for a typical review, where `model_validate_json` takes ~33 µs to
-    # decode and validate in one go (pydantic-core's decoder alone ~16 µs, json ~28 µs).
+    # reads faster than `model_validate_json` decodes and validates in one go.
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
