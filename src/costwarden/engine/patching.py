@@ -24,6 +24,9 @@ from typing import Any
 
 from costwarden.engine.verdicts import NO_CHANGES, MergePatch, PatchOperation
 
+_MAP = (dict, Mapping)
+"""isinstance() types of a map (dict first: what decoded JSON and patches are)."""
+
 
 def escape(key: str) -> str:
     """One reference token of an RFC 6901 pointer (`~` first, or the `~1` it writes
@@ -51,7 +54,7 @@ def combine(patches: Iterable[MergePatch]) -> MergePatch:
     for patch in patches:
         for key, value in patch.items():
             current = combined.get(key)
-            if isinstance(value, Mapping) and isinstance(current, Mapping):
+            if isinstance(value, _MAP) and isinstance(current, _MAP):
                 value = combine((current, value))
             combined[key] = value
     return combined
@@ -63,9 +66,9 @@ def merge_patch(obj: Any, patch: Any) -> Any:
     Copy-on-write: only the maps on the patch's paths are copied, everything else is
     shared with `obj` (a pod's managedFields alone can be kilobytes).
     """
-    if not isinstance(patch, Mapping):
+    if not isinstance(patch, _MAP):
         return patch
-    result = dict(obj) if isinstance(obj, Mapping) else {}
+    result = dict(obj) if isinstance(obj, _MAP) else {}
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
@@ -86,12 +89,14 @@ def json_patch(
         if value is None:
             if key in obj:
                 operations.append(PatchOperation("remove", path))
-        elif isinstance(value, Mapping) and isinstance(current, Mapping):
-            operations.extend(json_patch(current, value, pointer=path))
-        elif current is None:  # absent or null: `add` creates (or overwrites) the member
-            operations.append(PatchOperation("add", path, merge_patch(None, value)))
-        else:
-            value = merge_patch(None, value)  # a map replacing a scalar: without its nulls
-            if value != current:
-                operations.append(PatchOperation("replace", path, value))
+            continue
+        if isinstance(value, _MAP):
+            if isinstance(current, _MAP):
+                operations.extend(json_patch(current, value, pointer=path))
+                continue
+            value = merge_patch(None, value)  # a new map: without the patch's nulls
+        if current is None:  # absent or null: `add` creates (or overwrites) the member
+            operations.append(PatchOperation("add", path, value))
+        elif value != current:
+            operations.append(PatchOperation("replace", path, value))
     return tuple(operations)
