@@ -14,7 +14,9 @@ Keys are escaped per RFC 6901 (`~` -> `~0`, `/` -> `~1`).
 
 Limits (those of RFC 7386): a field cannot be set to `null`, and a list is replaced
 whole, never edited by index — a patch that adds a toleration holds the existing ones
-too. No `test` operations: the patch answers the request that carries the object.
+too. `combine` merges maps key by key, so a map set after a removal of the same field
+merges into the object's rather than replacing it (no rule asks both). No `test`
+operations: the patch answers the request that carries the object.
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ def at(pointer: str, patch: MergePatch) -> MergePatch:
 
 
 def combine(patches: Iterable[MergePatch]) -> MergePatch:
-    """One merge patch doing what `patches` do one after the other."""
+    """One merge patch from several: maps merged key by key, the later winning a key both
+    set."""
     combined: dict[str, Any] = {}
     for patch in patches:
         for key, value in patch.items():
