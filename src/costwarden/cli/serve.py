@@ -32,6 +32,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import jsonpatch
 from pydantic import RootModel, ValidationError
 
 from costwarden import app as application
@@ -41,7 +42,6 @@ from costwarden.api import patches
 from costwarden.cli import EXIT_OK, InputError, _manifests
 from costwarden.documents import InvalidInput, problems_from_validation, read_files
 from costwarden.engine.ports import BudgetSpend, SpendSnapshot
-from costwarden.engine.verdicts import PatchOperation
 from costwarden.policies.suites import BudgetSpendData
 
 DATA = Path(str(resources.files("costwarden").joinpath("data")))
@@ -172,12 +172,13 @@ def _demo_reviews(
         print(f"\n{obj['kind']} {metadata.get('namespace')}/{metadata.get('name')}")
         mutated = _review(base, "mutate", obj, context)
         operations = _patch_of(mutated)
-        obj = patches.apply(obj, operations)
+        obj = jsonpatch.apply_patch(obj, operations)  # as the API server applies it
         for op in operations:
-            values = op.value.items() if isinstance(op.value, dict) else [("", op.value)]
-            for key, value in values:
-                where = f"{op.path}/{patches.escape(key)}" if key else op.path
-                print(f"  mutate:   {op.op} {where} = {json.dumps(value)}")
+            value = op.get("value")
+            values = value.items() if isinstance(value, dict) else [("", value)]
+            for key, item in values:
+                where = f"{op['path']}/{patches.escape(key)}" if key else op["path"]
+                print(f"  mutate:   {op['op']} {where} = {json.dumps(item)}")
         if not operations:
             print("  mutate:   no patch")
         answer = _review(base, "validate", obj, context)
@@ -282,13 +283,12 @@ def _review(
     return answer
 
 
-def _patch_of(answer: Mapping[str, Any]) -> list[PatchOperation]:
+def _patch_of(answer: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The JSONPatch operations of a /mutate answer, as the API server reads them."""
     if "patch" not in answer:
         return []
-    return [
-        PatchOperation(op["op"], op["path"], op.get("value"))
-        for op in json.loads(base64.b64decode(answer["patch"]))
-    ]
+    operations: list[dict[str, Any]] = json.loads(base64.b64decode(answer["patch"]))
+    return operations
 
 
 def _get(url: str) -> str:
