@@ -1,22 +1,11 @@
 """Reviews that arrive together are answered together, back to back.
 
-Under load the API server keeps several reviews in flight, and uvicorn runs each in a
-task that parses HTTP, reads the body, answers and writes the response. Answered one at a
-time between HTTP cycles, a review runs with the processor's caches and branch predictors
-full of the HTTP, TLS and asyncio code that ran just before it. Measured at 8 clients
-(`make bench BENCH=webhook`), the same review work cost 1.7 times its tight-loop time and
-slowed the HTTP work around it too, while a plain loop of equal length was not slowed at
-all, and compiling the engine with mypyc (28 % fewer cycles in a tight loop) gained
-nothing: what costs is switching between the two.
-
-So a request reads its body, then hands its review to `Batches.run`. A request alone on
-the server (the common case below saturation) is answered at once, as it always was.
-With others in progress, it waits until every request in progress has handed over its
-review, or for `rounds` turns of the event loop, whichever comes first; the batch is then
-answered in arrival order, back to back, and each request writes its own response.
-Nothing else changes: the same synchronous code answers each review, one at a time on
-the event loop; a request whose caller went away before its turn is skipped (nothing is
-reserved for an answer nobody receives).
+A request reads its body, then hands its review to `Batches.run`. A request alone on the
+server is answered at once. With others in progress, it waits until every request in
+progress has handed over its review, or for `rounds` turns of the event loop, whichever
+comes first; the batch is then answered in arrival order, one review after another, and
+each request writes its own response. A request whose caller went away before its turn
+is skipped (nothing is reserved for an answer nobody receives).
 """
 
 from __future__ import annotations
@@ -38,13 +27,13 @@ def _ignore(size: int) -> None:
     pass
 
 
+# Kept: `make bench` shows batching pays >= 3 % of server CPU per review at 8 clients.
 class Batches:
     """Runs the synchronous work of requests that arrive together back to back."""
 
     def __init__(self, *, rounds: int = 3, most: int = 16) -> None:
         self.rounds = rounds
-        """Turns of the event loop a batch waits, at most, for the rest of the requests: at 8
-        clients 3 answered 2–3 points more reviews a second than 2, 4 no more than 3."""
+        """Turns of the event loop a batch waits, at most, for the rest of the requests."""
         self.most = most
         """Reviews in one batch, at most: the first waits for all of them to be answered."""
         self.in_progress: Callable[[], int] = _unknown
