@@ -121,3 +121,37 @@ def test_a_review_broken_anywhere_is_read_as_written_or_refused_with_a_validatio
     assert request.operation == sent["operation"]
     assert request.object == sent.get("object")
     assert request.dry_run == sent.get("dryRun", False)  # lax: 0 and 1 read as false, true
+
+
+def test_a_manifests_request_is_what_the_wire_model_reads_from_the_same_review() -> None:
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "ml-dev"},
+        "spec": {"containers": []},
+    }
+    made = reviews.request_for(pod, operation="UPDATE", old_object=pod, dry_run=True, user="u")
+    read = reviews.read_review(
+        {
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "request": {
+                "uid": made.uid,
+                "kind": {"group": "", "version": "v1", "kind": "Pod"},
+                "resource": {"group": "", "version": "v1", "resource": "pods"},
+                "name": "p",
+                "namespace": "ml-dev",
+                "operation": "UPDATE",
+                "object": pod,
+                "oldObject": pod,
+                "dryRun": True,
+                "userInfo": {"username": "u"},
+            },
+        }
+    )
+    assert made == read
+
+
+def test_a_manifests_request_names_an_operation_the_api_server_has() -> None:
+    with pytest.raises(ValueError, match="CONNECT, CREATE, DELETE, UPDATE"):
+        reviews.request_for({"kind": "Pod"}, operation="PATCH")
