@@ -578,14 +578,12 @@ def serve(settings: Settings) -> None:
 
 def settle_heap() -> None:
     """Collect start-up's garbage, then take what start-up built — modules, the policy set,
-    the catalog and its indexes, about 80,000 objects — out of the cyclic garbage
-    collector's sight (`gc.freeze`).
+    the catalog and its indexes — out of the cyclic garbage collector's sight (`gc.freeze`).
 
-    Reviews allocate, so the collector runs, and each full collection walked every one of
-    those objects: 22 ms on the 2-core benchmark machine, about twice a second at 64
-    clients, which doubled the p99 latency there and cost ~5 % of the CPU. Frozen objects
-    are still freed by reference counting; start-up leaves no cyclic garbage once
-    collected. Whatever loads later (a reloaded catalog) is collected as usual.
+    Reviews allocate, so the collector runs, and each full collection would walk every one
+    of those objects again; under load that showed in the p99 latency (`make bench`).
+    Frozen objects are still freed by reference counting; start-up leaves no cyclic
+    garbage once collected. Whatever loads later (a reloaded catalog) is collected as usual.
     """
     gc.collect()
     gc.freeze()
