@@ -61,6 +61,12 @@ class Memo(Generic[K, V]):
             self._size += weight
         return value
 
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._weights.clear()
+            self._size = 0
+
     def __len__(self) -> int:
         return len(self._entries)
 
@@ -84,4 +90,7 @@ class Memos:
     budgets: Memo[Hashable, Any] = field(default_factory=lambda: Memo(entries=4096, size=4096))
     """(budget rule, group) -> the group's figures for the current spend snapshot."""
     periods: Memo[Hashable, Any] = field(default_factory=lambda: Memo(entries=64, size=64))
+    lines: Memo[Hashable, Any] = field(default_factory=lambda: Memo(entries=1024, size=1024))
+    """(a pod estimate's identity, pods) -> that estimate and the figures of its `kubectl`
+    estimate line: pod estimates are memoised, so the pods of one workload share one."""
     """(period, timezone) -> the period's end and the minutes it answers for."""

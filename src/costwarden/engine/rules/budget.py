@@ -221,10 +221,16 @@ def check(rule: Charging, review: Review) -> Outcome:
             budget=name, group=group, key=key, amount=workload, limit=figures.limit, now=now
         )
     projected = figures.base + reserved + workload
-    terms = _Terms(
-        figures, target.estimate.pod.currency, group, reserved, expected, source, workload,
-        projected, hourly,
-    )  # fmt: skip
+
+    def terms() -> _Terms:  # formatted only when something is said
+        return _Terms(
+            figures, target.estimate.pod.currency, group, reserved, expected, source,
+            workload, projected, hourly,
+        )  # fmt: skip
+
+    def refusal() -> Finding:
+        return terms().refusal()
+
     reservation = (
         Reservation(
             budget=name,
@@ -241,16 +247,16 @@ def check(rule: Charging, review: Review) -> Outcome:
         else None
     )
     if projected > figures.standing.cap:
-        return Outcome(findings=(terms.finding("cap", rule.action),))
+        return Outcome(findings=(terms().finding("cap", rule.action),))
     if not fits and charged:
         # Under the cap, but the ledger's share for this replica is taken.
-        return Outcome(findings=(terms.refusal(),))
+        return Outcome(findings=(refusal(),))
     if projected <= figures.warn_above:
-        return Outcome(reservation=reservation, refusal=terms.refusal)
+        return Outcome(reservation=reservation, refusal=refusal)
     return Outcome(
-        findings=(terms.finding("warn", rule.action),),
+        findings=(terms().finding("warn", rule.action),),
         reservation=reservation,
-        refusal=terms.refusal,
+        refusal=refusal,
     )
 
 
