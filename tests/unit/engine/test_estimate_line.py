@@ -14,6 +14,7 @@ from costwarden.estimating.estimates import (
     Requests,
     WorkloadEstimate,
 )
+from costwarden.memos import Memo, Memos
 
 
 def pod_estimate(accelerator: str, gpus: int) -> PodEstimate:
@@ -62,3 +63,22 @@ def test_the_line_never_exceeds_what_kubectl_shows_on_one_line() -> None:
     line = lines.estimate_line(workload(pod_estimate("16", 4), name=name))
     assert len(line) == 120
     assert line.endswith("…")
+
+
+def test_figures_kept_in_memos_are_answered_only_for_the_estimate_they_were_made_for() -> None:
+    """Kept by the estimate's identity: should another estimate get the id of one the memo
+    holds, it must not be lent the other's figures."""
+    first, second = pod_estimate("16", 4), pod_estimate("2", 1)
+    memos = Memos()
+    memos.lines.put((id(second), Decimal(1)), (first, "≈ $0.00/h (borrowed)"))
+    line = lines.estimate_line(workload(second), memos=memos)
+    assert "borrowed" not in line
+    assert "≈ $3.75/h" in line
+    assert lines.estimate_line(workload(second), memos=memos) == line
+
+
+def test_the_memo_of_figures_stays_bounded() -> None:
+    memos = Memos(lines=Memo(entries=8, size=8))
+    for i in range(20):
+        lines.estimate_line(workload(pod_estimate(str(i), 1)), memos=memos)
+    assert len(memos.lines) <= 8
