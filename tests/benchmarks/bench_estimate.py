@@ -63,6 +63,7 @@ def main() -> None:
 
     objects = _pod_bearing_objects()
     texts = [json.dumps(o) for o in objects]
+
     def decode_all() -> None:
         for each in texts:
             json.loads(each)
