@@ -27,7 +27,7 @@ reserved either way. `repair` runs only the rules that repair; it does not decid
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
@@ -449,14 +449,18 @@ class _Tally:
         self.violations.append(violation)
         self.denied = self.denied or violation.action == "deny"
 
-    def _refusal(self, rule: sets.CompiledRule, outcome: Outcome, waived: bool) -> Any:
+    def _refusal(
+        self, rule: sets.CompiledRule, outcome: Outcome, waived: bool
+    ) -> Callable[[], Violation | None]:
+        """What the verdict says should the ledger refuse the rule's reservation: its
+        violation, or nothing when an exception waives the rule."""
         refusal, target = outcome.refusal, self.target
         if waived or refusal is None:
             return _no_violation
         return lambda: _violation(rule, refusal(), target)
 
 
-def _no_violation() -> None:
+def _no_violation() -> Violation | None:
     return None
 
 
