@@ -131,7 +131,7 @@ class AdmissionMetrics:
         self.batch_size = Histogram(
             "costwarden_admission_batch_size",
             "Reviews answered back to back in one batch (1: a request answered alone; see "
-            "the README's webhook performance section).",
+            "docs/webhook.md).",
             buckets=BATCH_SIZE_BUCKETS,
             registry=registry,
         )

@@ -1,4 +1,4 @@
-"""The price catalog's data model (the YAML format is documented in README.md, "Price catalog").
+"""The price catalog's data model (the YAML format is documented in docs/cost-model.md).
 
 A catalog document looks like::
 

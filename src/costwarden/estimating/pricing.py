@@ -1,6 +1,6 @@
 """Pricing a pod: effective requests × where it runs × the catalog's prices (pure).
 
-The cost model (README "Cost model"):
+The cost model (docs/cost-model.md):
 
 * On a catalog instance type, the instance's price (on-demand, Spot, or on-demand for
   reserved) is split into cpu, memory and accelerator parts in proportion to the catalog's
@@ -400,7 +400,7 @@ def _split(
     memory_gib: Decimal,
     devices: Decimal,
 ) -> Breakdown:
-    """The pod's share of the instance's price, part by part (README "Cost model").
+    """The pod's share of the instance's price, part by part (docs/cost-model.md).
 
     share = price × (cpu × $/vCPU-h + GiB × $/GiB-h + devices × $/device-h) ÷ weight.
     The total is computed in one division so that a pod filling the instance pays exactly

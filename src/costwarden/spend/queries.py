@@ -7,7 +7,7 @@ A budget needs two numbers per group (cost centre, team or namespace):
   subquery at the scrape step: `sum_over_time((<run-rate>)[<range>:<step>]) * step / 3600`
   (each point is $/h held for one step).
 
-Two default sources (README "Budgets" documents their accuracy):
+Two default sources (docs/budgets.md documents their accuracy):
 
 - `costwarden`: our own `costwarden_pod_hourly_cost` gauge (the pod cost exporter). Every
   webhook replica exports the same series, so pods are first collapsed with

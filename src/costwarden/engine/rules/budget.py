@@ -59,7 +59,7 @@ from costwarden.reservations import keys
 
 
 class SpendQuery(SpecModel):
-    """Where a budget's spend comes from in Prometheus (README "Budgets" documents the
+    """Where a budget's spend comes from in Prometheus (docs/budgets.md documents the
     default queries and their accuracy)."""
 
     source: Literal["costwarden", "opencost"] | None = None
