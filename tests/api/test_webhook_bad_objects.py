@@ -66,6 +66,10 @@ CPU = ("spec", "containers", 0, "resources", "requests", "cpu")
         (CPU, "NaN", "request.object.spec.containers[0].resources.requests.cpu"),
         (CPU, "-1", "request.object.spec.containers[0].resources.requests.cpu"),
         (GPU, -1, 'request.object.spec.containers[0].resources.requests["nvidia.com/gpu"]'),
+        # A fraction of a GPU is no GPU: read as 4, 4.5 would pass a 4-GPU limit.
+        (GPU, "4.5", 'request.object.spec.containers[0].resources.requests["nvidia.com/gpu"]'),
+        (GPU, 4.5, 'request.object.spec.containers[0].resources.requests["nvidia.com/gpu"]'),
+        (GPU, "4.0001", 'request.object.spec.containers[0].resources.requests["nvidia.com/gpu"]'),
         (CPU, "99999999999999Ei", "request.object.spec.containers[0].resources.requests.cpu"),
         (("spec", "nodeSelector"), {"karpenter.sh/capacity-type": ["spot"]}, SELECTOR),
     ],

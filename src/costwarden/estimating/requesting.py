@@ -96,6 +96,12 @@ def _quantities(values: Any, where: tuple[PathPart, ...], key: str) -> Resources
     return {name: _parse(value, where, key, name) for name, value in values.items()}
 
 
+def _extended(name: str) -> bool:
+    """Kubernetes' extended resources (`nvidia.com/gpu`, `aws.amazon.com/neuron`): a
+    domain-prefixed name outside `kubernetes.io`, counted in whole units."""
+    return "/" in name and "kubernetes.io/" not in name and not name.startswith("requests.")
+
+
 def _parse(value: Any, where: tuple[PathPart, ...], key: str, name: str) -> Decimal:
     """A quantity (`quantities.parse` memoises the text of those it parsed)."""
     try:
@@ -105,6 +111,13 @@ def _parse(value: Any, where: tuple[PathPart, ...], key: str, name: str) -> Deci
     if parsed < 0:  # as the API server validates requests, limits and overhead
         raise InvalidObject(
             f"must be greater than or equal to 0, got {value!r}", (*where, key, name)
+        )
+    if _extended(name) and parsed != parsed.to_integral_value():
+        # A fraction of a device is no device: the API server refuses it too, and reading
+        # `4.5` GPUs as 4 would let a pod past a 4-GPU limit.
+        raise InvalidObject(
+            f"must be an integer (an extended resource counts whole devices), got {value!r}",
+            (*where, key, name),
         )
     return parsed
 
