@@ -138,6 +138,33 @@ class AdmissionReviewResponse(_Wire):
     response: AdmissionResponse
 
 
+def inconsistency(request: AdmissionRequest) -> str | None:
+    """What makes a CREATE or UPDATE one no API server sends, named at its path: no object,
+    or an object whose kind, apiVersion or namespace is not the request's. Judging such a
+    request as it claims to be would judge something else than what is stored (an 8-GPU pod
+    sent as `kind: pod` runs no rule meant for Pods); None when it is consistent."""
+    obj = request.object
+    if obj is None:
+        return "request.object: required for CREATE and UPDATE"
+    expected = request.kind
+    api_version = f"{expected.group}/{expected.version}" if expected.group else expected.version
+    if obj.get("kind") != expected.kind:
+        return f"request.object.kind: {obj.get('kind')!r} is not the request's {expected.kind!r}"
+    if obj.get("apiVersion") != api_version:
+        return (
+            f"request.object.apiVersion: {obj.get('apiVersion')!r} is not the request's "
+            f"{api_version!r}"
+        )
+    metadata = obj.get("metadata")
+    namespace = metadata.get("namespace") if isinstance(metadata, Mapping) else None
+    if namespace is not None and namespace != (request.namespace or None):
+        return (
+            f"request.object.metadata.namespace: {namespace!r} is not the request's "
+            f"{request.namespace!r}"
+        )
+    return None
+
+
 def request_for(
     obj: Mapping[str, Any],
     *,

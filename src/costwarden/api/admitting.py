@@ -109,8 +109,11 @@ class Admission:
         """
         decision = "error"
         try:
-            if request.operation not in EVALUATED_OPERATIONS or request.object is None:
+            if request.operation not in EVALUATED_OPERATIONS:
                 decision, response = "skipped", responding.untouched(request.uid)
+            elif (problem := reviews.inconsistency(request)) is not None:
+                decision = "invalid"  # fail closed: what it claims is not what it is
+                raise reading.BadReview(problem)
             elif webhook == "validate":
                 decision, response = self._validate(request)
             else:
