@@ -39,6 +39,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from costwarden import estimating, metrics, reviews, tls
+from costwarden import workloads as workload_kinds
 from costwarden.api import namespace_files, routes
 from costwarden.api.admitting import Admission, CostLabels, Evaluator, Repairer
 from costwarden.api.batching import Batches
@@ -471,6 +472,7 @@ def create_app(
         spend = refresher
     spend_stale_after = timedelta(seconds=settings.spend_stale_after_seconds)
     memos = Memos()
+    controllers = workload_kinds.BUILT_IN_CONTROLLERS | frozenset(settings.trusted_controllers)
 
     def context() -> Context:
         return Context(
@@ -481,6 +483,7 @@ def create_app(
             reservations=reservations,
             spend_stale_after=spend_stale_after,
             budget_stale_default=settings.budget_stale_default,
+            controllers=controllers,
             memos=memos,
         )
 

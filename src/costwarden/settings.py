@@ -98,6 +98,12 @@ class Settings(BaseModel):
     """Logging threshold; denials and reload failures log at info and error."""
 
     # --- admission behaviour (added by the webhook)
+    trusted_controllers: tuple[str, ...] = ()
+    """Users (`userInfo.username`, exact names) whose owner references are believed besides
+    Kubernetes' own controllers (kube-controller-manager and its controllers' service
+    accounts, always trusted). From anyone else an owner reference is a claim: the object
+    is judged and charged itself. Empty by default; an operator's service account belongs
+    here only if what it makes is priced when its own object is admitted."""
     cost_centre_label: str = "cost-centre"
     """Label naming an object's cost centre: copied from the namespace, and the
     `cost_centre` dimension of the cost metrics."""

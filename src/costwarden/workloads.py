@@ -40,6 +40,27 @@ WORKLOAD_KINDS = frozenset(_KINDS)
 CHARGED_WITH_OWNER = WORKLOAD_KINDS - {"Pod", "CronJob"}
 """Controllers charged when they were admitted, so what they create is not charged again.
 A CronJob is not among them: it is checked for one run, and each Job it starts pays."""
+
+BUILT_IN_CONTROLLERS = frozenset(
+    {
+        "system:kube-controller-manager",
+        *(
+            f"system:serviceaccount:kube-system:{name}"
+            for name in (
+                "replicaset-controller",
+                "deployment-controller",
+                "statefulset-controller",
+                "daemon-set-controller",
+                "job-controller",
+                "cronjob-controller",
+                "replication-controller",
+            )
+        ),
+    }
+)
+"""Kubernetes' own controllers, as the API server names them in `userInfo`: the
+kube-controller-manager, or the service account of each of its controllers that makes pods
+or workloads (`--use-service-account-credentials`, the kubeadm default)."""
 _POINTERS: dict[tuple[str, ...], str] = {
     path: "/" + "/".join(path) for path in (_TEMPLATE, _CRONJOB_TEMPLATE)
 }

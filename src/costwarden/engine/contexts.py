@@ -19,6 +19,7 @@ from costwarden.engine.ports import (
     WorkloadLookup,
 )
 from costwarden.memos import Memos
+from costwarden.workloads import BUILT_IN_CONTROLLERS
 
 StaleBehaviour = Literal["deny", "warn", "allow"]
 """What a budget rule does when spend data is too old to judge by."""
@@ -39,6 +40,9 @@ class Context:
     """Spend older than this is stale, unless a budget rule sets its own `staleAfter`."""
     budget_stale_default: StaleBehaviour = "warn"
     """What a budget rule without `onStaleData` does with stale spend data."""
+    controllers: frozenset[str] = BUILT_IN_CONTROLLERS
+    """The users whose owner references are believed (`evaluating.made_by_controller`);
+    exact names, never a prefix: anyone else's owner reference is a claim."""
     memos: Memos = field(default_factory=Memos)
     """What the request path memoises; pass the one the caller owns (a fresh one per
     context otherwise: correct, and slower)."""

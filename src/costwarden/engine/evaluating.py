@@ -284,7 +284,7 @@ def _target(
         ),
         None,
     )
-    if controller is not None and not made_by_controller(request):
+    if controller is not None and not made_by_controller(request, controllers=context.controllers):
         controller = None  # anyone may write an owner reference: see `made_by_controller`
     namespace_labels = (context.namespaces.labels_for(namespace) if namespace else None) or {}
     return Target(
@@ -303,24 +303,20 @@ def _target(
     )
 
 
-CONTROLLER_MANAGER_USERS = ("system:kube-controller-manager",)
-CONTROLLER_ACCOUNTS = "system:serviceaccount:kube-system:"
-
-
-def made_by_controller(request: AdmissionRequest) -> bool:
-    """Whether the request comes from Kubernetes' own controllers (kube-controller-manager,
-    by its own name or a `kube-system` service account such as `replicaset-controller`).
+def made_by_controller(request: AdmissionRequest, *, controllers: frozenset[str]) -> bool:
+    """Whether the request comes from one of `controllers`: Kubernetes' own, by default
+    (`workloads.BUILT_IN_CONTROLLERS`), each by its exact name.
 
     An object's controller owner reference is believed only then: the API server accepts
     an owner reference to anything, and a pod claiming a ReplicaSet would otherwise skip
     its budget (charged with its owner) and, claiming a DaemonSet, the GPU-node rule —
-    until the garbage collector found the owner missing. A request without a user (the
-    offline `check`) is a user's `kubectl apply`: its owner references are not believed.
+    until the garbage collector found the owner missing. Not a prefix such as
+    `system:serviceaccount:kube-system:`: an add-on's service account there (or whoever can
+    use it) is not a controller. A request without a user (the offline `check`) is a
+    user's `kubectl apply`: its owner references are not believed.
     """
     user = (request.user_info or {}).get("username")
-    return isinstance(user, str) and (
-        user.startswith(CONTROLLER_ACCOUNTS) or user in CONTROLLER_MANAGER_USERS
-    )
+    return isinstance(user, str) and user in controllers
 
 
 def _same_pods(template: workloads.PodTemplate, other: workloads.PodTemplate) -> bool:

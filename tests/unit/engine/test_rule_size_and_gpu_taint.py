@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from costwarden.workloads import BUILT_IN_CONTROLLERS
+
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
 
 
@@ -109,6 +111,35 @@ def test_daemonsets_and_their_pods_may_tolerate_the_gpu_taint(pod, workload, pol
     # The same claim from anyone else is only a claim: the pod squats GPU nodes like any other.
     (violation,) = judge(owned, policies(HYGIENE), user="alice").denials
     assert "pod without GPUs tolerates the GPU taint" in violation.message
+
+
+@pytest.mark.parametrize(
+    "user",
+    [
+        "system:serviceaccount:kube-system:kube-proxy",  # an add-on's account in kube-system
+        "system:serviceaccount:kube-system:daemon-set-controller-x",
+        "system:kube-controller-manager-impostor",
+    ],
+)
+def test_an_owner_claim_from_kube_system_accounts_that_are_no_controller_is_not_believed(
+    pod, policies, judge, user
+):
+    owned = pod(tolerations=[GPU_TOLERATION])
+    owned["metadata"]["ownerReferences"] = [
+        {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "d", "uid": "u", "controller": True}
+    ]
+    assert not judge(owned, policies(HYGIENE), user=user).allowed
+
+
+def test_a_controller_the_platform_team_trusts_is_believed(pod, policies, judge, context):
+    owned = pod(tolerations=[GPU_TOLERATION])
+    owned["metadata"]["ownerReferences"] = [
+        {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "d", "uid": "u", "controller": True}
+    ]
+    operator = "system:serviceaccount:gpu-operator:gpu-operator"
+    trusted = context(controllers=BUILT_IN_CONTROLLERS | {operator})
+    assert judge(owned, policies(HYGIENE), user=operator, context=trusted).allowed
+    assert not judge(owned, policies(HYGIENE), user=operator).allowed
 
 
 def test_taint_value_in_the_rule_must_match_equal_tolerations(pod, policies, judge):
