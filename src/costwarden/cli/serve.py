@@ -59,7 +59,11 @@ def register(parser: argparse.ArgumentParser) -> None:
         names = [*ALIASES.get(field, []), serve_settings.flag_name(field)]
         help_text = f"{info.description or ''} [env {serve_settings.env_name(field)}]"
         if serve_settings.is_list(field):
-            parser.add_argument(*names, dest=field, action="append", metavar="PATH", help=help_text)
+            paths = info.annotation == tuple[Path, ...]
+            metavar = "PATH" if paths else field.removesuffix("s").upper()
+            parser.add_argument(
+                *names, dest=field, action="append", metavar=metavar, help=help_text
+            )
         elif serve_settings.is_switch(field):
             parser.add_argument(
                 *names,
