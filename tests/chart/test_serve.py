@@ -81,6 +81,14 @@ def test_costwarden_serve_parses_the_rendered_args_into_the_chart_values(render:
     assert custom.policies == (Path("/etc/costwarden/policies"),)
 
 
+def test_controllers_the_platform_team_trusts_reach_serve_by_exact_name(render: Render) -> None:
+    require_serve()
+    assert parsed_settings(container(render())["args"]).trusted_controllers == ()
+    operators = ["system:serviceaccount:gpu-operator:gpu-operator", "system:serviceaccount:x:y"]
+    trusted = parsed_settings(container(render({"trustedControllers": operators}))["args"])
+    assert trusted.trusted_controllers == tuple(operators)
+
+
 def test_budget_headroom_is_split_by_the_replica_count_unless_set(render: Render) -> None:
     require_serve()
     three = parsed_settings(container(render({"replicaCount": 3}))["args"])
