@@ -426,7 +426,8 @@ def create_app(
     report = reload_reporter(admission_metrics)
 
     def load_policies(files: Sequence[Path]) -> PolicySet:
-        # Configured but empty (an empty ConfigMap) means no policies, not the bundled ones.
+        # Configured but empty (an empty ConfigMap) is an error, never "no policies": at
+        # start serve refuses to start, at a reload the last good set stays.
         return (
             policy_loading.load_policies(files)
             if settings.policies

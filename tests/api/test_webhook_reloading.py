@@ -166,3 +166,23 @@ def test_a_catalog_is_indexed_as_it_loads_not_by_the_first_review(tmp_path: Path
     assert second is not first
     assert len(app.memos.catalogs) == 2  # built by the reload, before any review
     assert indexes.index(second, memos=app.memos) is indexes.index(second, memos=app.memos)
+
+
+def test_an_empty_policy_directory_refuses_to_start_and_a_reload_to_one_keeps_the_last_set(
+    tmp_path: Path,
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InvalidInput, match="no CostPolicy rules found"):
+        application.create_app(local_settings(policies=(empty,)))
+    policy = (
+        "apiVersion: costwarden.io/v1alpha1\nkind: CostPolicy\nmetadata: {name: gpus}\n"
+        "spec: {rules: [{name: max-gpus, gpuLimits: {maxPerPod: 4}}]}\n"
+    )
+    volume = ConfigMapVolume(tmp_path / "mount", {"p.yaml": policy})
+    app = application.create_app(local_settings(policies=(volume.directory,)))
+    volume.update({"p.yaml": "# generated empty\n"})  # a ConfigMap generated empty
+    app.reload_files()
+    ready, detail = app.readiness()
+    assert ready is True  # the last good set still serves
+    assert "no CostPolicy rules found" in detail["sources"]["policies"]["error"]

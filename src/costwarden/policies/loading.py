@@ -29,8 +29,23 @@ TEST_SUITE_KIND = "PolicyTest"
 
 
 def load_policies(paths: Sequence[Path | str]) -> sets.PolicySet:
-    """The policy set in these files and directories (`-` is stdin); raises InvalidInput."""
-    return policies_from_documents(documents.read_files(paths, exact_numbers=True))
+    """The policy set in these files and directories (`-` is stdin); raises InvalidInput,
+    also for files that hold no rule at all: an empty policy set admits everything, and a
+    directory emptied by a careless copy or an empty ConfigMap must not mean that."""
+    policies = policies_from_documents(documents.read_files(paths, exact_numbers=True))
+    if not policies.rules:
+        where = ", ".join(str(path) for path in paths) or "<no files>"
+        raise InvalidInput(
+            [
+                Problem(
+                    source=where,
+                    message="no CostPolicy rules found: an empty policy set would admit "
+                    "everything (give the files that hold your policies, or leave --policies "
+                    "out for the bundled ones)",
+                )
+            ]
+        )
+    return policies
 
 
 @cache

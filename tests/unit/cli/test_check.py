@@ -255,3 +255,13 @@ def test_an_exception_expiry_given_in_another_zone_is_printed_in_utc(manifests, 
     assert "EXEMPT [one-gpu] PolicyException big-run: FIN-1 (until 2026-12-31 16:00 UTC)" in (
         capsys.readouterr().out
     )
+
+
+def test_an_empty_policy_directory_exits_two_never_checks_nothing(manifests, tmp_path, capsys):
+    empty = tmp_path / "policies"
+    empty.mkdir()
+    (empty / "tests.yaml").write_text("# emptied by a careless copy\n")
+    assert main(["check", "-f", str(manifests), "--policies", str(empty)]) == 2
+    assert "no CostPolicy rules found" in capsys.readouterr().err
+    assert main(["lint", "--policies", str(empty)]) == 1  # lint's exit for problems found
+    assert "no CostPolicy rules found" in capsys.readouterr().out + capsys.readouterr().err
