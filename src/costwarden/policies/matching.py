@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Generic, NamedTuple, Protocol, TypeVar
 
@@ -154,12 +154,6 @@ class RuleIndex(Generic[R]):
         self._candidates: Memo[tuple[str, str, str | None], tuple[R, ...]] = Memo(
             entries=4096, size=4096
         )
-
-    def __len__(self) -> int:
-        return len(self.rules)
-
-    def __iter__(self) -> Iterator[R]:
-        return iter(self.rules)
 
     def applying(self, subject: Subject) -> list[R]:
         """The rules that apply to `subject`, in order."""

@@ -153,8 +153,6 @@ def _attribute(kind: RuleKind) -> str:  # type: ignore[type-arg]
 
 _ATTRIBUTE = {kind.field: _attribute(kind) for kind in rules.KINDS}
 _FIELDS = tuple(kind.field for kind in rules.KINDS)
-KIND_FIELDS = _FIELDS
-"""The keys that name a rule's kind, in the registry's order."""
 
 
 def _rule_model(kind: RuleKind) -> type[RuleBase]:  # type: ignore[type-arg]

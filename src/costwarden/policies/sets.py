@@ -29,8 +29,6 @@ class CompiledRule:
     match: matching.Matcher | None
     """None: the rule matches every request (kept None so the hot path skips it)."""
     exclude: matching.Matcher | None
-    order: int
-    """Its place in the policy set: rules are checked, and report, in this order."""
 
     @property
     def name(self) -> str:
@@ -43,7 +41,7 @@ class CompiledRule:
         return self.rule.action != "dryrun" and self.kind.repairs(self.rule.spec)
 
     @classmethod
-    def compile(cls, policy: str, rule: models.RuleBase, *, order: int) -> CompiledRule:
+    def compile(cls, policy: str, rule: models.RuleBase) -> CompiledRule:
         match = matching.Matcher.compile(rule.match)
         kind = rule.kind
         return cls(
@@ -53,7 +51,6 @@ class CompiledRule:
             compiled=kind.compile(rule.spec, Head(rule.name, rule.action)),
             match=None if match.is_empty else match,
             exclude=matching.Matcher.compile(rule.exclude) if rule.exclude else None,
-            order=order,
         )
 
     def applies_to(self, subject: matching.Subject) -> bool:
@@ -99,6 +96,8 @@ class PolicySet:
     rules: tuple[CompiledRule, ...] = field(init=False)
     """Every rule, in order: the order the engine checks them in, but that a budget-phase
     kind's rules come after all others (what they reserve is held only when all allow)."""
+    budget_rules: tuple[CompiledRule, ...] = field(init=False)
+    """The rules of budget-phase kinds (the spend refresher fetches their groups)."""
     repairing_rules: matching.RuleIndex[CompiledRule] = field(init=False)
     """The rules that may patch objects, all that /mutate runs."""
     index: matching.RuleIndex[CompiledRule] = field(init=False)
@@ -109,12 +108,14 @@ class PolicySet:
         written = [
             (policy.metadata.name, rule) for policy in self.policies for rule in policy.spec.rules
         ]
-        ordered = sorted(range(len(written)), key=lambda i: (written[i][1].kind.budget_phase, i))
-        rules = tuple(
-            CompiledRule.compile(*written[i], order=place) for place, i in enumerate(ordered)
-        )
+        # Budget-phase kinds last, in policy order otherwise (the sort is stable).
+        ordered = sorted(written, key=lambda written_rule: written_rule[1].kind.budget_phase)
+        rules = tuple(CompiledRule.compile(policy, rule) for policy, rule in ordered)
         object.__setattr__(self, "rules", rules)
         object.__setattr__(self, "index", matching.RuleIndex(rules))
+        object.__setattr__(
+            self, "budget_rules", tuple(rule for rule in rules if rule.kind.budget_phase)
+        )
         object.__setattr__(
             self, "repairing_rules", matching.RuleIndex(tuple(r for r in rules if r.repairs))
         )
@@ -123,8 +124,3 @@ class PolicySet:
             "compiled_exceptions",
             tuple(CompiledException.compile(e) for e in self.exceptions),
         )
-
-    @property
-    def budget_rules(self) -> tuple[CompiledRule, ...]:
-        """The rules of budget-phase kinds (the spend refresher fetches their groups)."""
-        return tuple(rule for rule in self.rules if rule.kind.budget_phase)
