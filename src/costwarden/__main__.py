@@ -1,5 +1,5 @@
 import sys
 
-from costwarden.cli import main
+from costwarden.cli import entry
 
-sys.exit(main())
+sys.exit(entry())

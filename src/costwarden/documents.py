@@ -1,9 +1,10 @@
 """Reading YAML/JSON documents with their positions, and reporting problems in them.
 
 Catalogs, policies and manifests all come from files people edit, so every error must
-say where: file, document index, JSON path and line. `read_documents` keeps a map from
-each path in a document to the line it starts on; `problems_from_validation` turns a
-pydantic `ValidationError` into `Problem`s carrying those positions.
+say where: file, document index, JSON path and line. `read_documents` keeps each
+document's YAML node, where a path's line is looked up when a problem is reported;
+`problems_from_validation` turns a pydantic `ValidationError` into `Problem`s carrying
+those positions.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -81,21 +82,28 @@ def format_path(path: Sequence[PathPart]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Document:
-    """One parsed document and where each of its parts came from."""
+    """One parsed document and the YAML node it came from (for positions)."""
 
     source: str
     index: int
     data: Any
-    lines: Mapping[tuple[PathPart, ...], int] = field(default_factory=dict, repr=False)
+    node: yaml.Node | None = field(default=None, repr=False, compare=False)
+    """The composed YAML node, or None for a document made in code."""
 
     def line_of(self, path: Sequence[PathPart]) -> int | None:
-        """Line of `path`, or of its nearest ancestor that has one."""
-        key = tuple(path)
-        while True:
-            line = self.lines.get(key)
-            if line is not None or not key:
-                return line
-            key = key[:-1]
+        """Line of `path`, or of its nearest ancestor that has one (found by following
+        the path down the YAML nodes: positions are only looked up when reporting)."""
+        node = self.node
+        if node is None:
+            return None
+        line = node.start_mark.line + 1
+        for part in path:
+            child = _child(node, part)
+            if child is None:
+                break
+            key_node, node = child
+            line = (key_node or node).start_mark.line + 1
+        return line
 
     def problem(self, message: str, path: Sequence[PathPart] = ()) -> Problem:
         return Problem(
@@ -107,7 +115,19 @@ class Document:
         )
 
 
-class _ExactLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """Notes whether any mapping repeats a key (YAML would silently keep the last one)."""
+
+    repeats_a_key = False
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = [key.value for key, _ in node.value if isinstance(key, yaml.ScalarNode)]
+        if len(set(keys)) != len(keys):
+            self.repeats_a_key = True
+        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+
+
+class _ExactLoader(_Loader):
     """Floats become `Decimal` from their text: `0.1` is 0.1, not 0.1000000000000000055."""
 
 
@@ -119,13 +139,22 @@ def _construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decima
 _ExactLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
 
 
-def _walk(
-    node: yaml.Node,
-    path: tuple[PathPart, ...],
-    lines: dict[tuple[PathPart, ...], int],
-    duplicates: list[tuple[tuple[PathPart, ...], int]],
-) -> None:
-    lines[path] = node.start_mark.line + 1
+def _child(node: yaml.Node, part: PathPart) -> tuple[yaml.Node | None, yaml.Node] | None:
+    """The (key node, value node) of `part` under `node`, or None."""
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in reversed(node.value):  # the last of repeated keys wins
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == part:
+                return key_node, value_node
+    elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+        items = node.value
+        return (None, items[part]) if 0 <= part < len(items) else None
+    return None
+
+
+def _repeated_keys(
+    node: yaml.Node, path: tuple[PathPart, ...] = ()
+) -> Iterator[tuple[tuple[PathPart, ...], int]]:
+    """(path, line) of every key a mapping repeats, anywhere under `node`."""
     if isinstance(node, yaml.MappingNode):
         seen: set[Any] = set()
         for key_node, value_node in node.value:
@@ -133,14 +162,12 @@ def _walk(
             if key == "<<":
                 continue
             if key in seen:
-                duplicates.append(((*path, key), key_node.start_mark.line + 1))
+                yield (*path, key), key_node.start_mark.line + 1
             seen.add(key)
-            child = (*path, key)
-            _walk(value_node, child, lines, duplicates)
-            lines[child] = key_node.start_mark.line + 1
+            yield from _repeated_keys(value_node, (*path, key))
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _walk(item, (*path, i), lines, duplicates)
+            yield from _repeated_keys(item, (*path, i))
 
 
 def read_documents(text: str, *, source: str, exact_numbers: bool = False) -> list[Document]:
@@ -149,8 +176,7 @@ def read_documents(text: str, *, source: str, exact_numbers: bool = False) -> li
     `exact_numbers` reads floats as `Decimal` (catalog prices, policy caps). Raises
     `InvalidInput` for a syntax error or a duplicated mapping key, naming the line.
     """
-    loader_class = _ExactLoader if exact_numbers else _BaseLoader
-    loader = loader_class(text)
+    loader = (_ExactLoader if exact_numbers else _Loader)(text)
     documents: list[Document] = []
     problems: list[Problem] = []
     index = 0
@@ -159,22 +185,21 @@ def read_documents(text: str, *, source: str, exact_numbers: bool = False) -> li
             node = loader.get_node()
             if node is None:  # pragma: no cover - check_node said there is one
                 break
-            lines: dict[tuple[PathPart, ...], int] = {}
-            duplicates: list[tuple[tuple[PathPart, ...], int]] = []
-            _walk(node, (), lines, duplicates)
-            for dup_path, line in duplicates:
-                problems.append(
+            loader.repeats_a_key = False
+            data = loader.construct_document(node)
+            if loader.repeats_a_key:
+                problems.extend(
                     Problem(
                         source=source,
                         message="duplicate key (YAML would silently keep only the last one)",
                         document=index,
-                        path=format_path(dup_path),
+                        path=format_path(path),
                         line=line,
                     )
+                    for path, line in _repeated_keys(node)
                 )
-            data = loader.construct_document(node)
             if data is not None:
-                documents.append(Document(source=source, index=index, data=data, lines=lines))
+                documents.append(Document(source=source, index=index, data=data, node=node))
             index += 1
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

@@ -51,7 +51,12 @@ class AdmissionRequest(NamedTuple):
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        defer_build=True,  # built on the first review read: offline commands never read one
+    )
 
 
 class GroupVersionKindWire(_Wire):

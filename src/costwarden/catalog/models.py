@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
 
 CAPACITY_TYPES = ("on-demand", "spot", "reserved")
 CapacityType = Literal["on-demand", "spot", "reserved"]
@@ -37,11 +38,9 @@ class _Model(BaseModel):
     model_config = ConfigDict(
         frozen=True,
         extra="forbid",
+        defer_build=True,  # validators are built when a catalog is first read
         populate_by_name=True,
-        alias_generator=lambda name: "".join(
-            part if i == 0 else part[:1].upper() + part[1:]
-            for i, part in enumerate(name.split("_"))
-        ),
+        alias_generator=to_camel,
     )
 
 

@@ -11,6 +11,7 @@ Each module defines `register(parser)`, adding its arguments and setting `run`, 
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import sys
 from collections.abc import Collection, Sequence
@@ -51,10 +52,32 @@ def build_parser(commands: Collection[str] | None = None) -> argparse.ArgumentPa
     return parser
 
 
+def _command(arguments: Sequence[str]) -> str | None:
+    """The command named: the top-level options take no value, so it is the first other word."""
+    return next((word for word in arguments if not word.startswith("-")), None)
+
+
+def entry() -> int:
+    """The `costwarden` process: `main` on the process's arguments.
+
+    Loading a command's modules makes objects that live as long as the process and no
+    garbage, so the collector sits out the imports, and what they made is then frozen out
+    of its sight rather than walked again by every collection the command's work triggers.
+    """
+    gc.disable()
+    try:
+        command = _command(sys.argv[1:])
+        if command in COMMANDS:
+            importlib.import_module(f"{__name__}.{command}")
+    finally:
+        gc.freeze()
+        gc.enable()
+    return main()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else list(argv)
-    # The top-level options take no value, so the first other word names the command.
-    command = next((word for word in arguments if not word.startswith("-")), None)
+    command = _command(arguments)
     parser = build_parser([command] if command else [])
     args = parser.parse_args(arguments)
     try:

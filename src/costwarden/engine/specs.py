@@ -25,6 +25,7 @@ from pydantic import (
     PlainSerializer,
     WithJsonSchema,
 )
+from pydantic.alias_generators import to_camel
 
 from costwarden.engine import wording
 
@@ -136,18 +137,14 @@ Timezone = Annotated[str, AfterValidator(_timezone)]
 """An IANA time zone name (`Europe/Berlin`)."""
 
 
-def camel(name: str) -> str:
-    first, *rest = name.split("_")
-    return first + "".join(part[:1].upper() + part[1:] for part in rest)
-
-
 class SpecModel(BaseModel):
     """The base of every policy-language model: frozen, unknown keys refused, camelCase."""
 
     model_config = ConfigDict(
         frozen=True,
         extra="forbid",
-        alias_generator=camel,
+        alias_generator=to_camel,
+        defer_build=True,  # validators are built when a document is first read
         arbitrary_types_allowed=True,
         use_attribute_docstrings=False,  # read by the JSON Schema alone (`policies.schema`)
     )
