@@ -263,7 +263,7 @@ async def test_a_group_without_series_in_a_fetched_budget_has_spent_nothing(
     probe = decide(tmp_path, Decimal(10**9), snapshot)
     assert probe.estimate is not None
     workload = probe.estimate.hourly.total * HOURS_LEFT
-    newcomer = StaticNamespaces({"ml-train": {"cost-centre": "Sales-5045"}})
+    newcomer = StaticNamespaces({"ml-train": {"cost-centre": "NewCentre-1"}})
     policy = budget_policy(tmp_path, (workload * Decimal("1.1")).quantize(Decimal(1)))
     pod = request()
     assert pod.object is not None

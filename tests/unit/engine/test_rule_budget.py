@@ -13,6 +13,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from costwarden import periods, reviews
+from costwarden.documents import InvalidInput
 from costwarden.engine import evaluating
 from costwarden.engine.contexts import StaticWorkloads
 from costwarden.engine.ports import BudgetSpend, Reservation, Reserving, SpendSnapshot
@@ -423,13 +424,130 @@ def test_group_falls_back_to_the_namespaces_label(pod, policies, judge, context)
     assert "cost-centre=Sales-5045" in verdict.denials[0].message
 
 
-def test_groups_without_a_cap_are_not_limited(pod, policies, judge, context):
+def test_a_group_without_a_cap_is_refused_never_left_uncapped(pod, policies, judge, context):
     verdict = judge(
         pod(namespace="ml-dev"),
         policies(BUDGET),
         context=context(spend=spend("70000", group="RnD-1001")),
     )
-    assert verdict.violations == ()
+    assert not verdict.allowed
+    message = verdict.denials[0].message
+    assert "cost-centre=RnD-1001 has no budget in this rule (no cap, no defaultCap)" in message
+    assert "add a cap for RnD-1001 (or a defaultCap) to rule budget" in message
+
+
+OVER_CAP = spend("70000")  # Sales-5045, ml-train's group, is over its 60,000 cap
+TWO_CAPS = {
+    "name": "budget",
+    "budget": {"label": "cost-centre", "caps": {"Sales-5045": "60000", "RnD-1001": "20000"}},
+}
+
+
+def test_a_pods_own_label_cannot_move_its_cost_to_another_teams_budget(
+    pod, policies, judge, context
+):
+    verdict = judge(
+        pod(namespace="ml-train", labels={"cost-centre": "RnD-1001"}),
+        policies(TWO_CAPS),
+        context=context(spend=OVER_CAP),
+    )
+    assert not verdict.allowed
+    message = verdict.denials[0].message
+    assert "cost-centre=RnD-1001 is not a group namespace ml-train may charge (Sales-5045)" in (
+        message
+    )
+    assert "remove the pod's cost-centre label (the namespace's Sales-5045 applies)" in message
+    assert "allowedGroups" in message
+
+
+def test_a_case_variant_of_the_namespaces_group_is_refused(pod, policies, judge, context):
+    verdict = judge(
+        pod(namespace="ml-train", labels={"cost-centre": "SALES-5045"}),
+        policies(TWO_CAPS),
+        context=context(spend=spend("0")),
+    )
+    assert not verdict.allowed
+    assert "cost-centre=SALES-5045 differs from the group Sales-5045 only in case" in (
+        verdict.denials[0].message
+    )
+
+
+def test_an_invented_group_in_a_namespace_without_one_is_refused(pod, policies, judge, context):
+    rule = {"name": "budget", "budget": {"label": "cost-centre", "defaultCap": "5000"}}
+    verdict = judge(
+        pod(namespace="bare", labels={"cost-centre": "Nobody-0000"}),
+        policies(rule),
+        context=context(spend=spend("0", group="Nobody-0000")),
+    )
+    assert not verdict.allowed
+    assert "cost-centre=Nobody-0000 is a claim nothing backs: namespace bare has no" in (
+        verdict.denials[0].message
+    )
+
+
+def test_a_pod_with_no_group_anywhere_is_refused(pod, policies, judge, context):
+    rule = {"name": "budget", "budget": {"label": "cost-centre", "defaultCap": "5000"}}
+    verdict = judge(pod(namespace="bare", labels={}), policies(rule), context=context())
+    assert not verdict.allowed
+    assert "nobody pays: namespace bare has no cost-centre label" in verdict.denials[0].message
+
+
+def test_allowed_groups_let_a_namespaces_pods_charge_the_groups_listed(
+    pod, policies, judge, context
+):
+    rule = {
+        "name": "budget",
+        "budget": {
+            "label": "cost-centre",
+            "caps": {"Sales-5045": "60000", "RnD-1001": "20000"},
+            "allowedGroups": {"ml-t*": ["RnD-1001"]},
+        },
+    }
+    snapshot = SpendSnapshot(
+        fetched_at=NOW - timedelta(minutes=1),
+        budgets={"budget": {"RnD-1001": BudgetSpend(Decimal("25000"), Decimal(0))}},
+    )
+    verdict = judge(
+        pod(namespace="ml-train", labels={"cost-centre": "RnD-1001"}),
+        policies(rule),
+        context=context(spend=snapshot),
+    )
+    # Charged to the group it named (over its own cap), not to the namespace's.
+    assert "monthly budget of cost-centre=RnD-1001 would be exceeded" in verdict.denials[0].message
+
+
+def test_a_wildcard_trusts_the_pods_label_but_not_a_case_variant_of_a_capped_group(
+    pod, policies, judge, context
+):
+    rule = {
+        "name": "budget",
+        "budget": {
+            "label": "cost-centre",
+            "caps": {"Sales-5045": "60000"},
+            "defaultCap": "5000",
+            "allowedGroups": {"*": ["*"]},
+        },
+    }
+    trusted = judge(
+        pod(namespace="bare", labels={"cost-centre": "Nobody-0000"}),
+        policies(rule),
+        context=context(spend=spend("0", group="Nobody-0000")),
+    )
+    assert trusted.allowed
+    variant = judge(
+        pod(namespace="bare", labels={"cost-centre": "sales-5045"}),
+        policies(rule),
+        context=context(spend=spend("0")),
+    )
+    assert "differs from the group Sales-5045 only in case" in variant.denials[0].message
+
+
+def test_caps_that_differ_only_in_case_are_a_policy_error(policies):
+    rule = {"name": "budget", "budget": {"caps": {"Sales-5045": "1", "SALES-5045": "2"}}}
+    with pytest.raises(
+        InvalidInput, match="caps 'Sales-5045' and 'SALES-5045' differ only in case"
+    ):
+        policies(rule)
 
 
 def test_default_cap_and_namespace_grouping(pod, policies, judge, context):

@@ -9,6 +9,10 @@ fetched here), `reserved` from the ledger (admitted cost not yet visible in spen
 `defaultRuntime`, else the rest of the period — never more than the rest of the period.
 projected > cap denies (per the rule's action); projected > warnAt × cap warns.
 
+Who pays comes from trusted places (`group_of`): the namespace's label, which namespace
+users cannot write, or a group the policy's `allowedGroups` lets the namespace's pods name;
+anything else is refused, never a fresh budget (docs/budgets.md).
+
 Budgets are charged once, at the top-level object: pods and ReplicaSets made by a
 built-in controller were priced when their owner was admitted (a Deployment, a StatefulSet,
 a Job). Pods of any other controller (PyTorchJob, RayCluster, ...) are charged themselves:
@@ -31,6 +35,7 @@ rule and whole second left (`_standing`, kept in the caller's `Memos`), not per 
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -78,13 +83,19 @@ class Budget(SpecModel):
 
     group_by: Literal["label", "namespace"] = "label"
     label: str | None = "cost-centre"
-    """The label whose value names the group (falls back to the namespace's label)."""
+    """The label whose value names the group. The namespace's label says who pays (the
+    platform team sets it); a pod's own label may only name the same group or one that
+    `allowedGroups` lists for its namespace."""
+    allowed_groups: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    """Namespace name or glob -> the groups its pods may name with their own label instead
+    of the namespace's (`"*"`: any group — the pod's label is then trusted as it is)."""
     period: Literal["month", "week"] = "month"
     timezone: Timezone = "UTC"
     caps: dict[str, Money] = Field(default_factory=dict)
     """Group value -> cap for the period, in the catalog's currency."""
     default_cap: Money | None = None
-    """Cap for groups not in `caps`; None leaves them uncapped."""
+    """Cap for groups not in `caps`; None: a group not in `caps` is refused (nobody set a
+    budget for it), never left uncapped."""
     warn_at: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("0.8")
     """Fraction of the cap above which admission warns."""
     on_stale_data: StaleBehaviour | None = None
@@ -104,6 +115,11 @@ class Budget(SpecModel):
             raise ValueError("groupBy: label needs `label` (e.g. cost-centre)")
         if not self.caps and self.default_cap is None:
             raise ValueError("set caps, defaultCap or both")
+        spelt: dict[str, str] = {}
+        for group in self.caps:
+            other = spelt.setdefault(group.casefold(), group)
+            if other != group:
+                raise ValueError(f"caps {other!r} and {group!r} differ only in case")
         return self
 
 
@@ -129,12 +145,116 @@ def compile_budget(spec: Budget, head: Head) -> Charging:
     return Charging(spec, head.name, head.action)
 
 
-def group_of(config: Budget, target: Target) -> str | None:
-    """The group `target` is charged to."""
+class Group(NamedTuple):
+    """Who pays for a workload: a group, or why none can be charged."""
+
+    name: str | None
+    refused: Finding | None = None
+
+
+def group_of(rule: Charging, target: Target) -> Group:
+    """The group `target` is charged to, from trusted places only (docs/budgets.md).
+
+    The namespace's label names it: namespace users cannot label namespaces. A pod's own
+    label is a claim: it stands when it names the namespace's group, or one `allowedGroups`
+    lists for the namespace; a group differing from a known one only in case is refused
+    (spend is grouped by the exact value). Anything else is refused, never a fresh budget.
+    """
+    config = rule.spec
     if config.group_by == "namespace":
-        return target.namespace
-    assert config.label is not None  # the model requires it for groupBy: label
-    return target.labels.get(config.label) or target.namespace_labels.get(config.label)
+        return Group(target.namespace)
+    label = config.label
+    assert label is not None  # the model requires it for groupBy: label
+    assigned = target.namespace_labels.get(label)
+    claimed = target.labels.get(label)
+    if claimed is None or claimed == assigned:
+        return Group(assigned) if assigned is not None else _nobody(rule, target)
+    allowed = _allowed(config, target.namespace)
+    known = [g for g in (assigned, *allowed, *config.caps) if g is not None and g != "*"]
+    spelt = next((g for g in known if g.casefold() == claimed.casefold()), None)
+    if spelt is not None and spelt != claimed:
+        return Group(None, _case_variant(rule, claimed, spelt))
+    if claimed in allowed or "*" in allowed:
+        return Group(claimed)
+    return Group(None, _not_allowed(rule, target, claimed, assigned, allowed))
+
+
+def _allowed(config: Budget, namespace: str | None) -> tuple[str, ...]:
+    """The groups `allowedGroups` lets pods of `namespace` name."""
+    if namespace is None:
+        return ()
+    return tuple(
+        group
+        for pattern, groups in config.allowed_groups.items()
+        if fnmatch.fnmatchcase(namespace, pattern)
+        for group in groups
+    )
+
+
+def _ask_the_platform_team(rule: Charging, namespace: str | None, label: str) -> str:
+    return (
+        f"to charge another group, ask the platform team to set the namespace's {label} label "
+        f"or to list the group for namespace {namespace} in rule {rule.name}'s allowedGroups"
+    )
+
+
+def _nobody(rule: Charging, target: Target) -> Group:
+    label = rule.spec.label
+    assert label is not None
+    return Group(
+        None,
+        Finding(
+            key="group:none",
+            what=(
+                f"nobody pays: namespace {target.namespace} has no {label} label and the pod "
+                f"names no group it may charge"
+            ),
+            fix=f"the platform team labels namespace {target.namespace} with {label}=<group>",
+            numbers={"namespace": str(target.namespace)},
+        ),
+    )
+
+
+def _case_variant(rule: Charging, claimed: str, spelt: str) -> Finding:
+    label = rule.spec.label
+    return Finding(
+        key="group:case",
+        what=f"{label}={claimed} differs from the group {spelt} only in case",
+        fix=f"write {label}: {spelt} (spend is grouped by the exact value)",
+        numbers={"claimed": claimed, "group": spelt},
+    )
+
+
+def _not_allowed(
+    rule: Charging,
+    target: Target,
+    claimed: str,
+    assigned: str | None,
+    allowed: tuple[str, ...],
+) -> Finding:
+    label, namespace = rule.spec.label, target.namespace
+    assert label is not None
+    groups = [g for g in (assigned, *allowed) if g is not None]
+    if groups:
+        may = ", ".join(groups)
+        what = f"{label}={claimed} is not a group namespace {namespace} may charge ({may})"
+    else:
+        what = (
+            f"{label}={claimed} is a claim nothing backs: namespace {namespace} has no {label} "
+            f"label and allowedGroups lists no group for it"
+        )
+    if assigned is not None:
+        fix = f"remove the pod's {label} label (the namespace's {assigned} applies)"
+    elif groups:
+        fix = f"set {label} to {' or '.join(groups)}"
+    else:
+        fix = f"the platform team labels namespace {namespace} with {label}=<group>"
+    return Finding(
+        key="group:claimed",
+        what=what,
+        fix=f"{fix}; {_ask_the_platform_team(rule, namespace, label)}",
+        numbers={"claimed": claimed, "namespace_group": assigned or ""},
+    )
 
 
 def expected_runtime(config: Budget, target: Target, *, left: Decimal) -> tuple[Decimal, str]:
@@ -191,9 +311,9 @@ def check(rule: Charging, review: Review) -> Outcome:
     if hourly <= _ZERO:
         return NOTHING
     config, name = rule.spec, rule.name
-    group = group_of(config, target)
+    group, refused = group_of(rule, target)
     if group is None:
-        return NOTHING  # no group to charge; the cost-allocation rule reports the label
+        return Outcome(findings=(refused,)) if refused is not None else NOTHING
     now = context.now
     figures = _figures(rule, group, context)
     if isinstance(figures, Outcome):
@@ -267,7 +387,7 @@ def recall(rule: Charging, target: Target, *, admitted: datetime) -> Reservation
     is not in the spend data yet (`evaluating.recall`). None when the rule has no group or
     no cap to charge."""
     config = rule.spec
-    group = group_of(config, target)
+    group = group_of(rule, target).name
     if group is None or config.caps.get(group, config.default_cap) is None:
         return None
     left = periods.hours_left(admitted, period=config.period, timezone=config.timezone)
@@ -344,7 +464,7 @@ def _figures(rule: Charging, group: str, context: Context) -> _Figures | Outcome
         return held
     cap = config.caps.get(group, config.default_cap)
     if cap is None:
-        return NOTHING
+        return _no_budget(rule, group)
     stale_after = config.stale_after or context.spend_stale_after
     fetched_at = snapshot.fetched_at
     if fetched_at is None or now - fetched_at > stale_after:
@@ -382,6 +502,24 @@ def _figures(rule: Charging, group: str, context: Context) -> _Figures | Outcome
     )
     memo.put((name, group), figures)
     return figures
+
+
+def _no_budget(rule: Charging, group: str) -> Outcome:
+    """A group nobody set a cap for: refused, never charged against a fresh budget."""
+    scope = _scope(rule.spec, group)
+    return Outcome(
+        findings=(
+            Finding(
+                key="group:uncapped",
+                what=f"{scope} has no budget in this rule (no cap, no defaultCap)",
+                fix=(
+                    f"charge a group that has one; or ask the platform team to add a cap "
+                    f"for {group} (or a defaultCap) to rule {rule.name}"
+                ),
+                numbers={"group": group},
+            ),
+        )
+    )
 
 
 def _period(now: datetime, config: Budget, memos: Memos) -> tuple[datetime, datetime]:
