@@ -100,7 +100,7 @@ class Children(Generic[MetricT]):
 
 
 # ---------------------------------------------------------------------------------------
-# Admission (owner: webhook). Requests, latency, violations, reloads, admitted cost.
+# Admission (owner: webhook). Requests, latency, violations, waivers, reloads, admitted cost.
 # ---------------------------------------------------------------------------------------
 
 
@@ -141,6 +141,16 @@ class AdmissionMetrics:
                 "Rule violations found by /validate, by policy, rule and action "
                 "(deny, warn, dryrun).",
                 ("policy", "rule", "action"),
+                registry=registry,
+            )
+        )
+        self.waivers = Children(
+            Counter(
+                "costwarden_waivers_total",
+                "Admissions (allowed, not dry-run, counted by /validate) in which an exception "
+                "waived this rule. The rule label is bounded by the loaded policy set: rule "
+                "names are unique across it and come from reviewed policy files.",
+                ("rule",),
                 registry=registry,
             )
         )
@@ -188,6 +198,10 @@ class AdmissionMetrics:
 
     def violation(self, *, policy: str, rule: str, action: str) -> None:
         self.violations.labels((policy, rule, action)).inc()
+
+    def waived(self, *, rule: str) -> None:
+        """An admission in which an exception waived `rule` (once per admission and rule)."""
+        self.waivers.labels((rule,)).inc()
 
     def reloaded(self, *, source: str, success: bool, at_unix_seconds: float) -> None:
         self.reload_success.labels(source).set(1 if success else 0)

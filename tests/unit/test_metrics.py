@@ -55,6 +55,7 @@ def record_one_of_each(recorder: metrics.AdmissionMetrics) -> None:
     )
     recorder.batch(2)
     recorder.violation(policy="gpu", rule="limits", action="deny")
+    recorder.waived(rule="limits")
     recorder.reloaded(source="policies", success=True, at_unix_seconds=1_700_000_000)
     recorder.admitted_pod(**POD, hourly_cost=Decimal("0.25"), currency="USD")
 
@@ -76,6 +77,7 @@ def test_admission_metrics_keep_the_names_types_and_labels_dashboards_read() -> 
         "costwarden_admission_duration_seconds": ("histogram", {"webhook", "le"}),
         "costwarden_admission_batch_size": ("histogram", {"le"}),
         "costwarden_policy_violations": ("counter", {"policy", "rule", "action"}),
+        "costwarden_waivers": ("counter", {"rule"}),
         "costwarden_policy_reload_success": ("gauge", {"source"}),
         "costwarden_policy_reload_timestamp_seconds": ("gauge", {"source"}),
         "costwarden_admitted_pods": ("counter", cost),
@@ -149,6 +151,15 @@ def test_violations_and_admitted_cost_add_up_per_label_set() -> None:
     assert value(registry, "costwarden_admitted_pods_total", **POD) == 2
     hourly = value(registry, "costwarden_admitted_pod_hourly_cost_total", **POD, currency="USD")
     assert hourly == 0.75
+
+
+def test_waivers_are_counted_per_rule() -> None:
+    registry = CollectorRegistry()
+    recorder = metrics.AdmissionMetrics(registry)
+    for rule in ("dev-on-spot", "max-gpus", "dev-on-spot"):
+        recorder.waived(rule=rule)
+    assert value(registry, "costwarden_waivers_total", rule="dev-on-spot") == 2
+    assert value(registry, "costwarden_waivers_total", rule="max-gpus") == 1
 
 
 def test_a_second_set_of_admission_metrics_on_one_registry_is_refused() -> None:

@@ -166,6 +166,9 @@ class Admission:
                 "; ".join(f"{v.action} {v.policy}/{v.rule}" for v in verdict.violations),
             )
         if verdict.allowed and not request.dry_run:
+            # Counted here only: /mutate never asks for a verdict, and a dry run admits nothing.
+            for exempted in verdict.exempted:
+                self._metrics.waived(rule=exempted.rule)
             self._record_admitted_pod(request, verdict.estimate)
         response = responding.validation(request.uid, verdict)
         return ("allowed" if verdict.allowed else "denied"), response

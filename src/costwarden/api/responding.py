@@ -7,6 +7,8 @@
   a longer message is split at word boundaries, its continuation lines indented.
 - `dryrun`-action violations are recorded (metrics, logs) but not shown: that is what the
   action means — try a rule on live traffic before anyone sees it.
+- A waiver is never silent: each rule an exception waived is one more warning, naming the
+  exception and when it ends (`waiver_warning`), after the rules' warnings.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Any
 import orjson
 
 from costwarden.api import patches
-from costwarden.engine.verdicts import PatchOperation, Verdict
+from costwarden.engine import wording
+from costwarden.engine.verdicts import Exempted, PatchOperation, Verdict
 
 MAX_WARNING_CHARS = 120
 CONTINUATION = "  "
@@ -64,13 +67,35 @@ def warnings_of(messages: Iterable[str]) -> tuple[str, ...]:
     return tuple(lines)
 
 
+def waiver_warning(exempted: Exempted) -> str:
+    """`[rule] waived by <exception> until <YYYY-MM-DD HH:MM> UTC: <reason>`, one line of
+    at most `MAX_WARNING_CHARS`. The reason is free text (an annotation, a PolicyException's
+    `spec.reason`): its line breaks and other unprintable characters become spaces, and it
+    is the part cut short — the whole of it stays on the exception."""
+    printable = "".join(c if c.isprintable() else " " for c in exempted.reason)
+    reason = " ".join(printable.split())
+    head = (
+        f"[{exempted.rule}] waived by {exempted.exception} until {wording.day(exempted.expires)}: "
+    )
+    room = MAX_WARNING_CHARS - len(head)
+    if len(reason) > room > 1:
+        reason = reason[: room - 1].rstrip() + "…"
+    return wording.clip(head + reason, MAX_WARNING_CHARS)
+
+
 def validation(uid: str, verdict: Verdict) -> Response:
     """The /validate answer: decision, denial messages, warnings (never a patch)."""
     response: Response = {"uid": uid, "allowed": verdict.allowed}
     if not verdict.allowed:
         messages = [v.message for v in verdict.denials] or ["denied by costwarden policy"]
         response["status"] = {"code": 403, "message": "\n".join(messages), "reason": "Forbidden"}
-    shown = warnings_of((*verdict.notices, *(v.message for v in verdict.warnings)))
+    shown = warnings_of(
+        (
+            *verdict.notices,
+            *(v.message for v in verdict.warnings),
+            *(waiver_warning(e) for e in verdict.exempted),
+        )
+    )
     if shown:
         response["warnings"] = list(shown)
     return response

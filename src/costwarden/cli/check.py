@@ -181,7 +181,10 @@ def print_table(checked: Sequence[Checked]) -> None:
         lines = [f"  DENY  {v.message}" for v in item.verdict.denials]
         lines += [f"  WARN  {v.message}" for v in item.verdict.warnings]
         lines += [f"  DRYRUN {v.message}" for v in item.verdict.violations if v.action == "dryrun"]
-        lines += [f"  EXEMPT [{e.rule}] {e.exception}: {e.reason}" for e in item.verdict.exempted]
+        lines += [
+            f"  EXEMPT [{e.rule}] {e.exception} until {wording.day(e.expires)}: {e.reason}"
+            for e in item.verdict.exempted
+        ]
         lines += [f"  NOTE  {notice}" for notice in item.verdict.notices[1:]]
         if lines:
             print(f"\n{_name(item.obj)} ({item.source})")
@@ -215,6 +218,7 @@ def as_json(checked: Sequence[Checked]) -> dict[str, Any]:
                         "rule": e.rule,
                         "exception": e.exception,
                         "reason": e.reason,
+                        "expires": e.expires.astimezone(UTC).isoformat(),
                     }
                     for e in verdict.exempted
                 ],

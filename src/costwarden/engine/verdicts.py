@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple, TypeAlias
 
@@ -32,12 +33,22 @@ class Violation:
 
 @dataclass(frozen=True, slots=True)
 class Exempted:
-    """A rule that would have fired but an exception (label or object) waived it."""
+    """A rule that would have fired but an exception (label or object) waived it.
+
+    Never silent: /validate warns with it (`api.responding`) and counts it, `check`
+    prints it.
+    """
 
     policy: str
     rule: str
     exception: str
+    """Which exception: `label <key>=<ticket>` or `PolicyException <name>`."""
     reason: str
+    """Why, as its grantor wrote it: the reason annotation (`ticket <value>` without one)
+    or the PolicyException's `spec.reason`."""
+    expires: datetime
+    """When the waiver ends, timezone-aware: a date-only expiry ends at the start of the
+    next day, UTC (valid through that day)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ def waiver(
     subject: matching.Subject,
     policies: sets.PolicySet,
 ) -> Exempted | None:
-    """The exception that waives `rule` for `target`, if one does."""
+    """The exception that waives `rule` for `target`, if one does, with when it ends."""
     exceptions = rule.rule.exceptions
     label = exceptions.label
     if label is not None:
@@ -36,7 +36,8 @@ def waiver(
                 policy=rule.policy,
                 rule=rule.name,
                 exception=f"label {label.key}={value}",
-                reason=f"{reason} (until {wording.day(expiry)})",
+                reason=reason,
+                expires=expiry,
             )
     if exceptions.objects:
         for exception in policies.compiled_exceptions:
@@ -45,7 +46,8 @@ def waiver(
                     policy=rule.policy,
                     rule=rule.name,
                     exception=f"PolicyException {exception.name}",
-                    reason=f"{exception.reason} (until {wording.day(exception.expires)})",
+                    reason=exception.reason,
+                    expires=exception.expires,
                 )
     return None
 

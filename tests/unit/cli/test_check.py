@@ -252,9 +252,30 @@ def test_an_exception_expiry_given_in_another_zone_is_printed_in_utc(manifests, 
     )
     args = ["check", "-f", str(manifests / "gpu-train-pod.yaml"), "--policies", str(policy)]
     assert main([*args, "--now", NOW]) == 0
-    assert "EXEMPT [one-gpu] PolicyException big-run: FIN-1 (until 2026-12-31 16:00 UTC)" in (
+    assert "EXEMPT [one-gpu] PolicyException big-run until 2026-12-31 16:00 UTC: FIN-1" in (
         capsys.readouterr().out
     )
+
+
+def test_json_output_gives_each_waiver_its_reason_and_expiry_in_utc(manifests, tmp_path, capsys):
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        POLICY_HEADER
+        + "spec: {rules: [{name: one-gpu, gpuLimits: {maxPerPod: 1}}]}\n"
+        + "---\napiVersion: costwarden.io/v1alpha1\nkind: PolicyException\n"
+        + "metadata: {name: big-run}\n"
+        + "spec: {rules: [one-gpu], expires: '2026-12-31T18:00:00+02:00', reason: FIN-1}\n"
+    )
+    args = ["check", "-f", str(manifests / "gpu-train-pod.yaml"), "--policies", str(policy)]
+    assert main([*args, "--now", NOW, "-o", "json"]) == 0
+    (exempted,) = json.loads(capsys.readouterr().out)["objects"][0]["exempted"]
+    assert exempted == {
+        "policy": "p",
+        "rule": "one-gpu",
+        "exception": "PolicyException big-run",
+        "reason": "FIN-1",
+        "expires": "2026-12-31T16:00:00+00:00",
+    }
 
 
 def test_an_empty_policy_directory_exits_two_never_checks_nothing(manifests, tmp_path, capsys):

@@ -4,6 +4,7 @@ expiry, and the one message format."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -116,7 +117,31 @@ def test_label_exception_waives_the_rule_and_echoes_its_reason(pod, policies, ju
     assert verdict.allowed
     (exempted,) = verdict.exempted
     assert (exempted.rule, exempted.exception) == ("max-gpus", "label cost-exception=FIN-1234")
-    assert exempted.reason == "approved by finance (until 2026-12-02 00:00 UTC)"
+    assert exempted.reason == "approved by finance"
+
+
+def test_a_label_exception_dated_by_day_waives_until_the_end_of_that_day_utc(pod, policies, judge):
+    verdict = judge(excepted_pod(pod), policies(with_(GPUS, exceptions=LABEL_EXCEPTION)))
+    (exempted,) = verdict.exempted
+    assert exempted.expires == datetime(2026, 12, 2, tzinfo=UTC)
+
+
+def test_a_label_exception_timed_in_another_zone_waives_until_that_instant(pod, policies, judge):
+    verdict = judge(
+        excepted_pod(pod, expires="2026-11-30T18:00:00+02:00"),
+        policies(with_(GPUS, exceptions=LABEL_EXCEPTION)),
+    )
+    (exempted,) = verdict.exempted
+    assert exempted.expires == datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
+    assert exempted.expires.utcoffset() is not None
+
+
+def test_a_label_exception_without_a_reason_gives_its_ticket_as_the_reason(pod, policies, judge):
+    verdict = judge(
+        excepted_pod(pod, reason=None), policies(with_(GPUS, exceptions=LABEL_EXCEPTION))
+    )
+    (exempted,) = verdict.exempted
+    assert exempted.reason == "ticket FIN-1234"
 
 
 def test_label_exception_no_longer_applies_after_its_expiry(pod, policies, judge):
@@ -172,7 +197,8 @@ def test_policy_exception_object_waives_the_rule_it_names(pod, policies, judge):
     assert verdict.allowed
     (exempted,) = verdict.exempted
     assert exempted.exception == "PolicyException exception-1"
-    assert exempted.reason == "FIN-77 approved (until 2027-01-01 00:00 UTC)"
+    assert exempted.reason == "FIN-77 approved"
+    assert exempted.expires == datetime(2027, 1, 1, tzinfo=UTC)
 
 
 def test_policy_exception_expires(pod, policies, judge):
