@@ -1,0 +1,223 @@
+"""Red team: each way a namespace user, an add-on's service account or anything on the pod
+network could walk around the guardrail, sent as the real API server would send it — over
+HTTPS to `costwarden serve`'s stack, with `userInfo` — and what stops it now.
+
+The server runs the bundled policies and catalog with the fixtures' namespace labels
+(`ml-train` belongs to cost centre Sales-5045) and spend data in which Sales-5045 is already
+over its $60,000 monthly cap while RnD-1001 has plenty of room. docs/security.md lists the
+threats these tests stand for.
+"""
+
+from __future__ import annotations
+
+import copy
+import ssl
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import trustme
+from tests.api.webhook_support import (
+    NAMESPACES,
+    fixture_paths,
+    load_fixture,
+    local_settings,
+    running,
+)
+
+from costwarden import app as application
+from costwarden.documents import InvalidInput
+from costwarden.engine.ports import BudgetSpend, SpendSnapshot
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+BUDGET = "cost-centre-monthly-budget"
+
+
+class FixedClock:
+    def now(self) -> datetime:
+        return NOW
+
+
+class SpendData:
+    """Spend as the background refresher would have fetched it a minute ago."""
+
+    def snapshot(self) -> SpendSnapshot:
+        return SpendSnapshot(
+            fetched_at=NOW - timedelta(minutes=1),
+            budgets={
+                BUDGET: {
+                    "Sales-5045": BudgetSpend(Decimal("70000"), Decimal(0)),
+                    "RnD-1001": BudgetSpend(Decimal("100"), Decimal(0)),
+                }
+            },
+        )
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def webhook(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    tls = tmp_path_factory.mktemp("tls")
+    leaf = ca.issue_cert("127.0.0.1")
+    leaf.cert_chain_pems[0].write_to_path(tls / "tls.crt")
+    leaf.private_key_pem.write_to_path(tls / "tls.key")
+    settings = local_settings(
+        insecure_http=False, tls_cert_file=tls / "tls.crt", tls_key_file=tls / "tls.key"
+    )
+    app = application.create_app(
+        settings,
+        namespaces=application.StaticNamespaceLabels(NAMESPACES),
+        spend=SpendData(),
+        clock=FixedClock(),
+    )
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    with (
+        running(app) as serving,
+        httpx.Client(
+            base_url=f"https://127.0.0.1:{serving.webhook_port}", verify=context, timeout=30
+        ) as client,
+    ):
+        yield client
+
+
+def captured(prefix: str) -> dict[str, Any]:
+    return copy.deepcopy(
+        load_fixture(next(p for p in fixture_paths() if p.name.startswith(prefix)))
+    )
+
+
+def train_pod(**labels: str) -> dict[str, Any]:
+    """The captured 4 × A100 `train-a100` pod CREATE in ml-train (Sales-5045), relabelled."""
+    review = captured("009-")
+    review["request"]["object"]["metadata"]["labels"].update(labels)
+    return review
+
+
+def answer(client: httpx.Client, review: dict[str, Any]) -> httpx.Response:
+    return client.post("/validate", json=review)
+
+
+def denial(client: httpx.Client, review: dict[str, Any]) -> str:
+    """The denial message; fails the test when the review is allowed."""
+    response = answer(client, review)
+    assert response.status_code == 200, response.text
+    verdict = response.json()["response"]
+    assert verdict["allowed"] is False, verdict
+    message: str = verdict["status"]["message"]
+    return message
+
+
+def test_the_namespaces_own_budget_is_enforced(webhook: httpx.Client) -> None:
+    # The baseline the other ways try to escape: ml-train's pod, its own cost centre, over cap.
+    assert f"[{BUDGET}] monthly budget of cost-centre=Sales-5045 would be exceeded" in denial(
+        webhook, train_pod()
+    )
+
+
+def test_a_pod_cannot_choose_another_teams_budget_with_its_own_label(
+    webhook: httpx.Client,
+) -> None:
+    message = denial(webhook, train_pod(**{"cost-centre": "RnD-1001"}))
+    assert "cost-centre=RnD-1001 is not a group namespace ml-train may charge (Sales-5045)" in (
+        message
+    )
+
+
+def test_a_case_variant_of_the_cost_centre_is_not_a_budget_of_its_own(
+    webhook: httpx.Client,
+) -> None:
+    message = denial(webhook, train_pod(**{"cost-centre": "SALES-5045"}))
+    assert "cost-centre=SALES-5045 differs from the group Sales-5045 only in case" in message
+
+
+def test_an_invented_cost_centre_gets_no_fresh_default_cap(webhook: httpx.Client) -> None:
+    message = denial(webhook, train_pod(**{"cost-centre": "Nobody-0000"}))
+    assert "cost-centre=Nobody-0000 is not a group namespace ml-train may charge" in message
+
+
+def replicaset_pod(username: str) -> dict[str, Any]:
+    """The captured pod the ReplicaSet controller made for llm-server, sent by `username`."""
+    review = captured("017-")
+    review["request"]["userInfo"] = {
+        "username": username,
+        "groups": ["system:serviceaccounts", "system:serviceaccounts:kube-system"],
+    }
+    return review
+
+
+def test_an_add_ons_service_account_cannot_claim_a_controller_to_escape_the_budget(
+    webhook: httpx.Client,
+) -> None:
+    # From the ReplicaSet controller the pod was priced with its Deployment: not charged again.
+    made = answer(
+        webhook, replicaset_pod("system:serviceaccount:kube-system:replicaset-controller")
+    )
+    assert made.json()["response"]["allowed"] is True
+    # The same owner reference from another kube-system account is a claim: the pod is charged.
+    claimed = denial(webhook, replicaset_pod("system:serviceaccount:kube-system:kube-proxy"))
+    assert "monthly budget of cost-centre=Sales-5045 would be exceeded" in claimed
+
+
+def refused(client: httpx.Client, review: dict[str, Any]) -> str:
+    """The 400 reason; fails the test for any other answer."""
+    response = answer(client, review)
+    assert response.status_code == 400, response.text
+    reason: str = response.json()["reason"]
+    return reason
+
+
+@pytest.mark.parametrize("count", ["4.5", 4.5, "4.0001"])
+def test_a_fractional_gpu_count_is_refused_not_truncated(
+    webhook: httpx.Client, count: str | float
+) -> None:
+    review = train_pod()
+    resources = review["request"]["object"]["spec"]["containers"][0]["resources"]
+    resources["requests"]["nvidia.com/gpu"] = resources["limits"]["nvidia.com/gpu"] = count
+    assert "nvidia.com/gpu" in refused(webhook, review)
+
+
+def test_an_object_whose_kind_is_not_the_requests_is_refused(webhook: httpx.Client) -> None:
+    review = train_pod()
+    review["request"]["object"]["kind"] = "pod"
+    assert "request.object.kind: 'pod' is not the request's 'Pod'" in refused(webhook, review)
+
+
+def test_an_object_without_a_kind_is_refused(webhook: httpx.Client) -> None:
+    review = train_pod()
+    del review["request"]["object"]["kind"]
+    assert "request.object.kind" in refused(webhook, review)
+
+
+def test_an_object_of_another_api_version_is_refused(webhook: httpx.Client) -> None:
+    review = train_pod()
+    review["request"]["object"]["apiVersion"] = "apps/v1"
+    assert "request.object.apiVersion: 'apps/v1'" in refused(webhook, review)
+
+
+def test_a_create_without_an_object_is_refused(webhook: httpx.Client) -> None:
+    review = train_pod()
+    review["request"]["object"] = None
+    assert "request.object: required for CREATE and UPDATE" in refused(webhook, review)
+
+
+def test_an_object_in_another_namespace_than_the_request_is_refused(
+    webhook: httpx.Client,
+) -> None:
+    review = train_pod()
+    review["request"]["object"]["metadata"]["namespace"] = "kube-system"
+    assert "request.object.metadata.namespace: 'kube-system'" in refused(webhook, review)
+
+
+def test_an_empty_policy_directory_never_serves_zero_rules(tmp_path: Path) -> None:
+    empty = tmp_path / "policies"
+    empty.mkdir()
+    with pytest.raises(InvalidInput, match="no CostPolicy rules found"):
+        application.create_app(local_settings(policies=(empty,)))
