@@ -55,6 +55,8 @@ def run_suite(
     suite: suites.PolicyTest, *, policies: sets.PolicySet, catalog: Catalog
 ) -> list[CaseResult]:
     context = context_for(suite)
+    if suite.spec.exceptions:
+        policies = policies.with_exceptions(suite.spec.exceptions)
     results = []
     for index, case in enumerate(suite.spec.cases):
         obj = suites.find_resource(suite, case.resource)

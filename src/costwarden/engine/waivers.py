@@ -1,14 +1,17 @@
 """Exceptions: what waives a rule's findings for one object, and how to ask for one.
 
-Two ways, each allowed per rule (`exceptions` in the rule):
-- a label on the object (`cost-exception=<ticket>`) with an unexpired expiry annotation
-  no further ahead than the rule's `maxDuration`;
-- a `PolicyException` object naming the rule, matching the object, not yet expired.
+Only an approved `PolicyException` waives a rule — approved by someone who may (RBAC on the
+PolicyException resource, or review of the policy files), and never for a request its own
+approver sends. It waives the rules it names, for the objects it matches, until it expires:
+- through the object's exception label (`cost-exception=FIN-1234`, per rule `exceptions.label`)
+  naming it or a ticket it lists — the way to ask for one without its approver knowing the
+  object's name; an exception listing tickets waives only objects labelled so;
+- or, listing no tickets, by its `match` and `names` alone (per rule `exceptions.objects`).
+
+A label no approved exception backs waives nothing, and the denial says why.
 """
 
 from __future__ import annotations
-
-from datetime import datetime, timedelta
 
 from costwarden.engine import wording
 from costwarden.engine.findings import Target
@@ -25,75 +28,107 @@ def waiver(
 ) -> Exempted | None:
     """The exception that waives `rule` for `target`, if one does, with when it ends."""
     exceptions = rule.rule.exceptions
-    label = exceptions.label
-    if label is not None:
-        value = target.label(label.key)
-        if value is not None and _label_problem(label, target) is None:
-            expiry = _label_expiry(label, target)
-            assert isinstance(expiry, datetime)
-            reason = target.annotation(label.reason_annotation) or f"ticket {value}"
+    asked = _asked_for(rule.rule, target)
+    for exception in policies.compiled_exceptions:
+        if asked is not None and asked in exception.tickets:
+            how = f"label {exceptions.label.key}={asked}, " if exceptions.label else ""
+        elif exceptions.objects and not exception.labelled_only:
+            how = ""
+        else:
+            continue
+        if _stands(exception, rule, target, subject=subject):
             return Exempted(
                 policy=rule.policy,
                 rule=rule.name,
-                exception=f"label {label.key}={value}",
-                reason=reason,
-                expires=expiry,
+                exception=f"{how}{exception.title}{_approver(exception)}",
+                reason=exception.reason,
+                expires=exception.expires,
             )
-    if exceptions.objects:
-        for exception in policies.compiled_exceptions:
-            if exception.waives(rule.name, subject=subject, name=target.name, now=target.now):
-                return Exempted(
-                    policy=rule.policy,
-                    rule=rule.name,
-                    exception=f"PolicyException {exception.name}",
-                    reason=exception.reason,
-                    expires=exception.expires,
-                )
     return None
 
 
-def hint(rule: models.RuleBase, target: Target) -> str:
-    """How to ask for an exception, with why a label that is present does not count."""
+def hint(
+    rule: models.RuleBase,
+    target: Target,
+    *,
+    subject: matching.Subject,
+    policies: sets.PolicySet,
+) -> str:
+    """How to ask for an exception, or why the exception label the object carries does not
+    count."""
     label = rule.exceptions.label
+    asked = _asked_for(rule, target)
+    if label is not None and asked is not None:
+        why = _why_not(rule, target, asked, subject=subject, policies=policies)
+        return f"exception label {label.key}={asked} ignored: {why}"
     if label is not None:
-        problem = _label_problem(label, target)
-        if problem is not None:
-            return problem
+        if target.label(label.key) is not None:  # present, but not a ticket
+            assert label.value_pattern is not None
+            return (
+                f"exception label {label.key}={target.label(label.key)} ignored: not a ticket "
+                f"({label.value_pattern.pattern})"
+            )
         return (
-            f"or request an exception: label {label.key}=<ticket> with annotation "
-            f"{label.expires_annotation}=<YYYY-MM-DD>"
+            f"or ask an approver for a PolicyException for rule {rule.name} in namespace "
+            f"{target.namespace}, then label {label.key}=<its ticket>"
         )
     if rule.exceptions.objects:
-        return f"or request a PolicyException for rule {rule.name}"
+        return f"or ask an approver for a PolicyException for rule {rule.name}"
     return ""
 
 
-def _label_problem(label: models.LabelException, target: Target) -> str | None:
+def _asked_for(rule: models.RuleBase, target: Target) -> str | None:
+    """The ticket the object's exception label names, if it carries a well-formed one."""
+    label = rule.exceptions.label
+    if label is None:
+        return None
     value = target.label(label.key)
     if value is None:
         return None
     if label.value_pattern is not None and label.value_pattern.fullmatch(value) is None:
+        return None
+    return value
+
+
+def _stands(
+    exception: sets.CompiledException,
+    rule: sets.CompiledRule,
+    target: Target,
+    *,
+    subject: matching.Subject,
+) -> bool:
+    return (
+        exception.covers(rule.name, subject=subject, name=target.name)
+        and target.now < exception.expires
+        and (exception.approved_by is None or exception.approved_by != target.user)
+    )
+
+
+def _approver(exception: sets.CompiledException) -> str:
+    return f" approved by {exception.approved_by}" if exception.approved_by else ""
+
+
+def _why_not(
+    rule: models.RuleBase,
+    target: Target,
+    asked: str,
+    *,
+    subject: matching.Subject,
+    policies: sets.PolicySet,
+) -> str:
+    """Why no exception the label names waives `rule` here: the closest reason."""
+    named = [e for e in policies.compiled_exceptions if asked in e.tickets]
+    covering = [e for e in named if e.covers(rule.name, subject=subject, name=target.name)]
+    if not covering:
         return (
-            f"exception label {label.key}={value} ignored: not a ticket "
-            f"({label.value_pattern.pattern})"
+            f"no approved PolicyException names ticket {asked} for rule {rule.name} in "
+            f"namespace {target.namespace}; ask an approver for one"
         )
-    expiry = _label_expiry(label, target)
-    if isinstance(expiry, str):
-        return f"exception label {label.key}={value} ignored: {expiry}"
-    return None
-
-
-def _label_expiry(label: models.LabelException, target: Target) -> datetime | str:
-    raw = target.annotation(label.expires_annotation)
-    if raw is None:
-        return f"needs annotation {label.expires_annotation}=<YYYY-MM-DD>"
-    try:
-        expiry = models.parse_expiry(raw)
-    except ValueError:
-        return f"annotation {label.expires_annotation}={raw} is not a date"
-    if expiry <= target.now:
-        return f"expired {wording.day(expiry)}"
-    if label.max_duration is not None and expiry - target.now > label.max_duration:
-        days = label.max_duration // timedelta(days=1)
-        return f"expiry {wording.day(expiry)} is more than {days} days ahead"
-    return expiry
+    live = [e for e in covering if target.now < e.expires]
+    if not live:
+        ended = max(e.expires for e in covering)
+        return f"{covering[0].title} expired {wording.day(ended)}"
+    return (
+        f"{live[0].title} was approved by {live[0].approved_by}, who sent this request: "
+        f"an exception is approved by someone other than who uses it"
+    )

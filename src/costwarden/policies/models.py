@@ -102,20 +102,17 @@ class Match(SpecModel):
 
 
 class LabelException(SpecModel):
-    """A label on the object (e.g. `cost-exception=FIN-1234`) that waives the rule.
-
-    The label's value names the ticket; an annotation gives its expiry, after which the
-    label no longer counts. Without a valid expiry the label waives nothing.
-    """
+    """A label on the object (e.g. `cost-exception=FIN-1234`) that asks for an approved
+    `PolicyException`: its value names one (by name or a ticket it lists), and only an
+    approved one that names the rule, matches the object and has not expired waives it.
+    The label alone waives nothing: whoever writes a pod can write its labels."""
 
     key: Annotated[str, Field(min_length=1)] = "cost-exception"
     value_pattern: Regex | None = None
     """Ticket format the value must match, e.g. `^FIN-[0-9]+$`."""
-    expires_annotation: str = "costwarden.io/exception-expires"
-    """Annotation holding the expiry: a date (`2026-12-31`) or an RFC 3339 time."""
-    reason_annotation: str = "costwarden.io/exception-reason"
     max_duration: Duration | None = None
-    """Longest expiry a label may claim, counted from now (e.g. `90d`)."""
+    """Longest a PolicyException naming this rule may run, from its approval (e.g. `90d`):
+    the webhook refuses one that expires later."""
 
 
 class Exceptions(SpecModel):
@@ -217,6 +214,9 @@ else:
 
 class Metadata(SpecModel):
     name: Name
+    namespace: Name | None = None
+    """A PolicyException's namespace: it waives only objects there (a namespaced object in
+    the cluster always has one; in files, none means every namespace its `match` allows)."""
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
 
@@ -241,10 +241,13 @@ class PolicyExceptionSpec(SpecModel):
     match: Match = Field(default_factory=Match)
     names: tuple[str, ...] = ()
     """Object names or globs (for controller-made pods, their generateName prefix)."""
+    tickets: tuple[Annotated[str, Field(min_length=1)], ...] = ()
+    """Tickets an object's exception label may name to ask for this exception (its name
+    always may). With tickets, only objects carrying such a label are waived."""
     expires: Expiry
     """A date (valid through that day, UTC) or an RFC 3339 time; after it, nothing is waived."""
     reason: Annotated[str, Field(min_length=1)]
-    """Echoed in the verdict (e.g. the ticket and who approved it)."""
+    """Echoed in the verdict (e.g. the ticket and what was approved)."""
 
 
 class PolicyException(SpecModel):
@@ -253,6 +256,10 @@ class PolicyException(SpecModel):
     metadata: Metadata
     spec: PolicyExceptionSpec
 
+
+APPROVED_BY = "costwarden.io/approved-by"
+"""A PolicyException's annotation naming who approved it: the webhook admits one only when
+it names the user creating or changing it (`policies.approving`)."""
 
 KINDS = ("CostPolicy", "PolicyException")
 """The document kinds of a policy file."""

@@ -11,6 +11,7 @@ policy per team pays for its own team's rules, not for everyone's.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -62,26 +63,47 @@ class CompiledRule:
 @dataclass(frozen=True, slots=True)
 class CompiledException:
     name: str
+    namespace: str | None
+    """Waives objects in this namespace only; None: wherever `match` allows."""
     rules: frozenset[str]
     match: matching.Matcher
     names: re.Pattern[str] | None
+    tickets: frozenset[str]
+    """What an exception label may name to ask for it: its name and its tickets."""
+    labelled_only: bool
+    """It listed tickets: it waives only objects whose exception label names it."""
     expires: datetime
     reason: str
+    approved_by: str | None
+    """Who approved it (`models.APPROVED_BY`); None for one from policy files, approved by
+    their review."""
 
     @classmethod
     def compile(cls, exception: models.PolicyException) -> CompiledException:
-        spec = exception.spec
+        spec, metadata = exception.spec, exception.metadata
         return cls(
-            name=exception.metadata.name,
+            name=metadata.name,
+            namespace=metadata.namespace,
             rules=frozenset(spec.rules),
             match=matching.Matcher.compile(spec.match),
             names=matching.compile_globs(spec.names),
+            tickets=frozenset((metadata.name, *spec.tickets)),
+            labelled_only=bool(spec.tickets),
             expires=spec.expires,
             reason=spec.reason,
+            approved_by=metadata.annotations.get(models.APPROVED_BY),
         )
 
-    def waives(self, rule: str, *, subject: matching.Subject, name: str, now: datetime) -> bool:
-        if rule not in self.rules or now >= self.expires:
+    @property
+    def title(self) -> str:
+        where = f"{self.namespace}/" if self.namespace else ""
+        return f"PolicyException {where}{self.name}"
+
+    def covers(self, rule: str, *, subject: matching.Subject, name: str) -> bool:
+        """Whether it names `rule` and matches the object (expiry and approval aside)."""
+        if rule not in self.rules:
+            return False
+        if self.namespace is not None and subject.namespace != self.namespace:
             return False
         if self.names is not None and self.names.fullmatch(name) is None:
             return False
@@ -103,6 +125,8 @@ class PolicySet:
     index: matching.RuleIndex[CompiledRule] = field(init=False)
     """`rules` by what they match."""
     compiled_exceptions: tuple[CompiledException, ...] = field(init=False)
+    exception_label_keys: frozenset[str] = field(init=False)
+    """The labels objects ask for exceptions with (the rules' `exceptions.label.key`)."""
 
     def __post_init__(self) -> None:
         written = [
@@ -123,4 +147,14 @@ class PolicySet:
             self,
             "compiled_exceptions",
             tuple(CompiledException.compile(e) for e in self.exceptions),
+        )
+        keys = {r.rule.exceptions.label.key for r in rules if r.rule.exceptions.label}
+        object.__setattr__(self, "exception_label_keys", frozenset(keys))
+
+    def with_exceptions(self, exceptions: Sequence[models.PolicyException]) -> PolicySet:
+        """This set with `exceptions` beside its own (those approved in the cluster)."""
+        return PolicySet(
+            policies=self.policies,
+            exceptions=(*self.exceptions, *exceptions),
+            sources=self.sources,
         )

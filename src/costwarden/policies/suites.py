@@ -32,6 +32,7 @@ from pydantic import AwareDatetime, Field, ValidationError
 
 from costwarden.documents import Document, InvalidInput, Problem, problems_from_validation
 from costwarden.engine.specs import Money, SpecModel
+from costwarden.policies import models
 from costwarden.policies.models import Metadata
 
 SUITE_FILE_NAMES = ("tests.yaml", "tests.yml")
@@ -85,6 +86,8 @@ class PolicyTestSpec(SpecModel):
     spend: SpendData = Field(default_factory=SpendData)
     stale_after_seconds: Annotated[int, Field(gt=0)] = 300
     budget_stale_default: Literal["deny", "warn", "allow"] = "warn"
+    exceptions: tuple[models.PolicyException, ...] = ()
+    """PolicyExceptions approved in the suite's cluster, beside any in the policy files."""
     resources: Annotated[tuple[dict[str, Any], ...], Field(min_length=1)]
     cases: Annotated[tuple[Case, ...], Field(min_length=1)]
 

@@ -174,8 +174,9 @@ def policy_set(
                 data={
                     "apiVersion": "costwarden.io/v1alpha1",
                     "kind": "PolicyException",
-                    "metadata": {"name": f"exception-{index}"},
-                    "spec": dict(spec),
+                    # A spec may carry the exception's metadata (namespace, approved-by).
+                    "metadata": {"name": f"exception-{index}", **spec.get("metadata", {})},
+                    "spec": {k: v for k, v in spec.items() if k != "metadata"},
                 },
             )
         )

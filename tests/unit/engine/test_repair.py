@@ -101,14 +101,32 @@ def test_does_not_repair_where_the_rule_would_not(pod, policies, repair, rule, w
     assert repair.estimate is not None
 
 
-def test_an_exception_label_waives_the_repair(pod, policies, repair, now):
-    expires = (now.replace(year=now.year + 1)).date().isoformat()
-    obj = pod(
-        namespace="ml-dev",
-        labels={"cost-exception": "FIN-1"},
-        annotations={"costwarden.io/exception-expires": expires},
-    )
-    assert not repair(obj, policies(MUTATE)).patch
+def approval(**spec):
+    """A PolicyException approved in ml-dev for dev-on-spot, asked for by ticket FIN-1."""
+    return {
+        "metadata": {"namespace": "ml-dev", "annotations": {"costwarden.io/approved-by": "fiona"}},
+        "rules": ["dev-on-spot"],
+        "tickets": ["FIN-1"],
+        "expires": "2099-01-01",
+        "reason": "GPU demo on on-demand nodes",
+        **spec,
+    }
+
+
+def test_an_approved_exception_asked_for_by_label_waives_the_repair(pod, policies, repair):
+    obj = pod(namespace="ml-dev", labels={"cost-exception": "FIN-1"})
+    assert not repair(obj, policies(MUTATE, exceptions=(approval(),))).patch
+    # The label alone asks for nothing anybody approved: the pod is moved to Spot.
+    assert repair(obj, policies(MUTATE)).patch
+
+
+def test_a_workloads_exception_label_is_carried_to_the_pods_it_makes(
+    pod, workload, policies, repair
+):
+    job = workload("Job", pod(namespace="ml-dev"))
+    job["metadata"]["labels"] = {"cost-exception": "FIN-1"}
+    patch = repair(job, policies(MUTATE, exceptions=(approval(),))).patch
+    assert patch["spec"]["template"]["metadata"]["labels"]["cost-exception"] == "FIN-1"
 
 
 def test_a_pod_update_is_never_repaired(pod, policies, repair):

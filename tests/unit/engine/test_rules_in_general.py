@@ -97,94 +97,119 @@ def test_dryrun_action_does_not_mutate(pod, policies, judge):
     assert verdict.patches == ()
 
 
-def excepted_pod(
-    pod,
-    *,
-    ticket: str = "FIN-1234",
-    expires: str | None = "2026-12-01",
-    reason: str | None = "approved by finance",
-):
-    annotations = {}
-    if expires is not None:
-        annotations["costwarden.io/exception-expires"] = expires
-    if reason is not None:
-        annotations["costwarden.io/exception-reason"] = reason
-    return pod(gpus=2, labels={"cost-exception": ticket}, annotations=annotations)
+APPROVER = "fiona@finance.example"
 
 
-def test_label_exception_waives_the_rule_and_echoes_its_reason(pod, policies, judge):
-    verdict = judge(excepted_pod(pod), policies(with_(GPUS, exceptions=LABEL_EXCEPTION)))
+def approved(
+    *, tickets: tuple[str, ...] = ("FIN-1234",), expires: str = "2026-12-01", **extra: object
+) -> dict:
+    """A PolicyException approved in ml-train for rule max-gpus, asked for by ticket."""
+    return {
+        "metadata": {
+            "namespace": "ml-train",
+            "annotations": {"costwarden.io/approved-by": APPROVER},
+        },
+        "rules": ["max-gpus"],
+        "tickets": list(tickets),
+        "expires": expires,
+        "reason": "approved by finance",
+        **extra,
+    }
+
+
+def labelled_pod(pod, *, ticket: str = "FIN-1234"):
+    return pod(gpus=2, labels={"cost-exception": ticket})
+
+
+def test_a_label_naming_an_approved_exceptions_ticket_waives_the_rule(pod, policies, judge):
+    rules = policies(with_(GPUS, exceptions=LABEL_EXCEPTION), exceptions=(approved(),))
+    verdict = judge(labelled_pod(pod), rules)
     assert verdict.allowed
     (exempted,) = verdict.exempted
-    assert (exempted.rule, exempted.exception) == ("max-gpus", "label cost-exception=FIN-1234")
+    assert exempted.rule == "max-gpus"
+    assert exempted.exception == (
+        "label cost-exception=FIN-1234, PolicyException ml-train/exception-1 "
+        f"approved by {APPROVER}"
+    )
     assert exempted.reason == "approved by finance"
 
 
-def test_a_label_exception_dated_by_day_waives_until_the_end_of_that_day_utc(pod, policies, judge):
-    verdict = judge(excepted_pod(pod), policies(with_(GPUS, exceptions=LABEL_EXCEPTION)))
-    (exempted,) = verdict.exempted
+def test_a_label_alone_waives_nothing(pod, policies, judge):
+    # Whoever writes a pod writes its labels: without an approved exception behind it, the
+    # label is a request, not a waiver.
+    verdict = judge(labelled_pod(pod), policies(with_(GPUS, exceptions=LABEL_EXCEPTION)))
+    assert not verdict.allowed
+    assert (
+        "exception label cost-exception=FIN-1234 ignored: no approved PolicyException names "
+        "ticket FIN-1234 for rule max-gpus in namespace ml-train; ask an approver for one"
+    ) in verdict.denials[0].message
+
+
+def test_an_exception_is_never_used_by_its_own_approver(pod, policies, judge):
+    rules = policies(with_(GPUS, exceptions=LABEL_EXCEPTION), exceptions=(approved(),))
+    verdict = judge(labelled_pod(pod), rules, user=APPROVER)
+    assert not verdict.allowed
+    assert f"was approved by {APPROVER}, who sent this request" in verdict.denials[0].message
+
+
+def test_an_exception_in_another_namespace_waives_nothing_here(pod, policies, judge):
+    elsewhere = approved()
+    elsewhere["metadata"] = {**elsewhere["metadata"], "namespace": "ml-dev"}
+    rules = policies(with_(GPUS, exceptions=LABEL_EXCEPTION), exceptions=(elsewhere,))
+    assert not judge(labelled_pod(pod), rules).allowed
+
+
+def test_a_label_may_name_the_exception_itself(pod, policies, judge):
+    rule = with_(GPUS, exceptions={"label": {"key": "cost-exception"}})
+    rules = policies(rule, exceptions=(approved(tickets=()),))
+    assert judge(labelled_pod(pod, ticket="exception-1"), rules).allowed
+
+
+def test_an_exception_dated_by_day_waives_until_the_end_of_that_day_utc(pod, policies, judge):
+    rules = policies(with_(GPUS, exceptions=LABEL_EXCEPTION), exceptions=(approved(),))
+    (exempted,) = judge(labelled_pod(pod), rules).exempted
     assert exempted.expires == datetime(2026, 12, 2, tzinfo=UTC)
 
 
-def test_a_label_exception_timed_in_another_zone_waives_until_that_instant(pod, policies, judge):
-    verdict = judge(
-        excepted_pod(pod, expires="2026-11-30T18:00:00+02:00"),
-        policies(with_(GPUS, exceptions=LABEL_EXCEPTION)),
-    )
-    (exempted,) = verdict.exempted
+def test_an_exception_timed_in_another_zone_waives_until_that_instant(pod, policies, judge):
+    later = approved(expires="2026-11-30T18:00:00+02:00")
+    rules = policies(with_(GPUS, exceptions=LABEL_EXCEPTION), exceptions=(later,))
+    (exempted,) = judge(labelled_pod(pod), rules).exempted
     assert exempted.expires == datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
     assert exempted.expires.utcoffset() is not None
 
 
-def test_a_label_exception_without_a_reason_gives_its_ticket_as_the_reason(pod, policies, judge):
-    verdict = judge(
-        excepted_pod(pod, reason=None), policies(with_(GPUS, exceptions=LABEL_EXCEPTION))
+def test_an_expired_exception_waives_nothing_and_says_so(pod, policies, judge):
+    rules = policies(
+        with_(GPUS, exceptions=LABEL_EXCEPTION), exceptions=(approved(expires="2026-11-21"),)
     )
-    (exempted,) = verdict.exempted
-    assert exempted.reason == "ticket FIN-1234"
-
-
-def test_label_exception_no_longer_applies_after_its_expiry(pod, policies, judge):
-    verdict = judge(
-        excepted_pod(pod, expires="2026-11-21"), policies(with_(GPUS, exceptions=LABEL_EXCEPTION))
-    )
-    (violation,) = verdict.denials
-    assert (
-        "exception label cost-exception=FIN-1234 ignored: expired 2026-11-22 00:00 UTC"
-        in violation.message
-    )
+    verdict = judge(labelled_pod(pod), rules)
     assert verdict.exempted == ()
+    assert (
+        "exception label cost-exception=FIN-1234 ignored: PolicyException ml-train/exception-1 "
+        "expired 2026-11-22 00:00 UTC"
+    ) in verdict.denials[0].message
 
 
-def test_label_exception_expiring_later_today_still_applies(pod, policies, judge):
-    verdict = judge(
-        excepted_pod(pod, expires="2026-11-22T18:00:00Z"),
-        policies(with_(GPUS, exceptions=LABEL_EXCEPTION)),
+def test_an_exception_expiring_later_today_still_applies(pod, policies, judge):
+    rules = policies(
+        with_(GPUS, exceptions=LABEL_EXCEPTION),
+        exceptions=(approved(expires="2026-11-22T18:00:00Z"),),
     )
-    assert verdict.allowed
+    assert judge(labelled_pod(pod), rules).allowed
 
 
-@pytest.mark.parametrize(
-    ("ticket", "expires", "why"),
-    [
-        ("FIN-1234", None, "needs annotation costwarden.io/exception-expires=<YYYY-MM-DD>"),
-        ("FIN-1234", "soon", "annotation costwarden.io/exception-expires=soon is not a date"),
-        (
-            "FIN-1234",
-            "9999-12-31",  # valid through that day: the day after is past datetime's range
-            "annotation costwarden.io/exception-expires=9999-12-31 is not a date",
-        ),
-        ("FIN-1234", "2027-06-01", "is more than 90 days ahead"),
-        ("please", "2026-12-01", "not a ticket (^FIN-[0-9]+$)"),
-    ],
-)
-def test_label_exception_that_does_not_count_says_why(pod, policies, judge, ticket, expires, why):
-    verdict = judge(
-        excepted_pod(pod, ticket=ticket, expires=expires),
-        policies(with_(GPUS, exceptions=LABEL_EXCEPTION)),
+def test_a_label_that_is_not_a_ticket_says_so(pod, policies, judge):
+    rules = policies(with_(GPUS, exceptions=LABEL_EXCEPTION), exceptions=(approved(),))
+    verdict = judge(labelled_pod(pod, ticket="please"), rules)
+    assert "exception label cost-exception=please ignored: not a ticket (^FIN-[0-9]+$)" in (
+        verdict.denials[0].message
     )
-    (violation,) = verdict.denials
-    assert why in violation.message
+
+
+def test_an_exception_listing_tickets_waives_only_objects_that_ask_for_it(pod, policies, judge):
+    rules = policies(with_(GPUS, exceptions=LABEL_EXCEPTION), exceptions=(approved(),))
+    assert not judge(pod(gpus=2), rules).allowed
 
 
 def policy_exception(**spec: object) -> dict:
