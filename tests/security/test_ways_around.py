@@ -15,6 +15,7 @@ import ssl
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -214,6 +215,95 @@ def test_an_object_in_another_namespace_than_the_request_is_refused(
     review = train_pod()
     review["request"]["object"]["metadata"]["namespace"] = "kube-system"
     assert "request.object.metadata.namespace: 'kube-system'" in refused(webhook, review)
+
+
+def eight_gpus(**labels: str) -> dict[str, Any]:
+    """The train-a100 pod asking for 8 GPUs, over `max-gpus-per-pod`'s limit of 4."""
+    review = train_pod(**labels)
+    resources = review["request"]["object"]["spec"]["containers"][0]["resources"]
+    resources["requests"]["nvidia.com/gpu"] = resources["limits"]["nvidia.com/gpu"] = "8"
+    return review
+
+
+def test_a_user_cannot_grant_their_own_exception_with_a_label(webhook: httpx.Client) -> None:
+    review = eight_gpus(**{"cost-exception": "ME-1"})
+    review["request"]["object"]["metadata"]["annotations"] = {
+        "costwarden.io/exception-expires": "2026-12-01",
+        "costwarden.io/exception-reason": "trust me",
+    }
+    message = denial(webhook, review)
+    assert "[max-gpus-per-pod] pod requests 8 GPUs" in message
+    assert "exception label cost-exception=ME-1 ignored: no approved PolicyException names " in (
+        message
+    )
+
+
+APPROVAL = """\
+apiVersion: costwarden.io/v1alpha1
+kind: PolicyException
+metadata:
+  name: fin-1234-retrain
+  namespace: ml-train
+  annotations: {costwarden.io/approved-by: fiona@finance.example}
+spec:
+  rules: [max-gpus-per-pod]
+  tickets: [FIN-1234]
+  expires: 2026-12-15
+  reason: quarterly retrain
+"""
+
+
+@pytest.fixture(scope="module")
+def webhook_with_an_approval(
+    ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[httpx.Client]:
+    """The webhook serving the bundled policies plus one approved PolicyException."""
+    policies = tmp_path_factory.mktemp("policies")
+    for bundled in resources.files("costwarden").joinpath("data", "policies").iterdir():
+        if bundled.name.endswith(".yaml") and bundled.name != "tests.yaml":
+            (policies / bundled.name).write_text(bundled.read_text())
+    (policies / "approved.yaml").write_text(APPROVAL)
+    tls = tmp_path_factory.mktemp("tls-approval")
+    leaf = ca.issue_cert("127.0.0.1")
+    leaf.cert_chain_pems[0].write_to_path(tls / "tls.crt")
+    leaf.private_key_pem.write_to_path(tls / "tls.key")
+    settings = local_settings(
+        insecure_http=False,
+        tls_cert_file=tls / "tls.crt",
+        tls_key_file=tls / "tls.key",
+        policies=(policies,),
+    )
+    app = application.create_app(
+        settings,
+        namespaces=application.StaticNamespaceLabels(NAMESPACES),
+        spend=SpendData(),
+        clock=FixedClock(),
+    )
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    with (
+        running(app) as serving,
+        httpx.Client(
+            base_url=f"https://127.0.0.1:{serving.webhook_port}", verify=context, timeout=30
+        ) as client,
+    ):
+        yield client
+
+
+def test_an_approved_exception_waives_for_others_but_never_for_its_approver(
+    webhook_with_an_approval: httpx.Client,
+) -> None:
+    review = eight_gpus(**{"cost-exception": "FIN-1234"})
+    review["request"]["object"]["metadata"]["labels"]["cost-centre"] = "Sales-5045"
+    allowed = answer(webhook_with_an_approval, review)
+    waived = allowed.json()["response"]
+    assert any(
+        "[max-gpus-per-pod] waived by label cost-exception=FIN-1234" in w
+        for w in (waived.get("warnings") or [])
+    ), waived
+    review["request"]["userInfo"] = {"username": "fiona@finance.example", "groups": []}
+    message = denial(webhook_with_an_approval, review)
+    assert "approved by fiona@finance.example, who sent this request" in message
 
 
 def test_an_empty_policy_directory_never_serves_zero_rules(tmp_path: Path) -> None:
