@@ -481,6 +481,7 @@ def create_app(
             now=clock.now(),
             spend=spend.snapshot() if spend is not None else EMPTY_SPEND,
             workloads=workloads,
+            scale_lookup_failure=settings.scale_lookup_failure,
             reservations=reservations,
             spend_stale_after=spend_stale_after,
             budget_stale_default=settings.budget_stale_default,

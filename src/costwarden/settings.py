@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 StaleBehaviour = Literal["deny", "warn", "allow"]
+LookupFailure = Literal["deny", "warn", "allow"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 
@@ -54,6 +55,16 @@ class Settings(BaseModel):
     # --- cluster and spend data
     in_cluster: bool = False
     """Watch namespaces (and workloads for Scale requests) through the Kubernetes API."""
+    scale_lookup_failure: LookupFailure = "deny"
+    """What a Scale (`kubectl scale`, an autoscaler) that adds pods does when its workload
+    cannot be read to price it — the lookup timed out or was refused, or there is no
+    `--in-cluster` to ask: deny, warn or allow (allowed with a notice). Default deny, fail
+    closed: an unpriced scale-up is never charged to a budget (the pods it adds are charged
+    with their workload, not on their own), and its GPUs per workload are checked late if
+    at all — at a Deployment's ReplicaSet, whose denial the user who scaled never sees.
+    Lookups rarely fail (the API server asking is up; the chart grants the read) and a
+    retry, or an autoscaler's next sync, gets through; scale-downs need no lookup. `warn`
+    keeps scale-ups flowing when that matters more than the caps."""
     prometheus_url: str | None = None
     """Prometheus-compatible HTTP API for spend (Prometheus, Thanos, Mimir, VictoriaMetrics).
     None: budget rules see no spend data and behave as their stale-data setting says."""

@@ -89,6 +89,13 @@ def test_controllers_the_platform_team_trusts_reach_serve_by_exact_name(render: 
     assert trusted.trusted_controllers == tuple(operators)
 
 
+def test_what_an_unpriceable_scale_up_does_reaches_serve(render: Render) -> None:
+    require_serve()
+    assert parsed_settings(container(render())["args"]).scale_lookup_failure == "deny"
+    warn = render({"webhook": {"scaleLookupFailure": "warn"}})
+    assert parsed_settings(container(warn)["args"]).scale_lookup_failure == "warn"
+
+
 def test_budget_headroom_is_split_by_the_replica_count_unless_set(render: Render) -> None:
     require_serve()
     three = parsed_settings(container(render({"replicaCount": 3}))["args"])

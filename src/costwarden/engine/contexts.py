@@ -23,6 +23,8 @@ from costwarden.workloads import BUILT_IN_CONTROLLERS
 
 StaleBehaviour = Literal["deny", "warn", "allow"]
 """What a budget rule does when spend data is too old to judge by."""
+LookupFailure = Literal["deny", "warn", "allow"]
+"""What a Scale that adds pods does when its workload cannot be read to price it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +34,12 @@ class Context:
     """The evaluation's time (timezone-aware); the engine never reads a clock."""
     spend: SpendSnapshot = EMPTY_SPEND
     workloads: WorkloadLookup | None = None
-    """Looks up the workload behind a `Scale` request; None: scale requests are not priced."""
+    """Looks up the workload behind a `Scale` request; None: no scale-up can be priced, and
+    each does what `scale_lookup_failure` says."""
+    scale_lookup_failure: LookupFailure = "deny"
+    """What a Scale that adds pods does when its workload cannot be read (no lookup, or the
+    lookup failed): `deny` (fail closed: an unpriced scale-up would escape GPU limits and
+    budgets), `warn` (allow, saying so) or `allow` (with a notice). Never a silent allow."""
     reservations: Reservations | None = None
     """The budget ledger, read-only (the caller commits what a verdict holds); None: no
     admissions are held anywhere (CLI, audit, tests of pure decisions)."""

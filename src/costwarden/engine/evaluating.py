@@ -13,9 +13,12 @@ What a request is checked against (UPDATE semantics):
   UPDATE. A pod's spec is fixed once created: a Pod UPDATE changes no spec. A grandfathered
   kind (required labels) reports only what the old object did not already break, and
   patches nothing.
-- `autoscaling/v1 Scale` (`kubectl scale`, subresource `scale`): the workload is looked up
-  through `context.workloads` and priced at the new replica count, then judged as the UPDATE
-  above. No lookup, unknown workload or scale-down: allowed.
+- `autoscaling/v1 Scale` (`kubectl scale`, subresource `scale`): one that adds pods is
+  priced at the new replica count on the workload looked up through `context.workloads`,
+  then judged as the UPDATE above. When it cannot be priced — no lookup, or the lookup
+  failed — `context.scale_lookup_failure` decides (deny, warn, or allow with a notice),
+  never a silent allow. A workload that is not there (deleted since) scales nothing:
+  allowed with a notice. A scale-down or no change adds no pod: allowed, no lookup.
 - DELETE, CONNECT, other subresources and kinds that run no pods: allowed untouched.
 
 Each rule's findings become `Violation`s with the rule's action unless an exception waives
@@ -36,12 +39,13 @@ from typing import Any
 from costwarden import estimating, workloads
 from costwarden.catalog.models import Catalog
 from costwarden.engine import lines, patching, waivers, wording
-from costwarden.engine.contexts import Context
+from costwarden.engine.contexts import Context, LookupFailure
 from costwarden.engine.findings import Change, Finding, Outcome, Target
 from costwarden.engine.kinds import Review
-from costwarden.engine.ports import Reservation
+from costwarden.engine.ports import LookupFailed, Reservation
 from costwarden.engine.rules import budget
 from costwarden.engine.verdicts import (
+    NO_CHANGES,
     Action,
     Exempted,
     Hold,
@@ -52,11 +56,18 @@ from costwarden.engine.verdicts import (
     Violation,
 )
 from costwarden.estimating.estimates import WorkloadEstimate
-from costwarden.policies import matching, sets
-from costwarden.reviews import AdmissionRequest, request_for
+from costwarden.policies import approving, matching, sets
+from costwarden.reviews import AdmissionRequest, GroupVersionKind, request_for
 
 ALLOWED = Verdict(allowed=True)
+POLICY_EXCEPTION = GroupVersionKind("costwarden.io", "v1alpha1", "PolicyException")
+APPROVAL = "policy-exception-approval"
+"""The name denials of a PolicyException go under (`policies.approving`)."""
 UNREPAIRED = Repair()
+SCALE_LOOKUP = "scale-lookup"
+"""The name a scale-up the engine could not price is reported under (`[scale-lookup] ...`,
+metrics, logs), in policy `costwarden`: no rule of any policy, the server's own
+`--scale-lookup-failure`."""
 
 
 def evaluate(
@@ -72,6 +83,8 @@ def evaluate(
     """
     if request.operation not in ("CREATE", "UPDATE"):
         return ALLOWED
+    if request.kind == POLICY_EXCEPTION:
+        return _approval(request, policies=policies, context=context)
     if request.sub_resource == "scale":
         return _evaluate_scale(request, policies=policies, catalog=catalog, context=context)
     if request.sub_resource or request.object is None:
@@ -88,6 +101,23 @@ def evaluate(
     return _judge(
         new, old, policies=policies, catalog=catalog, context=context, operation=request.operation
     )
+
+
+def _approval(request: AdmissionRequest, *, policies: sets.PolicySet, context: Context) -> Verdict:
+    """A PolicyException is an approval: admitted only as `policies.approving` allows."""
+    assert request.object is not None  # the API server sends one on CREATE and UPDATE
+    user = (request.user_info or {}).get("username")
+    problems = approving.problems(request.object, user=user, policies=policies, now=context.now)
+    violations = tuple(
+        Violation(
+            policy="costwarden",
+            rule=APPROVAL,
+            action="deny",
+            message=wording.message(APPROVAL, problem, "fix it and apply again (docs/security.md)"),
+        )
+        for problem in problems
+    )
+    return Verdict(allowed=not violations, violations=violations)
 
 
 def repair(
@@ -135,6 +165,9 @@ def repair(
             or waivers.waiver(rule, target, subject=subject, policies=policies) is None
         ):
             repairs.append(outcome.patch)
+    carried = _exception_labels(target, policies)
+    if carried:
+        repairs.append(carried)
     if not repairs:
         return Repair(estimate=target.estimate)
     patch = patching.at(target.template.pointer, patching.combine(repairs))
@@ -145,6 +178,21 @@ def repair(
         context=context,
     )
     return Repair(patch=patch, estimate=repaired.estimate if repaired else None)
+
+
+def _exception_labels(target: Target, policies: sets.PolicySet) -> MergePatch:
+    """The exception labels a workload carries that its pod template lacks, as a patch of the
+    template: an exception asked for on a Job covers the pods its controller makes, which
+    are admitted on their own labels (as Kyverno's autogen carries rules to pod templates)."""
+    if target.template.pointer == "":  # a Pod: its labels are its own
+        return NO_CHANGES
+    labels = (target.object.get("metadata") or {}).get("labels") or {}
+    carried = {
+        key: labels[key]
+        for key in policies.exception_label_keys
+        if isinstance(labels.get(key), str) and key not in target.labels
+    }
+    return {"metadata": {"labels": carried}} if carried else NO_CHANGES
 
 
 def recall(
@@ -215,23 +263,43 @@ def _evaluate_scale(
     request: AdmissionRequest, *, policies: sets.PolicySet, catalog: Catalog, context: Context
 ) -> Verdict:
     replicas = workloads.scale_replicas(request.object or {})
-    if context.workloads is None or replicas is None or not request.namespace:
-        return ALLOWED
-    found = context.workloads.workload(
-        group=request.resource.group,
-        resource=request.resource.resource,
-        namespace=request.namespace,
-        name=request.name or "",
-    )
+    if replicas is None or not request.namespace:
+        return ALLOWED  # a Scale omits a zero: scaled to 0
+    before = _replicas_before(request)
+    if before is not None and replicas <= before:
+        return ALLOWED  # no pod added: nothing to price, nothing to look up
+    resource = request.resource.resource
+    kind = _SCALED_KINDS.get(resource, resource)
+    scale = f"scale of {kind} {request.namespace}/{request.name or '?'} to {replicas} replicas"
+    if context.workloads is None:
+        return _unpriced(
+            scale,
+            why="no workload lookup (costwarden serve runs without --in-cluster)",
+            fix=f"run it with --in-cluster; or set spec.replicas on the {kind} itself",
+            behaviour=context.scale_lookup_failure,
+        )
+    try:
+        found = context.workloads.workload(
+            group=request.resource.group,
+            resource=resource,
+            namespace=request.namespace,
+            name=request.name or "",
+        )
+    except LookupFailed as failed:
+        return _unpriced(
+            scale,
+            why=f"workload lookup failed ({failed.reason})",
+            fix=f"retry; check costwarden's RBAC (get {resource}); or set spec.replicas on "
+            f"the {kind} itself",
+            behaviour=context.scale_lookup_failure,
+        )
     if found is None:
-        return ALLOWED
+        # Gone since the API server read it: its own write of the scale finds it gone too.
+        what = f"{scale} not priced: the workload was not found (deleted?)"
+        return Verdict(allowed=True, notices=(wording.message(SCALE_LOOKUP, what, ""),))
     old = _target(found, request=request, catalog=catalog, context=context)
     if old is None:
         return ALLOWED
-    try:
-        before = workloads.scale_replicas(request.old_object or {})
-    except workloads.InvalidObject:  # the stored Scale, not the caller's: price it as found
-        before = None
     if before is not None:
         old = _scaled(old, before)
     new = _scaled(old, replicas)
@@ -239,6 +307,46 @@ def _evaluate_scale(
         new, old, policies=policies, catalog=catalog, context=context, operation="UPDATE",
         scale=True,
     )  # fmt: skip
+
+
+_COSTWARDEN = "costwarden"
+_SCALED_KINDS = {
+    "deployments": "Deployment",
+    "statefulsets": "StatefulSet",
+    "replicasets": "ReplicaSet",
+    "replicationcontrollers": "ReplicationController",
+}
+"""How a message names the workload behind a Scale, by its resource."""
+
+
+def _replicas_before(request: AdmissionRequest) -> int | None:
+    """The replicas of the Scale as stored (`oldObject`; a Scale omits a zero), None when
+    not known: then the workload is priced as found."""
+    if request.old_object is None:
+        return None
+    try:
+        before = workloads.scale_replicas(request.old_object)
+    except workloads.InvalidObject:  # the stored Scale, not the caller's: price it as found
+        return None
+    return 0 if before is None else before
+
+
+def _unpriced(scale: str, *, why: str, fix: str, behaviour: LookupFailure) -> Verdict:
+    """The verdict on a scale-up the engine cannot price, as `behaviour` says: denied or
+    warned naming what failed and the way out, or allowed with a notice saying so. Setting
+    `spec.replicas` on the workload itself is always a way out: that UPDATE carries the pod
+    template, so it is priced without a lookup."""
+    if behaviour == "allow":
+        notice = wording.message(SCALE_LOOKUP, f"{scale} not priced: {why}", "")
+        return Verdict(allowed=True, notices=(notice,))
+    violation = Violation(
+        policy=_COSTWARDEN,
+        rule=SCALE_LOOKUP,
+        action=behaviour,
+        message=wording.message(SCALE_LOOKUP, f"cannot price {scale}: {why}", fix),
+        numbers={"behaviour": behaviour},
+    )
+    return Verdict(allowed=behaviour != "deny", violations=(violation,))
 
 
 def _scaled(target: Target, replicas: int) -> Target:
@@ -300,6 +408,7 @@ def _target(
         dry_run=request.dry_run,
         uid=request.uid,
         now=context.now,
+        user=(request.user_info or {}).get("username"),
     )
 
 
@@ -441,7 +550,7 @@ class _Tally:
             self.notices.extend(f"[{rule.name}] {notice}" for notice in outcome.notices)
 
     def add(self, rule: sets.CompiledRule, finding: Finding) -> None:
-        violation = _violation(rule, finding, self.target)
+        violation = self._violation(rule, finding)
         self.violations.append(violation)
         self.denied = self.denied or violation.action == "deny"
 
@@ -450,10 +559,22 @@ class _Tally:
     ) -> Callable[[], Violation | None]:
         """What the verdict says should the ledger refuse the rule's reservation: its
         violation, or nothing when an exception waives the rule."""
-        refusal, target = outcome.refusal, self.target
+        refusal = outcome.refusal
         if waived or refusal is None:
             return _no_violation
-        return lambda: _violation(rule, refusal(), target)
+        return lambda: self._violation(rule, refusal())
+
+    def _violation(self, rule: sets.CompiledRule, finding: Finding) -> Violation:
+        action: Action = finding.action or rule.rule.action
+        fix = f"{finding.fix} ({rule.rule.fix})" if rule.rule.fix else finding.fix
+        hint = waivers.hint(rule.rule, self.target, subject=self.subject, policies=self.policies)
+        return Violation(
+            policy=rule.policy,
+            rule=rule.name,
+            action=action,
+            message=wording.message(rule.name, finding.what, f"{fix}; {hint}" if hint else fix),
+            numbers=dict(finding.numbers),
+        )
 
 
 def _no_violation() -> Violation | None:
@@ -467,19 +588,6 @@ def _subject(target: Target, *, operation: str) -> matching.Subject:
         namespace=target.namespace,
         namespace_labels=target.namespace_labels,
         labels=target.labels,
-    )
-
-
-def _violation(rule: sets.CompiledRule, finding: Finding, target: Target) -> Violation:
-    action: Action = finding.action or rule.rule.action
-    fix = f"{finding.fix} ({rule.rule.fix})" if rule.rule.fix else finding.fix
-    hint = waivers.hint(rule.rule, target)
-    return Violation(
-        policy=rule.policy,
-        rule=rule.name,
-        action=action,
-        message=wording.message(rule.name, finding.what, f"{fix}; {hint}" if hint else fix),
-        numbers=dict(finding.numbers),
     )
 
 

@@ -86,6 +86,9 @@ class Target(NamedTuple):
     dry_run: bool
     uid: str
     now: datetime
+    user: str | None = None
+    """Who sent the request (`userInfo.username`): an exception never waives a rule for a
+    request its own approver sends."""
 
     def label(self, key: str) -> str | None:
         """The object's label, else its pod template's (exception labels live on either)."""

@@ -28,6 +28,16 @@ class Clock(Protocol):
         ...
 
 
+class LookupFailed(Exception):
+    """A `WorkloadLookup` could not read the workload: a timeout, a refusal (403), a server
+    error. Not "not found": a workload that does not exist is None, not this."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        """What failed, short enough for a message (`403 Forbidden`, `no answer within 2 s`)."""
+
+
 class WorkloadLookup(Protocol):
     """Finds the live object behind a request that does not carry its pod template.
 
@@ -37,7 +47,12 @@ class WorkloadLookup(Protocol):
 
     def workload(
         self, *, group: str, resource: str, namespace: str, name: str
-    ) -> Mapping[str, Any] | None: ...
+    ) -> Mapping[str, Any] | None:
+        """The workload as the API server stores it, None when there is none (404).
+
+        Raises `LookupFailed` when it cannot be read: the engine cannot price the scale
+        and does what `Context.scale_lookup_failure` says, never allows it unpriced."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

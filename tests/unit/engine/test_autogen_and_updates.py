@@ -144,14 +144,6 @@ def test_kubectl_scale_charges_the_budget_for_the_added_replicas(
     assert f"this workload ${(2 * pod_hourly).quantize(Decimal('0.01'))}/h" in violation.message
 
 
-def test_kubectl_scale_without_a_workload_lookup_is_allowed(review, policies, catalog, context):
-    verdict = evaluating.evaluate(
-        review("034"), policies=policies(WORKLOAD_GPUS), catalog=catalog, context=context()
-    )
-    assert verdict.allowed
-    assert verdict.violations == ()
-
-
 def test_kubectl_scale_down_is_allowed(review, llm_server, policies, catalog, context):
     scale = review("034")._replace(object={"kind": "Scale", "spec": {"replicas": 1}})
     ctx = context(workloads=StaticWorkloads((llm_server,)))

@@ -1,11 +1,8 @@
-"""The namespace cache behind the watch, and the workload lookup's refusals (no cluster)."""
+"""The namespace cache behind the watch."""
 
 from __future__ import annotations
 
-from kubernetes import client
-
 from costwarden.kube.namespaces import NamespaceCache
-from costwarden.kube.workloads import ClusterWorkloads
 
 
 def namespace(name: str, **labels: str) -> dict[str, object]:
@@ -44,18 +41,3 @@ def test_objects_without_a_name_are_ignored() -> None:
     cache.replace([{"metadata": {}}, {"kind": "Namespace"}, namespace("ok")])
     cache.apply("ADDED", {"metadata": {"labels": {"a": "b"}}})
     assert len(cache) == 1
-
-
-def test_workload_lookup_answers_none_for_resources_that_cannot_be_scaled_into_pods() -> None:
-    apps = client.AppsV1Api(client.ApiClient(client.Configuration(host="http://127.0.0.1:9")))
-    workloads = ClusterWorkloads(apps, timeout_seconds=0.5)
-    assert workloads.workload(group="", resource="configmaps", namespace="a", name="b") is None
-
-
-def test_workload_lookup_answers_none_when_the_api_server_is_unreachable() -> None:
-    configuration = client.Configuration(host="http://127.0.0.1:9")
-    configuration.retries = 0
-    apps = client.AppsV1Api(client.ApiClient(configuration))
-    workloads = ClusterWorkloads(apps, timeout_seconds=0.5)
-    found = workloads.workload(group="apps", resource="deployments", namespace="a", name="b")
-    assert found is None
