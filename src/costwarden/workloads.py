@@ -143,6 +143,13 @@ def pod_template(obj: Mapping[str, Any]) -> PodTemplate | None:
     )
 
 
+def is_workload(group: str, kind: str) -> bool:
+    """Whether `pod_template` reads objects of this API group and kind (each of them is
+    namespaced: its pods run in its namespace)."""
+    known = _KINDS.get(kind)
+    return known is not None and group in known[0]
+
+
 def with_replicas(template: PodTemplate, replicas: int | Decimal) -> PodTemplate:
     """The template scaled to `replicas` pods (an `autoscaling/v1` Scale of its workload)."""
     return template._replace(
@@ -282,8 +289,11 @@ MAX_COUNT = 2**31 - 1
 def _count(value: Any, path: tuple[PathPart, ...]) -> int:
     """A non-negative int32 count (replicas, parallelism, an annotation's text)."""
     count = None
-    if isinstance(value, str) and value.isdigit():
-        count = int(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        # ASCII only: `isdigit` is also true of "²" (which int() refuses) and "١٢" (which it
+        # reads as 12); and int() refuses more than 4,300 digits, so a long one is too large.
+        digits = value.lstrip("0") or "0"
+        count = int(digits) if len(digits) <= len(str(MAX_COUNT)) else MAX_COUNT + 1
     elif isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         count = value
     if count is None or count > MAX_COUNT:

@@ -111,7 +111,7 @@ class Admission:
         try:
             if request.operation not in EVALUATED_OPERATIONS:
                 decision, response = "skipped", responding.untouched(request.uid)
-            elif (problem := reviews.inconsistency(request)) is not None:
+            elif (problem := reviews.inconsistency(request) or _unplaced(request)) is not None:
                 decision = "invalid"  # fail closed: what it claims is not what it is
                 raise reading.BadReview(problem)
             elif webhook == "validate":
@@ -124,6 +124,16 @@ class Admission:
             decision = "invalid"
             where = format_path(("request", exc.field, *exc.path))
             raise reading.BadReview(f"{where}: {exc.message}") from None
+        except RecursionError:
+            # A value nested almost as deep as the decoder allows, read or named in an error:
+            # the caller's fault when the request holds one, else ours (a 500).
+            deep = reading.too_deep(request)
+            if deep is None:
+                raise
+            decision = "invalid"
+            raise reading.BadReview(
+                f"{deep}: nested more than {reading.MAX_DEPTH} levels deep"
+            ) from None
         finally:
             self._metrics.review(
                 webhook=webhook,
@@ -227,6 +237,16 @@ class Admission:
             hourly_cost=estimate.hourly.total,
             currency=estimate.pod.currency,
         )
+
+
+def _unplaced(request: reviews.AdmissionRequest) -> str | None:
+    """What is wrong with a Pod or workload sent without a namespace (the API server always
+    sends one for them): its namespace's labels decide which rules apply (dev on Spot, the
+    budget's group), so judging it without one would skip them."""
+    kind = request.kind
+    if request.namespace or not workloads.is_workload(kind.group, kind.kind):
+        return None
+    return f"request.namespace: required for a {kind.kind} (a namespaced kind)"
 
 
 def _annotations(estimate: WorkloadEstimate) -> dict[str, str]:

@@ -8,6 +8,9 @@ becomes a 500.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import orjson
 from pydantic import ValidationError
 
@@ -16,6 +19,10 @@ from costwarden.documents import format_path
 
 MAX_REASONS = 5
 """A body can be wrong in hundreds of places; the first few say enough."""
+MAX_DEPTH = 100
+"""Nesting no object of a kind the webhook is registered for comes near (a Pod's deepest
+field is about 15 levels down); see `too_deep`."""
+SHOWN_STEPS = 12
 
 
 class BadReview(Exception):
@@ -46,6 +53,35 @@ def parse(body: bytes) -> reviews.AdmissionRequest:
             return reviews.AdmissionReview.model_validate_json(body).request.read()
         except ValidationError as exc:
             raise BadReview(_reason(exc)) from None
+
+
+def too_deep(request: reviews.AdmissionRequest) -> str | None:
+    """Where the request holds a value nested more than `MAX_DEPTH` levels deep (the first
+    found, as its path's first `SHOWN_STEPS` steps), or None.
+
+    orjson decodes up to 1,024 levels, but Python's recursion gives out sooner, where a
+    value is read or named in an error: answering such a request raises `RecursionError`.
+    Walking every body to refuse deep ones up front would cost each review about half its
+    decoding time, so the answer's `RecursionError` is checked with this instead (no
+    recursion of its own): a request that holds such a value is the caller's fault.
+    """
+    pending: list[tuple[tuple[str | int, ...], Any, int]] = [
+        (("request", "userInfo"), request.user_info, 1),
+        (("request", "object"), request.object, 1),
+        (("request", "oldObject"), request.old_object, 1),
+    ]
+    while pending:
+        path, value, depth = pending.pop()
+        if isinstance(value, dict):
+            children: Iterable[tuple[str | int, Any]] = value.items()
+        elif isinstance(value, list):
+            children = enumerate(value)
+        else:
+            continue
+        if depth > MAX_DEPTH:  # its first steps say where it is; the rest repeat themselves
+            return format_path(path[:SHOWN_STEPS]) + ("…" if len(path) > SHOWN_STEPS else "")
+        pending.extend(((*path, key), child, depth + 1) for key, child in children)
+    return None
 
 
 def _reason(error: ValidationError) -> str:

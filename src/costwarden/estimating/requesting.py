@@ -9,7 +9,9 @@ Kubernetes (`k8s.io/component-helpers/resource.PodRequests`, KEP-753 sidecars):
     pod      = max(apps, init) per resource, + spec.overhead
 
 A container's missing request defaults to its limit, per resource (the API server's
-defaulting). Pod-level `spec.resources` (PodLevelResources), when set, replaces the
+defaulting). Only a missing (or null) field is absent: one of the wrong type — `resources:
+[]`, `requests: ""` — is refused, never read as "no requests" (the pod would be priced at
+nothing). Pod-level `spec.resources` (PodLevelResources), when set, replaces the
 aggregate for cpu and memory. Quantities stay in their base units: cores, bytes, devices.
 """
 
@@ -49,17 +51,17 @@ def effective_requests(spec: Mapping[str, Any]) -> Resources:
                 _max(init, _sum(own, sidecars))
         _max(apps, init)
     pod_level = spec.get("resources")
-    if pod_level:
+    if pod_level is not None:
         _override_pod_level(apps, _resource_lists(pod_level, ("resources",)))
     overhead = spec.get("overhead")
-    if overhead:
+    if overhead is not None:
         _add(apps, _quantities(overhead, (), "overhead"))
     return apps
 
 
 def _containers(spec: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
     containers = spec.get(key)
-    if not containers:
+    if containers is None:
         return []
     if not isinstance(containers, list):
         raise InvalidObject("expected a list of containers", (key,))
@@ -70,7 +72,7 @@ def _container_requests(container: Any, key: str, i: int) -> Resources:
     if not isinstance(container, JSON_OBJECT):
         raise InvalidObject("expected a container (a mapping)", (key, i))
     resources = container.get("resources")
-    if not resources:
+    if resources is None:
         return {}
     return _resource_lists(resources, (key, i, "resources"))
 
@@ -80,9 +82,9 @@ def _resource_lists(resources: Any, where: tuple[PathPart, ...]) -> Resources:
     if not isinstance(resources, JSON_OBJECT):
         raise InvalidObject("expected a mapping", where)
     requests = resources.get("requests")
-    result = _quantities(requests, where, "requests") if requests else {}
+    result = _quantities(requests, where, "requests") if requests is not None else {}
     limits = resources.get("limits")
-    if limits:
+    if limits is not None:
         for name, value in _quantities(limits, where, "limits").items():
             if name not in result:
                 result[name] = value
