@@ -1,4 +1,4 @@
-.PHONY: demo check bench fmt clean
+.PHONY: demo check bench soak fmt clean
 
 demo:  ## the main job on embedded defaults (no cluster, no Prometheus)
 	scripts/demo
@@ -9,6 +9,9 @@ check:  ## every check and test (what CI runs)
 bench:  ## benchmarks: print figures and ratios (never part of the tests)
 	NEED_PROMETHEUS=0 scripts/bootstrap
 	.venv/bin/python tests/benchmarks/run.py $(BENCH)
+
+soak:  ## the fuzz of mutated captured reviews at 10,000 cases (make check runs 1,000)
+	COSTWARDEN_FUZZ_EXAMPLES=10000 .venv/bin/pytest -q -p no:cacheprovider tests/security/test_fuzz_reviews.py
 
 fmt:
 	.venv/bin/ruff format src tests
