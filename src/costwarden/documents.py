@@ -156,6 +156,17 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
         return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
 
 
+def _construct_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str:
+    return str(loader.construct_scalar(node))
+
+
+# Dates stay the text they are, as Kubernetes reads YAML (sigs.k8s.io/yaml: YAML to JSON):
+# an unquoted `2026-12-31` annotation is the string kubectl sends, and a date field parses
+# its text where the model says so — `2026-02-30` is then a problem naming its line, not a
+# ValueError out of the YAML library.
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_text)
+
+
 class _ExactLoader(_Loader):
     """Floats become `Decimal` from their text: `0.1` is 0.1, not 0.1000000000000000055."""
 

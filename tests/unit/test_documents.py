@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from costwarden import documents
+from costwarden import cli, documents
 
 
 def test_reads_every_document_with_the_line_of_each_path() -> None:
@@ -94,3 +94,27 @@ def test_read_files_skips_the_hidden_internals_of_a_mounted_configmap(tmp_path: 
 )
 def test_paths_are_unambiguous_for_keys_with_dots_or_brackets(path, text):
     assert documents.format_path(path) == text
+
+
+def test_an_unquoted_date_is_the_text_kubectl_would_send() -> None:
+    (doc,) = documents.read_documents(
+        "metadata:\n  annotations: {costwarden.io/exception-expires: 2026-12-31}\n", source="p"
+    )
+    assert doc.data["metadata"]["annotations"]["costwarden.io/exception-expires"] == "2026-12-31"
+
+
+def test_an_impossible_date_is_a_problem_naming_its_line_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "x.yaml").write_text(
+        "apiVersion: costwarden.io/v1alpha1\nkind: PolicyException\nmetadata: {name: x}\n"
+        "spec: {rules: [a], expires: 2026-02-30, reason: r}\n"
+    )
+    assert cli.main(["lint", "--policies", str(policies)]) == 1
+    out = capsys.readouterr()
+    assert f"{policies / 'x.yaml'}:4: document 0: spec.expires: '2026-02-30' is not a date" in (
+        out.out + out.err
+    )
+    assert "Traceback" not in out.out + out.err
