@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from costwarden import documents
-from costwarden.documents import Document, PathPart, Problem
+from costwarden.documents import Document, InvalidInput, PathPart, Problem
 
 
 def add_arguments(parser: argparse.ArgumentParser, *, what: str) -> None:
@@ -117,6 +117,11 @@ def read(files: Sequence[str | Path]) -> tuple[list[Manifest], list[Problem]]:
                 problems.append(doc.problem(f"{' and '.join(missing)} missing", base))
                 continue
             manifests.append(Manifest(document=doc, path=base, obj=obj))
+    if not manifests and not problems:
+        # A gate that read nothing checked nothing: a mis-pointed path, an empty directory, a
+        # failed `helm template |` without pipefail. kubectl refuses the same way.
+        named = ", ".join("<stdin>" if str(f) == "-" else str(f) for f in files)
+        raise InvalidInput([Problem(source=named, message="no objects found: nothing was checked")])
     return manifests, problems
 
 
