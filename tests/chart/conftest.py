@@ -103,10 +103,29 @@ def of_kind(objects: Objects, kind: str) -> Objects:
     return [o for o in objects if o["kind"] == kind]
 
 
+def named(objects: Objects, kind: str, name: str) -> dict[str, Any]:
+    (match,) = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    return match
+
+
 def webhooks(objects: Objects) -> Iterator[dict[str, Any]]:
     for obj in objects:
         if obj["kind"] in {"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"}:
             yield from obj["webhooks"]
+
+
+def webhook(objects: Objects, name: str) -> dict[str, Any]:
+    (match,) = [hook for hook in webhooks(objects) if hook["name"] == name]
+    return match
+
+
+APPROVALS = "policyexceptions.costwarden.io"
+"""The webhook that checks PolicyExceptions (approvals), not workloads."""
+
+
+def workload_webhooks(objects: Objects) -> Iterator[dict[str, Any]]:
+    """The webhooks that judge pods and workloads: every one but the approvals check."""
+    return (hook for hook in webhooks(objects) if hook["name"] != APPROVALS)
 
 
 @pytest.fixture(scope="session")

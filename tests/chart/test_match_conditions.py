@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from tests.chart.conftest import Objects, only, webhooks
+from tests.chart.conftest import Objects, webhook, workload_webhooks
 from tests.conftest import ADMISSION_FIXTURES, require
 
 
@@ -60,13 +60,12 @@ def changes_something_costwarden_checks(request: dict[str, Any]) -> bool:
 
 @pytest.fixture(scope="module")
 def conditions(defaults: Objects) -> list[dict[str, str]]:
-    (hook,) = only(defaults, "ValidatingWebhookConfiguration")["webhooks"]
-    found: list[dict[str, str]] = hook["matchConditions"]
+    found: list[dict[str, str]] = webhook(defaults, "validate.costwarden.io")["matchConditions"]
     return found
 
 
 def test_mutating_and_validating_webhooks_share_the_conditions(defaults: Objects) -> None:
-    (first, second) = [hook["matchConditions"] for hook in webhooks(defaults)]
+    (first, second) = [hook["matchConditions"] for hook in workload_webhooks(defaults)]
     assert first == second
 
 

@@ -1,13 +1,14 @@
-"""The ClusterRole grants exactly what the kube/ adapter calls: every Kubernetes client call
-in `src/costwarden/kube/` maps to one (group, resource, verb), and the role must hold those
-and nothing more. A new call without its rule fails here (instead of a 403 in a cluster);
-a rule no code needs fails here too."""
+"""The server's ClusterRole grants exactly what the kube/ adapter calls: every Kubernetes
+client call in `src/costwarden/kube/` maps to one (group, resource, verb), and the role must
+hold those and nothing more. A new call without its rule fails here (instead of a 403 in a
+cluster); a rule no code needs fails here too. A custom-objects call (`*_custom_object`) is
+for the resource its module names in `GROUP` and `PLURAL`."""
 
 from __future__ import annotations
 
 import re
 
-from tests.chart.conftest import Objects, only
+from tests.chart.conftest import RELEASE, Objects, named
 from tests.conftest import ROOT
 
 KUBE = ROOT / "src" / "costwarden" / "kube"
@@ -25,6 +26,13 @@ KINDS = {
     "job": ("batch", "jobs"),
     "cron_job": ("batch", "cronjobs"),
 }
+CUSTOM_OBJECT = re.compile(r"^(cluster_)?custom_object$")
+
+
+def constant(text: str, name: str) -> str:
+    match = re.search(rf'^{name} = "([^"]+)"$', text, re.MULTILINE)
+    assert match, f"a custom-objects call needs its module's {name} constant"
+    return match.group(1)
 
 
 def permissions_the_code_uses() -> set[tuple[str, str, str]]:
@@ -37,9 +45,12 @@ def permissions_the_code_uses() -> set[tuple[str, str, str]]:
             stem = rest.removeprefix("namespaced_").removesuffix("_for_all_namespaces")
             if stem.endswith("_with_http_info"):
                 stem = stem.removesuffix("_with_http_info")
-            if stem not in KINDS:
+            if CUSTOM_OBJECT.match(stem):
+                group, resource = constant(text, "GROUP"), constant(text, "PLURAL")
+            elif stem in KINDS:
+                group, resource = KINDS[stem]
+            else:
                 continue  # not a client call (e.g. a local helper named list_something)
-            group, resource = KINDS[stem]
             used.add((group, resource, VERBS[verb]))
             if verb == "list" and watches:
                 used.add((group, resource, "watch"))
@@ -47,7 +58,7 @@ def permissions_the_code_uses() -> set[tuple[str, str, str]]:
 
 
 def granted(objects: Objects) -> set[tuple[str, str, str]]:
-    role = only(objects, "ClusterRole")
+    role = named(objects, "ClusterRole", RELEASE)
     return {
         (group, resource, verb)
         for rule in role["rules"]

@@ -13,9 +13,12 @@ from tests.chart.conftest import (
     Objects,
     Render,
     load_values,
+    named,
     of_kind,
     only,
+    webhook,
     webhooks,
+    workload_webhooks,
 )
 
 WORKLOADS = {"deployments", "statefulsets", "replicasets", "daemonsets", "jobs", "cronjobs"}
@@ -48,20 +51,20 @@ def test_kube_system_and_the_release_namespace_are_always_exempt(
     variant: tuple[dict[str, Any], Objects],
 ) -> None:
     _, objects = variant
-    hooks = list(webhooks(objects))
+    hooks = list(workload_webhooks(objects))
     assert hooks
     for hook in hooks:
         assert {"kube-system", NAMESPACE} <= exempt_names(hook)
 
 
 def test_a_custom_release_namespace_is_exempt_under_its_own_name(render: Render) -> None:
-    for hook in webhooks(render(namespace="finops")):
+    for hook in workload_webhooks(render(namespace="finops")):
         assert {"kube-system", "finops"} <= exempt_names(hook)
 
 
 def test_extra_exemptions_add_to_and_never_replace_the_mandatory_ones(render: Render) -> None:
     objects = render({"webhook": {"exemptNamespaces": ["monitoring", "kube-system"]}})
-    for hook in webhooks(objects):
+    for hook in workload_webhooks(objects):
         assert exempt_names(hook) == {"kube-system", NAMESPACE, "monitoring"}
 
 
@@ -70,26 +73,26 @@ def test_namespaces_carrying_the_opt_out_label_are_exempt(
 ) -> None:
     values, objects = variant
     label = values.get("webhook", {}).get("optOutLabel", "costwarden.io/ignore")
-    for hook in webhooks(objects):
+    for hook in workload_webhooks(objects):
         expressions = hook["namespaceSelector"]["matchExpressions"]
         assert {"key": label, "operator": "NotIn", "values": ["true"]} in expressions
 
 
 def test_an_opt_in_label_narrows_the_webhooks_but_keeps_every_exemption(render: Render) -> None:
     objects = render({"webhook": {"optInLabel": "costwarden.io/enabled"}})
-    for hook in webhooks(objects):
+    for hook in workload_webhooks(objects):
         expressions = hook["namespaceSelector"]["matchExpressions"]
         wanted = {"key": "costwarden.io/enabled", "operator": "In", "values": ["true"]}
         assert wanted in expressions
         assert {"kube-system", NAMESPACE} <= exempt_names(hook)
-    for hook in webhooks(render()):
+    for hook in workload_webhooks(render()):
         assert all(e["operator"] == "NotIn" for e in hook["namespaceSelector"]["matchExpressions"])
 
 
 def test_validating_webhook_covers_pods_every_workload_kind_and_scale_subresources(
     defaults: Objects,
 ) -> None:
-    (hook,) = only(defaults, "ValidatingWebhookConfiguration")["webhooks"]
+    hook = webhook(defaults, "validate.costwarden.io")
     assert rule_resources(hook) == {"pods"} | WORKLOADS | SCALE
     scale_rules = [r for r in hook["rules"] if set(r["resources"]) & SCALE]
     assert all(r["apiGroups"] == ["apps"] and "UPDATE" in r["operations"] for r in scale_rules)
@@ -105,11 +108,12 @@ def test_mutating_webhook_covers_pods_and_every_workload_kind(defaults: Objects)
 def test_webhooks_speak_v1_and_declare_their_side_effects(
     variant: tuple[dict[str, Any], Objects],
 ) -> None:
-    """/validate reserves budget, except on dry runs; /mutate never writes anything."""
+    """/validate reserves budget, except on dry runs; /mutate and the check of approvals
+    never write anything."""
     _, objects = variant
     for hook in webhooks(objects):
         assert hook["admissionReviewVersions"] == ["v1"]
-        expected = "None" if hook["name"].startswith("mutate.") else "NoneOnDryRun"
+        expected = "NoneOnDryRun" if hook["name"].startswith("validate.") else "None"
         assert hook["sideEffects"] == expected, hook["name"]
 
 
@@ -124,15 +128,15 @@ def test_failure_policy_and_timeouts_come_from_values(render: Render) -> None:
             },
         }
     )
-    (validating,) = only(objects, "ValidatingWebhookConfiguration")["webhooks"]
-    (mutating,) = only(objects, "MutatingWebhookConfiguration")["webhooks"]
+    validating = webhook(objects, "validate.costwarden.io")
+    mutating = webhook(objects, "mutate.costwarden.io")
     assert (validating["failurePolicy"], validating["timeoutSeconds"]) == ("Fail", 7)
     assert (mutating["failurePolicy"], mutating["timeoutSeconds"]) == ("Fail", 4)
 
 
 def test_defaults_fail_open_with_short_timeouts_as_values_yaml_explains(defaults: Objects) -> None:
-    (validating,) = only(defaults, "ValidatingWebhookConfiguration")["webhooks"]
-    (mutating,) = only(defaults, "MutatingWebhookConfiguration")["webhooks"]
+    validating = webhook(defaults, "validate.costwarden.io")
+    mutating = webhook(defaults, "mutate.costwarden.io")
     assert validating["failurePolicy"] == mutating["failurePolicy"] == "Ignore"
     assert validating["timeoutSeconds"] <= 5
     assert mutating["timeoutSeconds"] <= validating["timeoutSeconds"]
@@ -154,7 +158,7 @@ def test_webhooks_call_the_release_service_on_the_server_paths(defaults: Objects
 
 
 def test_match_conditions_skip_deleting_objects_and_unchanged_updates(defaults: Objects) -> None:
-    for hook in webhooks(defaults):
+    for hook in workload_webhooks(defaults):
         conditions = {c["name"]: c["expression"] for c in hook["matchConditions"]}
         assert "deletionTimestamp" in conditions["not-being-deleted"]
         assert "request.operation != 'UPDATE'" in conditions["spec-or-labels-changed"]
@@ -162,7 +166,7 @@ def test_match_conditions_skip_deleting_objects_and_unchanged_updates(defaults: 
 
 def test_match_conditions_can_be_switched_off(render: Render) -> None:
     objects = render({"webhook": {"skipUnchangedUpdates": False}})
-    assert all("matchConditions" not in hook for hook in webhooks(objects))
+    assert all("matchConditions" not in hook for hook in workload_webhooks(objects))
 
 
 def test_mutating_webhook_can_be_switched_off(render: Render) -> None:
@@ -269,7 +273,7 @@ def test_the_service_selects_the_server_pods(defaults: Objects) -> None:
 
 
 def test_rbac_is_read_only_and_exactly_what_the_server_uses(defaults: Objects) -> None:
-    role = only(defaults, "ClusterRole")
+    role = named(defaults, "ClusterRole", "costwarden")
     granted = {
         (group, resource, verb)
         for rule in role["rules"]
@@ -279,6 +283,7 @@ def test_rbac_is_read_only_and_exactly_what_the_server_uses(defaults: Objects) -
     }
     expected = {("", "namespaces", verb) for verb in ("list", "watch")}
     expected |= {("", "pods", verb) for verb in ("list", "watch")}
+    expected |= {("costwarden.io", "policyexceptions", verb) for verb in ("list", "watch")}
     expected |= {("apps", r, "get") for r in ("deployments", "statefulsets", "replicasets")}
     assert granted == expected
     assert of_kind(defaults, "Role") == []
@@ -288,7 +293,10 @@ def test_the_cluster_role_is_bound_to_the_servers_service_account(defaults: Obje
     binding = only(defaults, "ClusterRoleBinding")
     account = only(defaults, "ServiceAccount")
     pod = only(defaults, "Deployment")["spec"]["template"]["spec"]
-    assert binding["roleRef"]["name"] == only(defaults, "ClusterRole")["metadata"]["name"]
+    assert (
+        binding["roleRef"]["name"]
+        == named(defaults, "ClusterRole", "costwarden")["metadata"]["name"]
+    )
     assert binding["subjects"] == [
         {
             "kind": "ServiceAccount",
