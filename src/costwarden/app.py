@@ -10,6 +10,8 @@ background loops that re-load files and certificates.
 kube-apiserver --HTTPS--> /validate, /mutate --> Admission --> engine.evaluate / repair
                                                    |  ports: namespaces, clock, spend,
                                                    |         workloads, reservations
+                                                   |  policies: the files' set + the
+                                                   |            cluster's PolicyExceptions
 Prometheus ---HTTP-----> /metrics, /readyz, /healthz
 background: policies/catalog/namespace files (reload on change), TLS files (rotation)
 ```
@@ -59,12 +61,14 @@ from costwarden.engine.ports import (
 from costwarden.engine.verdicts import Repair, Verdict
 from costwarden.estimating import indexes as estimating_indexes
 from costwarden.kube import clients as kube_clients
+from costwarden.kube import exceptions as kube_exceptions
 from costwarden.kube import namespaces as kube_namespaces
 from costwarden.kube import pods as kube_pods
 from costwarden.kube import workloads as kube_workloads
 from costwarden.memos import Memos
 from costwarden.metrics import SpendMetrics
 from costwarden.policies import loading as policy_loading
+from costwarden.policies import models as policy_models
 from costwarden.policies.sets import PolicySet
 from costwarden.reservations.ledger import ReservationLedger
 from costwarden.settings import Settings
@@ -91,6 +95,43 @@ class NamespaceSource(NamespaceLabels, Protocol):
     def ready(self) -> bool: ...
 
 
+class ExceptionSource(Protocol):
+    """Approved PolicyExceptions from beside the policy files: the cluster's, watched
+    (`kube.exceptions`)."""
+
+    def exceptions(self) -> Sequence[policy_models.PolicyException]:
+        """The approved exceptions now: a new object whenever they change and the same one
+        while they do not, so the policy set they join is rebuilt on a change only."""
+        ...
+
+    def ready(self) -> bool:
+        """Whether they have loaded (shown by /readyz)."""
+        ...
+
+
+class PoliciesWithExceptions:
+    """The live policy set with the approved exceptions beside the files' own: what each
+    review is judged by. Rebuilt when the files' set or the exceptions change (by identity),
+    never per review."""
+
+    def __init__(self, policies: Reloadable[PolicySet], exceptions: ExceptionSource) -> None:
+        self._policies = policies
+        self._exceptions = exceptions
+        # The set built, with the two it was built from: held, so their identities stay theirs.
+        self._memo: tuple[PolicySet, Sequence[policy_models.PolicyException], PolicySet] | None
+        self._memo = None
+
+    @property
+    def current(self) -> PolicySet:
+        files, approved = self._policies.current, self._exceptions.exceptions()
+        memo = self._memo  # one read: another thread may swap it meanwhile
+        if memo is not None and memo[0] is files and memo[1] is approved:
+            return memo[2]
+        combined = files.with_exceptions(approved) if approved else files
+        self._memo = (files, approved, combined)
+        return combined
+
+
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
@@ -105,6 +146,8 @@ class App:
     registry: CollectorRegistry
     metrics: metrics.AdmissionMetrics
     namespaces: NamespaceSource
+    exceptions: ExceptionSource | None = None
+    """The cluster's approved PolicyExceptions (`--in-cluster`)."""
     sources: tuple[Reloadable[Any], ...] = ()
     """Files reloaded while serving (policies, catalogs, namespace labels)."""
     tls: tls.ReloadingContext | None = field(default=None)
@@ -165,6 +208,15 @@ class App:
             "sources": {source.source: asdict(source.status) for source in self.sources},
             "namespaces": {"ready": namespaces_ready, "adapter": type(self.namespaces).__name__},
         }
+        if self.exceptions is not None:
+            # Not a readiness condition: until they load, exception labels waive nothing
+            # (denials, never an unchecked admission), and a cluster without the CRD (a Helm
+            # upgrade does not install crds/) must not take the webhook down.
+            detail["exceptions"] = {
+                "ready": self.exceptions.ready(),
+                "loaded": len(self.exceptions.exceptions()),
+                "adapter": type(self.exceptions).__name__,
+            }
         if self.tls is not None:
             detail["tls"] = asdict(self.tls.status)
         if self.spend is not None:
@@ -406,6 +458,7 @@ def create_app(
     settings: Settings,
     *,
     namespaces: NamespaceSource | None = None,
+    exceptions: ExceptionSource | None = None,
     spend: SpendSource | None = None,
     reservations: ReservationLedger | None = None,
     workloads: WorkloadLookup | None = None,
@@ -435,6 +488,9 @@ def create_app(
         )
 
     policies = Reloadable("policies", paths=settings.policies, load=load_policies, on_status=report)
+    judged_by: Reloadable[PolicySet] | PoliciesWithExceptions = (
+        PoliciesWithExceptions(policies, exceptions) if exceptions is not None else policies
+    )
     catalog = Reloadable("catalog", paths=settings.catalogs, load=load_catalog, on_status=report)
     sources: list[Reloadable[Any]] = [policies, catalog]
     if namespaces is None and settings.namespace_labels_file is not None:
@@ -493,7 +549,7 @@ def create_app(
         """The engine decides; what an allowed request reserves is held here, never for a
         dry run (`side_effects`), in one step of the ledger that checks it again."""
         verdict = evaluating.evaluate(
-            request, policies=policies.current, catalog=catalog.current, context=context()
+            request, policies=judged_by.current, catalog=catalog.current, context=context()
         )
         if not (side_effects and verdict.holds and reservations is not None):
             return verdict
@@ -505,7 +561,7 @@ def create_app(
         held = evaluating.recall(
             pod,
             admitted=admitted,
-            policies=policies.current,
+            policies=judged_by.current,
             catalog=catalog.current,
             context=context(),
         )
@@ -513,7 +569,7 @@ def create_app(
 
     def repair(request: reviews.AdmissionRequest) -> Repair:
         return evaluating.repair(
-            request, policies=policies.current, catalog=catalog.current, context=context()
+            request, policies=judged_by.current, catalog=catalog.current, context=context()
         )
 
     app = assemble(
@@ -527,6 +583,7 @@ def create_app(
         looks_up_workloads=workloads is not None,
     )
     app.catalog, app.spend, app.spend_metrics = catalog, refresher, spend_metrics
+    app.exceptions = exceptions
     app.reservations = reservations
     app.recall = recall if reservations is not None else None
     app.clock = clock
@@ -561,6 +618,7 @@ def serve(settings: Settings) -> None:
     # label set, up to --cost-metric-max-series) and nothing reads them.
     prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
     namespaces: NamespaceSource | None = None
+    exceptions: ExceptionSource | None = None
     workloads: WorkloadLookup | None = None
     stop = threading.Event()
     if settings.in_cluster:
@@ -568,8 +626,11 @@ def serve(settings: Settings) -> None:
         cache = kube_namespaces.NamespaceCache()
         kube_namespaces.start_namespace_watch(clients.core_v1, cache, stop=stop)
         namespaces = cache
+        approved = kube_exceptions.ExceptionCache()
+        kube_exceptions.start_exception_watch(clients.core_v1.api_client, approved, stop=stop)
+        exceptions = approved
         workloads = kube_workloads.ClusterWorkloads(clients.apps_v1)
-    app = create_app(settings, namespaces=namespaces, workloads=workloads)
+    app = create_app(settings, namespaces=namespaces, exceptions=exceptions, workloads=workloads)
     tracker = app.pod_tracker() if settings.in_cluster else None
     if tracker is not None:
         kube_pods.start_pod_watch(clients.core_v1, tracker, stop=stop)
