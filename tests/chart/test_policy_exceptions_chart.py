@@ -6,6 +6,8 @@ server reads them, the approvers named in values write them."""
 from __future__ import annotations
 
 import json
+import re
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
@@ -24,9 +26,9 @@ from tests.chart.conftest import (
 )
 from tests.chart.test_match_conditions import sent_to_costwarden
 from tests.chart.test_rendering import claimed_versions, kubernetes_validate
-from tests.conftest import require
+from tests.conftest import ROOT, require
 
-from costwarden.policies import models
+from costwarden.policies import approving, loading, models
 
 APPROVER_ROLE = f"{RELEASE}-exception-approver"
 APPROVERS = {"exceptions": {"approvers": {"users": ["dana@finance"], "groups": ["finops"]}}}
@@ -170,6 +172,23 @@ def test_kubectl_get_pex_shows_rules_expiry_approver_and_age(version: dict[str, 
         "Age": ".metadata.creationTimestamp",
     }
     assert models.APPROVED_BY == "costwarden.io/approved-by"
+
+
+def test_the_documented_policy_exception_fits_the_crd_and_is_an_approval_the_webhook_admits(
+    version: dict[str, Any],
+) -> None:
+    text = (ROOT / "docs" / "policies.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", text, re.DOTALL)
+    (documented,) = [yaml.safe_load(b) for b in blocks if "kind: PolicyException" in b]
+    assert admits(version, documented)
+    approver = documented["metadata"]["annotations"][models.APPROVED_BY]
+    problems = approving.problems(
+        documented,
+        user=approver,
+        policies=loading.bundled_policies(),
+        now=datetime(2026, 12, 1, tzinfo=UTC),
+    )
+    assert problems == []
 
 
 # --- the webhook that checks approvals ------------------------------------------------------
