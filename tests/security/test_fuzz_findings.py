@@ -294,11 +294,6 @@ def spot_affinity_with_values(values: list[Any]) -> Callable[[dict[str, Any]], N
     return change
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="estimating/capacity.py reads node affinity keys, operators and values with str(): "
-    "a value that is no string is ignored, not refused (fix there, then drop this mark)",
-)
 @pytest.mark.parametrize("values", [["spot", 7], ["spot", True], ["spot", ["x"]]])
 async def test_a_spot_affinity_with_a_value_that_is_no_string_is_a_400(
     webhook: application.App, values: list[Any]

@@ -665,7 +665,11 @@ def bad_node_affinity(draw: st.DrawFn, request: dict[str, Any]) -> str:
     spec = pod_spec(request["object"])
     spot_by_affinity(request["object"])
     affinity = spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
-    where = draw(st.sampled_from(["terms", "term", "expressions", "expression", "values"]))
+    where = draw(
+        st.sampled_from(
+            ["terms", "term", "expressions", "expression", "values", "key", "operator", "element"]
+        )
+    )
     if where == "terms":
         value: Any = draw(st.sampled_from(["x", 7, {"matchExpressions": []}]))
         affinity["nodeSelectorTerms"] = value
@@ -678,12 +682,16 @@ def bad_node_affinity(draw: st.DrawFn, request: dict[str, Any]) -> str:
     elif where == "expression":
         value = draw(st.sampled_from(["x", 7, [], None]))
         affinity["nodeSelectorTerms"][0]["matchExpressions"].append(value)
-    else:
-        # Not a key, an operator or an element of values that is no string: capacity.py
-        # reads them with str(), so ["spot", 7] reads as pinned to Spot and is allowed
-        # (test_fuzz_findings.py, marked xfail until capacity.py refuses them).
+    elif where == "values":
         value = draw(st.sampled_from(["spot", 7, {"spot": True}]))
         affinity["nodeSelectorTerms"][0]["matchExpressions"][0]["values"] = value
+    else:  # a key, an operator or an element of values that is no string
+        value = draw(st.sampled_from([7, True, None, ["x"]]))
+        expression = affinity["nodeSelectorTerms"][0]["matchExpressions"][0]
+        if where == "element":
+            expression["values"] = [*expression["values"], value]
+        else:
+            expression[where] = value
     return f"Spot by node affinity with {where} = {value!r}"
 
 

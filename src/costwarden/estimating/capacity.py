@@ -182,21 +182,26 @@ def node_requirements(spec: Mapping[str, Any]) -> NodeRequirements:
             raise InvalidObject("expected a list", (*AFFINITY_PATH, i, "matchExpressions"))
         requirements = []
         for j, expression in enumerate(expressions):
+            at = (*AFFINITY_PATH, i, "matchExpressions", j)
             values = expression.get("values") if isinstance(expression, JSON_OBJECT) else ()
             if not isinstance(expression, JSON_OBJECT) or not isinstance(values, list | None):
                 raise InvalidObject(
-                    "expected a node selector requirement (key, operator, a list of values)",
-                    (*AFFINITY_PATH, i, "matchExpressions", j),
+                    "expected a node selector requirement (key, operator, a list of values)", at
                 )
-            requirements.append(
-                Requirement(
-                    str(expression.get("key")),
-                    str(expression.get("operator")),
-                    tuple(str(v) for v in values or ()),
-                )
-            )
+            # Read as written or refused: `values: [spot, 7]` is no list of label values, and
+            # reading 7 as "7" would judge a requirement the API server would not accept.
+            key = _text(expression.get("key"), (*at, "key"))
+            operator = _text(expression.get("operator"), (*at, "operator"))
+            texts = tuple(_text(v, (*at, "values", k)) for k, v in enumerate(values or ()))
+            requirements.append(Requirement(key, operator, texts))
         terms.append(tuple(requirements))
     return NodeRequirements(tuple(selector), tuple(terms))
+
+
+def _text(value: Any, path: tuple[str | int, ...]) -> str:
+    if not isinstance(value, str):
+        raise InvalidObject(f"expected a string, got {value!r}", path)
+    return value
 
 
 def _affinity_terms(affinity: Any) -> list[Mapping[str, Any]]:
