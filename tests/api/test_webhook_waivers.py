@@ -1,15 +1,16 @@
 """A waiver is never silent (#20): when an exception waives a rule, /validate's answer
-warns naming the rule, the exception and when it ends, and `costwarden_waivers_total`
+warns naming the rule, when it ends and the exception, and `costwarden_waivers_total`
 counts the admission — once, on /validate, never for a dry run.
 
 Through the real app (engine, policies from a file, a fixed clock) over httpx.ASGITransport;
-the pod is the captured `notebook-alice` review in the dev namespace, given the labels and
-annotations each test needs.
+the pod is the captured `notebook-alice` review in the dev namespace, given the labels each
+test needs; its `cost-exception: FIN-1234` label asks for an approved PolicyException.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -95,14 +96,30 @@ def notebook(
     return review
 
 
-def ticketed(
-    *, expires: str = "2026-12-15", reason: str | None = "demo week, approved by finance"
-) -> dict[str, Any]:
-    """The notebook with a `cost-exception` label exception."""
-    annotations = {"costwarden.io/exception-expires": expires}
-    if reason is not None:
-        annotations["costwarden.io/exception-reason"] = reason
-    return notebook(labels={"cost-exception": "FIN-1234"}, annotations=annotations)
+def approval(*, expires: str = "2026-12-15", reason: str = "demo week, approved by finance") -> str:
+    """An approved PolicyException in ml-dev for dev-on-spot, asked for by ticket FIN-1234."""
+    return f"""\
+---
+apiVersion: costwarden.io/v1alpha1
+kind: PolicyException
+metadata:
+  name: fin-1234
+  namespace: ml-dev
+  annotations: {{costwarden.io/approved-by: fiona}}
+spec:
+  rules: [dev-on-spot]
+  tickets: [FIN-1234]
+  expires: "{expires}"
+  reason: {json.dumps(reason)}
+"""
+
+
+def ticketed() -> dict[str, Any]:
+    """The notebook asking for exception FIN-1234 with its label."""
+    return notebook(labels={"cost-exception": "FIN-1234"})
+
+
+LABELLED = "label cost-exception=FIN-1234, PolicyException ml-dev/fin-1234 approved by fiona"
 
 
 def dry(review: dict[str, Any]) -> dict[str, Any]:
@@ -124,43 +141,40 @@ def waivers(app: application.App, rule: str) -> float:
 
 
 def waiver_lines(response: dict[str, Any]) -> list[str]:
-    return [line for line in response.get("warnings", []) if "waived by" in line]
+    """Each waiver warning, its continuation lines joined back (as kubectl shows them, one
+    `Warning:` per line)."""
+    joined: list[str] = []
+    for line in response.get("warnings", []):
+        if joined and line.startswith("  ") and "] waived until " in joined[-1]:
+            joined[-1] += " " + line.strip()
+        elif "] waived until " in line:
+            joined.append(line)
+    return joined
 
 
 async def test_a_pod_waived_by_a_label_exception_is_warned_naming_rule_exception_and_expiry(
     tmp_path: Path,
 ) -> None:
-    app = webhook(tmp_path, DEV_ON_SPOT)
+    app = webhook(tmp_path, DEV_ON_SPOT + approval())
     response = await answer(app, ticketed())
     assert response["allowed"] is True
     assert waiver_lines(response) == [
-        "[dev-on-spot] waived by label cost-exception=FIN-1234 until 2026-12-16 00:00 UTC: "
+        f"[dev-on-spot] waived until 2026-12-16 00:00 UTC by {LABELLED}: "
         "demo week, approved by finance"
     ]
 
 
 async def test_an_expiry_given_as_a_time_in_another_zone_is_warned_in_utc(tmp_path: Path) -> None:
-    app = webhook(tmp_path, DEV_ON_SPOT)
-    response = await answer(app, ticketed(expires="2026-12-15T18:00:00+02:00"))
+    app = webhook(tmp_path, DEV_ON_SPOT + approval(expires="2026-12-15T18:00:00+02:00"))
+    response = await answer(app, ticketed())
     (line,) = waiver_lines(response)
-    assert "until 2026-12-15 16:00 UTC:" in line
-
-
-async def test_a_label_exception_without_a_reason_is_warned_with_its_ticket(
-    tmp_path: Path,
-) -> None:
-    app = webhook(tmp_path, DEV_ON_SPOT)
-    response = await answer(app, ticketed(reason=None))
-    assert waiver_lines(response) == [
-        "[dev-on-spot] waived by label cost-exception=FIN-1234 until 2026-12-16 00:00 UTC: "
-        "ticket FIN-1234"
-    ]
+    assert "waived until 2026-12-15 16:00 UTC by" in line
 
 
 async def test_each_admission_on_validate_counts_the_waiver_once_and_mutate_counts_nothing(
     tmp_path: Path,
 ) -> None:
-    app = webhook(tmp_path, DEV_ON_SPOT)
+    app = webhook(tmp_path, DEV_ON_SPOT + approval())
     await answer(app, ticketed(), "/mutate")
     assert waivers(app, "dev-on-spot") == 0
     await answer(app, ticketed())
@@ -171,7 +185,7 @@ async def test_each_admission_on_validate_counts_the_waiver_once_and_mutate_coun
 
 
 async def test_the_waiver_count_is_exposed_on_metrics_with_its_rule(tmp_path: Path) -> None:
-    app = webhook(tmp_path, DEV_ON_SPOT)
+    app = webhook(tmp_path, DEV_ON_SPOT + approval())
     await answer(app, ticketed())
     transport = httpx.ASGITransport(app=app.operations)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
@@ -184,7 +198,7 @@ async def test_the_waiver_count_is_exposed_on_metrics_with_its_rule(tmp_path: Pa
 
 
 async def test_a_dry_run_is_warned_alike_but_not_counted(tmp_path: Path) -> None:
-    app = webhook(tmp_path, DEV_ON_SPOT)
+    app = webhook(tmp_path, DEV_ON_SPOT + approval())
     dry_response = await answer(app, dry(ticketed()))
     assert waivers(app, "dev-on-spot") == 0
     real_response = await answer(app, ticketed())
@@ -195,12 +209,12 @@ async def test_a_dry_run_is_warned_alike_but_not_counted(tmp_path: Path) -> None
 async def test_a_waiver_on_a_request_another_rule_denies_is_warned_but_not_counted(
     tmp_path: Path,
 ) -> None:
-    app = webhook(tmp_path, DEV_ON_SPOT + GPU_LIMIT)
+    app = webhook(tmp_path, DEV_ON_SPOT + GPU_LIMIT + approval())
     response = await answer(app, ticketed())
     assert response["allowed"] is False
     assert "[no-gpus-in-dev]" in response["status"]["message"]
     (line,) = waiver_lines(response)
-    assert line.startswith("[dev-on-spot] waived by label cost-exception=FIN-1234 until ")
+    assert line.startswith("[dev-on-spot] waived until 2026-12-16 00:00 UTC by label ")
     assert waivers(app, "dev-on-spot") == 0
 
 
@@ -209,7 +223,7 @@ async def test_a_pod_waived_by_a_policy_exception_is_warned_and_counted(tmp_path
     response = await answer(app, notebook())
     assert response["allowed"] is True
     assert waiver_lines(response) == [
-        "[dev-on-spot] waived by PolicyException fin-77-notebooks until 2027-01-01 00:00 UTC: "
+        "[dev-on-spot] waived until 2027-01-01 00:00 UTC by PolicyException fin-77-notebooks: "
         "FIN-77 demo week"
     ]
     assert waivers(app, "dev-on-spot") == 1
@@ -220,10 +234,13 @@ async def test_a_pod_waived_by_a_policy_exception_is_warned_and_counted(tmp_path
 async def test_an_expired_label_exception_waives_nothing_and_warns_nothing(
     tmp_path: Path,
 ) -> None:
-    app = webhook(tmp_path, DEV_ON_SPOT)
-    response = await answer(app, ticketed(expires="2026-11-01"))
+    app = webhook(tmp_path, DEV_ON_SPOT + approval(expires="2026-11-01"))
+    response = await answer(app, ticketed())
     assert response["allowed"] is False
-    assert "ignored: expired 2026-11-02 00:00 UTC" in response["status"]["message"]
+    assert (
+        "ignored: PolicyException ml-dev/fin-1234 expired 2026-11-02 00:00 UTC"
+        in (response["status"]["message"])
+    )
     assert waiver_lines(response) == []
     assert waivers(app, "dev-on-spot") == 0
 
@@ -238,23 +255,20 @@ async def test_an_expired_policy_exception_waives_nothing_and_warns_nothing(
     assert waivers(app, "dev-on-spot") == 0
 
 
-async def test_a_long_reason_over_several_lines_is_cut_to_one_warning_line(
+async def test_a_long_reason_over_several_lines_is_cut_and_kept_on_whole_lines(
     tmp_path: Path,
 ) -> None:
     reason = "approved by finance\nfor the demo week;\t" + "see the ticket for details " * 8
-    app = webhook(tmp_path, DEV_ON_SPOT)
-    response = await answer(app, ticketed(reason=reason))
+    app = webhook(tmp_path, DEV_ON_SPOT + approval(reason=reason))
+    response = await answer(app, ticketed())
+    assert all(len(line) <= 120 for line in response["warnings"])
     (line,) = waiver_lines(response)
-    assert len(line) <= 120
-    assert line.endswith("week…")
-    assert line.startswith(
-        "[dev-on-spot] waived by label cost-exception=FIN-1234 until 2026-12-16 00:00 UTC: "
-        "approved by finance for the demo week"
-    )
-    assert not any(line.startswith("  ") for line in response["warnings"])
+    assert line.endswith("…")
+    assert "by " + LABELLED in line
+    assert ": approved by finance for the demo week; see the ticket" in line
 
 
-def test_a_waiver_whose_names_alone_fill_the_line_is_still_one_line_of_120_characters() -> None:
+def test_the_expiry_of_a_waiver_comes_before_names_that_may_be_long() -> None:
     exempted = Exempted(
         policy="p",
         rule="dev-on-spot",
@@ -262,6 +276,6 @@ def test_a_waiver_whose_names_alone_fill_the_line_is_still_one_line_of_120_chara
         reason="FIN-77",
         expires=datetime(2027, 1, 1, tzinfo=UTC),
     )
-    line = responding.waiver_warning(exempted)
-    assert len(line) == 120
-    assert line.startswith("[dev-on-spot] waived by PolicyException fin-77-notebooks-")
+    (first, *rest) = responding.warnings_of([responding.waiver_warning(exempted)])
+    assert first.startswith("[dev-on-spot] waived until 2027-01-01 00:00 UTC by PolicyException")
+    assert all(len(line) <= 120 for line in (first, *rest))

@@ -297,9 +297,10 @@ def test_an_approved_exception_waives_for_others_but_never_for_its_approver(
     review["request"]["object"]["metadata"]["labels"]["cost-centre"] = "Sales-5045"
     allowed = answer(webhook_with_an_approval, review)
     waived = allowed.json()["response"]
-    assert any(
-        "[max-gpus-per-pod] waived by label cost-exception=FIN-1234" in w
-        for w in (waived.get("warnings") or [])
+    text = " ".join(w.strip() for w in waived.get("warnings") or [])
+    assert (
+        "[max-gpus-per-pod] waived until 2026-12-16 00:00 UTC by label cost-exception=FIN-1234"
+        in (text)
     ), waived
     review["request"]["userInfo"] = {"username": "fiona@finance.example", "groups": []}
     message = denial(webhook_with_an_approval, review)

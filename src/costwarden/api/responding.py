@@ -67,20 +67,21 @@ def warnings_of(messages: Iterable[str]) -> tuple[str, ...]:
     return tuple(lines)
 
 
+MAX_REASON_CHARS = MAX_WARNING_CHARS
+"""A waiver's reason shown at most this long (the whole of it stays on the exception)."""
+
+
 def waiver_warning(exempted: Exempted) -> str:
-    """`[rule] waived by <exception> until <YYYY-MM-DD HH:MM> UTC: <reason>`, one line of
-    at most `MAX_WARNING_CHARS`. The reason is free text (an annotation, a PolicyException's
-    `spec.reason`): its line breaks and other unprintable characters become spaces, and it
-    is the part cut short — the whole of it stays on the exception."""
+    """`[rule] waived until <YYYY-MM-DD HH:MM> UTC by <exception>: <reason>`, wrapped like
+    every warning: when it ends comes first. The reason is free text (a PolicyException's
+    `spec.reason`): its line breaks and other unprintable characters become spaces, and past
+    `MAX_REASON_CHARS` it is cut short."""
     printable = "".join(c if c.isprintable() else " " for c in exempted.reason)
     reason = " ".join(printable.split())
-    head = (
-        f"[{exempted.rule}] waived by {exempted.exception} until {wording.day(exempted.expires)}: "
-    )
-    room = MAX_WARNING_CHARS - len(head)
-    if len(reason) > room > 1:
-        reason = reason[: room - 1].rstrip() + "…"
-    return wording.clip(head + reason, MAX_WARNING_CHARS)
+    if len(reason) > MAX_REASON_CHARS:
+        reason = reason[: MAX_REASON_CHARS - 1].rstrip() + "…"
+    until = wording.day(exempted.expires)
+    return f"[{exempted.rule}] waived until {until} by {exempted.exception}: {reason}"
 
 
 def validation(uid: str, verdict: Verdict) -> Response:
