@@ -80,6 +80,17 @@ def test_every_create_and_every_meaningful_update_reaches_costwarden(
     assert any("pod-update-ml-train-train-a100" in name for name in sent_updates)  # relabel
 
 
+def test_an_in_place_resize_reaches_costwarden(conditions: list[dict[str, str]]) -> None:
+    """A `pods/resize` UPDATE carries the whole pod: its spec changed, so it is sent."""
+    name, request = next((n, r) for n, r in reviews() if "pod-update-ml-train-train-a100" in n)
+    resize = json.loads(json.dumps(request))
+    resize["subResource"] = resize["requestSubResource"] = "resize"
+    resize["oldObject"] = json.loads(json.dumps(resize["object"]))
+    (container, *_) = resize["object"]["spec"]["containers"]
+    container["resources"]["requests"]["cpu"] = "96"
+    assert sent_to_costwarden(conditions, resize), name
+
+
 def test_no_op_re_applies_are_skipped(conditions: list[dict[str, str]]) -> None:
     skipped = [name for name, r in reviews() if not sent_to_costwarden(conditions, r)]
     assert skipped

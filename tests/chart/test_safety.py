@@ -93,11 +93,22 @@ def test_validating_webhook_covers_pods_every_workload_kind_and_scale_subresourc
     defaults: Objects,
 ) -> None:
     hook = webhook(defaults, "validate.costwarden.io")
-    assert rule_resources(hook) == {"pods"} | WORKLOADS | SCALE
+    assert rule_resources(hook) == {"pods", "pods/resize"} | WORKLOADS | SCALE
     scale_rules = [r for r in hook["rules"] if set(r["resources"]) & SCALE]
     assert all(r["apiGroups"] == ["apps"] and "UPDATE" in r["operations"] for r in scale_rules)
     workload_rules = [r for r in hook["rules"] if set(r["resources"]) & WORKLOADS]
     assert all({"CREATE", "UPDATE"} <= set(r["operations"]) for r in workload_rules)
+
+
+def test_in_place_pod_resizes_are_validated_and_never_patched(defaults: Objects) -> None:
+    """`pods/resize` (Kubernetes 1.33+) grows a running pod's CPU and memory: without it, a
+    pod admitted small could grow past its envelope and its budget unchecked."""
+    hook = webhook(defaults, "validate.costwarden.io")
+    (rule,) = (r for r in hook["rules"] if "pods/resize" in r["resources"])
+    assert (rule["apiGroups"], rule["apiVersions"]) == ([""], ["v1"])
+    assert "UPDATE" in rule["operations"]
+    (mutating,) = only(defaults, "MutatingWebhookConfiguration")["webhooks"]
+    assert "pods/resize" not in rule_resources(mutating)
 
 
 def test_mutating_webhook_covers_pods_and_every_workload_kind(defaults: Objects) -> None:

@@ -9,10 +9,14 @@ What a request is checked against (UPDATE semantics):
 
 - CREATE of a Pod or workload: every matching rule (workloads through their pod template).
 - UPDATE: the rules whose kind looks at this change (`RuleKind.updates`): a new pod spec
-  (a workload's template changed), more pods at once (replicas, parallelism), or any
-  UPDATE. A pod's spec is fixed once created: a Pod UPDATE changes no spec. A grandfathered
-  kind (required labels) reports only what the old object did not already break, and
-  patches nothing.
+  (a workload's template changed), more pods at once (replicas, parallelism), a running
+  pod grown in place (`resize`), or any UPDATE. A pod's spec is otherwise fixed once
+  created: a Pod UPDATE changes no spec. A grandfathered kind (required labels) reports
+  only what the old object did not already break, and patches nothing.
+- `pods/resize` (subresource `resize`, Kubernetes 1.33+): the whole Pod with its new
+  `resources`, judged as the UPDATE above. One that grows the pod's CPU, memory or $/h is
+  seen by the kinds that look at a resize (the size envelope) as it is now, whatever the
+  old pod already broke; budgets charge the $/h it adds (a shrink adds nothing).
 - `autoscaling/v1 Scale` (`kubectl scale`, subresource `scale`): one that adds pods is
   priced at the new replica count on the workload looked up through `context.workloads`,
   then judged as the UPDATE above. When it cannot be priced — no lookup, or the lookup
@@ -64,6 +68,8 @@ POLICY_EXCEPTION = GroupVersionKind("costwarden.io", "v1alpha1", "PolicyExceptio
 APPROVAL = "policy-exception-approval"
 """The name denials of a PolicyException go under (`policies.approving`)."""
 UNREPAIRED = Repair()
+RESIZE = "resize"
+"""The subresource of an in-place pod resize (`pods/resize`)."""
 SCALE_LOOKUP = "scale-lookup"
 """The name a scale-up the engine could not price is reported under (`[scale-lookup] ...`,
 metrics, logs), in policy `costwarden`: no rule of any policy, the server's own
@@ -87,7 +93,8 @@ def evaluate(
         return _approval(request, policies=policies, context=context)
     if request.sub_resource == "scale":
         return _evaluate_scale(request, policies=policies, catalog=catalog, context=context)
-    if request.sub_resource or request.object is None:
+    resize = request.sub_resource == RESIZE
+    if (request.sub_resource and not resize) or request.object is None:
         return ALLOWED  # status, binding, ...: not the object's spec
     new = _target(request.object, request=request, catalog=catalog, context=context)
     if new is None:
@@ -99,8 +106,9 @@ def evaluate(
                 request.old_object, request=request, catalog=catalog, context=context, like=new
             )
     return _judge(
-        new, old, policies=policies, catalog=catalog, context=context, operation=request.operation
-    )
+        new, old, policies=policies, catalog=catalog, context=context,
+        operation=request.operation, resize=resize,
+    )  # fmt: skip
 
 
 def _approval(request: AdmissionRequest, *, policies: sets.PolicySet, context: Context) -> Verdict:
@@ -133,8 +141,9 @@ def repair(
     repair alone (labels inherited from the namespace on CREATE, Spot placement for a new
     pod spec), unless an exception waives them, as one merge patch of the object: /mutate
     adds its own changes before it turns them into JSONPatch. A Scale changes no pod spec:
-    nothing to repair or annotate, and no workload lookup. Raises `workloads.InvalidObject`
-    for an object whose pod template is malformed.
+    nothing to repair or annotate, and no workload lookup; a resize changes a running pod's
+    resources, never its labels or placement: nothing to repair either. Raises
+    `workloads.InvalidObject` for an object whose pod template is malformed.
     """
     if request.operation not in ("CREATE", "UPDATE") or request.object is None:
         return UNREPAIRED
@@ -436,7 +445,7 @@ def _same_pods(template: workloads.PodTemplate, other: workloads.PodTemplate) ->
     ) == other.metadata.get("annotations")
 
 
-def _change(new: Target, old: Target | None, *, scale: bool) -> Change:
+def _change(new: Target, old: Target | None, *, scale: bool, resize: bool) -> Change:
     pods = new.template.pods
     if old is None:
         return Change(
@@ -454,6 +463,17 @@ def _change(new: Target, old: Target | None, *, scale: bool) -> Change:
         delta_hourly=new.estimate.hourly.total - old.estimate.hourly.total,
         existing=True,
         pods=int(pods),
+        resized_up=resize and _grown(new, old),
+    )
+
+
+def _grown(new: Target, old: Target) -> bool:
+    """Whether one pod of `new` asks for more CPU or memory than one of `old`, or costs more."""
+    after, before = new.estimate.pod, old.estimate.pod
+    return (
+        after.requests.cpu > before.requests.cpu
+        or after.requests.memory_gib > before.requests.memory_gib
+        or after.hourly.total > before.hourly.total
     )
 
 
@@ -469,8 +489,9 @@ def _judge(
     context: Context,
     operation: str,
     scale: bool = False,
+    resize: bool = False,
 ) -> Verdict:
-    change = _change(new, old, scale=scale)
+    change = _change(new, old, scale=scale, resize=resize)
     subject = _subject(new, operation=operation)
     review = Review(new, old, change, context, catalog)
     tally = _Tally(new, subject, policies)

@@ -67,6 +67,8 @@ class Change(NamedTuple):
     """The pods that will run at the added cost: all of the object's when each costs more
     (a CREATE, a new pod spec), the added ones when it only scales up. The spend data shows
     the cost once that many of the object's pods created since run (`Reservations`)."""
+    resized_up: bool = False
+    """A running pod grew in place (`pods/resize`): more CPU or memory, or a higher $/h."""
 
 
 class Target(NamedTuple):

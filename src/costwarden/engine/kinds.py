@@ -22,9 +22,11 @@ from costwarden.engine.contexts import Context
 from costwarden.engine.findings import Change, Outcome, Target
 from costwarden.engine.specs import Action, SpecModel
 
-Update = Literal["spec", "scale", "any"]
+Update = Literal["spec", "scale", "resize", "any"]
 """Which UPDATEs a rule looks at: one that brings a new pod spec (`spec`), one that runs more
-pods at once (`scale`), or any UPDATE at all (`any`). Every rule looks at every CREATE."""
+pods at once (`scale`), one that grows a running pod's CPU or memory in place (`resize`:
+`pods/resize` changes nothing else — not placement, tolerations or GPUs), or any UPDATE at
+all (`any`). Every rule looks at every CREATE."""
 
 S = TypeVar("S", bound=SpecModel)
 C = TypeVar("C")
@@ -79,4 +81,5 @@ class RuleKind(Generic[S, C]):
             "any" in updates
             or (change.spec_changed and "spec" in updates)
             or (change.scaled_up and "scale" in updates)
+            or (change.resized_up and "resize" in updates)
         )

@@ -115,4 +115,10 @@ def _show(key: str, limit: Decimal, currency: str) -> str:
     return wording.number(limit)
 
 
-KIND = RuleKind(field="sizeEnvelope", spec=SizeEnvelope, check=check, compile=compile_envelope)
+KIND = RuleKind(
+    field="sizeEnvelope",
+    spec=SizeEnvelope,
+    check=check,
+    compile=compile_envelope,
+    updates=frozenset({"spec", "resize"}),  # a pod grown in place is as big as a new one
+)
