@@ -36,7 +36,16 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Lint what is named; with nothing named, the bundled policies and catalog."""
+    """Lint what is named; with nothing named, the bundled policies and catalog. Files that
+    hold no policy rule are an input error (exit 2): a lint that read nothing checked
+    nothing."""
+    try:
+        return _run(args)
+    except policy_loading.NoRules as exc:
+        raise cli.InputError(str(exc)) from None
+
+
+def _run(args: argparse.Namespace) -> int:
     policies: list[Path] = args.policies
     catalogs: list[Path] = args.catalog
     if not policies and not catalogs:

@@ -28,6 +28,10 @@ BUNDLED_DIR = Path(__file__).resolve().parent.parent / "data" / "policies"
 TEST_SUITE_KIND = "PolicyTest"
 
 
+class NoRules(InvalidInput):
+    """Policy files that hold no rule at all: nothing to judge by, never "allow all"."""
+
+
 def load_policies(paths: Sequence[Path | str]) -> sets.PolicySet:
     """The policy set in these files and directories (`-` is stdin); raises InvalidInput,
     also for files that hold no rule at all: an empty policy set admits everything, and a
@@ -35,7 +39,7 @@ def load_policies(paths: Sequence[Path | str]) -> sets.PolicySet:
     policies = policies_from_documents(documents.read_files(paths, exact_numbers=True))
     if not policies.rules:
         where = ", ".join(str(path) for path in paths) or "<no files>"
-        raise InvalidInput(
+        raise NoRules(
             [
                 Problem(
                     source=where,
@@ -58,6 +62,8 @@ def lint_policies(paths: Sequence[Path | str]) -> list[Problem]:
     """Every problem in these policy files; an empty list means they load."""
     try:
         load_policies(paths)
+    except NoRules:
+        raise  # not a problem in the files: there is nothing to lint
     except InvalidInput as exc:
         return list(exc.problems)
     return []

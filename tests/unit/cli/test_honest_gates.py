@@ -33,3 +33,10 @@ def test_a_file_of_only_comments_is_an_error_not_a_pass(
     manifest.write_text("# helm template rendered nothing\n---\n")
     assert cli.main(["check", "-f", str(manifest)]) == cli.EXIT_INPUT_ERROR
     assert "nothing was checked" in capsys.readouterr().err
+
+
+def test_linting_files_without_a_policy_rule_is_an_error_not_a_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["lint", "--policies", str(tmp_path)]) == cli.EXIT_INPUT_ERROR
+    assert "no CostPolicy rules found" in capsys.readouterr().err
