@@ -11,6 +11,7 @@ threats these tests stand for.
 from __future__ import annotations
 
 import copy
+import json
 import ssl
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -35,6 +36,7 @@ from costwarden.documents import InvalidInput
 from costwarden.engine.ports import BudgetSpend, SpendSnapshot
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+JSON = "application/json"
 BUDGET = "cost-centre-monthly-budget"
 
 
@@ -305,6 +307,83 @@ def test_an_approved_exception_waives_for_others_but_never_for_its_approver(
     review["request"]["userInfo"] = {"username": "fiona@finance.example", "groups": []}
     message = denial(webhook_with_an_approval, review)
     assert "approved by fiona@finance.example, who sent this request" in message
+
+
+def test_a_scale_that_cannot_be_priced_is_refused_where_it_is_sent(webhook: httpx.Client) -> None:
+    # This server has no workload lookup (no --in-cluster): the scale-up of llm-server
+    # cannot be priced, and the verdict comes at the Scale, where `kubectl scale` shows it.
+    message = denial(webhook, captured("034-"))
+    assert "[scale-lookup] cannot price scale of Deployment ml-train/llm-server to 4 replicas" in (
+        message
+    )
+
+
+def resize(cpu: str) -> dict[str, Any]:
+    """An in-place resize (`pods/resize`) of the running train-a100 pod to `cpu` cores."""
+    review = train_pod()
+    request = review["request"]
+    request["operation"] = "UPDATE"
+    request["subResource"] = "resize"
+    request["oldObject"] = copy.deepcopy(request["object"])
+    request["object"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] = cpu
+    return review
+
+
+def test_a_running_pod_cannot_grow_past_its_envelope_by_resizing(webhook: httpx.Client) -> None:
+    message = denial(webhook, resize("256"))
+    assert "[pod-size-envelope]" in message
+    assert "256" in message
+
+
+def test_an_approval_cannot_name_someone_else_as_its_approver(webhook: httpx.Client) -> None:
+    forged = {
+        "apiVersion": "costwarden.io/v1alpha1",
+        "kind": "PolicyException",
+        "metadata": {
+            "name": "fin-1234",
+            "namespace": "ml-train",
+            "annotations": {"costwarden.io/approved-by": "the-cfo"},
+        },
+        "spec": {
+            "rules": ["max-gpus-per-pod"],
+            "tickets": ["FIN-1234"],
+            "expires": "2026-12-15",
+            "reason": "trust me",
+        },
+    }
+    group = {"group": "costwarden.io", "version": "v1alpha1"}
+    review = {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "0b0b0b0b-0000-4000-8000-000000000001",
+            "kind": {**group, "kind": "PolicyException"},
+            "resource": {**group, "resource": "policyexceptions"},
+            "requestKind": {**group, "kind": "PolicyException"},
+            "requestResource": {**group, "resource": "policyexceptions"},
+            "name": "fin-1234",
+            "namespace": "ml-train",
+            "operation": "CREATE",
+            "userInfo": {"username": "mallory", "groups": ["system:authenticated"]},
+            "object": forged,
+            "oldObject": None,
+            "dryRun": False,
+            "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"},
+        },
+    }
+    message = denial(webhook, review)
+    assert "[policy-exception-approval]" in message
+    assert "the user sending it (mallory); it is the-cfo" in message
+
+
+def test_a_value_nested_a_thousand_deep_is_a_400_not_a_500(webhook: httpx.Client) -> None:
+    review = train_pod()
+    review["request"]["object"]["metadata"]["labels"]["x"] = "NESTED"
+    deep = "[" * 1000 + '"x"' + "]" * 1000  # written out: encoding it would recurse as deep
+    body = json.dumps(review).replace('"NESTED"', deep).encode()
+    response = webhook.post("/validate", content=body, headers={"content-type": JSON})
+    assert response.status_code == 400, response.text[:300]
+    assert response.json()["reason"].startswith("request.object.metadata.labels.x")
 
 
 def test_an_empty_policy_directory_never_serves_zero_rules(tmp_path: Path) -> None:
