@@ -451,8 +451,8 @@ def _bare_check(rule: budget.Charging, review: Review) -> Outcome:
     change key, expiry, warn threshold, answer or reservation for the app to commit. Its
     cost is the floor under any budget rule written in Python; the real check runs when the
     figures are not memoised yet."""
-    config, target, context = rule.spec, review.target, review.context
-    group = budget.group_of(config, target)
+    target, context = review.target, review.context
+    group = budget.group_of(rule, target).name
     held = context.memos.budgets.get((rule.name, group))
     if held is None or not held.after < context.now <= held.upto:
         return _real_check(rule, review)

@@ -37,6 +37,10 @@ def main() -> None:
         for name, command in commands.items():
             times[name].append(_wall(command))
     medians = {name: statistics.median(runs) for name, runs in times.items()}
+    # The interpreter's build matters to the ratio: start-up is mostly imports and class
+    # creation, which an optimised (PGO/LTO) build such as Debian's runs faster than the bare
+    # `python -c pass` it is divided by.
+    print(f"interpreter: {sys.executable} (Python {sys.version.split()[0]})")
     for name, median in medians.items():
         print(f"{name:32} {median * 1000:8.1f} ms  (median of {RUNS}, interleaved)")
     baseline, check = medians.values()
