@@ -14,6 +14,7 @@ import copy
 import json
 import ssl
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from importlib import resources
@@ -65,14 +66,20 @@ def ca() -> trustme.CA:
     return trustme.CA()
 
 
-@pytest.fixture(scope="module")
-def webhook(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
-    tls = tmp_path_factory.mktemp("tls")
+@contextmanager
+def https_webhook(
+    ca: trustme.CA, directory: Path, *, policies: tuple[Path, ...] = ()
+) -> Iterator[httpx.Client]:
+    """`costwarden serve`'s stack over HTTPS on loopback (a certificate from `ca`), with the
+    fixtures' namespace labels, the spend above and the fixed clock; a client trusting it."""
     leaf = ca.issue_cert("127.0.0.1")
-    leaf.cert_chain_pems[0].write_to_path(tls / "tls.crt")
-    leaf.private_key_pem.write_to_path(tls / "tls.key")
+    leaf.cert_chain_pems[0].write_to_path(directory / "tls.crt")
+    leaf.private_key_pem.write_to_path(directory / "tls.key")
     settings = local_settings(
-        insecure_http=False, tls_cert_file=tls / "tls.crt", tls_key_file=tls / "tls.key"
+        insecure_http=False,
+        tls_cert_file=directory / "tls.crt",
+        tls_key_file=directory / "tls.key",
+        policies=policies,
     )
     app = application.create_app(
         settings,
@@ -88,6 +95,13 @@ def webhook(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             base_url=f"https://127.0.0.1:{serving.webhook_port}", verify=context, timeout=30
         ) as client,
     ):
+        yield client
+
+
+@pytest.fixture(scope="module")
+def webhook(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    """The webhook on the bundled policies."""
+    with https_webhook(ca, tmp_path_factory.mktemp("tls")) as client:
         yield client
 
 
@@ -266,29 +280,7 @@ def webhook_with_an_approval(
             (policies / bundled.name).write_text(bundled.read_text())
     (policies / "approved.yaml").write_text(APPROVAL)
     tls = tmp_path_factory.mktemp("tls-approval")
-    leaf = ca.issue_cert("127.0.0.1")
-    leaf.cert_chain_pems[0].write_to_path(tls / "tls.crt")
-    leaf.private_key_pem.write_to_path(tls / "tls.key")
-    settings = local_settings(
-        insecure_http=False,
-        tls_cert_file=tls / "tls.crt",
-        tls_key_file=tls / "tls.key",
-        policies=(policies,),
-    )
-    app = application.create_app(
-        settings,
-        namespaces=application.StaticNamespaceLabels(NAMESPACES),
-        spend=SpendData(),
-        clock=FixedClock(),
-    )
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
-    with (
-        running(app) as serving,
-        httpx.Client(
-            base_url=f"https://127.0.0.1:{serving.webhook_port}", verify=context, timeout=30
-        ) as client,
-    ):
+    with https_webhook(ca, tls, policies=(policies,)) as client:
         yield client
 
 
