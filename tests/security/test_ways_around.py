@@ -383,3 +383,18 @@ def test_an_empty_policy_directory_never_serves_zero_rules(tmp_path: Path) -> No
     empty.mkdir()
     with pytest.raises(InvalidInput, match="no CostPolicy rules found"):
         application.create_app(local_settings(policies=(empty,)))
+
+
+def test_an_alias_bomb_in_a_policy_file_is_refused_at_once_naming_its_line(
+    tmp_path: Path,
+) -> None:
+    # The classic nine levels of nine aliases: 9^9 nodes once expanded, a few hundred bytes
+    # written. Refused before anything walks it (it took 28 s, and slowed reviews meanwhile).
+    levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for previous, name in zip("abcdefgh", "bcdefghi", strict=True):
+        levels.append(f"{name}: &{name} [{','.join(['*' + previous] * 9)}]")
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "bomb.yaml").write_text("\n".join(levels) + "\n")
+    with pytest.raises(InvalidInput, match=r"bomb.yaml:\d+: document 0: .*YAML aliases"):
+        application.create_app(local_settings(policies=(policies,)))
