@@ -178,3 +178,20 @@ async def test_an_object_that_is_not_what_the_request_says_is_refused_not_waved_
     answer = await post(real_app, f"/{webhook}", review)
     assert answer.status_code == 400, answer.text
     assert answer.json()["reason"].startswith(f"{where}: "), answer.text
+
+
+@pytest.mark.parametrize("webhook", ["validate", "mutate"])
+async def test_a_huge_bad_value_is_named_not_echoed_back_in_full(
+    real_app: application.App, webhook: str
+) -> None:
+    # Three megabytes where a GPU count goes: the 400 says where and what, in a few hundred
+    # characters, instead of sending the client's megabytes back (and into every log).
+    review = with_value(fixture("009-"), GPU, "9" * 3_000_000 + "x")
+    answer = await post(real_app, f"/{webhook}", review)
+    assert answer.status_code == 400
+    reason = answer.json()["reason"]
+    assert reason.startswith(
+        'request.object.spec.containers[0].resources.requests["nvidia.com/gpu"]'
+    )
+    assert len(reason) <= 1000
+    assert len(answer.content) < 2000

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from costwarden import reviews
 from costwarden.documents import format_path
+from costwarden.engine import wording
 
 MAX_REASONS = 5
 """A body can be wrong in hundreds of places; the first few say enough."""
@@ -25,10 +26,16 @@ field is about 15 levels down); see `too_deep`."""
 SHOWN_STEPS = 12
 
 
+MAX_REASON_CHARS = 1000
+"""A 4xx reason is cut here: it quotes what was wrong, and what was wrong may be megabytes
+a client sent to make the server echo them."""
+
+
 class BadReview(Exception):
     """A request body that is not a usable AdmissionReview; `status` is the HTTP status."""
 
     def __init__(self, reason: str, *, status: int = 400) -> None:
+        reason = wording.clip(reason, MAX_REASON_CHARS)
         super().__init__(reason)
         self.reason = reason
         self.status = status
