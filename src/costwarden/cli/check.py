@@ -20,6 +20,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from costwarden import documents, namespaces, reviews, workloads
 from costwarden.catalog.loading import load_catalog
 from costwarden.catalog.models import Catalog
@@ -27,7 +29,7 @@ from costwarden.cli import EXIT_DENIED, EXIT_OK, InputError, _manifests, _tables
 from costwarden.engine import evaluating, wording
 from costwarden.engine.contexts import Context, StaticNamespaces
 from costwarden.engine.verdicts import Verdict
-from costwarden.policies import loading, sets
+from costwarden.policies import approving, loading, models, sets
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -94,6 +96,9 @@ def _run(args: argparse.Namespace) -> int:
                 problems.extend(exc.problems)
                 continue
             known.setdefault(name, labels)
+    exceptions = _exceptions(manifests, problems)
+    if exceptions:  # as the cluster would hold them (a `kubectl get pex -A -o yaml` dump reads)
+        policy_set = policy_set.with_exceptions(exceptions)
     context = Context(
         namespaces=StaticNamespaces(known),
         now=args.now or datetime.now(UTC),
@@ -110,6 +115,27 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_DENIED if any(not c.verdict.allowed for c in checked) else EXIT_OK
 
 
+def _exceptions(
+    manifests: Sequence[_manifests.Manifest], problems: list[documents.Problem]
+) -> list[models.PolicyException]:
+    """The PolicyExceptions among the manifests; a malformed one is a problem."""
+    found = []
+    for manifest in manifests:
+        if manifest.obj["kind"] != "PolicyException":
+            continue
+        try:
+            found.append(approving.read(manifest.obj))
+        except ValidationError as exc:
+            problems.extend(
+                documents.problems_from_validation(exc, manifest.document, base=manifest.path)
+            )
+    return found
+
+
+_NOT_WORKLOADS = frozenset({"Namespace", "PolicyException"})
+"""Kinds among the manifests that describe the world `check` judges in, not what it judges."""
+
+
 def check_manifests(
     manifests: Sequence[_manifests.Manifest],
     *,
@@ -123,7 +149,7 @@ def check_manifests(
     checked = []
     problems = list(problems)
     for index, manifest in enumerate(manifests):
-        if manifest.obj["kind"] == "Namespace":
+        if manifest.obj["kind"] in _NOT_WORKLOADS:
             continue
         request = reviews.request_for(manifest.obj, uid=f"check-{index}")
         try:

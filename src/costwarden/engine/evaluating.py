@@ -403,7 +403,8 @@ def _target(
     )
     if controller is not None and not made_by_controller(request, controllers=context.controllers):
         controller = None  # anyone may write an owner reference: see `made_by_controller`
-    namespace_labels = (context.namespaces.labels_for(namespace) if namespace else None) or {}
+    found = context.namespaces.labels_for(namespace) if namespace else None
+    namespace_labels = found or {}
     return Target(
         kind=template.kind,
         name=template.name,
@@ -418,6 +419,7 @@ def _target(
         uid=request.uid,
         now=context.now,
         user=(request.user_info or {}).get("username"),
+        namespace_known=found is not None or not namespace,
     )
 
 

@@ -91,6 +91,8 @@ class Target(NamedTuple):
     user: str | None = None
     """Who sent the request (`userInfo.username`): an exception never waives a rule for a
     request its own approver sends."""
+    namespace_known: bool = True
+    """Whether the namespace's labels are known (False: `check` was given none for it)."""
 
     def label(self, key: str) -> str | None:
         """The object's label, else its pod template's (exception labels live on either)."""

@@ -485,6 +485,22 @@ def test_an_invented_group_in_a_namespace_without_one_is_refused(pod, policies, 
     )
 
 
+def test_a_namespace_whose_labels_are_unknown_is_not_checked_never_refused(
+    pod, policies, judge, context
+):
+    # `check` without namespace labels: who pays is unknown, so the budget says so.
+    verdict = judge(
+        pod(namespace="somewhere-else", labels={"cost-centre": "Sales-5045"}),
+        policies(TWO_CAPS),
+        context=context(spend=OVER_CAP),
+    )
+    assert verdict.allowed
+    assert any(
+        "budget not checked: the namespace's labels, which say who pays, are unknown" in n
+        for n in verdict.notices
+    )
+
+
 def test_a_pod_with_no_group_anywhere_is_refused(pod, policies, judge, context):
     rule = {"name": "budget", "budget": {"label": "cost-centre", "defaultCap": "5000"}}
     verdict = judge(pod(namespace="bare", labels={}), policies(rule), context=context())

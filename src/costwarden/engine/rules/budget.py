@@ -166,6 +166,8 @@ def group_of(rule: Charging, target: Target) -> Group:
     label = config.label
     assert label is not None  # the model requires it for groupBy: label
     assigned = target.namespace_labels.get(label)
+    if assigned is None and not target.namespace_known:
+        return Group(None)  # who pays is not known here: not checked (`check`)
     claimed = target.labels.get(label)
     if claimed is None or claimed == assigned:
         return Group(assigned) if assigned is not None else _nobody(rule, target)
@@ -313,7 +315,11 @@ def check(rule: Charging, review: Review) -> Outcome:
     config, name = rule.spec, rule.name
     group, refused = group_of(rule, target)
     if group is None:
-        return Outcome(findings=(refused,)) if refused is not None else NOTHING
+        if refused is not None:
+            return Outcome(findings=(refused,))
+        if not target.namespace_known:
+            return Outcome(notices=(f"budget not checked: {_UNKNOWN_LABELS}",))
+        return NOTHING
     now = context.now
     figures = _figures(rule, group, context)
     if isinstance(figures, Outcome):
@@ -405,6 +411,10 @@ def recall(rule: Charging, target: Target, *, admitted: datetime) -> Reservation
     )
 
 
+_UNKNOWN_LABELS = (
+    "the namespace's labels, which say who pays, are unknown "
+    "(give them with --namespace-labels or a Namespace object)"
+)
 _UNLIMITED = Decimal("Infinity")
 _NO_SPEND = BudgetSpend(_ZERO, _ZERO)
 
