@@ -118,17 +118,30 @@ def _run(args: argparse.Namespace) -> int:
 def _exceptions(
     manifests: Sequence[_manifests.Manifest], problems: list[documents.Problem]
 ) -> list[models.PolicyException]:
-    """The PolicyExceptions among the manifests; a malformed one is a problem."""
+    """The PolicyExceptions among the manifests, as the cluster holds them: only approved
+    ones (a pull request adding an unapproved exception must not pass the gate with it);
+    a malformed or unapproved one is a problem."""
     found = []
     for manifest in manifests:
         if manifest.obj["kind"] != "PolicyException":
             continue
         try:
-            found.append(approving.read(manifest.obj))
+            exception = approving.read(manifest.obj)
         except ValidationError as exc:
             problems.extend(
                 documents.problems_from_validation(exc, manifest.document, base=manifest.path)
             )
+            continue
+        if not exception.metadata.annotations.get(models.APPROVED_BY):
+            problems.append(
+                manifest.problem(
+                    f"not approved: no {models.APPROVED_BY} annotation (the cluster leaves it "
+                    "out; approved ones come from the cluster, e.g. kubectl get pex -A -o yaml)",
+                    ("metadata", "annotations"),
+                )
+            )
+            continue
+        found.append(exception)
     return found
 
 

@@ -76,3 +76,16 @@ def test_a_malformed_exception_among_the_manifests_is_an_input_error(
     (tmp_path / "exceptions.yaml").write_text(DUMP.replace("    reason: quarterly retrain\n", ""))
     assert cli.main(["check", "-f", str(tmp_path), "--now", NOW]) == cli.EXIT_INPUT_ERROR
     assert "items[0].spec.reason: required field is missing" in capsys.readouterr().err
+
+
+def test_an_unapproved_exception_among_the_manifests_is_an_input_error_not_a_waiver(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A pull request that adds its own exception must not pass the gate with it.
+    (tmp_path / "pod.yaml").write_text(POD)
+    unapproved = DUMP.replace(
+        "    annotations: {costwarden.io/approved-by: fiona@finance.example}\n", ""
+    )
+    (tmp_path / "exceptions.yaml").write_text(unapproved)
+    assert cli.main(["check", "-f", str(tmp_path), "--now", NOW]) == cli.EXIT_INPUT_ERROR
+    assert "not approved: no costwarden.io/approved-by annotation" in capsys.readouterr().err
