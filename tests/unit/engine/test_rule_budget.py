@@ -1278,3 +1278,28 @@ def test_a_pod_no_budget_charges_is_not_recalled(namespace, rule, pod, policies,
     assert (ledger.asks, ledger.commits) == ([], [])
     assert ledger.reserved(budget="budget", group="Sales-5045", now=NOW) == 0
     assert ledger.held("Pod", {"budget"}, admitted_before=NOW + ledger.ttl) == set()
+
+
+def test_relabelling_a_running_pod_cannot_move_its_spend_to_another_team(
+    pod, policies, judge, context
+):
+    # Spend is grouped by the pods' labels: a label-only UPDATE adds no cost, but would move
+    # what the pod spends to RnD-1001's budget.
+    old = pod(namespace="ml-train", labels={"cost-centre": "Sales-5045"})
+    new = pod(namespace="ml-train", labels={"cost-centre": "RnD-1001"})
+    verdict = judge(new, policies(TWO_CAPS), operation="UPDATE", old=old, context=context())
+    assert not verdict.allowed
+    assert "cost-centre=RnD-1001 is not a group namespace ml-train may charge" in (
+        verdict.denials[0].message
+    )
+
+
+def test_an_update_that_leaves_an_old_label_as_it_was_is_not_refused_for_it(
+    pod, policies, judge, context
+):
+    # An object admitted before groups were trusted keeps working (a finalizer removed, an
+    # annotation added): only a change of the label is judged as a claim.
+    old = pod(namespace="ml-train", labels={"cost-centre": "RnD-1001"})
+    new = pod(namespace="ml-train", labels={"cost-centre": "RnD-1001"}, annotations={"a": "b"})
+    verdict = judge(new, policies(TWO_CAPS), operation="UPDATE", old=old, context=context())
+    assert verdict.allowed

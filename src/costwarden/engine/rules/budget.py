@@ -310,13 +310,15 @@ def check(rule: Charging, review: Review) -> Outcome:
     if target.controller in workloads.CHARGED_WITH_OWNER:
         return NOTHING
     hourly = change.delta_hourly
-    if hourly <= _ZERO:
-        return NOTHING
     config, name = rule.spec, rule.name
     group, refused = group_of(rule, target)
+    # Relabelling a running object moves its spend to the group it names (spend is grouped by
+    # the pods' labels): such an UPDATE is judged as a claim even though it adds no cost.
+    if refused is not None and (hourly > _ZERO or _relabelled(config, review)):
+        return Outcome(findings=(refused,))
+    if hourly <= _ZERO:
+        return NOTHING
     if group is None:
-        if refused is not None:
-            return Outcome(findings=(refused,))
         if not target.namespace_known:
             return Outcome(notices=(f"budget not checked: {_UNKNOWN_LABELS}",))
         return NOTHING
@@ -383,6 +385,16 @@ def check(rule: Charging, review: Review) -> Outcome:
         findings=(terms().finding("warn", rule.action),),
         reservation=reservation,
         refusal=refusal,
+    )
+
+
+def _relabelled(config: Budget, review: Review) -> bool:
+    """Whether an UPDATE changes the label that names the group."""
+    old = review.old
+    return (
+        config.group_by == "label"
+        and old is not None
+        and old.labels.get(config.label or "") != review.target.labels.get(config.label or "")
     )
 
 
