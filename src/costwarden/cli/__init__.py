@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import os
 import sys
 from collections.abc import Collection, Sequence
 
@@ -63,7 +64,12 @@ def entry() -> int:
     Loading a command's modules makes objects that live as long as the process and no
     garbage, so the collector sits out the imports, and what they made is then frozen out
     of its sight rather than walked again by every collection the command's work triggers.
+
+    costwarden uses no pydantic plugins, and one installed beside it (they hook every
+    validation) would be found only by reading every installed distribution's metadata at
+    the first model built: the process turns plugin discovery off unless its caller chose.
     """
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     gc.disable()
     try:
         command = _command(sys.argv[1:])
