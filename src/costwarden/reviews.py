@@ -1,22 +1,15 @@
-"""The `admission.k8s.io/v1` AdmissionReview: its wire model, and the request as the
-engine reads it.
+"""The request of an `admission.k8s.io/v1` AdmissionReview as the engine reads it.
 
-The pydantic models are the wire contract: precise where costwarden reads (uid, kind,
-operation, namespace, dryRun), camelCase aliases, and the error messages a bad body gets.
-The objects themselves stay plain JSON dicts, so the hot path never pays to model a whole
-PodSpec. Field names are Kubernetes' own, snake_cased.
-
-The engine reads an `AdmissionRequest` — a NamedTuple with the fields it uses — that
-`read_review` makes from the wire model.
+An `AdmissionRequest` is a NamedTuple with the fields the engine uses, Kubernetes' own
+names snake_cased. The webhook reads one from the JSON wire (`costwarden.api.wire`, the
+HTTP layer's pydantic contract); `request_for` builds the one the API server would send
+for a manifest, so `check` and `test` judge exactly what admission would.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple, get_args
-
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
 
 Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
 OPERATIONS = frozenset(get_args(Operation))
@@ -48,99 +41,6 @@ class AdmissionRequest(NamedTuple):
     object: dict[str, Any] | None = None
     old_object: dict[str, Any] | None = None
     dry_run: bool = False
-
-
-class _Wire(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        frozen=True,
-        defer_build=True,  # built on the first review read: offline commands never read one
-    )
-
-
-class GroupVersionKindWire(_Wire):
-    group: str = ""
-    version: str
-    kind: str
-
-
-class GroupVersionResourceWire(_Wire):
-    group: str = ""
-    version: str
-    resource: str
-
-
-class AdmissionRequestWire(_Wire):
-    uid: str = Field(min_length=1)
-    kind: GroupVersionKindWire
-    resource: GroupVersionResourceWire
-    sub_resource: str | None = None
-    # Fields costwarden never reads stay plain JSON objects: modelling them would cost every
-    # review a third of its validation time for nothing.
-    request_kind: dict[str, Any] | None = None
-    request_resource: dict[str, Any] | None = None
-    request_sub_resource: str | None = None
-    name: str | None = None
-    namespace: str | None = None
-    operation: Operation
-    user_info: dict[str, Any] | None = None
-    object: dict[str, Any] | None = None
-    old_object: dict[str, Any] | None = None
-    dry_run: bool = False
-    options: dict[str, Any] | None = None
-
-    def read(self) -> AdmissionRequest:
-        return AdmissionRequest(
-            self.uid,
-            GroupVersionKind(self.kind.group, self.kind.version, self.kind.kind),
-            GroupVersionResource(
-                self.resource.group, self.resource.version, self.resource.resource
-            ),
-            self.operation,
-            self.sub_resource,
-            self.name,
-            self.namespace,
-            self.user_info,
-            self.object,
-            self.old_object,
-            self.dry_run,
-        )
-
-
-class AdmissionReview(_Wire):
-    api_version: Literal["admission.k8s.io/v1"]
-    kind: Literal["AdmissionReview"]
-    request: AdmissionRequestWire
-
-
-def read_review(data: Any) -> AdmissionRequest:
-    """The request of a decoded AdmissionReview; raises pydantic's `ValidationError`,
-    naming each problem, for anything that is not one."""
-    return AdmissionReview.model_validate(data).request.read()
-
-
-class Status(_Wire):
-    code: int | None = None
-    message: str | None = None
-    reason: str | None = None
-
-
-class AdmissionResponse(_Wire):
-    uid: str
-    allowed: bool
-    status: Status | None = None
-    patch: str | None = None
-    """Base64 of an RFC 6902 JSONPatch."""
-    patch_type: Literal["JSONPatch"] | None = None
-    warnings: tuple[str, ...] | None = None
-    audit_annotations: dict[str, str] | None = None
-
-
-class AdmissionReviewResponse(_Wire):
-    api_version: Literal["admission.k8s.io/v1"] = "admission.k8s.io/v1"
-    kind: Literal["AdmissionReview"] = "AdmissionReview"
-    response: AdmissionResponse
 
 
 def inconsistency(request: AdmissionRequest) -> str | None:

@@ -28,6 +28,7 @@ from webhook_support import (
 )
 
 from costwarden import reviews, workloads
+from costwarden.api import wire
 from costwarden.engine.verdicts import MergePatch, PatchOperation, Verdict, Violation
 
 FIXTURES = fixture_paths()
@@ -72,7 +73,7 @@ async def test_every_captured_review_gets_a_well_formed_answer_echoing_its_uid(
     assert body["kind"] == "AdmissionReview"
     assert body["response"]["uid"] == review["request"]["uid"]
     assert body["response"]["allowed"] is True
-    reviews.AdmissionReviewResponse.model_validate(body)
+    wire.AdmissionReviewResponse.model_validate(body)
 
 
 @pytest.mark.parametrize(

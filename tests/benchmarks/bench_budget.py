@@ -60,6 +60,7 @@ from bench_webhook import DEMO_NAMESPACES, _free_port, _point, _start
 from timing import per_call_us
 
 from costwarden import reviews
+from costwarden.api import wire
 from costwarden.catalog.loading import bundled_catalog
 from costwarden.catalog.models import Catalog
 from costwarden.engine.contexts import Context, StaticNamespaces
@@ -135,7 +136,7 @@ def reservation(
 
 
 def engine_level() -> None:
-    request = reviews.read_review(json.loads(REVIEW.read_text()))
+    request = wire.read_review(json.loads(REVIEW.read_text()))
     assert request is not None
     catalog = bundled_catalog()
     with_budget = bundled_policies()

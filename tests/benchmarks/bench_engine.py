@@ -27,6 +27,7 @@ from timing import per_call_us  # noqa: E402
 
 from costwarden.api import reading  # noqa: E402
 from costwarden.api.admitting import Admission  # noqa: E402
+from costwarden.api.wire import read_review  # noqa: E402
 from costwarden.catalog.loading import bundled_catalog  # noqa: E402
 from costwarden.documents import Document  # noqa: E402
 from costwarden.engine import evaluating  # noqa: E402
@@ -35,7 +36,7 @@ from costwarden.engine.ports import BudgetSpend, SpendSnapshot  # noqa: E402
 from costwarden.memos import Memos  # noqa: E402
 from costwarden.metrics import AdmissionMetrics  # noqa: E402
 from costwarden.policies import loading, sets  # noqa: E402
-from costwarden.reviews import AdmissionRequest, read_review  # noqa: E402
+from costwarden.reviews import AdmissionRequest  # noqa: E402
 
 FIXTURES = HERE.parent / "fixtures" / "admission"
 REVIEW = FIXTURES / "009-validate-pod-create-ml-train-train-a100.json"

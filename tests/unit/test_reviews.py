@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from tests.conftest import ADMISSION_FIXTURES
 
 from costwarden import reviews
+from costwarden.api import wire
 
 CAPTURED = [json.loads(p.read_text()) for p in sorted(ADMISSION_FIXTURES.glob("*.json"))]
 
@@ -42,7 +43,7 @@ def captured(name: str) -> dict[str, Any]:
 def test_every_captured_review_is_read_with_the_values_the_api_server_wrote(index: int) -> None:
     review = CAPTURED[index]
     sent = review["request"]
-    request = reviews.read_review(review)
+    request = wire.read_review(review)
     assert request.uid == sent["uid"]
     assert request.kind == (sent["kind"]["group"], sent["kind"]["version"], sent["kind"]["kind"])
     assert request.resource.resource == sent["resource"]["resource"]
@@ -59,14 +60,14 @@ def test_every_captured_review_is_read_with_the_values_the_api_server_wrote(inde
 def test_a_kind_without_a_group_is_in_the_core_group() -> None:
     review = captured("002-")
     del review["request"]["kind"]["group"]
-    assert reviews.read_review(review).kind.group == ""
+    assert wire.read_review(review).kind.group == ""
 
 
 def test_snake_case_field_names_are_read_like_the_api_servers_camel_case() -> None:
     review = captured("002-")
     del review["request"]["dryRun"]
     review["request"]["dry_run"] = True
-    assert reviews.read_review(review).dry_run is True
+    assert wire.read_review(review).dry_run is True
 
 
 @pytest.mark.parametrize(
@@ -89,7 +90,7 @@ def test_a_body_that_is_not_an_admission_review_is_refused_naming_where(
         parent = parent[key]
     parent[place[-1]] = value
     with pytest.raises(ValidationError) as refused:
-        reviews.read_review(review)
+        wire.read_review(review)
     assert where in [error["loc"] for error in refused.value.errors()]
 
 
@@ -113,7 +114,7 @@ def test_a_review_broken_anywhere_is_read_as_written_or_refused_with_a_validatio
         else:
             parent[place[-1]] = copy.deepcopy(value)
     try:
-        request = reviews.read_review(review)
+        request = wire.read_review(review)
     except ValidationError:
         return  # refused, naming the problem: what routes turn into a 400
     sent = review["request"]
@@ -131,7 +132,7 @@ def test_a_manifests_request_is_what_the_wire_model_reads_from_the_same_review()
         "spec": {"containers": []},
     }
     made = reviews.request_for(pod, operation="UPDATE", old_object=pod, dry_run=True, user="u")
-    read = reviews.read_review(
+    read = wire.read_review(
         {
             "apiVersion": "admission.k8s.io/v1",
             "kind": "AdmissionReview",

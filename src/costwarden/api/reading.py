@@ -15,6 +15,7 @@ import orjson
 from pydantic import ValidationError
 
 from costwarden import reviews
+from costwarden.api import wire
 from costwarden.documents import format_path
 from costwarden.engine import wording
 
@@ -52,12 +53,12 @@ def parse(body: bytes) -> reviews.AdmissionRequest:
     except orjson.JSONDecodeError as exc:
         raise BadReview(f"body is not JSON: {exc}") from None
     try:
-        return reviews.read_review(data)
+        return wire.read_review(data)
     except ValidationError:
         # Rare and not hot: let JSON-mode validation name the problem exactly as it reads
         # the body (its error locations and messages are the ones documented).
         try:
-            return reviews.AdmissionReview.model_validate_json(body).request.read()
+            return wire.AdmissionReview.model_validate_json(body).request.read()
         except ValidationError as exc:
             raise BadReview(_reason(exc)) from None
 

@@ -27,7 +27,7 @@ CONTINUATION = "  "
 """Prefix of a warning's continuation lines, so a reader sees they belong together."""
 API_VERSION = "admission.k8s.io/v1"
 Response = dict[str, Any]
-"""An `AdmissionResponse` as its wire JSON (camelCase keys, no nulls): see `reviews`."""
+"""An `AdmissionResponse` as its wire JSON (camelCase keys, no nulls): see `wire`."""
 MAX_WARNINGS = 20
 """The API server keeps warnings to a few KiB in total; past this many, say how many more."""
 
@@ -122,7 +122,7 @@ def review(response: Response) -> bytes:
     """The response body: an AdmissionReview with camelCase keys and no nulls.
 
     Plain dicts encoded by orjson (compact UTF-8) rather than
-    `reviews.AdmissionReviewResponse`: the same bytes, without validating what we just
+    `wire.AdmissionReviewResponse`: the same bytes, without validating what we just
     built. The tests hold every answer to the wire model.
     """
     return orjson.dumps(

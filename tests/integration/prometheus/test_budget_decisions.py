@@ -19,6 +19,7 @@ from prometheus_harness import PrometheusServer, SettableClock
 from tests.conftest import ADMISSION_FIXTURES
 
 from costwarden import reviews
+from costwarden.api import wire
 from costwarden.catalog.loading import bundled_catalog
 from costwarden.engine.contexts import Context, StaticNamespaces
 from costwarden.engine.evaluating import evaluate
@@ -49,7 +50,7 @@ NAMESPACES = StaticNamespaces(
 def request(
     name: str = "009-validate-pod-create-ml-train-train-a100.json",
 ) -> reviews.AdmissionRequest:
-    return reviews.read_review(json.loads((ADMISSION_FIXTURES / name).read_text()))
+    return wire.read_review(json.loads((ADMISSION_FIXTURES / name).read_text()))
 
 
 def budget_policy(tmp_path: Path, cap: Decimal, *, stale: str = "deny") -> Path:

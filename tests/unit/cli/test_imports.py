@@ -56,9 +56,12 @@ def modules_imported_by(*args: str) -> set[str]:
     ids=lambda args: args[0],
 )
 def test_offline_commands_do_not_import_the_webhook_stack(args: tuple[str, ...]) -> None:
-    imported = {name.partition(".")[0] for name in modules_imported_by(*args)}
+    modules = modules_imported_by(*args)
+    imported = {name.partition(".")[0] for name in modules}
     assert "costwarden" in imported
     assert imported & SERVER_STACK == set()
+    # nor the webhook's own layer: its wire models are the HTTP contract, not the engine's
+    assert {name for name in modules if name.startswith("costwarden.api")} == set()
 
 
 def test_help_lists_the_commands_without_importing_any() -> None:

@@ -17,6 +17,7 @@ import jsonpatch
 import pytest
 
 from costwarden import reviews
+from costwarden.api.wire import read_review
 from costwarden.catalog.loading import bundled_catalog
 from costwarden.catalog.models import Catalog
 from costwarden.documents import Document
@@ -24,7 +25,7 @@ from costwarden.engine import evaluating
 from costwarden.engine.contexts import Context, StaticNamespaces
 from costwarden.engine.verdicts import Verdict
 from costwarden.policies import loading, sets
-from costwarden.reviews import AdmissionRequest, read_review
+from costwarden.reviews import AdmissionRequest
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 NAMESPACES = {

@@ -12,10 +12,10 @@ import jsonpatch
 import pytest
 
 from costwarden import reviews, workloads
+from costwarden.api.wire import read_review
 from costwarden.engine import evaluating, patching
 from costwarden.engine.contexts import StaticWorkloads
 from costwarden.policies.loading import bundled_policies
-from costwarden.reviews import read_review
 
 MUTATE = {
     "name": "dev-on-spot",

@@ -12,7 +12,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from tests.conftest import ADMISSION_FIXTURES
 
-from costwarden import reviews
+from costwarden.api import wire
 from costwarden.catalog.loading import bundled_catalog
 from costwarden.engine import evaluating
 from costwarden.engine.contexts import Context, StaticNamespaces
@@ -203,7 +203,7 @@ def admit_train_a100(ledger: ReservationLedger) -> dict[str, Any]:
     review = json.loads(
         (ADMISSION_FIXTURES / "009-validate-pod-create-ml-train-train-a100.json").read_text()
     )
-    request = reviews.read_review(review)
+    request = wire.read_review(review)
     assert request is not None
     assert request.object is not None
     context = Context(
