@@ -9,7 +9,7 @@ from pathlib import Path
 from tests.chart.conftest import CHART, Objects, Render, load_values, of_kind, only
 from tests.chart.test_serve import atomic_volume
 
-from costwarden import documents
+from costwarden import documents, estimating
 from costwarden.catalog import loading
 from costwarden.policies import loading as policy_loading
 
@@ -45,6 +45,32 @@ def test_the_mounted_catalog_loads_as_the_bundled_catalog(
 ) -> None:
     directory = mount(tmp_path, config_map_data(defaults, "-catalog"))
     assert loading.load_catalog([directory], include_bundled=False) == loading.bundled_catalog()
+
+
+def test_with_the_chart_defaults_one_catalog_gives_one_version(
+    defaults: Objects, tmp_path: Path
+) -> None:
+    """serve loads the image's bundled catalog, then the chart's copy of it (--catalog): one
+    catalog, so the catalog-version annotation names one version, not "v + v"."""
+    (server,) = only(defaults, "Deployment")["spec"]["template"]["spec"]["containers"]
+    assert server["args"][server["args"].index("--catalog") + 1] == "/etc/costwarden/catalog"
+    directory = mount(tmp_path, config_map_data(defaults, "-catalog"))
+    catalog = loading.load_catalog([directory])
+    bundled = loading.bundled_catalog()
+    assert (catalog.name, catalog.version) == (bundled.name, bundled.version)
+    assert " + " not in catalog.version
+    pod = estimating.estimate_pod({"containers": [{"name": "a"}]}, catalog=catalog)
+    assert pod.catalog_version == bundled.version
+
+
+def test_a_values_catalog_over_the_chart_copy_names_both_versions_once(
+    render: Render, tmp_path: Path
+) -> None:
+    objects = render(load_values(CHART / "ci" / "custom-policies-values.yaml"))
+    catalog = loading.load_catalog([mount(tmp_path, config_map_data(objects, "-catalog"))])
+    bundled = loading.bundled_catalog()
+    assert catalog.version.split(" + ")[0] == bundled.version
+    assert catalog.version.count(bundled.version) == 1
 
 
 def test_the_mounted_policies_load_as_the_bundled_policy_set(

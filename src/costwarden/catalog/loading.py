@@ -2,6 +2,11 @@
 
 Catalogs compose in order: the bundled `data/catalog/default.yaml` first (unless left
 out), then every file named, and the YAML/JSON files of every directory named (sorted).
+A catalog is its `metadata.name`: documents of one name and version are parts of one
+catalog, and a document of that name with another version is another edition of it — the
+last edition given replaces every earlier one, in the place of the first. So a copy of the
+bundled catalog given again (the Helm chart mounts one, to ship prices without a new
+image) is one catalog, of one version, not the bundled catalog layered over itself.
 Each document adds or REPLACES entries: a later instance type with the same `name`, or a
 later accelerator with the same `model`, replaces the earlier one whole (aliases
 included); a later `fallback` replaces the earlier one. So a user catalog may be partial:
@@ -112,6 +117,7 @@ def _compose_documents(
         problems.append(Problem(source="<catalog>", message="no catalog documents to load"))
     if not parsed:
         return None, problems
+    parsed = _latest_editions(parsed)
 
     currency: _Entry[str] | None = None
     fallback: Fallback | None = None
@@ -171,9 +177,10 @@ def _compose_documents(
             aliases[alias.lower()] = model_id
     for model_id in accelerators:  # a model id always names its own model
         aliases[model_id.lower()] = model_id
+    editions = {model.metadata.name: model.metadata.version for _, model in parsed}
     catalog = Catalog(
-        name=" + ".join(model.metadata.name for _, model in parsed),
-        version=" + ".join(model.metadata.version for _, model in parsed),
+        name=" + ".join(editions),
+        version=" + ".join(editions.values()),
         currency=currency.value,
         fallback=fallback,
         accelerators={model_id: defined.value for model_id, defined in accelerators.items()},
@@ -181,6 +188,29 @@ def _compose_documents(
         accelerator_aliases=aliases,
     )
     return catalog, problems
+
+
+def _latest_editions(
+    parsed: list[tuple[Document, CatalogDocument]],
+) -> list[tuple[Document, CatalogDocument]]:
+    """The documents of each catalog name's last edition given, where that name came first.
+
+    `[bundled 2026-07-30, team 2026-11, copy of bundled 2026-12-01]` composes as
+    `[copy 2026-12-01, team 2026-11]`: the newer edition replaces the bundled one whole (an
+    entry it dropped is gone) and the team's prices still override it.
+    """
+    latest: dict[str, str] = {}
+    first: dict[str, int] = {}
+    for i, (_, model) in enumerate(parsed):
+        latest[model.metadata.name] = model.metadata.version
+        first.setdefault(model.metadata.name, i)
+    kept = [
+        (i, pair)
+        for i, pair in enumerate(parsed)
+        if pair[1].metadata.version == latest[pair[1].metadata.name]
+    ]
+    kept.sort(key=lambda item: (first[item[1][1].metadata.name], item[0]))
+    return [pair for _, pair in kept]
 
 
 def _read(

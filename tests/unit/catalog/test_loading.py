@@ -198,6 +198,83 @@ def test_numbers_are_read_exactly_as_written(write_catalog: WriteCatalog) -> Non
     assert fallback.memory_gib_hourly == D("1E-9")
 
 
+def test_the_bundled_catalog_given_again_is_one_catalog_of_one_version(
+    tmp_path: Path,
+) -> None:
+    # What the Helm chart does: it mounts a copy of the bundled catalog and serve loads the
+    # bundled one first, then the mounted directory.
+    copy = tmp_path / "catalog" / "default.yaml"
+    copy.parent.mkdir()
+    copy.write_text(loading.BUNDLED.read_text(encoding="utf-8"), encoding="utf-8")
+    catalog = loading.load_catalog([copy.parent])
+    bundled = loading.bundled_catalog()
+    assert (catalog.name, catalog.version) == (bundled.name, bundled.version)
+    assert " + " not in catalog.version
+    assert catalog == bundled
+
+
+def test_a_newer_edition_replaces_the_older_whole_in_its_place(
+    write_catalog: WriteCatalog,
+) -> None:
+    bundled = loading.bundled_catalog()
+    team = write_catalog(
+        "a-team.yaml",
+        """\
+        spec:
+          instanceTypes:
+          - name: g5.xlarge
+            provider: aws
+            region: us-east-1
+            vcpu: 4
+            memoryGiB: 16
+            onDemandHourly: 0.80
+            source: our EDP rate card
+            effectiveDate: 2026-10-01
+        """,
+    )
+    later = "    source: a later price list\n    effectiveDate: 2099-01-01\n"
+    newer = write_catalog(
+        "default.yaml",
+        "apiVersion: costwarden.io/v1alpha1\nkind: PriceCatalog\n"
+        f'metadata: {{name: {bundled.name}, version: "2099-01-01"}}\n'
+        f"spec:\n{FALLBACK}  instanceTypes:\n"
+        "  - name: g5.xlarge\n    provider: aws\n    region: us-east-1\n"
+        f"    vcpu: 4\n    memoryGiB: 16\n    onDemandHourly: 9.99\n{later}"
+        "  - name: m6i.large\n    provider: aws\n    region: us-east-1\n"
+        f"    vcpu: 2\n    memoryGiB: 8\n    onDemandHourly: 0.1\n{later}",
+    )
+    catalog = loading.load_catalog([team, newer])
+    # Whole: what the newer edition dropped is gone; in its place: the team still wins.
+    assert set(catalog.instance_types) == {"g5.xlarge", "m6i.large"}
+    assert catalog.instance_types["g5.xlarge"].on_demand_hourly == D("0.80")
+    assert catalog.fallback.cpu_hourly == D("0.04")
+    assert catalog.name == f"{bundled.name} + team-prices"
+    assert catalog.version == "2099-01-01 + 2026-11"
+
+
+def test_documents_of_one_name_and_version_are_parts_of_one_catalog(
+    write_catalog: WriteCatalog,
+) -> None:
+    part = """\
+        spec:
+          instanceTypes:
+          - name: {name}
+            provider: other
+            region: dc-1
+            vcpu: 2
+            memoryGiB: 8
+            onDemandHourly: 0.1
+            source: on-prem finance sheet
+            effectiveDate: 2026-10-01
+        """
+    first = write_catalog("one.yaml", part.format(name="box-a"))
+    second = write_catalog("two.yaml", part.format(name="box-b"))
+    catalog = loading.load_catalog([first, second])
+    assert {"box-a", "box-b"} <= set(catalog.instance_types)
+    assert catalog.name == "costwarden-default + team-prices"
+    assert catalog.version == f"{loading.bundled_catalog().version} + 2026-11"
+
+
 def test_nothing_to_load_is_a_problem() -> None:
     (problem,) = problems_of([], include_bundled=False)
     assert problem.message == "no catalog documents to load"
