@@ -266,11 +266,12 @@ def test_server_starts_with_the_rendered_args_and_mounted_files_and_answers_a_re
         assert wait_ready(f"http://127.0.0.1:{metrics_port}/readyz", process) == 200
         with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/healthz", timeout=5) as r:
             assert r.status == 200
-        # Each mounted file is read once, through its visible name, none from `..data`.
+        # Each mounted file is read once, through its visible name, none from `..data`;
+        # /readyz names it relative to its mount, never where the mount is.
         sources = get_json(f"http://127.0.0.1:{metrics_port}/readyz")["sources"]
         for name, mount in (("policies", "policies"), ("catalog", "catalog")):
             directory = root / "etc" / "costwarden" / mount
-            visible = sorted(str(p) for p in directory.iterdir() if not p.name.startswith("."))
+            visible = sorted(p.name for p in directory.iterdir() if not p.name.startswith("."))
             assert sorted(sources[name]["files"]) == visible
         review = json.loads(
             (ADMISSION_FIXTURES / "009-validate-pod-create-ml-train-train-a100.json").read_text()
