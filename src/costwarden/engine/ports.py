@@ -13,6 +13,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple, Protocol
 
+# The DRA objects a pod's claims name (DeviceClasses, ResourceClaimTemplates, ResourceClaims):
+# the estimator reads them, so the port is defined beside it and passed in through `Context`.
+from costwarden.estimating.claims import DraObjects as DraObjects
+
 
 class NamespaceLabels(Protocol):
     """Labels of namespaces, for "Namespace = Cost Centre" inheritance and selectors."""
