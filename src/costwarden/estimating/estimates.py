@@ -79,10 +79,35 @@ class PodEstimate:
     catalog_version: str
     assumptions: tuple[str, ...] = ()
     """Each choice the estimator made where the pod left one open, in plain words."""
+    low: Breakdown | None = None
+    """The low end of the range the pod may cost (None: `hourly`, the placement fixes the
+    price). `hourly` is the high end: what rules charge unless told otherwise."""
+    low_placement: Placement | None = None
+    """Where the low end is priced (None: `placement`)."""
+    range_reasons: tuple[str, ...] = ()
+    """Why the pod's cost is a range and not one figure (which choice it leaves open)."""
+    unpriced: tuple[str, ...] = ()
+    """What the catalog lacks to price the pod (`instance type p5.4xlarge not in the
+    catalog`); empty when it is priced. An unpriced estimate's figures are only what the
+    catalog could price: a lower bound, never the price."""
 
     @property
     def monthly(self) -> Decimal:
         return self.hourly.total * HOURS_PER_MONTH
+
+    @property
+    def low_hourly(self) -> Breakdown:
+        """The low end of the range (the same as `hourly` when the price is one figure)."""
+        return self.hourly if self.low is None else self.low
+
+    @property
+    def priced(self) -> bool:
+        return not self.unpriced
+
+    @property
+    def ranged(self) -> bool:
+        """Whether the low and high ends differ."""
+        return self.low is not None and self.low.total != self.hourly.total
 
 
 class WorkloadEstimate(NamedTuple):
@@ -100,7 +125,17 @@ class WorkloadEstimate(NamedTuple):
 
     @property
     def hourly(self) -> Breakdown:
+        """The high end: what the pods may cost at most, as far as the catalog prices them."""
         return self.pod.hourly * self.pods
+
+    @property
+    def low_hourly(self) -> Breakdown:
+        return self.pod.low_hourly * self.pods
+
+    @property
+    def unpriced(self) -> tuple[str, ...]:
+        """What the catalog lacks to price the pods (empty: priced)."""
+        return self.pod.unpriced
 
     @property
     def monthly(self) -> Decimal:

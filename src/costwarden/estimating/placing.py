@@ -55,6 +55,9 @@ class Term:
     excluded_families: frozenset[str] = frozenset()
     models: frozenset[str] | None = None
     excluded_models: frozenset[str] = frozenset()
+    unknown_models: frozenset[str] = frozenset()
+    """`key=value` of model labels required (`In`) that name no model of the catalog: the
+    pod may land on a device the catalog cannot price."""
     capacity: frozenset[str] = capacity.TYPES
     mig_profile: str | None = None
     """MIG profile (`1g.5gb`) every `nvidia.com/gpu` is, on single-strategy MIG nodes."""
@@ -74,8 +77,9 @@ def node_terms(
 ) -> list[Term]:
     """The terms a node must match (any one of them), with label values resolved.
 
-    GPU-model label values resolve through the catalog's `aliases`; a value the catalog
-    does not know is noted and does not constrain the model.
+    GPU-model label values resolve through the catalog's `aliases`; a required value the
+    catalog does not know is kept in `Term.unknown_models` (pricing calls the pod
+    unpriced), an excluded one is noted and ignored.
     """
     base = Term()
     selector, terms = capacity.node_requirements(spec)
@@ -122,10 +126,14 @@ def _require(
                 if model is not None and operator == "In":
                     term.mig_profile = single_mig[2].lower()
             if model is None:
-                notes.append(f"{key}={value} is not a model the catalog knows; ignored")
+                if operator == "In":
+                    term.unknown_models |= {f"{key}={value}"}
+                    notes.append(f"{key}={value} is not a model the catalog knows")
+                else:
+                    notes.append(f"{key}={value} is not a model the catalog knows; ignored")
             else:
                 models.add(model)
-        if operator == "In" and models:
+        if operator == "In":
             term.models = _narrow(term.models, models)
         elif operator == "NotIn":
             term.excluded_models |= frozenset(models)

@@ -9,11 +9,19 @@ The cost model (docs/cost-model.md):
   it). A pod that fills an instance exactly costs exactly the instance's price.
 * Without an instance type, accelerators cost their model's $/device-h (its Spot price,
   or the fallback Spot discount, on Spot) and cpu/memory the fallback rates.
-* Where the pod leaves a choice open, ONE rule decides: capacity type on-demand unless the
-  pod can only run on Spot (reserved if it can only run on reserved or Spot); then the
-  cheapest instance type that fits among those the pod allows (as Karpenter would launch
-  it), or, without instance types, the cheapest accelerator model the pod allows.
-  Every such choice is written into `PodEstimate.assumptions`.
+* Where the pod leaves a choice open, the estimate is a range: the low end is the
+  cheapest placement the pod allows, the high end the dearest (equal when the pod is
+  pinned to one catalogued instance type). Instance types: every type the pod's
+  instance-type or family labels allow that the catalog lists (and the requests fit);
+  accelerator models, without an instance type: every model of the catalog the pod's
+  model labels allow. Capacity type is one choice, the conservative one: on-demand unless
+  the pod can only run on Spot (reserved if it can only run on reserved or Spot). Every
+  choice is written into `PodEstimate.assumptions`, why it is a range into
+  `PodEstimate.range_reasons`.
+* What the catalog lacks is never guessed: an instance type or family it does not list, a
+  model label value it does not know, an accelerator resource with no model makes the
+  estimate *unpriced* (`PodEstimate.unpriced` says what is missing); its figures are then
+  only what the catalog could price. Devices are counted all the same.
 
 Nothing is rounded here; callers quantize for display.
 """
@@ -58,6 +66,9 @@ NEURONCORES_PER_DEVICE = {"trainium2": 8}
 """NeuronCores per Neuron device; Inferentia2 and Trainium (trn1) have 2 NeuronCore-v2
 each (AWS Neuron docs, "Inferentia2 architecture"), Trainium2 has 8."""
 DEFAULT_NEURONCORES_PER_DEVICE = 2
+MIG_COMPUTE_SLICES = Decimal(7)
+"""Compute slices of a MIG-capable GPU (A100 and H100: NVIDIA MIG user guide), for a MIG
+request no catalog model prices."""
 
 _MIG_PROFILE = re.compile(r"^nvidia\.com/mig-(\d+)g\.(\d+)gb")
 
@@ -104,7 +115,13 @@ def estimate_template(
         raise exc.within((*_pointer_path(template.pointer), "spec")) from None
     # Positional arguments, in field order: this runs on every review.
     return WorkloadEstimate(
-        template.kind, template.name, template.namespace, pod, template.pods, template.assumptions
+        template.kind,
+        template.name,
+        template.namespace,
+        pod,
+        template.pods,
+        template.assumptions,
+        template.runs,
     )
 
 
@@ -120,39 +137,40 @@ def estimate_pod(
     Raises `workloads.InvalidObject` (path relative to the spec) for a malformed spec.
     """
     index = indexes.index(catalog, memos=memos)
+    # The one annotation read is validated before anything keeps it: a memo key or a note
+    # holds its value as a bounded number, or a clipped name of what it was.
+    sharing_value = annotations.get(SHARING_ANNOTATION) if annotations is not None else None
+    sharing_read = _sharing_replicas(sharing_value)
     # The pods of a workload, and the mutate and validate calls for each, send the same
-    # spec: keyed on the spec's JSON (and the one annotation read), a repeat is one
+    # spec: keyed on the spec's JSON (and the annotation as read), a repeat is one
     # serialisation and one lookup, not requests, selectors and affinity read again.
     # Equal JSON, keys in the same order, means equal input (key order too: it orders the
     # notes), and the estimate is a pure function of it; a spec orjson will not write (an
-    # integer past 64 bits) or an annotation that is not a string skips this memo.
-    sharing_value = annotations.get(SHARING_ANNOTATION) if annotations is not None else None
-    spec_key: tuple[bytes, str | None] | None = None
-    if sharing_value is None or isinstance(sharing_value, str):
-        try:
-            written = orjson.dumps(spec)
-        except TypeError:
-            written = b""
-        if 0 < len(written) <= _SPEC_KEY_MAX:  # bounded: specs come from users
-            spec_key = (written, sharing_value)
-            known: PodEstimate | None = index.by_spec.get(spec_key)
-            if known is not None:
-                return known
+    # integer past 64 bits) skips this memo.
+    spec_key: tuple[bytes, tuple[int, str]] | None = None
+    try:
+        written = orjson.dumps(spec)
+    except TypeError:
+        written = b""
+    if 0 < len(written) <= _SPEC_KEY_MAX:  # bounded: specs come from users
+        spec_key = (written, sharing_read)
+        known: PodEstimate | None = index.by_spec.get(spec_key)
+        if known is not None:
+            return known
     raw = requesting.effective_requests(spec)
     cpu = raw.get("cpu", _ZERO)
     memory_gib = raw.get("memory", _ZERO) / GIB
-    accelerators = index.accelerator_resources
-    wanted = [
-        (name, int(count))
-        for name, count in raw.items()
-        if count and (name in accelerators or name.startswith(MIG_PREFIX))
-    ]
+    wanted = accelerators_requested(raw, index=index)
     notes: list[str] = []
     if not raw or not (cpu or memory_gib or wanted):
         notes.append("no resource requests (BestEffort): the pod reserves nothing, priced at 0")
     terms = placing.node_terms(spec, aliases=catalog.accelerator_aliases, notes=notes)
     capacity = _capacity_type(terms, spec, notes)
-    sharing = _sharing_replicas(annotations, wanted, notes)
+    sharing = DEFAULT_SHARING_REPLICAS
+    if any(resource == "nvidia.com/gpu.shared" for resource, _ in wanted):
+        sharing, sharing_note = sharing_read
+        if sharing_note:
+            notes.append(sharing_note)
     # Pods repeat: the pods of one workload, and the mutate and validate calls for each,
     # read the same requests and placement. What is left is a pure function of this key and
     # the catalog, so it is memoised per catalog index (a new catalog starts empty). Safe:
@@ -185,6 +203,24 @@ _SPEC_KEY_MAX = 16 * 1024
 """Bytes of spec JSON kept as a memo key, at most (a pod spec is 1-3 KiB)."""
 
 
+def accelerators_requested(
+    requests: requesting.Resources, *, index: indexes.Index
+) -> list[tuple[str, int]]:
+    """The accelerators a pod asks for, as (resource, count): the one place they are
+    gathered, so every rule (GPU limits, budgets) sees the same devices.
+
+    Today: extended resources (`nvidia.com/gpu`, MIG slices, `amd.com/gpu`, Neuron, TPU,
+    Gaudi, and any resource a catalog model names). Devices asked for through Dynamic
+    Resource Allocation claims are to join here.
+    """
+    accelerators = index.accelerator_resources
+    return [
+        (name, int(count))
+        for name, count in requests.items()
+        if count and (name in accelerators or name.startswith(MIG_PREFIX))
+    ]
+
+
 def _price(
     terms: list[placing.Term],
     *,
@@ -197,32 +233,58 @@ def _price(
     sharing: int,
     notes: list[str],
 ) -> PodEstimate:
-    """The pod priced on the cheapest of the node-selector terms it may run on."""
-    best: _Candidate | None = None
-    for term in [t for t in terms if capacity in t.capacity] or terms:
-        unnamed: list[str] = []
-        candidate = _on_instance(
+    """The pod priced over every placement its node-selector terms allow: the cheapest is
+    the low end, the dearest the high end; what the catalog lacks makes it unpriced."""
+    options: list[_Candidate] = []
+    unpriced: list[str] = []
+    reasons: list[str] = []
+    allowed = [t for t in terms if capacity in t.capacity] or terms
+    for term in allowed:
+        found = _on_instance(
             term, index=index, capacity=capacity, cpu=cpu, memory_gib=memory_gib,
-            wanted=wanted, sharing=sharing, unnamed=unnamed,
+            wanted=wanted, sharing=sharing,
         )  # fmt: skip
-        if candidate is None:
-            candidate = _at_fallback_rates(
+        if found is None:
+            found = _at_fallback_rates(
                 term, index=index, capacity=capacity, cpu=cpu, memory_gib=memory_gib,
                 wanted=wanted, sharing=sharing,
             )  # fmt: skip
-            candidate.notes[:0] = unnamed
-        if best is None or candidate.hourly.total < best.hourly.total:
-            best = candidate
-    assert best is not None  # node_terms always returns at least one term
+        options.extend(found.options)
+        _extend_new(unpriced, found.unpriced)
+        _extend_new(reasons, found.reasons)
+    if not options:  # nothing the catalog prices: the pod's devices, still counted
+        options.append(_nothing_known(allowed, capacity=capacity, wanted=wanted, sharing=sharing))
+    fitting = [option for option in options if not option.misfit] or options
+    low = min(fitting, key=_total)
+    high = max(fitting, key=_total)
+    if len(allowed) > 1 and low.hourly.total != high.hourly.total and not reasons:
+        reasons.append(f"{len(allowed)} node-affinity terms allowed, each priced")
+    extra = list(high.notes)
+    if low is not high:
+        _extend_new(extra, low.notes)
     # Positional arguments, in field order: this runs for every pod not seen before.
     return PodEstimate(
-        Requests(cpu, memory_gib, best.accelerators),
-        best.placement,
-        best.hourly,
+        Requests(cpu, memory_gib, high.accelerators),
+        high.placement,
+        high.hourly,
         catalog.currency,
         catalog.version,
-        (*notes, *best.notes),
+        (*notes, *extra),
+        None if low is high else low.hourly,
+        None if low is high else low.placement,
+        tuple(reasons),
+        tuple(unpriced),
     )
+
+
+def _total(candidate: _Candidate) -> Decimal:
+    return candidate.hourly.total
+
+
+def _extend_new(into: list[str], items: list[str]) -> None:
+    for item in items:
+        if item not in into:
+            into.append(item)
 
 
 class _Candidate:
@@ -246,6 +308,18 @@ class _Candidate:
         self.misfit = misfit  # why the requests do not fit ("" when they do)
 
 
+class _Options:
+    """What one node-selector term allows: the placements the catalog prices, why they
+    differ, and what the catalog lacks."""
+
+    __slots__ = ("options", "reasons", "unpriced")
+
+    def __init__(self) -> None:
+        self.options: list[_Candidate] = []
+        self.reasons: list[str] = []
+        self.unpriced: list[str] = []
+
+
 def _on_instance(
     term: placing.Term,
     *,
@@ -255,32 +329,34 @@ def _on_instance(
     memory_gib: Decimal,
     wanted: list[tuple[str, int]],
     sharing: int,
-    unnamed: list[str],
-) -> _Candidate | None:
-    """The cheapest instance type the term allows that fits.
+) -> _Options | None:
+    """The pod on each instance type the term allows (None: the term names none).
 
-    None if the term names no instance type of the catalog (and why, into `unnamed`).
+    An instance type, or a family, the catalog lacks makes the pod unpriced: its price is
+    never borrowed from another type (nor its family guessed from its name).
     """
     if term.types is None and term.families is None:
         return None
+    result = _Options()
     known = []
-    unknown = []
     for name in _allowed_types(term, index):
         instance = index.instances.get(name)
         if instance is None:
-            unknown.append(name)
+            result.unpriced.append(f"instance type {name} not in the catalog")
         else:
             known.append(instance)
-    notes = []
-    if unknown:
-        notes.append(f"instance type {', '.join(unknown)} not in the catalog")
+    if term.types is None and term.families is not None:
+        result.unpriced.extend(
+            f"instance family {family} not in the catalog"
+            for family in sorted(term.families)
+            if family not in index.families
+        )
+    if wanted and term.unknown_models:
+        result.unpriced.extend(_unknown_models(term))
     if term.models is not None:
         matching = [i for i in known if i.model is not None and i.model.model in term.models]
         if matching:
             known = matching
-    if not known:
-        unnamed.extend(notes)
-        return None
     options = [
         _price_on(
             instance, capacity=capacity, cpu=cpu, memory_gib=memory_gib, wanted=wanted,
@@ -288,31 +364,67 @@ def _on_instance(
         )
         for instance in known
     ]  # fmt: skip
-    if len(options) == 1:  # the common case: one instance type named
-        best = options[0]
-        if best.misfit:
-            notes.append(_misfit_note(best))
-        best.notes[:0] = notes
-        return best
-    # Cheapest instance first (what Karpenter launches for a pending pod), then the
-    # smaller share of it.
-    ranked = sorted(
-        zip(known, options, strict=True),
-        key=lambda pair: (pair[0].prices[capacity], pair[1].hourly.total),
-    )
-    fitting = [option for _, option in ranked if not option.misfit]
-    if fitting:
-        best = fitting[0]
-        if len(known) > 1:
-            notes.append(
-                f"{len(known)} instance types allowed: priced on {best.placement.instance_type},"
-                " the cheapest instance that fits"
+    fitting = [option for option in options if not option.misfit]
+    for option in options if not fitting else ():
+        option.notes.insert(0, _misfit_note(option))
+    chosen = fitting or options
+    if len(chosen) > 1:
+        low, high = min(chosen, key=_total), max(chosen, key=_total)
+        if low.hourly.total != high.hourly.total:
+            result.reasons.append(
+                f"{len(chosen)} instance types allowed{' that fit' if fitting else ''}: from "
+                f"{low.placement.instance_type} (low) to {high.placement.instance_type} (high)"
             )
+    result.options = chosen
+    return result
+
+
+def _unknown_models(term: placing.Term) -> list[str]:
+    return [
+        f"accelerator model {label} not in the catalog" for label in sorted(term.unknown_models)
+    ]
+
+
+def _nothing_known(
+    terms: list[placing.Term],
+    *,
+    capacity: CapacityType,
+    wanted: list[tuple[str, int]],
+    sharing: int,
+) -> _Candidate:
+    """An unpriced pod the catalog prices no part of: nothing known ($0, a lower bound),
+    its devices counted all the same (GPU limits count them priced or not)."""
+    types = {name for term in terms for name in (term.types or ())}
+    mig_profile = next((t.mig_profile for t in terms if t.mig_profile), None)
+    return _Candidate(
+        hourly=Breakdown(_ZERO, _ZERO, _ZERO),
+        placement=Placement(
+            capacity_type=capacity, instance_type=next(iter(types)) if len(types) == 1 else None
+        ),
+        accelerators=tuple(
+            _unpriced_request(resource, count, sharing, mig_profile) for resource, count in wanted
+        ),
+        notes=[],
+    )
+
+
+def _unpriced_request(
+    resource: str, count: int, sharing: int, mig_profile: str | None
+) -> AcceleratorRequest:
+    """A request no catalog model prices, in whole devices all the same: a MIG slice as
+    its compute slices of 7 (A100 and H100 alike), a shared GPU as 1/`sharing`, a
+    NeuronCore as 1/2 device; anything else one device each."""
+    priced_as = _priced_as(resource, mig_profile)
+    profile = _mig_profile(priced_as) if priced_as.startswith(MIG_PREFIX) else None
+    if profile is not None:
+        devices = Decimal(count * profile[0]) / MIG_COMPUTE_SLICES
+    elif resource == "nvidia.com/gpu.shared":
+        devices = Decimal(count) / Decimal(sharing)
+    elif resource == "aws.amazon.com/neuroncore":
+        devices = Decimal(count) / Decimal(DEFAULT_NEURONCORES_PER_DEVICE)
     else:
-        best = ranked[0][1]
-        notes.append(_misfit_note(best))
-    best.notes[:0] = notes
-    return best
+        devices = Decimal(count)
+    return AcceleratorRequest(resource, count, devices)
 
 
 def _misfit_note(candidate: _Candidate) -> str:
@@ -373,7 +485,7 @@ def _price_on(
             made = _accelerator_request(resource, count, model, sharing, mig_profile)
         if made is None:
             misfits.append(f"{resource} not offered")
-            accelerators.append(AcceleratorRequest(resource, count, _ZERO))
+            accelerators.append(_unpriced_request(resource, count, sharing, mig_profile))
             continue
         request, note = made
         accelerators.append(request)
@@ -434,50 +546,81 @@ def _at_fallback_rates(
     memory_gib: Decimal,
     wanted: list[tuple[str, int]],
     sharing: int,
-) -> _Candidate:
-    """The pod priced without an instance type: list rates for each part."""
+) -> _Options:
+    """The pod priced without an instance type: cpu and memory at the fallback rates, each
+    accelerator at its model's $/device-h — from the cheapest to the dearest model it may
+    be (the low and the high end) when the pod does not name one."""
+    result = _Options()
     rates = index.fallback[capacity]
     notes = [index.fallback_note[capacity]] if cpu or memory_gib else []
-    accelerators = []
-    accelerator_cost = _ZERO
-    first_model = None
+    if wanted and term.unknown_models:
+        result.unpriced.extend(_unknown_models(term))
+    low_parts: list[AcceleratorRequest] = []
+    high_parts: list[AcceleratorRequest] = []
+    low_cost = high_cost = _ZERO
+    low_model = high_model = None
     for resource, count in wanted:
-        priced_as = _priced_as(resource, term.mig_profile)
-        model, how = _choose_model(priced_as, term, index)
-        made = (
-            _accelerator_request(resource, count, model, sharing, term.mig_profile)
-            if model
-            else None
-        )
-        if model is None or made is None:
-            notes.append(f"{resource}: no matching accelerator in the catalog; not priced")
-            accelerators.append(AcceleratorRequest(resource, count, _ZERO))
+        models, kind = _models_for(_priced_as(resource, term.mig_profile), term, index)
+        made = []
+        for model in models:
+            request = _accelerator_request(resource, count, model, sharing, term.mig_profile)
+            if request is not None:
+                cost = request[0].devices * index.model_prices[model.model][capacity]
+                made.append((cost, model.model, request))
+        if not made:
+            if not term.unknown_models:
+                result.unpriced.append(f"{resource} has no price in the catalog")
+            unpriced = _unpriced_request(resource, count, sharing, term.mig_profile)
+            low_parts.append(unpriced)
+            high_parts.append(unpriced)
             continue
-        request, note = made
-        if how:
-            notes.append(how)
-        if note:
-            notes.append(note)
-        accelerators.append(request)
-        accelerator_cost += request.devices * index.model_prices[model.model][capacity]
-        first_model = first_model or model.model
-    return _Candidate(
-        hourly=Breakdown(rates.cpu * cpu, rates.memory * memory_gib, accelerator_cost),
-        placement=index.fallback_placements[capacity, first_model],
-        accelerators=tuple(accelerators),
+        made.sort(key=lambda item: (item[0], item[1]))
+        cheap, dear = made[0], made[-1]
+        low_cost += cheap[0]
+        high_cost += dear[0]
+        low_parts.append(cheap[2][0])
+        high_parts.append(dear[2][0])
+        low_model = low_model or cheap[1]
+        high_model = high_model or dear[1]
+        for note in (dear[2][1], cheap[2][1]):
+            if note and note not in notes:
+                notes.append(note)
+        if cheap[0] != dear[0]:
+            named = "several models allowed" if term.models is not None else "model not named"
+            result.reasons.append(
+                f"{resource}: {named}: from {cheap[1]} (low) to {dear[1]} (high), "
+                f"{len(made)} {kind}s in the catalog"
+            )
+    cpu_memory = (rates.cpu * cpu, rates.memory * memory_gib)
+    high = _Candidate(
+        hourly=Breakdown(*cpu_memory, high_cost),
+        placement=index.fallback_placements[capacity, high_model],
+        accelerators=tuple(high_parts),
         notes=notes,
     )
+    if low_cost == high_cost and low_model == high_model:
+        result.options = [high]
+        return result
+    low = _Candidate(
+        hourly=Breakdown(*cpu_memory, low_cost),
+        placement=index.fallback_placements[capacity, low_model],
+        accelerators=tuple(low_parts),
+        notes=notes,
+    )
+    result.options = [low, high]
+    return result
 
 
-def _choose_model(
+def _models_for(
     resource: str, term: placing.Term, index: indexes.Index
-) -> tuple[Accelerator | None, str]:
-    """The model a request is priced as, and a note when the pod did not name one."""
+) -> tuple[tuple[Accelerator, ...], str]:
+    """The catalog models a request may run on, given the term's model labels (cheapest
+    first), and what kind of model they are (for notes)."""
     parent_memory = None
     if resource.startswith(MIG_PREFIX):
         profile = _mig_profile(resource)
         if profile is None:
-            return None, ""
+            return (), ""
         parent_memory = MIG_PARENT_MEMORY_GB.get(f"{profile[0]}g.{profile[1]}gb")
         candidates: tuple[Accelerator, ...] = tuple(
             m
@@ -487,28 +630,16 @@ def _choose_model(
         )
         kind = "MIG-capable GPU"
         if parent_memory:
-            kind += f" with {parent_memory} GB (what the profile is cut from)"
+            kind += f" with {parent_memory} GB"
     else:
         served_by = indexes.served_by(resource)
         candidates = index.models_by_resource.get(served_by, ())
         kind = f"{served_by} model"
-    allowed = candidates
     if term.excluded_models:
-        allowed = tuple(m for m in candidates if m.model not in term.excluded_models)
+        candidates = tuple(m for m in candidates if m.model not in term.excluded_models)
     if term.models is not None:
-        named = [m for m in allowed if m.model in term.models]
-        if len(named) == 1:
-            return named[0], ""
-        if named:
-            return named[
-                0
-            ], f"{resource}: several models allowed; priced as {named[0].model}, the cheapest"
-    if not allowed:
-        return None, ""
-    return allowed[0], (
-        f"{resource}: model not named; priced as {allowed[0].model}, the cheapest {kind} "
-        "in the catalog"
-    )
+        candidates = tuple(m for m in candidates if m.model in term.models)
+    return candidates, kind
 
 
 def _accelerator_request(
@@ -607,18 +738,37 @@ def _capacity_choice(allowed: frozenset[str]) -> tuple[CapacityType | None, tupl
     return chosen, tuple(notes)
 
 
-def _sharing_replicas(
-    annotations: Mapping[str, Any] | None, wanted: list[tuple[str, int]], notes: list[str]
-) -> int:
-    if annotations is None or not any(r == "nvidia.com/gpu.shared" for r, _ in wanted):
-        return DEFAULT_SHARING_REPLICAS
-    value = annotations.get(SHARING_ANNOTATION)
+MAX_SHARING_REPLICAS = 1024
+"""The most pods `costwarden.io/gpu-sharing-replicas` may say share one GPU (the NVIDIA
+device plugin's time-slicing examples use 4 to 10; MPS serves at most 48 clients)."""
+_SHARING = re.compile(r"[1-9][0-9]{0,3}")
+_SHOWN = 24
+"""Characters of a bad annotation value shown in a note, at most."""
+
+
+def _sharing_replicas(value: Any) -> tuple[int, str]:
+    """Pods per shared GPU the annotation says (the default without it), and a note when it
+    is no whole number from 1 to `MAX_SHARING_REPLICAS` (naming the value briefly: a
+    value of any size leaves a bounded note and memo key)."""
     if value is None:
-        return DEFAULT_SHARING_REPLICAS
-    if not (isinstance(value, str) and value.isdigit() and int(value) > 0):
-        notes.append(f"{SHARING_ANNOTATION}={value!r} is not a positive integer; ignored")
-        return DEFAULT_SHARING_REPLICAS
-    return int(value)
+        return DEFAULT_SHARING_REPLICAS, ""
+    if isinstance(value, str) and _SHARING.fullmatch(value):
+        replicas = int(value)
+        if replicas <= MAX_SHARING_REPLICAS:
+            return replicas, ""
+    return DEFAULT_SHARING_REPLICAS, (
+        f"{SHARING_ANNOTATION}={_named(value)} is not a whole number from 1 to "
+        f"{MAX_SHARING_REPLICAS}; {DEFAULT_SHARING_REPLICAS} assumed"
+    )
+
+
+def _named(value: Any) -> str:
+    """A value, briefly: quoted when short, else its start and its length."""
+    if not isinstance(value, str):
+        return f"<{type(value).__name__}>"
+    if len(value) <= _SHOWN:
+        return repr(value)
+    return f"{value[:_SHOWN]!r}… ({len(value):,} characters)"
 
 
 def _pointer_path(pointer: str) -> tuple[PathPart, ...]:

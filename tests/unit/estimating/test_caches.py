@@ -8,6 +8,7 @@ never priced anything (`model_copy()`: a new object, so a new index and an empty
 
 from __future__ import annotations
 
+import tracemalloc
 from decimal import Decimal
 from typing import Any
 
@@ -202,3 +203,31 @@ def test_a_pod_served_from_the_memo_is_exactly_the_pod_priced_afresh(
     assert repr(memoised) == repr(
         estimate_pod(spec, catalog=fresh(SHARED), annotations=annotations)
     )
+
+
+def test_huge_sharing_annotations_leave_the_memos_small(catalog: Catalog) -> None:
+    """Issue #22: the annotation's raw value once keyed the memos (and was quoted in notes):
+    1,100 reviews with a 250 KiB value took the webhook from 64 to 563 MB. It is read as a
+    bounded number, or named briefly, before anything keeps it."""
+    memos = Memos()
+    spec = pod(cpu="1")
+    spec["containers"][0]["resources"]["requests"]["nvidia.com/gpu.shared"] = "1"
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(200):
+            value = f"{i:04d}" + "x" * 250_000  # each distinct, each 250 KiB
+            estimate = estimate_pod(
+                spec, catalog=catalog, annotations={pricing.SHARING_ANNOTATION: value}, memos=memos
+            )
+            assert estimate.requests.accelerators[0].devices == Decimal(1) / 4
+            del value
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    index = indexes.index(catalog, memos=memos)
+    assert index.by_spec.size < 200 * 2048  # spec bytes + a bounded note each, no value
+    assert held < 8 * 2**20  # 200 × 250 KiB would be 50 MiB
+    notes = [a for a in estimate.assumptions if "is not a whole number" in a]
+    assert notes
+    assert len(notes[0]) < 200

@@ -142,7 +142,9 @@ def test_legacy_lifecycle_ec2spot_label_means_spot(catalog: Catalog) -> None:
     assert_money(estimate.hourly.total, k * (48 * CPU + 512 * MEM + 2 * H100))
 
 
-def test_cheapest_of_several_allowed_instance_types_that_fits_is_chosen(catalog: Catalog) -> None:
+def test_several_allowed_instance_types_range_from_the_cheapest_to_the_dearest_share(
+    catalog: Catalog,
+) -> None:
     spec = pod_spec(
         container({"cpu": "2", "memory": "8Gi", "nvidia.com/gpu": "1"}),
         affinity=affinity(
@@ -158,16 +160,20 @@ def test_cheapest_of_several_allowed_instance_types_that_fits_is_chosen(catalog:
     own = 2 * CPU + 8 * MEM
     on_g4dn = share("0.526", vcpu=4, gib=16, devices=1, model=T4) * (own + T4)
     on_g5 = share("1.006", vcpu=4, gib=16, devices=1, model=A10G) * (own + A10G)
-    assert on_g4dn < on_g5  # the premise of this test
+    on_g5_2xl = share("1.212", vcpu=8, gib=32, devices=1, model=A10G) * (own + A10G)
+    assert on_g4dn < on_g5 < on_g5_2xl  # the premise of this test
     estimate = estimate_pod(spec, catalog=catalog)
-    assert estimate.placement.instance_type == "g4dn.xlarge"
-    assert_money(estimate.hourly.total, on_g4dn)
-    assert any("3 instance types allowed" in a for a in estimate.assumptions)
+    assert_money(estimate.low_hourly.total, on_g4dn)
+    assert_money(estimate.hourly.total, on_g5_2xl)  # the high end: what rules charge
+    assert estimate.low_placement is not None
+    assert estimate.low_placement.instance_type == "g4dn.xlarge"
+    assert estimate.placement.instance_type == "g5.2xlarge"
+    assert estimate.ranged
+    assert estimate.priced
+    assert any("3 instance types allowed" in r for r in estimate.range_reasons)
 
 
-def test_the_cheapest_instance_wins_even_where_a_bigger_one_gives_a_smaller_share(
-    catalog: Catalog,
-) -> None:
+def test_a_bigger_instance_that_gives_a_smaller_share_is_the_low_end(catalog: Catalog) -> None:
     spec = pod_spec(
         container({"cpu": "2", "memory": "8Gi", "nvidia.com/gpu": "1"}),
         nodeSelector={"karpenter.k8s.aws/instance-family": "g5"},
@@ -183,21 +189,28 @@ def test_the_cheapest_instance_wins_even_where_a_bigger_one_gives_a_smaller_shar
     )
     own = 2 * CPU + 8 * MEM + A10G
     on_xlarge = share("1.006", vcpu=4, gib=16, devices=1, model=A10G) * own
+    on_12xlarge = share("5.672", vcpu=48, gib=192, devices=4, model=A10G) * own
     estimate = estimate_pod(spec, catalog=catalog)
-    assert estimate.placement.instance_type == "g5.xlarge"  # 1.006 $/h < 5.672 $/h
-    assert_money(estimate.hourly.total, on_xlarge)
+    assert_money(estimate.low_hourly.total, min(on_xlarge, on_12xlarge))
+    assert_money(estimate.hourly.total, max(on_xlarge, on_12xlarge))
 
 
-def test_karpenter_instance_family_picks_the_cheapest_member_that_fits(catalog: Catalog) -> None:
+def test_karpenter_instance_family_ranges_over_the_members_that_fit(catalog: Catalog) -> None:
     # 6 vCPU does not fit g5.xlarge (4); g5.2xlarge and g5.12xlarge fit.
     spec = pod_spec(
         container({"cpu": "6", "memory": "24Gi", "nvidia.com/gpu": "1"}),
         nodeSelector={"karpenter.k8s.aws/instance-family": "g5"},
     )
-    on_2xl = share("1.212", vcpu=8, gib=32, devices=1, model=A10G) * (6 * CPU + 24 * MEM + A10G)
+    own = 6 * CPU + 24 * MEM + A10G
+    on_2xl = share("1.212", vcpu=8, gib=32, devices=1, model=A10G) * own
+    on_12xl = share("5.672", vcpu=48, gib=192, devices=4, model=A10G) * own
     estimate = estimate_pod(spec, catalog=catalog)
-    assert estimate.placement.instance_type == "g5.2xlarge"
-    assert_money(estimate.hourly.total, on_2xl)
+    assert_money(estimate.low_hourly.total, min(on_2xl, on_12xl))
+    assert_money(estimate.hourly.total, max(on_2xl, on_12xl))
+    low_placement = estimate.low_placement or estimate.placement
+    types = {estimate.placement.instance_type, low_placement.instance_type}
+    assert types == {"g5.2xlarge", "g5.12xlarge"}
+    assert any("that fit" in r for r in estimate.range_reasons)
 
 
 def test_requests_beyond_the_instance_are_clamped_and_noted(catalog: Catalog) -> None:
@@ -392,11 +405,15 @@ def test_mig_slice_on_a_pinned_p4d_pays_its_slice_share(catalog: Catalog) -> Non
     assert_money(estimate.hourly.total, k * (2 * CPU + 8 * MEM + Decimal(6) / 7 * A100_40))
 
 
-def test_unlabelled_10gb_mig_profile_is_cut_from_the_cheapest_80gb_gpu(catalog: Catalog) -> None:
+def test_unlabelled_10gb_mig_profile_ranges_over_the_80gb_gpus(catalog: Catalog) -> None:
     spec = pod_spec(container({"nvidia.com/mig-1g.10gb": "1"}))
     estimate = estimate_pod(spec, catalog=catalog)
-    assert estimate.placement.accelerator_model == "a100-80gb"
-    assert_money(estimate.hourly.total, A100_80 / 7)
+    assert estimate.low_placement is not None
+    assert estimate.low_placement.accelerator_model == "a100-80gb"
+    assert estimate.placement.accelerator_model == "h100-80gb"
+    assert_money(estimate.low_hourly.total, A100_80 / 7)
+    assert_money(estimate.hourly.total, H100 / 7)
+    assert estimate.requests.accelerator_devices == Decimal(1) / 7
 
 
 def test_unlabelled_5gb_mig_profile_is_cut_from_an_a100_40gb(catalog: Catalog) -> None:
@@ -466,15 +483,22 @@ def test_habana_gaudi_devices(catalog: Catalog) -> None:
     assert_money(estimate_pod(spec, catalog=catalog).hourly.total, expected)
 
 
-def test_gpu_without_a_model_is_priced_as_the_cheapest_and_says_so(catalog: Catalog) -> None:
+def test_gpu_without_a_model_ranges_from_the_cheapest_to_the_dearest_model(
+    catalog: Catalog,
+) -> None:
     spec = pod_spec(container({"cpu": "4", "memory": "16Gi", "nvidia.com/gpu": "1"}))
     estimate = estimate_pod(spec, catalog=catalog)
-    assert estimate.placement.accelerator_model == "t4"
-    assert_money(estimate.hourly.total, 4 * CPU + 16 * MEM + T4)
-    assert any("model not named" in a for a in estimate.assumptions)
+    assert_money(estimate.low_hourly.total, 4 * CPU + 16 * MEM + T4)
+    assert_money(estimate.hourly.total, 4 * CPU + 16 * MEM + H100)
+    assert estimate.placement.accelerator_model == "h100-80gb"
+    assert (estimate.low_placement or estimate.placement).accelerator_model == "t4"
+    assert estimate.priced
+    assert any(
+        "model not named: from t4 (low) to h100-80gb (high)" in r for r in estimate.range_reasons
+    )
 
 
-def test_karpenter_gpu_name_excluding_the_cheapest_moves_to_the_next(catalog: Catalog) -> None:
+def test_karpenter_gpu_name_excluding_the_cheapest_moves_the_low_end(catalog: Catalog) -> None:
     spec = pod_spec(
         container({"nvidia.com/gpu": "1"}),
         affinity=affinity(
@@ -482,8 +506,120 @@ def test_karpenter_gpu_name_excluding_the_cheapest_moves_to_the_next(catalog: Ca
         ),
     )
     estimate = estimate_pod(spec, catalog=catalog)
-    assert estimate.placement.accelerator_model == "l4"
-    assert_money(estimate.hourly.total, L4)
+    assert_money(estimate.low_hourly.total, L4)
+    assert_money(estimate.hourly.total, H100)
+
+
+def test_several_named_models_range_over_those_alone(catalog: Catalog) -> None:
+    spec = pod_spec(
+        container({"nvidia.com/gpu": "2"}),
+        affinity=affinity(
+            [
+                {
+                    "key": "nvidia.com/gpu.product",
+                    "operator": "In",
+                    "values": ["NVIDIA-A10G", "NVIDIA-A100-SXM4-40GB"],
+                }
+            ]
+        ),
+    )
+    estimate = estimate_pod(spec, catalog=catalog)
+    assert_money(estimate.low_hourly.total, 2 * A10G)
+    assert_money(estimate.hourly.total, 2 * A100_40)
+    assert any("several models allowed" in r for r in estimate.range_reasons)
+
+
+def test_a_pod_pinned_to_one_catalogued_type_has_one_figure(catalog: Catalog) -> None:
+    spec = pod_spec(
+        container({"cpu": "2", "memory": "8Gi", "nvidia.com/gpu": "1"}),
+        nodeSelector={"node.kubernetes.io/instance-type": "g5.xlarge"},
+    )
+    estimate = estimate_pod(spec, catalog=catalog)
+    assert estimate.low_hourly == estimate.hourly
+    assert not estimate.ranged
+    assert not estimate.range_reasons
+    assert estimate.priced
+
+
+# --- unpriced: what the catalog lacks is never guessed ------------------------------------
+
+
+def test_a_gpu_pod_pinned_to_an_uncatalogued_type_is_unpriced_and_names_it(
+    catalog: Catalog,
+) -> None:
+    # p5.4xlarge (one H100) is not in the test catalog: never the cheapest GPU's price.
+    spec = pod_spec(
+        container({"cpu": "8", "memory": "64Gi", "nvidia.com/gpu": "1"}),
+        nodeSelector={"node.kubernetes.io/instance-type": "p5.4xlarge"},
+    )
+    estimate = estimate_pod(spec, catalog=catalog)
+    assert estimate.unpriced == ("instance type p5.4xlarge not in the catalog",)
+    assert not estimate.priced
+    assert estimate.placement.instance_type == "p5.4xlarge"
+    assert estimate.hourly.total == 0  # nothing known: never T4's $0.35
+    assert estimate.requests.accelerator_devices == 1  # counted all the same
+
+
+def test_a_cpu_pod_pinned_to_an_uncatalogued_type_is_unpriced_too(catalog: Catalog) -> None:
+    spec = pod_spec(
+        container({"cpu": "2", "memory": "4Gi"}),
+        nodeSelector={"node.kubernetes.io/instance-type": "x9z.mega"},
+    )
+    estimate = estimate_pod(spec, catalog=catalog)
+    assert estimate.unpriced == ("instance type x9z.mega not in the catalog",)
+    assert estimate.placement.instance_type == "x9z.mega"
+
+
+def test_a_catalogued_type_beside_an_uncatalogued_one_is_a_lower_bound(catalog: Catalog) -> None:
+    spec = pod_spec(
+        container({"cpu": "2", "memory": "8Gi", "nvidia.com/gpu": "1"}),
+        affinity=affinity(
+            [
+                {
+                    "key": "node.kubernetes.io/instance-type",
+                    "operator": "In",
+                    "values": ["g5.xlarge", "p5.4xlarge"],
+                }
+            ]
+        ),
+    )
+    on_g5 = share("1.006", vcpu=4, gib=16, devices=1, model=A10G) * (2 * CPU + 8 * MEM + A10G)
+    estimate = estimate_pod(spec, catalog=catalog)
+    assert estimate.unpriced == ("instance type p5.4xlarge not in the catalog",)
+    assert_money(estimate.hourly.total, on_g5)
+
+
+def test_an_instance_family_the_catalog_lacks_is_unpriced_not_inferred(catalog: Catalog) -> None:
+    spec = pod_spec(
+        container({"cpu": "2", "memory": "8Gi", "nvidia.com/gpu": "1"}),
+        nodeSelector={"karpenter.k8s.aws/instance-family": "p6"},
+    )
+    estimate = estimate_pod(spec, catalog=catalog)
+    assert estimate.unpriced == ("instance family p6 not in the catalog",)
+    assert estimate.requests.accelerator_devices == 1
+
+
+def test_an_accelerator_resource_without_a_price_is_unpriced_and_still_counted(
+    catalog: Catalog,
+) -> None:
+    without_tpus = catalog.model_copy(
+        update={"accelerators": {k: v for k, v in catalog.accelerators.items() if k != "tpu-v5e"}}
+    )
+    spec = pod_spec(container({"cpu": "8", "memory": "32Gi", "google.com/tpu": "4"}))
+    estimate = estimate_pod(spec, catalog=without_tpus)
+    assert estimate.unpriced == ("google.com/tpu has no price in the catalog",)
+    assert_money(estimate.hourly.total, 8 * CPU + 32 * MEM)  # what is known: a lower bound
+    assert estimate.requests.accelerator_devices == 4
+
+
+def test_unpriced_mig_slices_count_their_share_of_a_gpu(catalog: Catalog) -> None:
+    spec = pod_spec(
+        container({"nvidia.com/mig-3g.20gb": "2"}),
+        nodeSelector={"node.kubernetes.io/instance-type": "p5.4xlarge"},
+    )
+    estimate = estimate_pod(spec, catalog=catalog)
+    assert not estimate.priced
+    assert estimate.requests.accelerator_devices == Decimal(6) / 7
 
 
 # --- effective requests -----------------------------------------------------------------
@@ -597,7 +733,7 @@ def test_spot_toleration_alone_does_not_make_a_pod_spot(catalog: Catalog) -> Non
     assert any("tolerates the Spot taint" in a for a in estimate.assumptions)
 
 
-def test_affinity_terms_are_alternatives_and_the_cheapest_fitting_wins(catalog: Catalog) -> None:
+def test_affinity_terms_are_alternatives_and_range_over_each(catalog: Catalog) -> None:
     spec = pod_spec(
         container({"cpu": "2", "memory": "8Gi", "nvidia.com/gpu": "1"}),
         affinity=affinity(
@@ -617,21 +753,15 @@ def test_affinity_terms_are_alternatives_and_the_cheapest_fitting_wins(catalog: 
             ],
         ),
     )
-    on_g5 = share("1.006", vcpu=4, gib=16, devices=1, model=A10G) * (2 * CPU + 8 * MEM + A10G)
+    own = 2 * CPU + 8 * MEM
+    on_g5 = share("1.006", vcpu=4, gib=16, devices=1, model=A10G) * (own + A10G)
+    on_p4d = share("21.957642", vcpu=96, gib=1152, devices=8, model=A100_40) * (own + A100_40)
     estimate = estimate_pod(spec, catalog=catalog)
-    assert estimate.placement.instance_type == "g5.xlarge"
-    assert_money(estimate.hourly.total, on_g5)
-
-
-def test_instance_type_missing_from_the_catalog_falls_back_and_says_so(catalog: Catalog) -> None:
-    spec = pod_spec(
-        container({"cpu": "2", "memory": "4Gi"}),
-        nodeSelector={"node.kubernetes.io/instance-type": "x9z.mega"},
-    )
-    estimate = estimate_pod(spec, catalog=catalog)
-    assert estimate.placement.instance_type is None
-    assert_money(estimate.hourly.total, 2 * CPU + 4 * MEM)
-    assert any("x9z.mega not in the catalog" in a for a in estimate.assumptions)
+    assert (estimate.low_placement or estimate.placement).instance_type == "g5.xlarge"
+    assert estimate.placement.instance_type == "p4d.24xlarge"
+    assert_money(estimate.low_hourly.total, on_g5)
+    assert_money(estimate.hourly.total, on_p4d)
+    assert any("2 node-affinity terms" in r for r in estimate.range_reasons)
 
 
 # --- workloads and errors ----------------------------------------------------------------
@@ -712,7 +842,7 @@ def test_not_in_instance_types_narrows_a_family(catalog: Catalog) -> None:
                 {
                     "key": "node.kubernetes.io/instance-type",
                     "operator": "NotIn",
-                    "values": ["g5.xlarge"],
+                    "values": ["g5.xlarge", "g5.12xlarge"],
                 }
             ]
         ),
@@ -721,6 +851,7 @@ def test_not_in_instance_types_narrows_a_family(catalog: Catalog) -> None:
     estimate = estimate_pod(spec, catalog=catalog)
     assert estimate.placement.instance_type == "g5.2xlarge"
     assert_money(estimate.hourly.total, on_2xl)
+    assert not estimate.ranged
 
 
 def test_neurondevice_is_the_neuron_plugins_other_name_for_a_device(catalog: Catalog) -> None:
@@ -735,21 +866,33 @@ def test_bad_sharing_annotation_is_noted_and_the_default_used(catalog: Catalog) 
         container({"nvidia.com/gpu.shared": "1"}),
         nodeSelector={"nvidia.com/gpu.product": "Tesla-T4"},
     )
-    estimate = estimate_pod(
-        spec, catalog=catalog, annotations={"costwarden.io/gpu-sharing-replicas": "lots"}
+    for value in ("lots", "0", "²", "9" * 5000, "1025", " 2"):
+        estimate = estimate_pod(
+            spec, catalog=catalog, annotations={"costwarden.io/gpu-sharing-replicas": value}
+        )
+        assert_money(estimate.hourly.total, T4 / 4)
+        (note,) = [a for a in estimate.assumptions if "is not a whole number" in a]
+        assert note.endswith("is not a whole number from 1 to 1024; 4 assumed")
+        assert len(note) < 200  # named briefly, never quoted in full
+    assert any(
+        "'lots' is not a whole number" in a
+        for a in estimate_pod(
+            spec, catalog=catalog, annotations={"costwarden.io/gpu-sharing-replicas": "lots"}
+        ).assumptions
     )
-    assert_money(estimate.hourly.total, T4 / 4)
-    assert any("'lots' is not a positive integer" in a for a in estimate.assumptions)
 
 
-def test_unknown_gpu_label_value_is_noted_and_ignored(catalog: Catalog) -> None:
+def test_unknown_gpu_label_value_makes_the_pod_unpriced(catalog: Catalog) -> None:
     spec = pod_spec(
         container({"nvidia.com/gpu": "1"}),
         nodeSelector={"nvidia.com/gpu.product": "NVIDIA-B200"},
     )
     estimate = estimate_pod(spec, catalog=catalog)
-    assert_money(estimate.hourly.total, T4)
-    assert any("NVIDIA-B200 is not a model the catalog knows" in a for a in estimate.assumptions)
+    assert estimate.unpriced == (
+        "accelerator model nvidia.com/gpu.product=NVIDIA-B200 not in the catalog",
+    )
+    assert estimate.hourly.total == 0  # never a T4's price
+    assert estimate.requests.accelerator_devices == 1
 
 
 def test_suspended_job_is_priced_as_if_resumed(catalog: Catalog) -> None:
