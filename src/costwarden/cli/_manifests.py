@@ -104,10 +104,22 @@ class Manifest:
 def read(files: Sequence[str | Path]) -> tuple[list[Manifest], list[Problem]]:
     """Every well-formed object in the files, and a problem for each malformed one (the
     caller adds its own and reports them all at once). Unreadable files raise
-    `InvalidInput`."""
+    `InvalidInput`, and so do files that hold no object at all."""
+    manifests, problems = from_documents(documents.read_files(files))
+    if not manifests and not problems:
+        # A gate that read nothing checked nothing: a mis-pointed path, an empty directory, a
+        # failed `helm template |` without pipefail. kubectl refuses the same way.
+        named = ", ".join("<stdin>" if str(f) == "-" else str(f) for f in files)
+        raise InvalidInput([Problem(source=named, message="no objects found: nothing was checked")])
+    return manifests, problems
+
+
+def from_documents(docs: Sequence[Document]) -> tuple[list[Manifest], list[Problem]]:
+    """The objects in documents already read (each one, or a List's items), and a problem for
+    each malformed one."""
     manifests: list[Manifest] = []
     problems: list[Problem] = []
-    for doc in documents.read_files(files):
+    for doc in docs:
         for base, obj in _objects(doc, problems):
             if not isinstance(obj, dict):
                 problems.append(doc.problem("not a Kubernetes object (expected a mapping)", base))
@@ -117,11 +129,6 @@ def read(files: Sequence[str | Path]) -> tuple[list[Manifest], list[Problem]]:
                 problems.append(doc.problem(f"{' and '.join(missing)} missing", base))
                 continue
             manifests.append(Manifest(document=doc, path=base, obj=obj))
-    if not manifests and not problems:
-        # A gate that read nothing checked nothing: a mis-pointed path, an empty directory, a
-        # failed `helm template |` without pipefail. kubectl refuses the same way.
-        named = ", ".join("<stdin>" if str(f) == "-" else str(f) for f in files)
-        raise InvalidInput([Problem(source=named, message="no objects found: nothing was checked")])
     return manifests, problems
 
 
