@@ -20,7 +20,7 @@ background: policies/catalog/namespace files (reload on change), TLS files (rota
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import dataclasses
 import functools
 import gc
 import logging
@@ -30,7 +30,7 @@ import signal
 import socket
 import ssl
 import threading
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -38,13 +38,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import prometheus_client
-import uvicorn
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from costwarden import estimating, metrics, reviews, tls
 from costwarden import workloads as workload_kinds
 from costwarden.api import namespace_files, routes
+from costwarden.api import serving as webserver
 from costwarden.api.admitting import Admission, CostLabels, Evaluator, Repairer
 from costwarden.api.batching import Batches
 from costwarden.api.reloading import Reloadable, Status
@@ -85,6 +85,10 @@ log = logging.getLogger(__name__)
 KEEP_ALIVE_SECONDS = 60
 """The API server keeps idle webhook connections ~90 s; reusing them saves a handshake
 per review. uvicorn's default (5 s) would close most of them between bursts."""
+OPERATIONS_KEEP_ALIVE_SECONDS = 5
+OPERATIONS_MAX_CONNECTIONS = 32
+"""Connections the operations port holds at once: kubelet probes and a Prometheus or two
+need a handful; the rest of the open-file limit is the webhook's."""
 
 
 class StartupError(Exception):
@@ -346,14 +350,6 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-class _Server(uvicorn.Server):
-    """A uvicorn server that leaves signals to `Serving` (two servers share one process)."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
-
-
 class Serving:
     """Runs an `App`: HTTPS admission, plain-HTTP operations, reload loops, until stopped."""
 
@@ -374,65 +370,68 @@ class Serving:
                 source="tls", success=True, at_unix_seconds=app.tls.status.loaded_at.timestamp()
             )
             ssl_context = app.tls.context
-        common: dict[str, Any] = {
-            "host": settings.host,
-            "log_config": None,
-            "access_log": False,
-            "lifespan": "off",
-            "server_header": False,
-        }
-        admission_options = dict(common, port=settings.webhook_port)
-        if ssl_context is not None:
-            context = ssl_context
-            admission_options["ssl_context_factory"] = lambda config, default: context
-        admission_config = uvicorn.Config(
-            app.admission, timeout_keep_alive=KEEP_ALIVE_SECONDS, **admission_options
+        limits = webserver.Limits(
+            header_timeout=settings.header_timeout_seconds,
+            body_timeout=settings.body_timeout_seconds,
+            keep_alive=KEEP_ALIVE_SECONDS,
+            max_connections=webserver.connection_limit(
+                settings.max_connections,
+                others=OPERATIONS_MAX_CONNECTIONS if settings.metrics_port else 0,
+            ),
+            shutdown_timeout=settings.shutdown_timeout_seconds,
         )
-        self.servers = [_Server(admission_config)]
-        # uvicorn keeps a task per request in progress, from its headers to its response.
-        state = self.servers[0].server_state
-        app.batches.in_progress = lambda: len(state.tasks)
-        # Bound here, not by uvicorn: a port in use is then a clean StartupError before
-        # anything runs (uvicorn would sys.exit() from inside the event loop).
+        # Bound here, before anything runs: a port in use is a clean StartupError.
         self.sockets = [_listen(settings.host, settings.webhook_port)]
         if settings.metrics_port:
-            self.servers.append(
-                _Server(uvicorn.Config(app.operations, port=settings.metrics_port, **common))
-            )
             try:
                 self.sockets.append(_listen(settings.host, settings.metrics_port))
             except StartupError:
                 self.sockets[0].close()
                 raise
+        self.ports: list[int] = [sock.getsockname()[1] for sock in self.sockets]
+        self.servers = [
+            webserver.Server(app.admission, self.sockets[0], limits=limits, tls=ssl_context)
+        ]
+        # A task per request in progress, from its headers to its response.
+        state = self.servers[0].state
+        app.batches.in_progress = lambda: len(state.tasks)
+        if settings.metrics_port:
+            operations = dataclasses.replace(
+                limits,
+                keep_alive=OPERATIONS_KEEP_ALIVE_SECONDS,
+                max_connections=OPERATIONS_MAX_CONNECTIONS,
+            )
+            self.servers.append(
+                webserver.Server(
+                    app.operations, self.sockets[1], limits=operations, name="operations"
+                )
+            )
         self._started = threading.Event()
 
     @property
     def webhook_port(self) -> int:
-        port: int = self.sockets[0].getsockname()[1]
-        return port
+        return self.ports[0]
 
     @property
     def metrics_port(self) -> int:
-        port: int = self.sockets[1].getsockname()[1]
-        return port
+        return self.ports[1]
 
     def wait_started(self, timeout: float) -> bool:
         return self._started.wait(timeout)
 
     def stop(self) -> None:
-        """Stop accepting; requests in flight finish first (uvicorn's graceful shutdown)."""
+        """Stop (from any thread): stop accepting, close idle connections, let requests in
+        flight finish within --shutdown-timeout-seconds, then return from `run`."""
         for server in self.servers:
-            server.should_exit = True
+            server.stop()
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, self.stop)
-        serving = [
-            asyncio.create_task(server.serve(sockets=[sock]))
-            for server, sock in zip(self.servers, self.sockets, strict=True)
-        ]
+        loop.set_exception_handler(webserver.quiet_transport_errors(self.servers[0].events))
+        serving = [asyncio.create_task(server.serve()) for server in self.servers]
         background = [asyncio.create_task(self._reload_files_forever())]
         if self.app.spend is not None:
             self.app.spend.start()

@@ -51,6 +51,24 @@ class Settings(BaseModel):
     """How often the certificate files are checked for rotation."""
     insecure_http: bool = False
     """Serve the webhook over plain HTTP (local demos only; the API server requires HTTPS)."""
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    """A new connection must finish its TLS handshake within this, and then send a
+    request's complete headers within this again; so must each later request on a
+    kept-alive connection, counted from its first byte. Then the connection is closed.
+    The API server sends a review in one go and waits at most 30 s for the answer."""
+    body_timeout_seconds: float = Field(default=10.0, gt=0)
+    """A request's body must arrive in full within this once its headers have, or the
+    connection is closed (a 6 MiB review takes milliseconds inside a cluster)."""
+    max_connections: int = Field(default=0, ge=0)
+    """Connections the webhook port holds open at once (0: the process's open-file limit,
+    RLIMIT_NOFILE, less what the rest of the process needs; a larger value is lowered to
+    that). Past it, new connections wait in the listen backlog until one closes, and one
+    log line says so; the header and body timeouts free the slots stalled clients hold."""
+    shutdown_timeout_seconds: float = Field(default=20.0, gt=0)
+    """After SIGTERM: how long reviews in flight may take to finish before every
+    connection still open is closed and the process exits. Idle kept-alive connections
+    close at once. Keep it under the pod's terminationGracePeriodSeconds less its preStop
+    sleep (the chart: 30 − 5 s)."""
 
     # --- cluster and spend data
     in_cluster: bool = False
