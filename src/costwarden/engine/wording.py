@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -66,3 +67,22 @@ def message(rule: str, what: str, fix: str) -> str:
 
 def clip(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+ADD_A_PRICE = "add it to a catalog (docs/cost-model.md#adding-a-price)"
+"""The way out of an unpriced estimate, in every message that names one."""
+
+
+def price_range(low: Decimal, high: Decimal, currency: str = "USD") -> str:
+    """`$1.00–$6.88`, or `$6.88` when the two ends show alike."""
+    low_text, high_text = money(low, currency), money(high, currency)
+    if low_text == high_text:
+        return high_text
+    if currency != "USD":  # `EUR 1.00–2.00`: the currency once
+        high_text = high_text.removeprefix(f"{currency} ")
+    return f"{low_text}–{high_text}"
+
+
+def unpriced(reasons: Sequence[str]) -> str:
+    """`unpriced: instance type p5.4xlarge not in the catalog`."""
+    return "unpriced: " + "; ".join(reasons)

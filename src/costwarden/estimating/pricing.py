@@ -342,12 +342,12 @@ def _on_instance(
     for name in _allowed_types(term, index):
         instance = index.instances.get(name)
         if instance is None:
-            result.unpriced.append(f"instance type {name} not in the catalog")
+            result.unpriced.append(f"instance type {_label(name)} not in the catalog")
         else:
             known.append(instance)
     if term.types is None and term.families is not None:
         result.unpriced.extend(
-            f"instance family {family} not in the catalog"
+            f"instance family {_label(family)} not in the catalog"
             for family in sorted(term.families)
             if family not in index.families
         )
@@ -381,7 +381,8 @@ def _on_instance(
 
 def _unknown_models(term: placing.Term) -> list[str]:
     return [
-        f"accelerator model {label} not in the catalog" for label in sorted(term.unknown_models)
+        f"accelerator model {_label(label)} not in the catalog"
+        for label in sorted(term.unknown_models)
     ]
 
 
@@ -760,6 +761,16 @@ def _sharing_replicas(value: Any) -> tuple[int, str]:
         f"{SHARING_ANNOTATION}={_named(value)} is not a whole number from 1 to "
         f"{MAX_SHARING_REPLICAS}; {DEFAULT_SHARING_REPLICAS} assumed"
     )
+
+
+_LABEL_MAX = 63
+"""A label value's most characters (Kubernetes'), as a message names one."""
+
+
+def _label(value: str) -> str:
+    """A label value as a message names it: cut past what Kubernetes allows (a webhook may
+    see a value the API server's validation has not refused yet)."""
+    return value if len(value) <= _LABEL_MAX else value[:_LABEL_MAX] + "…"
 
 
 def _named(value: Any) -> str:

@@ -8,6 +8,10 @@ fetched here), `reserved` from the ledger (admitted cost not yet visible in spen
 `costwarden.io/expected-runtime` annotation (`6h`, `90m`), else the rule's
 `defaultRuntime`, else the rest of the period — never more than the rest of the period.
 projected > cap denies (per the rule's action); projected > warnAt × cap warns.
+`workload_hourly` is the high end of the estimate's range (`charge: high`, the default) or
+its low end (`charge: low`). A workload the catalog cannot price is denied, warned about or
+allowed as `unpriced` says (deny by default: docs/budgets.md says why); warned or allowed,
+it is charged what the catalog prices of it, a lower bound.
 
 Who pays comes from trusted places (`group_of`): the namespace's label, which namespace
 users cannot write, or a group the policy's `allowedGroups` lets the namespace's pods name;
@@ -45,7 +49,7 @@ from typing import Annotated, Literal, NamedTuple
 
 from pydantic import Field, model_validator
 
-from costwarden import periods, workloads
+from costwarden import periods, schedules, workloads
 from costwarden.engine import wording
 from costwarden.engine.contexts import Context, StaleBehaviour
 from costwarden.engine.findings import NOTHING, Finding, Outcome, Target
@@ -78,6 +82,12 @@ class SpendQuery(SpecModel):
     period started) and `{{step}}` (the scrape step) are filled in."""
 
 
+Charge = Literal["high", "low"]
+"""Which end of an estimate's range a rule charges or compares."""
+UnpricedBehaviour = Literal["deny", "warn", "allow"]
+"""What a rule does with a workload the catalog cannot price."""
+
+
 class Budget(SpecModel):
     """A spend cap per group (cost centre, team or namespace) per period."""
 
@@ -108,6 +118,13 @@ class Budget(SpecModel):
     `costwarden.io/expected-runtime` annotation); None: the rest of the period."""
     spend: SpendQuery | None = None
     """Where the spend comes from; None: the server's `--spend-source` default queries."""
+    charge: Charge = "high"
+    """Which end of an estimate's range is charged: `high` (the default: a budget is never
+    overshot because a price was guessed low) or `low`."""
+    unpriced: UnpricedBehaviour = "deny"
+    """A workload the catalog cannot price (an instance type it does not list...): deny (the
+    default: what cannot be priced cannot be charged, and a cap anyone passes by naming an
+    uncatalogued type is none), warn or allow — both charge what the catalog prices of it."""
 
     @model_validator(mode="after")
     def _label_given(self) -> Budget:
@@ -123,7 +140,7 @@ class Budget(SpecModel):
         return self
 
 
-EXPECTED_RUNTIME_ANNOTATION = "costwarden.io/expected-runtime"
+EXPECTED_RUNTIME_ANNOTATION = schedules.EXPECTED_RUNTIME_ANNOTATION  # estimates read it too
 _HOUR = Decimal(3600)
 _INSTANT = timedelta(microseconds=1)
 _ZERO = Decimal(0)
@@ -306,22 +323,91 @@ def _states_runtime(config: Budget, target: Target) -> bool:
 
 
 def check(rule: Charging, review: Review) -> Outcome:
-    target, change, context = review.target, review.change, review.context
+    target = review.target
     if target.controller in workloads.CHARGED_WITH_OWNER:
         return NOTHING
-    hourly = change.delta_hourly
-    config, name = rule.spec, rule.name
+    config = rule.spec
+    hourly = charged_hourly(config, review)
+    unpriced = _unpriced_added(review)
     group, refused = group_of(rule, target)
     # Relabelling a running object moves its spend to the group it names (spend is grouped by
     # the pods' labels): such an UPDATE is judged as a claim even though it adds no cost.
-    if refused is not None and (hourly > _ZERO or _relabelled(config, review)):
+    if refused is not None and (hourly > _ZERO or unpriced or _relabelled(config, review)):
         return Outcome(findings=(refused,))
-    if hourly <= _ZERO:
+    if hourly <= _ZERO and not unpriced:
         return NOTHING
     if group is None:
         if not target.namespace_known:
             return Outcome(notices=(f"budget not checked: {_UNKNOWN_LABELS}",))
         return NOTHING
+    if not unpriced:
+        return _charge(rule, review, group, hourly)
+    said = _unpriced(rule, group, review.target, hourly)
+    if config.unpriced == "deny" or hourly <= _ZERO:
+        return said
+    charged = _charge(rule, review, group, hourly)
+    return charged._replace(
+        findings=(*said.findings, *charged.findings), notices=(*said.notices, *charged.notices)
+    )
+
+
+def charged_hourly(config: Budget, review: Review) -> Decimal:
+    """The $/h the request adds, at the end of the range the rule charges."""
+    if config.charge == "high":
+        return review.change.delta_hourly
+    before = _ZERO if review.old is None else review.old.estimate.low_hourly.total
+    return review.target.estimate.low_hourly.total - before
+
+
+def _unpriced_added(review: Review) -> bool:
+    """Whether the request adds pods the catalog cannot price: a new object, a new pod spec,
+    more pods, or a pod grown in place (a relabel adds none)."""
+    if not review.target.estimate.unpriced:
+        return False
+    change = review.change
+    return review.old is None or change.spec_changed or change.scaled_up or change.resized_up
+
+
+def _unpriced(rule: Charging, group: str, target: Target, hourly: Decimal) -> Outcome:
+    """What the rule says of a workload the catalog cannot price, as `unpriced` says."""
+    config = rule.spec
+    scope = _scope(config, group)
+    estimate = target.estimate
+    reasons = wording.unpriced(estimate.unpriced)
+    known = wording.money(hourly, estimate.pod.currency)
+    if config.unpriced == "allow":
+        return Outcome(
+            notices=(
+                f"budget of {scope} charges only what the catalog prices ({known}/h), {reasons}",
+            )
+        )
+    if config.unpriced == "deny":
+        what = f"{config.period}ly budget of {scope} cannot charge this workload: {reasons}"
+        action: Action | None = None
+    else:
+        what = (
+            f"{config.period}ly budget of {scope} charges only what the catalog prices of this "
+            f"workload ({known}/h, a lower bound): {reasons}"
+        )
+        action = "dryrun" if rule.action == "dryrun" else "warn"
+    return Outcome(
+        findings=(
+            Finding(
+                key="unpriced",
+                what=what,
+                fix=f"{wording.ADD_A_PRICE}; or ask the platform team to set unpriced: warn "
+                f"in rule {rule.name}",
+                numbers={"unpriced": "; ".join(estimate.unpriced), "behaviour": config.unpriced},
+                action=action,
+            ),
+        )
+    )
+
+
+def _charge(rule: Charging, review: Review, group: str, hourly: Decimal) -> Outcome:
+    """The group's projection with the workload charged at `hourly`."""
+    target, change, context = review.target, review.change, review.context
+    config, name = rule.spec, rule.name
     now = context.now
     figures = _figures(rule, group, context)
     if isinstance(figures, Outcome):
@@ -353,7 +439,7 @@ def check(rule: Charging, review: Review) -> Outcome:
     def terms() -> _Terms:  # formatted only when something is said
         return _Terms(
             figures, target.estimate.pod.currency, group, reserved, expected, source,
-            workload, projected, hourly,
+            workload, projected, hourly, _end_charged(config, target),
         )  # fmt: skip
 
     def refusal() -> Finding:
@@ -388,6 +474,17 @@ def check(rule: Charging, review: Review) -> Outcome:
     )
 
 
+def _end_charged(config: Budget, target: Target) -> str:
+    """Which end of a range the workload is charged at, in words (`` without a range)."""
+    estimate = target.estimate
+    if not estimate.pod.ranged:
+        return ""
+    span = wording.price_range(
+        estimate.low_hourly.total, estimate.hourly.total, estimate.pod.currency
+    )
+    return f" (the {config.charge} end of {span}/h)"
+
+
 def _relabelled(config: Budget, review: Review) -> bool:
     """Whether an UPDATE changes the label that names the group."""
     old = review.old
@@ -414,13 +511,18 @@ def recall(rule: Charging, target: Target, *, admitted: datetime) -> Reservation
         budget=rule.name,
         group=group,
         key=keys.object_key(target.namespace, target.kind, target.name),
-        amount=target.estimate.hourly.total * expected,
+        amount=_hourly_of(config, target) * expected,
         limit=_UNLIMITED,
         owner=keys.owner_uid(target.object.get("metadata") or _NONE),
         pods=int(target.template.pods),
         at=admitted,  # it expires a TTL after its admission, as it would have
         enforced=False,
     )
+
+
+def _hourly_of(config: Budget, target: Target) -> Decimal:
+    estimate = target.estimate
+    return (estimate.hourly if config.charge == "high" else estimate.low_hourly).total
 
 
 _UNKNOWN_LABELS = (
@@ -576,6 +678,8 @@ class _Terms:
     workload: Decimal
     projected: Decimal
     hourly: Decimal
+    end: str
+    """` (the high end of $1.00–$6.88/h)` when the estimate is a range, else ``."""
 
     def text(self) -> str:
         currency, spend = self.currency, self.figures.standing.spend
@@ -585,7 +689,7 @@ class _Terms:
             f"{wording.hours(self.figures.left)} left = "
             f"{wording.money(self.figures.committed, currency)} + "
             f"reserved {wording.money(self.reserved, currency)} + this workload "
-            f"{wording.money(self.hourly, currency)}/h × {wording.hours(self.expected)} "
+            f"{wording.money(self.hourly, currency)}/h{self.end} × {wording.hours(self.expected)} "
             f"({self.source}) = {wording.money(self.workload, currency)} → "
             f"{wording.money(self.projected, currency)}"
         )

@@ -1,18 +1,28 @@
-"""The `sizeEnvelope` rule kind: how big one pod, and the instance it lands on, may be."""
+"""The `sizeEnvelope` rule kind: how big one pod, and the instance it lands on, may be.
+
+`maxHourly` compares the high end of the pod's estimate (`charge: high`, the default) or its
+low end (`charge: low`). A pod the catalog cannot price, where the rule needs a price or an
+instance's size (`maxHourly`, `maxInstanceVcpu`, `maxInstanceMemoryGib`), is denied, warned
+about or allowed as `unpriced` says: warn by default (docs/policies.md says why).
+"""
 
 from __future__ import annotations
 
 import fnmatch
 import re
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from pydantic import model_validator
 
 from costwarden.engine import wording
 from costwarden.engine.findings import NOTHING, Finding, Outcome
 from costwarden.engine.kinds import Head, Review, RuleKind
-from costwarden.engine.specs import Count, Money, SpecModel
+from costwarden.engine.specs import Action, Count, Money, SpecModel
+from costwarden.estimating.estimates import PodEstimate
+
+Charge = Literal["high", "low"]
+UnpricedBehaviour = Literal["deny", "warn", "allow"]
 
 
 class SizeEnvelope(SpecModel):
@@ -24,6 +34,13 @@ class SizeEnvelope(SpecModel):
     max_instance_memory_gib: Count | None = None
     allowed_instance_types: tuple[str, ...] = ()
     """Instance-type names or globs (`g5.*`); empty allows any."""
+    charge: Charge = "high"
+    """Which end of the pod's estimated range `maxHourly` compares: `high` (the default)
+    or `low`."""
+    unpriced: UnpricedBehaviour = "warn"
+    """A pod the catalog cannot price where a bound needs a price or an instance's size:
+    deny, warn (the default: the envelope's other bounds still hold, and budgets guard the
+    money) or allow."""
 
     @model_validator(mode="after")
     def _some_bound(self) -> SizeEnvelope:
@@ -43,13 +60,15 @@ class Envelope(NamedTuple):
     spec: SizeEnvelope
     instance_types: re.Pattern[str] | None
     """`allowedInstanceTypes` as one expression; None allows any."""
+    action: Action = "deny"
 
 
 def compile_envelope(spec: SizeEnvelope, head: Head) -> Envelope:
     patterns = spec.allowed_instance_types
     if not patterns:
-        return Envelope(spec, None)
-    return Envelope(spec, re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns)))
+        return Envelope(spec, None, head.action)
+    expression = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
+    return Envelope(spec, expression, head.action)
 
 
 def check(envelope: Envelope, review: Review) -> Outcome:
@@ -74,9 +93,21 @@ def check(envelope: Envelope, review: Review) -> Outcome:
     requests = pod.requests
     over("maxPodVcpu", "pod vCPU", requests.cpu, config.max_pod_vcpu)
     over("maxPodMemoryGib", "pod memory", requests.memory_gib, config.max_pod_memory_gib)
-    over("maxHourly", "pod cost", pod.hourly.total, config.max_hourly)
+    hourly = (pod.hourly if config.charge == "high" else pod.low_hourly).total
+    over("maxHourly", f"pod cost{_end(config, pod)}", hourly, config.max_hourly)
     instance_name = pod.placement.instance_type
     instance = catalog.instance_types.get(instance_name) if instance_name else None
+    notices: tuple[str, ...] = ()
+    needs_price = config.max_hourly is not None and not any(
+        f.key == "maxHourly" for f in findings
+    )  # a pod over the bound on what is priced is over it whatever the rest costs
+    needs_instance = instance is None and (
+        config.max_instance_vcpu is not None or config.max_instance_memory_gib is not None
+    )
+    if pod.unpriced and (needs_price or needs_instance):
+        finding, notice = _unpriced(envelope, review)
+        findings.extend(finding)
+        notices = notice
     if instance is not None:
         over(
             "maxInstanceVcpu",
@@ -104,7 +135,38 @@ def check(envelope: Envelope, review: Review) -> Outcome:
                 numbers={"instance_type": instance_name},
             )
         )
-    return Outcome(findings=tuple(findings)) if findings else NOTHING
+    if not findings and not notices:
+        return NOTHING
+    return Outcome(findings=tuple(findings), notices=notices)
+
+
+def _end(config: SizeEnvelope, pod: PodEstimate) -> str:
+    """` (the high end of $1.00–$6.88/h)` for a range, else ``."""
+    if not pod.ranged:
+        return ""
+    span = wording.price_range(pod.low_hourly.total, pod.hourly.total, pod.currency)
+    return f" (the {config.charge} end of {span}/h)"
+
+
+def _unpriced(envelope: Envelope, review: Review) -> tuple[list[Finding], tuple[str, ...]]:
+    """What the rule says of a pod it cannot judge for want of a price, per `unpriced`."""
+    config = envelope.spec
+    pod = review.target.estimate.pod
+    reasons = wording.unpriced(pod.unpriced)
+    if config.unpriced == "allow":
+        return [], (f"envelope's price and instance bounds not checked: {reasons}",)
+    action: Action | None = None
+    if config.unpriced == "warn":
+        action = "dryrun" if envelope.action == "dryrun" else "warn"
+    return [
+        Finding(
+            key="unpriced",
+            what=f"pod cost cannot be held to the envelope: {reasons}",
+            fix=wording.ADD_A_PRICE,
+            numbers={"unpriced": "; ".join(pod.unpriced), "behaviour": config.unpriced},
+            action=action,
+        )
+    ], ()
 
 
 def _show(key: str, limit: Decimal, currency: str) -> str:
