@@ -660,7 +660,17 @@ def serve(settings: Settings) -> None:
     workloads: WorkloadLookup | None = None
     stop = threading.Event()
     if settings.in_cluster:
-        clients = kube_clients.in_cluster()
+        try:
+            credentials = kube_clients.find_credentials(
+                kubeconfig=settings.kubeconfig,
+                context=settings.kube_context,
+                environ=os.environ,
+                home=Path(os.path.expanduser("~")),  # never raises, unlike Path.home()
+            )
+        except kube_clients.ConfigurationError as exc:
+            raise StartupError(str(exc)) from None
+        log.info("Kubernetes API %s, credentials from %s", credentials.host, credentials.source)
+        clients = kube_clients.connect(credentials)
         cache = kube_namespaces.NamespaceCache()
         kube_namespaces.start_namespace_watch(clients.core_v1, cache, stop=stop)
         namespaces = cache

@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 StaleBehaviour = Literal["deny", "warn", "allow"]
 LookupFailure = Literal["deny", "warn", "allow"]
@@ -72,7 +79,29 @@ class Settings(BaseModel):
 
     # --- cluster and spend data
     in_cluster: bool = False
-    """Watch namespaces (and workloads for Scale requests) through the Kubernetes API."""
+    """Watch namespaces (and workloads for Scale requests) through the Kubernetes API.
+    Credentials, the first that applies: `kubeconfig`, the `KUBECONFIG` variable, the pod's
+    service account (inside a pod), `~/.kube/config` — controller-runtime's order."""
+    kubeconfig: Path | None = None
+    """A kubeconfig file to reach the API server with, as kubectl's `--kubeconfig`: serve
+    outside a cluster against any API server. Implies `in_cluster`."""
+    kube_context: str | None = None
+    """The kubeconfig context to use instead of its `current-context`. Implies
+    `in_cluster`."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kubeconfig_implies_the_cluster(cls, values: Any) -> Any:
+        # `serve --kubeconfig FILE` alone must talk to the cluster the file names.
+        if isinstance(values, dict) and (values.get("kubeconfig") or values.get("kube_context")):
+            if values.get("in_cluster") in (False, "false"):
+                raise ValueError(
+                    "--kubeconfig and --kube-context reach a cluster: they cannot go with "
+                    "--no-in-cluster (COSTWARDEN_IN_CLUSTER=false)"
+                )
+            values = {**values, "in_cluster": True}
+        return values
+
     scale_lookup_failure: LookupFailure = "deny"
     """What a Scale (`kubectl scale`, an autoscaler) that adds pods does when its workload
     cannot be read to price it — the lookup timed out or was refused, or there is no
