@@ -1,4 +1,4 @@
-.PHONY: demo check bench soak fmt clean
+.PHONY: demo check bench soak soak-serve fmt clean
 
 demo:  ## the main job on embedded defaults (no cluster, no Prometheus)
 	scripts/demo
@@ -12,6 +12,10 @@ bench:  ## benchmarks: print figures and ratios (never part of the tests)
 
 soak:  ## the fuzz of mutated captured reviews at 10,000 cases (make check runs 1,000)
 	COSTWARDEN_FUZZ_EXAMPLES=10000 .venv/bin/pytest -q -p no:cacheprovider tests/security/test_fuzz_reviews.py
+
+soak-serve:  ## costwarden serve for 10 minutes under 64 clients with reset and stalled connections (a benchmark: prints figures)
+	NEED_PROMETHEUS=0 scripts/bootstrap
+	.venv/bin/python tests/benchmarks/run.py soak
 
 fmt:
 	.venv/bin/ruff format src tests

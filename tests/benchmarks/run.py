@@ -1,7 +1,8 @@
 """Run every benchmark (`bench_*.py` beside this file) and print its figures and ratios.
 
-Benchmarks are not tests: they assert nothing about time. `make bench` runs them all;
-`make bench BENCH=estimate` runs the ones whose file name contains "estimate".
+Benchmarks are not tests: they assert nothing about time. `make bench` runs them all but
+the ones in `ON_DEMAND`; `make bench BENCH=estimate` runs the ones whose file name
+contains "estimate".
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
+ON_DEMAND = frozenset({"bench_soak"})
+"""Run only when named (`make soak-serve`): they take minutes."""
 
 
 def main(argv: list[str]) -> int:
     sys.path.insert(0, str(HERE.parent.parent / "src"))
     wanted = argv[0] if argv else ""
     for path in sorted(HERE.glob("bench_*.py")):
-        if wanted not in path.stem:
+        if wanted not in path.stem or (path.stem in ON_DEMAND and not wanted):
             continue
         spec = importlib.util.spec_from_file_location(path.stem, path)
         assert spec is not None
