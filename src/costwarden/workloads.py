@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from costwarden import schedules
+
 PathPart = str | int
 
 JSON_OBJECT = (dict, Mapping)
@@ -103,6 +105,8 @@ class PodTemplate(NamedTuple):
     """Pods running at the same time (replicas, Job parallelism, DaemonSet nodes)."""
     assumptions: tuple[str, ...] = ()
     """How `pods` was worked out where the object leaves it open, in plain words."""
+    runs: schedules.Runs | None = None
+    """How a Job or CronJob runs (run length, runs a month); None: the pods run on."""
 
 
 def pod_template(obj: Mapping[str, Any]) -> PodTemplate | None:
@@ -131,15 +135,21 @@ def pod_template(obj: Mapping[str, Any]) -> PodTemplate | None:
         return PodTemplate(kind, name, namespace, metadata, spec, "", _ONE)
     template = _mapping(spec, path[1:], base=path[:1])
     pods, assumptions = _pods_at_once(kind, spec, metadata)
+    template_metadata = _metadata(template, path)
+    pod_spec = _mapping(template, ("spec",), base=path)
+    runs = None
+    if kind in _RUN_TO_COMPLETION:
+        runs = _runs(kind, spec, pod_spec, metadata, template_metadata)
     return PodTemplate(
         kind,
         name,
         namespace,
-        _metadata(template, path),
-        _mapping(template, ("spec",), base=path),
+        template_metadata,
+        pod_spec,
         _POINTERS[path],
         pods,
         assumptions,
+        runs,
     )
 
 
@@ -203,6 +213,35 @@ def _pods_at_once(
     if replicas is None:
         return _ONE, ("replicas not set: 1, as the API server defaults it",)
     return Decimal(_count(replicas, ("spec", "replicas"))), ()
+
+
+_RUN_TO_COMPLETION = frozenset({"Job", "CronJob"})
+
+
+def _runs(
+    kind: str,
+    spec: Mapping[str, Any],
+    pod_spec: Mapping[str, Any],
+    metadata: Mapping[str, Any],
+    template_metadata: Mapping[str, Any],
+) -> schedules.Runs:
+    """How a Job or CronJob runs (`spec` is the workload's spec; see `schedules`)."""
+    job_spec = spec if kind == "Job" else _mapping(spec, ("jobTemplate", "spec"), base=("spec",))
+    length = schedules.stated_run_length(
+        job_spec, pod_spec, metadata.get("annotations"), template_metadata.get("annotations")
+    )
+    if kind == "Job":
+        return schedules.Runs(length)
+    schedule, zone = spec.get("schedule"), spec.get("timeZone")
+    if not isinstance(schedule, str):
+        raise InvalidObject('expected a cron schedule such as "0 2 * * *"', ("spec", "schedule"))
+    if zone is not None and not isinstance(zone, str):
+        raise InvalidObject(f"expected a time zone name, got {zone!r}", ("spec", "timeZone"))
+    try:
+        return schedules.cronjob_runs(schedule, zone, length)
+    except ValueError as exc:
+        where = "timeZone" if str(exc).startswith("time zone") else "schedule"
+        raise InvalidObject(str(exc), ("spec", where)) from None
 
 
 def _job_pods(

@@ -195,7 +195,8 @@ def print_table(checked: Sequence[Checked]) -> None:
         assert estimate is not None
         currency = estimate.pod.currency
         total_hourly += estimate.hourly.total
-        total_monthly += estimate.monthly
+        monthly = estimate.monthly  # None: a Job's, or a CronJob's with no run length
+        total_monthly += monthly or 0
         verdict = "denied" if not item.verdict.allowed else "allowed"
         if item.verdict.allowed and item.verdict.warnings:
             verdict = "warned"
@@ -204,7 +205,7 @@ def print_table(checked: Sequence[Checked]) -> None:
             wording.number(estimate.pods),
             wording.number(estimate.accelerator_devices),
             wording.money(estimate.hourly.total, currency),
-            wording.money(estimate.monthly, currency),
+            "-" if monthly is None else wording.money(monthly, currency),
             verdict,
         )
     table.add(
@@ -270,7 +271,7 @@ def as_json(checked: Sequence[Checked]) -> dict[str, Any]:
                     "pods": str(estimate.pods),
                     "gpus": str(estimate.accelerator_devices),
                     "hourly": str(estimate.hourly.total),
-                    "monthly": str(estimate.monthly),
+                    "monthly": None if estimate.monthly is None else str(estimate.monthly),
                     "podHourly": str(estimate.pod.hourly.total),
                 },
             }

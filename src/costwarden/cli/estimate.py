@@ -95,7 +95,14 @@ class Report:
 
     @property
     def monthly(self) -> Decimal:
-        return self.hourly * HOURS_PER_MONTH
+        """The monthly figures known (a Job's or a CronJob's may not be: `unknown_monthly`)."""
+        known = (row.estimate.monthly for row in self.rows)
+        return sum((m for m in known if m is not None), Decimal(0))
+
+    @property
+    def unknown_monthly(self) -> tuple[WorkloadEstimate, ...]:
+        """Objects whose hours a month are unknown, left out of `monthly`."""
+        return tuple(row.estimate for row in self.rows if row.estimate.monthly is None)
 
     @property
     def pods(self) -> Decimal:
@@ -149,8 +156,9 @@ def _hourly(value: Decimal) -> str:
     return f"{wording.rounded(value, 4):,.4f}"
 
 
-def _monthly(value: Decimal) -> str:
-    return f"{wording.rounded(value * HOURS_PER_MONTH, 2):,.2f}"
+def _monthly(value: Decimal, hours: Decimal | None = HOURS_PER_MONTH) -> str:
+    """$/h × the hours a month; "-" when those are unknown (a Job, a CronJob's run length)."""
+    return "-" if hours is None else f"{wording.rounded(value * hours, 2):,.2f}"
 
 
 _HEADERS = ("NAME", "KIND", "NAMESPACE", "PODS", "GPUS", "GPU MODEL", "CAPACITY", "$/H", "$/MONTH")
@@ -167,6 +175,7 @@ def render_table(report: Report) -> str:
     table = _tables.Table(_HEADERS, right=_RIGHT)
     details: list[list[Part | str]] = []
     for row in report.rows:
+    hours: list[Decimal | None] = []  # each row's hours a month, for its parts' $/month
         estimate = row.estimate
         pod = estimate.pod
         table.add(
@@ -178,10 +187,11 @@ def render_table(report: Report) -> str:
             pod.placement.accelerator_model or "-",
             pod.placement.capacity_type,
             _hourly(estimate.hourly.total),
-            _monthly(estimate.hourly.total),
+            _monthly(estimate.hourly.total, estimate.hours_per_month),
         )
         details.append(_details(estimate))
     table.add(
+        hours.append(estimate.hours_per_month)
         "TOTAL",
         "",
         "",
@@ -190,14 +200,14 @@ def render_table(report: Report) -> str:
         "",
         "",
         _hourly(report.hourly),
-        _monthly(report.hourly),
+        f"{wording.rounded(report.monthly, 2):,.2f}",
     )
     widths = table.widths
     # A part's description spans the columns left of the figures, wrapped if longer.
     label_width = sum(widths[:-2]) + 2 * (len(_HEADERS) - 3)
     header, *rows, total = table.lines()
     lines.append(header)
-    for text, detail in zip(rows, details, strict=True):
+    for text, detail, month in zip(rows, details, hours, strict=True):
         lines.append(text)
         for item in detail:
             if isinstance(item, str):
@@ -214,11 +224,14 @@ def render_table(report: Report) -> str:
             lines.append(
                 f"{first.ljust(label_width)}  "
                 f"{_hourly(item.hourly).rjust(widths[-2])}  "
-                f"{_monthly(item.hourly).rjust(widths[-1])}"
+                f"{_monthly(item.hourly, month).rjust(widths[-1])}"
             )
             lines.extend(rest)
     lines.append("")
     lines.append(total)
+    if report.unknown_monthly:
+        names = ", ".join(f"{e.kind} {e.name}" for e in report.unknown_monthly)
+        lines.append(f"$/MONTH total leaves out {names} (no monthly figure: see its notes)")
     if report.skipped:
         lines.append("")
         lines.append("Skipped (run no pods):")
@@ -256,10 +269,25 @@ def _details(estimate: WorkloadEstimate) -> list[Part | str]:
     ]
     lines.extend(estimate.assumptions)
     lines.extend(pod.assumptions)
+    if estimate.runs is not None:
+        lines.append(_runs(estimate))
     return lines
 
 
 def render_json(report: Report) -> str:
+def _runs(estimate: WorkloadEstimate) -> str:
+    """`per run $11.63, per month $353.74: 30.42 runs/month ('0 2 * * *' UTC); 4 h a run ...`"""
+    assert estimate.runs is not None
+    per_run, monthly = estimate.per_run, estimate.monthly
+    figures = []
+    if per_run is not None:
+        figures.append(f"per run ${wording.rounded(per_run, 2):,.2f}")
+    if monthly is not None:
+        figures.append(f"per month ${wording.rounded(monthly, 2):,.2f}")
+    said = estimate.runs.describe()
+    return f"{', '.join(figures)}: {said}" if figures else said
+
+
     catalog = report.catalog
     return json.dumps(
         {
@@ -304,7 +332,9 @@ def _row_json(row: Row) -> dict[str, Any]:
         "provider": placement.provider,
         "region": placement.region,
         "hourly": _breakdown_json(estimate.hourly),
-        "monthly": str(wording.rounded(estimate.monthly, 2)),
+        "monthly": _maybe(estimate.monthly),
+        "hoursPerMonth": None if (h := estimate.hours_per_month) is None else _decimal(h),
+        "perRun": _maybe(estimate.per_run),
         "pod": {
             "requests": {
                 "cpu": _decimal(pod.requests.cpu),
@@ -315,7 +345,9 @@ def _row_json(row: Row) -> dict[str, Any]:
                 ],
             },
             "hourly": _breakdown_json(pod.hourly),
-            "monthly": str(wording.rounded(pod.monthly, 2)),
+            "monthly": _maybe(
+                None if (h := estimate.hours_per_month) is None else pod.hourly.total * h
+            ),
         },
         "assumptions": [*estimate.assumptions, *pod.assumptions],
     }
@@ -331,5 +363,10 @@ def _breakdown_json(hourly: Breakdown) -> dict[str, str]:
 
 
 def _decimal(value: Decimal) -> str:
+def _maybe(value: Decimal | None) -> str | None:
+    """Money to the cent, None (JSON null) when unknown."""
+    return None if value is None else str(wording.rounded(value, 2))
+
+
     """A quantity as plain decimal text (no exponent), up to 6 places."""
     return f"{wording.rounded(value, 6).normalize():f}"

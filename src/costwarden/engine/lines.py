@@ -7,7 +7,7 @@ on-demand` — at most 120 characters.
 from __future__ import annotations
 
 from costwarden.engine import wording
-from costwarden.estimating.estimates import HOURS_PER_MONTH, WorkloadEstimate
+from costwarden.estimating.estimates import WorkloadEstimate
 from costwarden.memos import Memos
 
 
@@ -22,17 +22,24 @@ def _figures(estimate: WorkloadEstimate, memos: Memos | None) -> str:
     on the pod estimate and the pod count, formatted once per pair when `memos` keeps them
     (by the estimate's identity, held with it, so a reused id never lends its figures)."""
     pod, pods = estimate.pod, estimate.pods
+    key = (id(pod), pods, estimate.runs)  # a Job's and a Deployment's pods may be alike
     if memos is not None:
-        held = memos.lines.get((id(pod), pods))
+        held = memos.lines.get(key)
         if held is not None and held[0] is pod:
             figures: str = held[1]
             return figures
     currency = pod.currency
     hourly = estimate.hourly.total
-    parts = [
-        f"≈ {wording.money(hourly, currency)}/h"
-        f" ({wording.money(hourly * HOURS_PER_MONTH, currency)}/month)"
-    ]
+    monthly = estimate.monthly  # runs × run length for a CronJob; None when unknown
+    if estimate.per_run is not None:
+        per = f"{wording.money(estimate.per_run, currency)}/run"
+        if monthly is not None:
+            per += f", {wording.money(monthly, currency)}/month"
+    elif monthly is not None:
+        per = f"{wording.money(monthly, currency)}/month"
+    else:
+        per = "per running hour"
+    parts = [f"≈ {wording.money(hourly, currency)}/h ({per})"]
     if pods != 1:
         parts.append(f"{wording.number(pods)} pods × {wording.money(pod.hourly.total, currency)}/h")
     gpus = pod.requests.accelerator_devices
@@ -43,5 +50,5 @@ def _figures(estimate: WorkloadEstimate, memos: Memos | None) -> str:
     parts.append(f"{placement} {pod.placement.capacity_type}".strip())
     figures = ", ".join(parts)
     if memos is not None:
-        memos.lines.put((id(pod), pods), (pod, figures))
+        memos.lines.put(key, (pod, figures))
     return figures

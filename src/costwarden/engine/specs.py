@@ -28,6 +28,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from costwarden.engine import wording
+from costwarden.schedules import parse_duration as parse_duration  # the one duration syntax
 
 Action = Literal["deny", "warn", "dryrun"]
 Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
@@ -37,20 +38,6 @@ Money = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
 Count = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
 Name = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$")]
 """A DNS-1123-like name: rule names appear in every message as `[rule-name]`."""
-
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-
-
-def parse_duration(text: str) -> timedelta:
-    """`6h`, `90m`, `1h30m`, `2d`, `45s` -> timedelta; ValueError for anything else."""
-    found = _DURATION.match(text.strip())
-    if not text.strip() or found is None:
-        raise ValueError(f"{text!r} is not a duration like 6h, 90m, 1h30m or 2d")
-    days, hours, minutes, seconds = (int(part or 0) for part in found.groups())
-    try:
-        return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
-    except OverflowError:
-        raise ValueError(f"{text!r} is longer than any duration can be") from None
 
 
 def _duration(value: Any) -> timedelta:

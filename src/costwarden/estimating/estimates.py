@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal, NamedTuple
 
+from costwarden.schedules import Runs
+
 HOURS_PER_MONTH = Decimal(730)
 """Hours in a billing month, as OpenCost and infracost count them."""
 
@@ -122,6 +124,8 @@ class WorkloadEstimate(NamedTuple):
     """How many pods run at once (replicas, Job parallelism, DaemonSet nodes assumed)."""
     assumptions: tuple[str, ...] = ()
     """Workload-level assumptions (e.g. how many nodes a DaemonSet lands on)."""
+    runs: Runs | None = None
+    """How a Job or CronJob runs (`schedules`); None: the pods run on, all month."""
 
     @property
     def hourly(self) -> Breakdown:
@@ -138,8 +142,23 @@ class WorkloadEstimate(NamedTuple):
         return self.pod.unpriced
 
     @property
-    def monthly(self) -> Decimal:
-        return self.hourly.total * HOURS_PER_MONTH
+    def hours_per_month(self) -> Decimal | None:
+        """Hours a month the pods run: 730 unless they run to completion; a CronJob's runs ×
+        run length; None when unknown (a Job runs once; a run length not stated)."""
+        return HOURS_PER_MONTH if self.runs is None else self.runs.hours_per_month
+
+    @property
+    def monthly(self) -> Decimal | None:
+        """$ a month, None when the hours a month are unknown (never 730 h by default)."""
+        hours = self.hours_per_month
+        return None if hours is None else self.hourly.total * hours
+
+    @property
+    def per_run(self) -> Decimal | None:
+        """$ one run of a Job or CronJob costs, None when its length is unknown or it is
+        not a Job or CronJob."""
+        hours = None if self.runs is None else self.runs.hours
+        return None if hours is None else self.hourly.total * hours
 
     @property
     def accelerator_devices(self) -> Decimal:

@@ -115,7 +115,13 @@ def estimate_template(
         raise exc.within((*_pointer_path(template.pointer), "spec")) from None
     # Positional arguments, in field order: this runs on every review.
     return WorkloadEstimate(
-        template.kind, template.name, template.namespace, pod, template.pods, template.assumptions
+        template.kind,
+        template.name,
+        template.namespace,
+        pod,
+        template.pods,
+        template.assumptions,
+        template.runs,
     )
 
 

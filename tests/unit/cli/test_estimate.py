@@ -81,7 +81,8 @@ def test_json_prices_every_example_and_totals_them(capsys: pytest.CaptureFixture
     }
     total = sum((e.hourly.total for e in priced), Decimal(0))
     assert report["total"]["hourly"] == str(wording.rounded(total, 6))
-    assert report["total"]["monthly"] == str(wording.rounded(total * 730, 2))
+    monthly = sum((e.monthly for e in priced if e.monthly is not None), Decimal(0))
+    assert report["total"]["monthly"] == str(wording.rounded(monthly, 2))
     assert all(isinstance(o["hourly"]["total"], str) for o in report["objects"])
 
 
@@ -99,8 +100,10 @@ def test_table_shows_each_object_its_breakdown_assumptions_and_total(
     assert row.split() == [
         "hparam-sweep", "Job", "ml-dev", "4", "4", "l4", "spot",
         f"{wording.rounded(expected.hourly.total, 4):,.4f}",
-        f"{wording.rounded(expected.hourly.total * 730, 2):,.2f}",
+        "-",  # a Job runs once: its figure is per run, not per month
     ]  # fmt: skip
+    assert expected.per_run is not None
+    assert any(f"per run ${wording.rounded(expected.per_run, 2):,.2f}" in line for line in lines)
     assert any(line.strip().startswith("├─ cpu") for line in lines)
     assert any("Job: 4 pods at once" in line for line in lines)
     assert lines[-1].split()[0] == "TOTAL"
@@ -227,3 +230,68 @@ def test_a_breakdown_too_long_for_its_column_wraps_under_itself_and_keeps_every_
     continued = lines[row + 1]
     assert continued.startswith(" " * len("  └─ accelerator  "))
     assert f"{described} {continued.strip()}" == "2 × nvidia.com/gpu, 1 × aws.amazon.com/neuroncore"
+
+
+NIGHTLY = """\
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: nightly, namespace: ml}
+spec:
+  schedule: "0 2 * * *"
+  jobTemplate:
+    spec:
+      parallelism: 3
+      template:
+        metadata:
+          annotations: {costwarden.io/expected-runtime: 1h}
+        spec:
+          restartPolicy: Never
+          nodeSelector: {node.kubernetes.io/instance-type: g5.xlarge}
+          containers:
+          - name: train
+            image: x
+            resources:
+              requests: {cpu: "4", memory: 16Gi, nvidia.com/gpu: "1"}
+              limits: {nvidia.com/gpu: "1"}
+"""
+
+
+def test_a_nightly_cronjob_shows_its_cost_per_run_and_per_month_from_its_schedule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "nightly.yaml").write_text(NIGHTLY)
+    # 3 pods × one g5.xlarge (1.006 $/h, list) × 1 h a run × 365/12 runs a month.
+    per_run = 3 * Decimal("1.006")
+    per_month = per_run * 365 / 12
+    status, out, _ = run(capsys, "-f", str(tmp_path / "nightly.yaml"))
+    assert status == cli.EXIT_OK
+    row = next(line for line in out.splitlines() if line.startswith("nightly"))
+    assert row.split()[-2:] == ["3.0180", f"{wording.rounded(per_month, 2):,.2f}"]
+    assert per_month < 100  # not 3.018 × 730 = 2,203.14
+    assert (
+        f"per run ${wording.rounded(per_run, 2):,.2f}, "
+        f"per month ${wording.rounded(per_month, 2):,.2f}: 30.42 runs/month ('0 2 * * *' UTC); "
+        "1 h a run (costwarden.io/expected-runtime)"
+    ) in out
+    status, out, _ = run(capsys, "-f", str(tmp_path / "nightly.yaml"), "-o", "json")
+    (obj,) = json.loads(out)["objects"]
+    assert obj["perRun"] == str(wording.rounded(per_run, 2))
+    assert obj["monthly"] == str(wording.rounded(per_month, 2))
+    assert obj["hoursPerMonth"] == str(wording.rounded(Decimal(365) / 12, 6))
+
+
+def test_a_cronjob_with_no_run_length_has_no_monthly_figure_never_730_hours(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "nightly.yaml").write_text(
+        NIGHTLY.replace("annotations: {costwarden.io/expected-runtime: 1h}", "labels: {a: b}")
+    )
+    status, out, _ = run(capsys, "-f", str(tmp_path / "nightly.yaml"))
+    assert status == cli.EXIT_OK
+    row = next(line for line in out.splitlines() if line.startswith("nightly"))
+    assert row.split()[-2:] == ["3.0180", "-"]
+    assert "$/h is per running hour and $/month unknown" in out
+    assert "$/MONTH total leaves out CronJob nightly" in out
+    status, out, _ = run(capsys, "-f", str(tmp_path / "nightly.yaml"), "-o", "json")
+    (obj,) = json.loads(out)["objects"]
+    assert (obj["monthly"], obj["perRun"], obj["hoursPerMonth"]) == (None, None, None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from costwarden import schedules
 from costwarden.engine import lines
 from costwarden.estimating.estimates import (
     AcceleratorRequest,
@@ -70,7 +71,7 @@ def test_figures_kept_in_memos_are_answered_only_for_the_estimate_they_were_made
     holds, it must not be lent the other's figures."""
     first, second = pod_estimate("16", 4), pod_estimate("2", 1)
     memos = Memos()
-    memos.lines.put((id(second), Decimal(1)), (first, "≈ $0.00/h (borrowed)"))
+    memos.lines.put((id(second), Decimal(1), None), (first, "≈ $0.00/h (borrowed)"))
     line = lines.estimate_line(workload(second), memos=memos)
     assert "borrowed" not in line
     assert "≈ $3.75/h" in line
@@ -82,3 +83,25 @@ def test_the_memo_of_figures_stays_bounded() -> None:
     for i in range(20):
         lines.estimate_line(workload(pod_estimate(str(i), 1)), memos=memos)
     assert len(memos.lines) <= 8
+
+
+def test_a_cronjob_line_shows_its_cost_per_run_and_per_month_not_730_hours() -> None:
+    nightly = schedules.cronjob_runs("0 2 * * *", None, schedules.run_length(7200, None))
+    estimate = workload(pod_estimate("16", 4))._replace(kind="CronJob", runs=nightly)
+    line = lines.estimate_line(estimate)
+    # 17.75 $/h × 2 h a run = 35.50 a run; × 365/12 runs = 1,079.79 a month.
+    assert "≈ $17.75/h ($35.50/run, $1,079.79/month)" in line
+    unknown = estimate._replace(runs=schedules.cronjob_runs("0 2 * * *", None, None))
+    assert "≈ $17.75/h (per running hour)" in lines.estimate_line(unknown)
+
+
+def test_a_remembered_line_is_never_lent_to_a_workload_that_runs_otherwise() -> None:
+    memos = Memos()
+    shared = pod_estimate("16", 4)
+    job = workload(shared)._replace(
+        kind="Job", runs=schedules.Runs(schedules.run_length(3600, None))
+    )
+    deployment = lines.estimate_line(workload(shared), memos=memos)
+    once = lines.estimate_line(job, memos=memos)
+    assert "/month" in deployment
+    assert "($17.75/run)" in once

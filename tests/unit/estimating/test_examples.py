@@ -195,4 +195,9 @@ def test_every_object_a_real_api_server_sent_is_priced_or_runs_no_pods(
                                 "Job", "CronJob"}  # fmt: skip
     assert (estimate is not None) == runs_pods
     if estimate is not None:
-        assert estimate.monthly == estimate.hourly.total * 730
+        if obj["kind"] in {"Job", "CronJob"}:  # they run to completion: hours from runs
+            assert estimate.runs is not None
+            hours = estimate.runs.hours_per_month
+            assert estimate.monthly == (None if hours is None else estimate.hourly.total * hours)
+        else:
+            assert estimate.monthly == estimate.hourly.total * 730

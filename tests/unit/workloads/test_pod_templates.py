@@ -170,3 +170,55 @@ def test_objects_a_real_api_server_sent(
     assert found is not None
     assert (found.kind, found.pods) == (kind, pods)
     assert found.spec["containers"]
+
+
+def test_a_cronjob_carries_its_runs_a_month_and_run_length() -> None:
+    spec = {
+        "schedule": "0 2 * * *",
+        "timeZone": "Europe/Berlin",
+        "jobTemplate": {"spec": template(parallelism=3, activeDeadlineSeconds=3600)},
+    }
+    found = workloads.pod_template(workload("CronJob", "batch/v1", spec))
+    assert found is not None
+    assert found.runs is not None
+    assert (found.runs.schedule, found.runs.time_zone) == ("0 2 * * *", "Europe/Berlin")
+    assert found.runs.per_month == Decimal(365) / 12
+    assert found.runs.hours == 1
+    # The Scale of a workload keeps how it runs.
+    assert workloads.with_replicas(found, 2).runs == found.runs
+
+
+def test_a_job_runs_once_for_the_length_its_annotation_states() -> None:
+    annotations = {"costwarden.io/expected-runtime": "90m"}
+    found = workloads.pod_template(workload("Job", "batch/v1", template(), annotations=annotations))
+    assert found is not None
+    assert found.runs is not None
+    assert (found.runs.per_month, found.runs.hours) == (None, Decimal("1.5"))
+
+
+def test_workloads_that_run_on_have_no_runs() -> None:
+    found = workloads.pod_template(workload("Deployment", "apps/v1", template(replicas=2)))
+    assert found is not None
+    assert found.runs is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "path", "says"),
+    [
+        ({"schedule": "0 2 * *"}, ("spec", "schedule"), "is not a cron expression of 5 fields"),
+        ({"schedule": 7}, ("spec", "schedule"), "expected a cron schedule"),
+        ({}, ("spec", "schedule"), "expected a cron schedule"),
+        (
+            {"schedule": "@daily", "timeZone": "Mars/Olympus"},
+            ("spec", "timeZone"),
+            "not in the IANA time zone database",
+        ),
+    ],
+)
+def test_a_schedule_or_zone_the_api_server_would_refuse_names_its_path(
+    fields: dict[str, Any], path: tuple[str, ...], says: str
+) -> None:
+    spec = {"jobTemplate": {"spec": template()}, **fields}
+    with pytest.raises(workloads.InvalidObject, match=says) as caught:
+        workloads.pod_template(workload("CronJob", "batch/v1", spec))
+    assert caught.value.path == path

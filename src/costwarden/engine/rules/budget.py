@@ -49,7 +49,7 @@ from typing import Annotated, Literal, NamedTuple
 
 from pydantic import Field, model_validator
 
-from costwarden import periods, workloads
+from costwarden import periods, schedules, workloads
 from costwarden.engine import wording
 from costwarden.engine.contexts import Context, StaleBehaviour
 from costwarden.engine.findings import NOTHING, Finding, Outcome, Target
@@ -140,7 +140,7 @@ class Budget(SpecModel):
         return self
 
 
-EXPECTED_RUNTIME_ANNOTATION = "costwarden.io/expected-runtime"
+EXPECTED_RUNTIME_ANNOTATION = schedules.EXPECTED_RUNTIME_ANNOTATION  # estimates read it too
 _HOUR = Decimal(3600)
 _INSTANT = timedelta(microseconds=1)
 _ZERO = Decimal(0)
