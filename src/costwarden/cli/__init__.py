@@ -27,6 +27,7 @@ COMMANDS = {
     "check": "evaluate manifests against the policies, as admission would (CI gate)",
     "estimate": "estimate what manifests will cost ($/h and $/month)",
     "diff": "what a change does to cost and verdicts (a git ref or files against files)",
+    "audit": "who runs what, at what cost, against which rule: showback of a cluster dump",
     "lint": "check policies and price catalogs for errors",
     "serve": "run the admission webhook (HTTPS /validate, /mutate; /metrics, /readyz)",
     "test": "run policy test suites (tests.yaml beside the policies)",

@@ -11,6 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,26 @@ def add_policies_argument(parser: argparse.ArgumentParser) -> None:
 
 
 NAMESPACE_LABELS_FLAG = "--namespace-labels-file"
+def add_now_argument(parser: argparse.ArgumentParser, *, what: str) -> None:
+    """`--now TIME`: judge as of this moment (exception expiries use it)."""
+    parser.add_argument(
+        "--now",
+        type=_timestamp,
+        help=f"{what} as of this time (RFC 3339, e.g. 2026-12-01T00:00:00Z; default: now) — "
+        "exception expiries use it",
+    )
+
+
+def _timestamp(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an RFC 3339 time") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a timezone (e.g. Z)")
+    return moment
+
+
 """One name in `check` and `serve` (the setting's, `COSTWARDEN_NAMESPACE_LABELS_FILE`)."""
 NAMESPACE_LABELS_ALIAS = "--namespace-labels"
 """What `check` called it before; still accepted, hidden, with a warning."""

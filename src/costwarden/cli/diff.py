@@ -30,7 +30,7 @@ from typing import Any, Literal, NamedTuple
 from costwarden import documents, namespaces
 from costwarden.catalog.loading import load_catalog
 from costwarden.catalog.models import Catalog
-from costwarden.cli import EXIT_DENIED, EXIT_OK, InputError, _manifests, _tables, check
+from costwarden.cli import EXIT_DENIED, EXIT_OK, InputError, _manifests, _tables, _world, check
 from costwarden.engine import wording
 from costwarden.engine.contexts import Context, StaticNamespaces
 from costwarden.engine.verdicts import Verdict, Violation
@@ -94,7 +94,7 @@ class Side:
 
     @property
     def outcome(self) -> str:
-        return outcome(self.verdict)
+        return self.verdict.outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,13 +123,6 @@ class Compared:
             else {(v.policy, v.rule) for v in self.before.verdict.violations}
         )
         return [v for v in self.after.verdict.violations if (v.policy, v.rule) not in had]
-
-
-def outcome(verdict: Verdict) -> str:
-    """`denied`, `warned` or `allowed`, as check's table says it."""
-    if not verdict.allowed:
-        return "denied"
-    return "warned" if verdict.warnings else "allowed"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -186,13 +179,10 @@ def _judge(
     now: datetime,
 ) -> dict[tuple[str, str, str, str], Side]:
     manifests, problems = _manifests.from_documents(docs)
-    known = dict(labels)
-    for manifest in manifests:
-        if manifest.obj["kind"] == "Namespace":
-            name, namespace_labels = namespaces.of_namespace(
-                manifest.obj, document=manifest.document, path=manifest.path
-            )
-            known.setdefault(name, namespace_labels)
+    known = _world.namespace_labels(manifests, problems, labels)
+    exceptions = _world.approved_exceptions(manifests, problems)
+    if exceptions:
+        policies = policies.with_exceptions(exceptions)
     context = Context(namespaces=StaticNamespaces(known), now=now, budget_stale_default="allow")
     checked = check.check_manifests(
         manifests, policies=policies, catalog=catalog, context=context, problems=problems

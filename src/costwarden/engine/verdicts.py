@@ -110,6 +110,13 @@ class Verdict:
         )
 
     @property
+    def outcome(self) -> Literal["denied", "warned", "allowed"]:
+        """In one word, as reports print it: denied, else warned when a rule warned."""
+        if not self.allowed:
+            return "denied"
+        return "warned" if self.warnings else "allowed"
+
+    @property
     def denials(self) -> tuple[Violation, ...]:
         return tuple(v for v in self.violations if v.action == "deny")
 
