@@ -172,6 +172,23 @@ def test_a_client_gone_mid_body_is_one_line_without_a_traceback(
     assert "POST /validate" in lines[0]
 
 
+def test_malformed_requests_are_answered_400_and_logged_once(
+    quick_timeouts: ServeProcess,
+) -> None:
+    server = quick_timeouts
+    for _ in range(30):  # a scanner's probes
+        with server.tls() as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nno colon here\r\n\r\n")
+            answer = b""
+            while chunk := sock.recv(65536):  # answered, then closed
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 400 "), answer
+    answered(*server.review(*VALIDATE))
+    log = server.log()
+    assert "Traceback" not in log
+    assert log.count("Invalid HTTP request received.") == 1, log
+
+
 def test_sigterm_with_idle_and_half_sent_connections_exits_in_the_grace_period(
     tmp_path: Path, ca: trustme.CA
 ) -> None:
