@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,14 +54,26 @@ MONEY_PLACES = 6
 def register(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument(
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument(
         "-f",
         "--filename",
         dest="files",
         action="append",
-        required=True,
         metavar="FILE|DIR|-",
         help="what runs: `kubectl get ... -A -o yaml` dumps or manifests (repeatable; - is stdin)",
+    )
+    source.add_argument(
+        "--from-cluster",
+        action="store_true",
+        help="list what runs from the cluster (read-only, paginated), with the credentials "
+        "kubectl would use (--kubeconfig, KUBECONFIG, the pod's service account, ~/.kube/config)",
+    )
+    parser.add_argument(
+        "--kubeconfig", type=Path, metavar="PATH", help="kubeconfig file (with --from-cluster)"
+    )
+    parser.add_argument(
+        "--kube-context", metavar="NAME", help="kubeconfig context (with --from-cluster)"
     )
     _manifests.add_catalog_argument(parser)
     _manifests.add_policies_argument(parser)
@@ -276,8 +289,9 @@ class Audit:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        audit = audit_files(
-            args.files,
+        docs = documents.read_files(args.files) if args.files else [_from_cluster(args)]
+        audit = audit_documents(
+            docs,
             policy_files=args.policies,
             catalog_files=args.catalog,
             labels_file=args.namespace_labels_file,
@@ -302,8 +316,60 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def audit_files(
-    files: Sequence[str | Path],
+def _from_cluster(args: argparse.Namespace) -> documents.Document:
+    """What runs in the cluster, as one `kind: List` document (a dump read live)."""
+    from costwarden.kube import clients, listing  # only when asked: the client is heavy
+
+    try:
+        credentials = clients.find_credentials(
+            kubeconfig=args.kubeconfig,
+            context=args.kube_context,
+            environ=os.environ,
+            home=Path.home(),
+        )
+    except clients.ConfigurationError as exc:
+        raise InputError(str(exc)) from None
+    show = _Progress(sys.stderr)
+    try:
+        items = list(
+            listing.list_all(
+                listing.fetcher(credentials),
+                progress=show.read,
+                skipped=lambda resource, why: show.say(f"{resource.plural}: {why}, skipped"),
+            )
+        )
+    except (listing.Forbidden, listing.ListingError) as exc:
+        raise InputError(str(exc)) from None
+    finally:
+        show.done()
+    data = {"apiVersion": "v1", "kind": "List", "items": items}
+    return documents.Document(source=f"cluster {credentials.host}", index=0, data=data)
+
+
+class _Progress:
+    """`listing pods… 1,500` on one line of a terminal; nothing when stderr is a file."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._live = bool(getattr(stream, "isatty", lambda: False)())
+
+    def read(self, resource: Any, count: int) -> None:
+        if self._live:
+            self._stream.write(f"\r\033[Klisting {resource.plural}… {count:,}")
+            self._stream.flush()
+
+    def say(self, line: str) -> None:
+        self.done()
+        print(line, file=self._stream)
+
+    def done(self) -> None:
+        if self._live:
+            self._stream.write("\r\033[K")
+            self._stream.flush()
+
+
+def audit_documents(
+    docs: Sequence[documents.Document],
     *,
     policy_files: Sequence[Path] = (),
     catalog_files: Sequence[Path] = (),
@@ -313,11 +379,11 @@ def audit_files(
     cost_labels: tuple[str, str] = (labels.COST_CENTRE, labels.TEAM),
     top: int = 10,
 ) -> Audit:
-    """The audit of the objects in `files`; raises InvalidInput (or InputError) for bad
-    input and when the files hold no workload."""
+    """The audit of the objects in `docs`; raises InvalidInput (or InputError) for bad
+    input and when they hold no workload."""
     policies = loading.load_policies(policy_files) if policy_files else loading.bundled_policies()
     catalog = load_catalog(catalog_files)
-    manifests, problems = _manifests.read(files)
+    manifests, problems = _manifests.from_documents(docs)
     known = dict(namespaces.load([labels_file])) if labels_file else {}
     known = _world.namespace_labels(manifests, problems, known)
     exceptions = _world.approved_exceptions(manifests, problems)
@@ -325,9 +391,8 @@ def audit_files(
         policies = policies.with_exceptions(exceptions)
     roots = counted_once([m for m in manifests if m.obj["kind"] in workloads.WORKLOAD_KINDS])
     if not roots and not problems:
-        raise InputError(
-            f"{', '.join(map(str, files))}: no workloads (Pods, Deployments, Jobs, ...) to audit"
-        )
+        sources = ", ".join(dict.fromkeys(doc.source for doc in docs)) or "the input"
+        raise InputError(f"{sources}: no workloads (Pods, Deployments, Jobs, ...) to audit")
     context = Context(namespaces=StaticNamespaces(known), now=now, budget_stale_default="allow")
     checked = check.check_manifests(
         roots, policies=policies, catalog=catalog, context=context, problems=problems

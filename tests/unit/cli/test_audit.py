@@ -298,3 +298,36 @@ def test_the_html_report_renders_its_totals_and_charts_in_a_real_browser(
         colours = {colour for _, colour in image.convert("RGB").getcolors(1 << 20) or []}
     assert (0x2F, 0x6F, 0xB0) in colours  # the bars were drawn
     assert (0x3A, 0x9A, 0x5B) in colours  # Spot's share of a GPU model's bar
+
+
+def test_from_cluster_without_credentials_is_one_clean_line(tmp_path, capsys):
+    status = main(["audit", "--from-cluster", "--kubeconfig", str(tmp_path / "missing")])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err == f"error: --kubeconfig {tmp_path / 'missing'}: no such file\n"
+
+
+def test_from_cluster_when_the_api_server_cannot_be_reached_says_so(tmp_path, capsys):
+    import socket
+
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "x",
+            }
+        )
+    )
+    status = main(["audit", "--from-cluster", "--kubeconfig", str(kubeconfig)])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith(f"error: http://127.0.0.1:{port}: cannot reach the API server")
+    assert "Traceback" not in err
