@@ -56,6 +56,7 @@ from costwarden.engine.contexts import Context, StaticNamespaces
 from costwarden.engine.ports import (
     EMPTY_SPEND,
     Clock,
+    DraObjects,
     NamespaceLabels,
     SpendSource,
     WorkloadLookup,
@@ -63,6 +64,7 @@ from costwarden.engine.ports import (
 from costwarden.engine.verdicts import Repair, Verdict
 from costwarden.estimating import indexes as estimating_indexes
 from costwarden.kube import clients as kube_clients
+from costwarden.kube import dra as kube_dra
 from costwarden.kube import exceptions as kube_exceptions
 from costwarden.kube import namespaces as kube_namespaces
 from costwarden.kube import pods as kube_pods
@@ -502,6 +504,7 @@ def create_app(
     workloads: WorkloadLookup | None = None,
     clock: Clock | None = None,
     registry: CollectorRegistry | None = None,
+    dra: DraObjects | None = None,
 ) -> App:
     """The webhook, with the engine bound to the live policies and catalog.
 
@@ -581,6 +584,7 @@ def create_app(
             budget_stale_default=settings.budget_stale_default,
             controllers=controllers,
             memos=memos,
+            dra=dra,
         )
 
     def evaluate(request: reviews.AdmissionRequest, *, side_effects: bool) -> Verdict:
@@ -658,6 +662,7 @@ def serve(settings: Settings) -> None:
     namespaces: NamespaceSource | None = None
     exceptions: ExceptionSource | None = None
     workloads: WorkloadLookup | None = None
+    dra: kube_dra.DraCache | None = None
     stop = threading.Event()
     if settings.in_cluster:
         try:
@@ -678,7 +683,11 @@ def serve(settings: Settings) -> None:
         kube_exceptions.start_exception_watch(clients.core_v1.api_client, approved, stop=stop)
         exceptions = approved
         workloads = kube_workloads.ClusterWorkloads(clients.apps_v1)
-    app = create_app(settings, namespaces=namespaces, exceptions=exceptions, workloads=workloads)
+        dra = kube_dra.DraCache()  # the DRA objects pods' claims name, watched
+        kube_dra.start_dra_watch(clients.core_v1.api_client, dra, stop=stop)
+    app = create_app(
+        settings, namespaces=namespaces, exceptions=exceptions, workloads=workloads, dra=dra
+    )
     tracker = app.pod_tracker() if settings.in_cluster else None
     if tracker is not None:
         kube_pods.start_pod_watch(clients.core_v1, tracker, stop=stop)

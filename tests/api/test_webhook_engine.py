@@ -98,7 +98,9 @@ def test_the_demo_serves_the_examples_over_https_and_prints_the_decisions(
     assert "(self-signed certificate, TLS >= 1.2)" in out
     assert out.count("validate: ") == len(demo_objects()) >= 8
     assert "None" not in out
-    assert "costwarden.io~1hourly-cost" in out
+    # patches as a reader writes the path, not as escaped JSON Pointers
+    assert "add metadata.annotations[costwarden.io/hourly-cost] = " in out
+    assert "~1" not in out
     # Budgets are checked against the embedded spend: Retail-2045 has spent its whole cap,
     # RnD-1001 is past 80 % of its own (whatever the day of the month).
     assert f"spend: {DEMO_SPEND}" in out
@@ -111,6 +113,10 @@ def test_the_demo_serves_the_examples_over_https_and_prints_the_decisions(
     assert "validate: ALLOWED" in warned
     assert "budget of cost-centre=RnD-1001 is nearly used" in warned
     assert "not checked" not in out
+    # it ends with what the answers came to, counted from them
+    summary = out.rstrip().splitlines()[-1]
+    denials = out.count("validate: DENIED")
+    assert summary.startswith(f"{len(demo_objects())} objects: {denials} denied, ")
 
 
 def test_the_demo_spend_file_names_the_file_and_path_of_a_bad_figure(tmp_path: Path) -> None:

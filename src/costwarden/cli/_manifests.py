@@ -17,6 +17,7 @@ from typing import Any
 
 from costwarden import documents
 from costwarden.documents import Document, InvalidInput, PathPart, Problem
+from costwarden.estimating import claims
 
 
 def add_arguments(parser: argparse.ArgumentParser, *, what: str) -> None:
@@ -163,3 +164,18 @@ def _objects(doc: Document, problems: list[Problem]) -> list[tuple[tuple[PathPar
             return []
         return [(("items", i), item) for i, item in enumerate(items)]
     return [((), data)]
+
+
+def dra_objects(manifests: Sequence[Manifest], problems: list[Problem]) -> claims.StaticDraObjects:
+    """The DRA objects among the manifests (`resource.k8s.io` DeviceClasses,
+    ResourceClaimTemplates and ResourceClaims): what the pods' claims are priced from, as
+    the cluster's would be. A malformed one is a problem naming its file, line and path."""
+    found = []
+    for manifest in manifests:
+        if not claims.is_dra_object(manifest.obj):
+            continue
+        wrong = claims.problems(manifest.obj)
+        problems.extend(manifest.problem(exc.message, exc.path) for exc in wrong)
+        if not wrong:
+            found.append(manifest.obj)
+    return claims.StaticDraObjects(found)

@@ -29,6 +29,7 @@ from costwarden.cli import EXIT_DENIED, EXIT_OK, InputError, _manifests, _tables
 from costwarden.engine import evaluating, wording
 from costwarden.engine.contexts import Context, StaticNamespaces
 from costwarden.engine.verdicts import Verdict
+from costwarden.estimating import claims
 from costwarden.policies import approving, loading, models, sets
 
 
@@ -104,6 +105,7 @@ def _run(args: argparse.Namespace) -> int:
         now=args.now or datetime.now(UTC),
         budget_stale_default="allow",
     )
+        dra=_manifests.dra_objects(manifests, problems),  # what the pods' claims name
     checked = check_manifests(
         manifests, policies=policy_set, catalog=catalog, context=context, problems=problems
     )
@@ -145,7 +147,7 @@ def _exceptions(
     return found
 
 
-_NOT_WORKLOADS = frozenset({"Namespace", "PolicyException"})
+_NOT_WORKLOADS = frozenset({"Namespace", "PolicyException", *claims.KINDS})
 """Kinds among the manifests that describe the world `check` judges in, not what it judges."""
 
 

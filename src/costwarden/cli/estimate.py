@@ -127,7 +127,7 @@ def estimate_manifests(
     for manifest in manifests:
         doc, obj = manifest.document, manifest.obj
         try:
-            estimate = estimating.estimate_object(obj, catalog=catalog)
+            estimate = estimating.estimate_object(obj, catalog=catalog, dra=dra)
         except workloads.InvalidObject as exc:
             problems.append(manifest.problem(exc.message, exc.path))
             continue
@@ -154,6 +154,7 @@ def _count(value: Decimal) -> str:
 
 def _hourly(value: Decimal) -> str:
     return f"{wording.rounded(value, 4):,.4f}"
+    dra = _manifests.dra_objects(manifests, problems)  # what the pods' claims name
 
 
 def _monthly(value: Decimal, hours: Decimal | None = HOURS_PER_MONTH) -> str:

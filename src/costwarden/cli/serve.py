@@ -38,9 +38,9 @@ from pydantic import RootModel, ValidationError
 from costwarden import app as application
 from costwarden import settings as serve_settings
 from costwarden import tls
-from costwarden.api import patches
 from costwarden.cli import EXIT_OK, InputError, _manifests
 from costwarden.documents import InvalidInput, problems_from_validation, read_files
+from costwarden.engine import patching
 from costwarden.engine.ports import BudgetSpend, SpendSnapshot
 from costwarden.policies.suites import BudgetSpendData
 
@@ -171,6 +171,7 @@ def _demo_reviews(
         print(f"  spend: {settings.prometheus_url}")
     else:
         print(f"  spend: {DEMO_SPEND} (no Prometheus: served as if fetched just now)")
+    tally = _Tally()
     for obj in demo_objects():
         metadata = obj.get("metadata", {})
         print(f"\n{obj['kind']} {metadata.get('namespace')}/{metadata.get('name')}")
@@ -181,7 +182,7 @@ def _demo_reviews(
             value = op.get("value")
             values = value.items() if isinstance(value, dict) else [("", value)]
             for key, item in values:
-                where = f"{op['path']}/{patches.escape(key)}" if key else op["path"]
+                where = readable_path(op["path"]) + (_part(key) if key else "")
                 print(f"  mutate:   {op['op']} {where} = {json.dumps(item)}")
         if not operations:
             print("  mutate:   no patch")
@@ -193,6 +194,7 @@ def _demo_reviews(
             print(textwrap.indent(answer["status"]["message"], "    "))
         for warning in answer.get("warnings", []):
             print(f"  Warning: {warning}")
+        tally.add(answer, patched=bool(operations))
     metrics_text = _get(f"http://127.0.0.1:{serving.metrics_port}/metrics")
     answered = [
         line
@@ -200,6 +202,7 @@ def _demo_reviews(
         if line.startswith("costwarden_admission_requests_total{")
     ]
     print(f"\n/metrics: {len(answered)} request series, e.g. {answered[0] if answered else '-'}")
+    print(f"\n{tally}")
 
 
 class DemoSpend:
@@ -285,6 +288,45 @@ def _review(
     with urllib.request.urlopen(request, context=context, timeout=30) as response:
         answer: dict[str, Any] = json.loads(response.read())["response"]
     return answer
+
+
+class _Tally:
+    """What the demo's answers came to, in one sentence."""
+
+    def __init__(self) -> None:
+        self.objects = self.denied = self.warned = self.patched = 0
+
+    def add(self, answer: Mapping[str, Any], *, patched: bool) -> None:
+        self.objects += 1
+        self.patched += patched
+        if not answer["allowed"]:
+            self.denied += 1
+        elif any(warning.startswith("[") for warning in answer.get("warnings", [])):
+            self.warned += 1  # a rule warned (not only the estimate line)
+
+    def __str__(self) -> str:
+        allowed = self.objects - self.denied - self.warned
+        return (
+            f"{self.objects} objects: {self.denied} denied, {self.warned} allowed with a "
+            f"warning, {allowed} allowed; /mutate patched {self.patched} of them (cost "
+            "annotations, labels from their namespace). The same engine answers `costwarden "
+            "check -f` in CI and `costwarden audit` of what already runs."
+        )
+
+
+def readable_path(pointer: str) -> str:
+    """An RFC 6901 pointer as a reader writes the path: `metadata.annotations` then
+    `[costwarden.io/hourly-cost]` for a key holding a dot or slash, `[0]` for an index."""
+    text = ""
+    for token in pointer.split("/")[1:]:
+        text += _part(patching.unescape(token))
+    return text.lstrip(".")
+
+
+def _part(key: str) -> str:
+    if key.isdigit() or any(c in key for c in "./[]~ "):
+        return f"[{key}]"
+    return f".{key}"
 
 
 def _patch_of(answer: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from costwarden.engine.ports import (
     EMPTY_SPEND,
+    DraObjects,
     NamespaceLabels,
     Reservations,
     SpendSnapshot,
@@ -50,6 +51,9 @@ class Context:
     controllers: frozenset[str] = BUILT_IN_CONTROLLERS
     """The users whose owner references are believed (`evaluating.made_by_controller`);
     exact names, never a prefix: anyone else's owner reference is a claim."""
+    dra: DraObjects | None = None
+    """The DRA objects pods' claims name (DeviceClasses, ResourceClaimTemplates,
+    ResourceClaims); None: none are known, and a pod naming a claim is unpriced."""
     memos: Memos = field(default_factory=Memos)
     """What the request path memoises; pass the one the caller owns (a fresh one per
     context otherwise: correct, and slower)."""

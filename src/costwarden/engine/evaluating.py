@@ -389,7 +389,11 @@ def _target(
             assumptions=template.assumptions,
         )
     else:
-        estimate = estimating.estimate_template(template, catalog=catalog, memos=context.memos)
+        # The request's namespace is the pod's, where its claims are looked up.
+        in_namespace = template._replace(namespace=namespace)
+        estimate = estimating.estimate_template(
+            in_namespace, catalog=catalog, memos=context.memos, dra=context.dra
+        )
         if estimate.namespace != namespace:
             estimate = estimate._replace(namespace=namespace)
     owners = (obj.get("metadata") or {}).get("ownerReferences") or []

@@ -15,6 +15,7 @@ from costwarden.engine.contexts import Context, StaticNamespaces
 from costwarden.engine.evaluating import evaluate
 from costwarden.engine.ports import BudgetSpend, SpendSnapshot
 from costwarden.engine.verdicts import Verdict
+from costwarden.estimating import claims
 from costwarden.policies import sets, suites
 from costwarden.reviews import request_for
 
@@ -48,6 +49,7 @@ def context_for(suite: suites.PolicyTest) -> Context:
         spend=spend,
         spend_stale_after=timedelta(seconds=spec.stale_after_seconds),
         budget_stale_default=spec.budget_stale_default,
+        dra=claims.StaticDraObjects(spec.resources),  # what the resources' claims name
     )
 
 

@@ -43,13 +43,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Protocol
 
 from costwarden.catalog.models import Accelerator, CapacityType, Catalog
 from costwarden.documents import format_path
 from costwarden.estimating import indexes, pricing
+from costwarden.estimating.estimates import (
+    AcceleratorRequest,
+    Breakdown,
+    Placement,
+    PodEstimate,
+    Requests,
+    WorkloadEstimate,
+)
 from costwarden.workloads import JSON_OBJECT, InvalidObject, PathPart
 
 GROUP = "resource.k8s.io"
@@ -58,6 +66,12 @@ MODEL_ANNOTATION = "costwarden.io/accelerator-model"
 MAX_DEVICES_ANNOTATION = "costwarden.io/max-devices"
 """On a DeviceClass: the most devices of the class one node has (prices `allocationMode: All`)."""
 NOT_PRICED = "none"
+GENERATED_CLAIM_ANNOTATIONS = (
+    "resource.kubernetes.io/pod-claim-name",
+    "resource.kubernetes.io/extended-resource-claim",
+)
+"""On a ResourceClaim the control plane made for one pod, from its template or for a
+DRA-backed extended resource: the pod is charged for it, not the claim."""
 IMPLICIT_EXTENDED_PREFIX = "deviceclass.resource.kubernetes.io/"
 """Every DeviceClass serves the extended resource of this prefix and its own name."""
 
@@ -97,8 +111,9 @@ class DraObjects(Protocol):
         """The ResourceClaim, None when there is none."""
         ...
 
-    def class_for_extended_resource(self, resource: str) -> str | None:
-        """The DeviceClass whose `spec.extendedResourceName` is `resource`, if any."""
+    def extended_resources(self) -> Mapping[str, str]:
+        """Extended resource -> the DeviceClass whose `spec.extendedResourceName` it is
+        (a few entries; equal mappings while the classes do not change)."""
         ...
 
 
@@ -129,6 +144,11 @@ class DeviceRequest:
     unpriced: str | None = None
     """Why it cannot be priced (then `choices` is empty)."""
     notes: tuple[str, ...] = ()
+    resource: str = ""
+    """The extended resource its models are requested by without DRA (`nvidia.com/gpu`),
+    "" when its choices differ in that or it has none: how GPU-pool hygiene tells a GPU."""
+    count: int = 0
+    """Devices asked for (the most, over `firstAvailable` alternatives)."""
 
     @property
     def devices(self) -> tuple[Decimal, Decimal]:
@@ -228,6 +248,121 @@ def _device_price(catalog: Catalog, model: str, capacity: CapacityType) -> Decim
     if capacity == "spot":
         return catalog.accelerator_spot_hourly(accelerator)
     return accelerator.hourly
+
+
+def priced_with(
+    estimate: PodEstimate, devices: PodDevices, *, catalog: Catalog, capacity: CapacityType
+) -> PodEstimate:
+    """The pod's estimate with its DRA devices added.
+
+    Its own requests are counted among its accelerators (the most a request may be, as GPU
+    limits read them) and priced in its accelerator part, at the models' per-device prices
+    for the pod's capacity type. A shared claim is listed but neither counted nor priced:
+    it is charged once, to the claim (`estimate_claim`); GPU-pool hygiene still sees a GPU
+    pod by its count. A request's range widens the estimate's; what cannot be priced (a
+    shared claim's too: its devices are not known) makes it unpriced.
+    """
+    if not devices:
+        return estimate
+    low_dra, high_dra = hourly(devices.requests, catalog=catalog, capacity=capacity)
+    added = [_counted(r) for r in devices.requests if r.choices or r.unpriced]
+    added += [
+        _counted(r, shared=c) for c in devices.shared for r in c.requests if r.choices or r.unpriced
+    ]
+    high, low = estimate.hourly, estimate.low_hourly
+    high = Breakdown(high.cpu, high.memory, high.accelerator + high_dra)
+    low = Breakdown(low.cpu, low.memory, low.accelerator + low_dra)
+    reasons = list(estimate.range_reasons)
+    for request in devices.requests:
+        fewest, most = hourly([request], catalog=catalog, capacity=capacity)
+        if fewest != most:
+            models = ", ".join(dict.fromkeys(c.model for c in request.choices))
+            reasons.append(f"DRA claim {request.claim}: may be any of {models}")
+    unpriced = [*estimate.unpriced, *devices.unpriced]
+    unpriced += [why for claim in devices.shared for r in claim.requests if (why := r.unpriced)]
+    requests = estimate.requests
+    placement, low_placement = estimate.placement, estimate.low_placement
+    chosen = [r.choices for r in devices.requests if r.choices]
+    if chosen and placement.accelerator_model is None:
+        placement = replace(placement, accelerator_model=_dearest(chosen[0], catalog).model)
+        cheapest = min(chosen[0], key=lambda c: _device_price(catalog, c.model, capacity))
+        low_placement = replace(
+            low_placement or estimate.placement, accelerator_model=cheapest.model
+        )
+    return replace(
+        estimate,
+        requests=Requests(requests.cpu, requests.memory_gib, (*requests.accelerators, *added)),
+        placement=placement,
+        hourly=high,
+        low=low if (estimate.low is not None or low.total != high.total) else None,
+        low_placement=low_placement if low.total != high.total else estimate.low_placement,
+        assumptions=(*estimate.assumptions, *devices.notes),
+        range_reasons=tuple(dict.fromkeys(reasons)),
+        unpriced=tuple(dict.fromkeys(unpriced)),
+    )
+
+
+def _counted(request: DeviceRequest, *, shared: SharedClaim | None = None) -> AcceleratorRequest:
+    """The request as the pod's accelerators list it: its devices counted, a shared claim's
+    not (the claim counts them) though its count shows the pod is a GPU pod."""
+    where = (
+        _label(request.claim, request.request) if shared is None else f"shared claim {shared.name}"
+    )
+    resource = f"{request.resource or GROUP} (DRA {where})"
+    devices = _ZERO if shared or request.unpriced else request.devices[1]
+    return AcceleratorRequest(resource, request.count, devices)
+
+
+def unread(accelerators: Iterable[AcceleratorRequest]) -> bool:
+    """Whether any of a pod's accelerators are DRA devices of no known resource (a claim
+    that cannot be read, models of several vendors): whether it is a GPU pod is unknown."""
+    return any(a.resource.startswith(f"{GROUP} ") for a in accelerators)
+
+
+def _label(claim: str, request: str) -> str:
+    """How notes name a request: `claim gpus`, `claim gpus, request h100`, or the extended
+    resource."""
+    if not request:
+        return claim
+    return f"claim {claim}" if request == claim else f"claim {claim}, request {request}"
+
+
+def _dearest(choices: tuple[Choice, ...], catalog: Catalog) -> Choice:
+    return max(choices, key=lambda c: c.devices * catalog.accelerators[c.model].hourly)
+
+
+def estimate_claim(
+    obj: Mapping[str, Any], *, catalog: Catalog, dra: DraObjects | None
+) -> WorkloadEstimate | None:
+    """A ResourceClaim priced on its own, once: what the pods that name it are not charged
+    (`priced_with`), in the claim's namespace. Its devices are priced on-demand (a claim
+    says nothing of capacity type). None for any other object, and for a claim the control
+    plane made for one pod (that pod is charged for it)."""
+    if not is_dra_object(obj) or obj.get("kind") != "ResourceClaim":
+        return None
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, JSON_OBJECT) or not isinstance(metadata.get("name"), str):
+        return None
+    annotations = metadata.get("annotations")
+    if isinstance(annotations, JSON_OBJECT) and any(
+        key in annotations for key in GENERATED_CLAIM_ANNOTATIONS
+    ):
+        return None
+    namespace = metadata.get("namespace")
+    namespace = namespace if isinstance(namespace, str) else None
+    name = metadata["name"]
+    source = f"ResourceClaim {_where(namespace or '', name)}"
+    reader = _Reader(objects=dra, catalog=catalog, node_models=None)
+    requests = reader._claim_requests(obj, ("spec",), claim=name, source=source)
+    zero = Breakdown(_ZERO, _ZERO, _ZERO)
+    base = PodEstimate(
+        Requests(_ZERO, _ZERO), Placement("on-demand"), zero, catalog.currency, catalog.version,
+        ("a claim's devices are priced on-demand: it says nothing of capacity type",),
+    )  # fmt: skip
+    pod = priced_with(base, PodDevices(tuple(requests)), catalog=catalog, capacity="on-demand")
+    return WorkloadEstimate(
+        kind="ResourceClaim", name=name, namespace=namespace, pod=pod, pods=Decimal(1)
+    )
 
 
 def charge_shared(pods: Iterable[PodDevices]) -> dict[tuple[str, str], SharedClaim]:
@@ -378,7 +513,7 @@ class _Reader:
         if resource.startswith(IMPLICIT_EXTENDED_PREFIX):
             class_name: str | None = resource.removeprefix(IMPLICIT_EXTENDED_PREFIX)
         elif self.objects is not None:
-            class_name = self.objects.class_for_extended_resource(resource)
+            class_name = self.objects.extended_resources().get(resource)
         else:
             class_name = None
         if class_name is None:
@@ -432,16 +567,23 @@ class _Reader:
         if unpriced:
             return DeviceRequest(claim, name, source, unpriced=unpriced[0])
         choices = tuple(dict.fromkeys(c for r in read for c in r.choices))
-        notes = tuple(note for r in read for note in r.notes)
+        # What the alternatives say of themselves but their reading (the note below says it).
+        notes = tuple(n for r in read for n in r.notes if not n.startswith(_label(claim, name)))
+        notes += tuple(n for r in read for n in r.notes if "selector not read" in n)
         low, high = _device_range([DeviceRequest(claim, name, source, choices)])
         models = ", ".join(dict.fromkeys(c.model for c in choices))
         note = (
-            f"{claim}/{name}: firstAvailable of {len(read)} alternatives ({models}): "
+            f"{_label(claim, name)}: firstAvailable of {len(read)} alternatives ({models}): "
             f"priced from the cheapest to the dearest"
         )
         if low != high:
             note += f", {_span(low, high)} devices"
-        return DeviceRequest(claim, name, source, choices, notes=(*notes, note))
+        resources = {r.resource for r in read if r.choices}
+        return DeviceRequest(
+            claim, name, source, choices, notes=(*notes, note),
+            resource=resources.pop() if len(resources) == 1 else "",
+            count=max(r.count for r in read),
+        )  # fmt: skip
 
     def _request(
         self,
@@ -455,7 +597,7 @@ class _Reader:
         if not isinstance(request, JSON_OBJECT):
             raise InvalidObject("expected a device request (a mapping)", at)
         class_name = _text(request.get("deviceClassName"), (*at, "deviceClassName"))
-        label = f"{claim}/{name}" if name else claim
+        label = _label(claim, name)
         device_class = self.objects.device_class(class_name) if self.objects else None
         if device_class is None:
             return _missing(claim, f"DeviceClass {class_name}", self.objects, name=name)
@@ -517,7 +659,7 @@ class _Reader:
         name: str,
         source: str,
     ) -> DeviceRequest:
-        label = f"{claim}/{name}" if name else claim
+        label = _label(claim, name)
         said = _Said()
         for expression in selectors:
             said.read(expression)
@@ -584,7 +726,11 @@ class _Reader:
             notes.append(f"{label}: {count} × {class_name} device read as {models} ({how})")
         if why:
             notes.append(f"{label}: {why}")
-        return DeviceRequest(claim, name, source, tuple(choices), notes=tuple(notes))
+        resources = {m.resource for m in candidates if m.model in {c.model for c in choices}}
+        return DeviceRequest(
+            claim, name, source, tuple(choices), notes=tuple(notes),
+            resource=resources.pop() if len(resources) == 1 else "", count=count,
+        )  # fmt: skip
 
     def _get_index(self) -> indexes.Index:
         if self._index is None:
@@ -915,5 +1061,5 @@ class StaticDraObjects:
     def claim(self, namespace: str, name: str) -> Mapping[str, Any] | None:
         return self._claims.get((namespace, name)) or self._claims.get(("", name))
 
-    def class_for_extended_resource(self, resource: str) -> str | None:
-        return self._extended.get(resource)
+    def extended_resources(self) -> Mapping[str, str]:
+        return self._extended

@@ -38,7 +38,7 @@ import orjson
 
 from costwarden import workloads
 from costwarden.catalog.models import Accelerator, Catalog
-from costwarden.estimating import capacity, indexes, placing, requesting
+from costwarden.estimating import capacity, claims, indexes, placing, requesting
 from costwarden.estimating.estimates import (
     AcceleratorRequest,
     Breakdown,
@@ -86,18 +86,29 @@ _ATTO = Decimal("1e-18")
 
 
 def estimate_object(
-    obj: Mapping[str, Any], *, catalog: Catalog, memos: Memos | None = None
+    obj: Mapping[str, Any],
+    *,
+    catalog: Catalog,
+    memos: Memos | None = None,
+    dra: claims.DraObjects | None = None,
 ) -> WorkloadEstimate | None:
-    """The estimate of a Pod or workload (pods at once × one pod), None if it runs no pods.
+    """The estimate of a Pod or workload (pods at once × one pod), or of a ResourceClaim
+    pods share (`claims.estimate_claim`); None for an object that runs no pods.
 
     Raises `workloads.InvalidObject` (path relative to `obj`) for a malformed object.
     """
     template = workloads.pod_template(obj)
-    return None if template is None else estimate_template(template, catalog=catalog, memos=memos)
+    if template is None:  # a shared ResourceClaim is charged once, on its own
+        return claims.estimate_claim(obj, catalog=catalog, dra=dra)
+    return estimate_template(template, catalog=catalog, memos=memos, dra=dra)
 
 
 def estimate_template(
-    template: workloads.PodTemplate, *, catalog: Catalog, memos: Memos | None = None
+    template: workloads.PodTemplate,
+    *,
+    catalog: Catalog,
+    memos: Memos | None = None,
+    dra: claims.DraObjects | None = None,
 ) -> WorkloadEstimate:
     """The estimate of a pod template's pods (e.g. one scaled with `workloads.with_replicas`).
 
@@ -110,6 +121,8 @@ def estimate_template(
             catalog=catalog,
             annotations=annotations if isinstance(annotations, JSON_OBJECT) else None,
             memos=memos,
+            dra=dra,
+            namespace=template.namespace,
         )
     except InvalidObject as exc:
         raise exc.within((*_pointer_path(template.pointer), "spec")) from None
@@ -131,9 +144,12 @@ def estimate_pod(
     catalog: Catalog,
     annotations: Mapping[str, Any] | None = None,
     memos: Memos | None = None,
+    dra: claims.DraObjects | None = None,
+    namespace: str | None = None,
 ) -> PodEstimate:
     """The hourly cost of one pod with this spec (annotations: its metadata's, if any).
 
+    `dra`: the DRA objects its claims name, `namespace` the pod's (`claims.resolve`).
     Raises `workloads.InvalidObject` (path relative to the spec) for a malformed spec.
     """
     index = indexes.index(catalog, memos=memos)
@@ -147,13 +163,16 @@ def estimate_pod(
     # Equal JSON, keys in the same order, means equal input (key order too: it orders the
     # notes), and the estimate is a pure function of it; a spec orjson will not write (an
     # integer past 64 bits) skips this memo.
-    spec_key: tuple[bytes, tuple[int, str]] | None = None
+    spec_key: tuple[bytes, tuple[int, str], Any] | None = None
+    # DRA: what the pod's claims name is looked up anew for each pod (it changes apart from
+    # the spec); the DRA-backed extended resources are part of the key.
+    extended = dra.extended_resources() if dra is not None else {}
     try:
-        written = orjson.dumps(spec)
+        written = b"" if claims.uses_dra(spec) else orjson.dumps(spec)
     except TypeError:
         written = b""
     if 0 < len(written) <= _SPEC_KEY_MAX:  # bounded: specs come from users
-        spec_key = (written, sharing_read)
+        spec_key = (written, sharing_read, tuple(sorted(extended.items())) if extended else ())
         known: PodEstimate | None = index.by_spec.get(spec_key)
         if known is not None:
             return known
@@ -188,6 +207,10 @@ def estimate_pod(
             memory_gib=memory_gib, wanted=wanted, sharing=sharing, notes=notes,
         )  # fmt: skip
         index.priced.put(key, found)
+    found = _with_dra(
+        found, spec, raw, index=index, dra=dra, extended=extended, namespace=namespace,
+        terms=terms, capacity=capacity,
+    )  # fmt: skip
     if found.hourly.total > MAX_POD_HOURLY:
         raise InvalidObject(
             f"requests priced at more than {MAX_POD_HOURLY} {catalog.currency}/h for one pod: "
@@ -203,6 +226,38 @@ _SPEC_KEY_MAX = 16 * 1024
 """Bytes of spec JSON kept as a memo key, at most (a pod spec is 1-3 KiB)."""
 
 
+def _with_dra(
+    found: PodEstimate,
+    spec: Mapping[str, Any],
+    raw: requesting.Resources,
+    *,
+    index: indexes.Index,
+    dra: claims.DraObjects | None,
+    extended: Mapping[str, str],
+    namespace: str | None,
+    terms: list[placing.Term],
+    capacity: CapacityType,
+) -> PodEstimate:
+    """`found` with the devices the pod asks for through DRA (`claims`): its claims, and
+    the extended resources a DeviceClass serves that no catalog model prices."""
+    served = {
+        name: int(count)
+        for name, count in raw.items()
+        if count
+        and name not in index.accelerator_resources
+        and not name.startswith(MIG_PREFIX)
+        and (name in extended or name.startswith(claims.IMPLICIT_EXTENDED_PREFIX))
+    }
+    if not served and not claims.uses_dra(spec):
+        return found
+    models = terms[0].models if len(terms) == 1 else None
+    devices = claims.resolve(
+        spec, namespace=namespace, objects=dra, catalog=index.catalog, extended=served,
+        node_models=models,
+    )  # fmt: skip
+    return claims.priced_with(found, devices, catalog=index.catalog, capacity=capacity)
+
+
 def accelerators_requested(
     requests: requesting.Resources, *, index: indexes.Index
 ) -> list[tuple[str, int]]:
@@ -211,7 +266,7 @@ def accelerators_requested(
 
     Today: extended resources (`nvidia.com/gpu`, MIG slices, `amd.com/gpu`, Neuron, TPU,
     Gaudi, and any resource a catalog model names). Devices asked for through Dynamic
-    Resource Allocation claims are to join here.
+    Resource Allocation join the estimate after it is priced (`claims.priced_with`).
     """
     accelerators = index.accelerator_resources
     return [

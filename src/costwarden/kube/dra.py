@@ -25,13 +25,9 @@ from typing import Any
 
 from kubernetes import client
 
+from costwarden.estimating.claims import GENERATED_CLAIM_ANNOTATIONS
 from costwarden.kube import watching
 
-GENERATED_CLAIM_ANNOTATIONS = (
-    "resource.kubernetes.io/pod-claim-name",
-    "resource.kubernetes.io/extended-resource-claim",
-)
-"""On a ResourceClaim the control plane made for one pod (left out of the cache)."""
 RETRY_SECONDS = 60.0
 """Between failed lists: a cluster without DRA fails every one, and says so once a minute."""
 
@@ -107,6 +103,7 @@ class DraCache:
         self.classes = _Kind()
         self.templates = _Kind()
         self.claims = _Kind(keep=_made_by_user)
+        self._extended: tuple[object, Mapping[str, str]] = (None, {})
 
     def device_class(self, name: str) -> Mapping[str, Any] | None:
         return self.classes.by_key.get(("", name))
@@ -117,13 +114,17 @@ class DraCache:
     def claim(self, namespace: str, name: str) -> Mapping[str, Any] | None:
         return self.claims.by_key.get((namespace, name))
 
-    def class_for_extended_resource(self, resource: str) -> str | None:
-        # A handful of classes: a scan is cheaper than keeping a second map in step.
-        for (_, name), device_class in sorted(self.classes.by_key.items()):
-            spec = device_class.get("spec")
-            if isinstance(spec, Mapping) and spec.get("extendedResourceName") == resource:
-                return name
-        return None
+    def extended_resources(self) -> Mapping[str, str]:
+        classes = self.classes.by_key
+        if self._extended[0] is not classes:  # the classes changed: one pass over a handful
+            found: dict[str, str] = {}
+            for (_, name), device_class in sorted(classes.items()):
+                spec = device_class.get("spec")
+                resource = spec.get("extendedResourceName") if isinstance(spec, Mapping) else None
+                if isinstance(resource, str):
+                    found.setdefault(resource, name)
+            self._extended = (classes, found)
+        return self._extended[1]
 
     def ready(self) -> bool:
         """Whether every kind's first list has landed."""

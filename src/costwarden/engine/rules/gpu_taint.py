@@ -11,6 +11,7 @@ from costwarden import workloads
 from costwarden.engine.findings import NOTHING, Finding, Outcome
 from costwarden.engine.kinds import Review, RuleKind
 from costwarden.engine.specs import SpecModel
+from costwarden.estimating import claims
 
 
 class GpuTaint(SpecModel):
@@ -46,6 +47,8 @@ def check(config: GpuTaint, review: Review) -> Outcome:
     prefix = config.key.partition("/")[0] + "/"
     requests = target.estimate.pod.requests
     gpu_pod = any(a.resource.startswith(prefix) and a.count > 0 for a in requests.accelerators)
+    if not gpu_pod and claims.unread(requests.accelerators):
+        return NOTHING  # DRA devices of unknown kind: a GPU pod or not, it cannot say
     if gpu_pod and not config.gpu_pods_must_tolerate:
         return NOTHING
     if not gpu_pod and not config.other_pods_must_not_tolerate:
