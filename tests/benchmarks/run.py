@@ -26,6 +26,7 @@ def main(argv: list[str]) -> int:
         assert spec is not None
         assert spec.loader is not None
         module = importlib.util.module_from_spec(spec)
+        sys.modules[path.stem] = module  # as an import would (dataclasses look it up)
         spec.loader.exec_module(module)
         print(f"== {path.stem}")
         module.main()

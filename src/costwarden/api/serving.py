@@ -287,6 +287,7 @@ class Server:
         self.config = uvicorn.Config(
             quiet_disconnects(app, self.events),
             http="h11",
+            ws="none",  # no upgrades: the new protocol would never give back its place
             lifespan="off",
             log_config=None,
             access_log=False,
