@@ -386,7 +386,9 @@ class Serving:
         self.sockets = [_listen(settings.host, settings.webhook_port)]
         if settings.metrics_port:
             try:
-                self.sockets.append(_listen(settings.host, settings.metrics_port))
+                self.sockets.append(
+                    _listen(settings.metrics_host or settings.host, settings.metrics_port)
+                )
             except StartupError:
                 self.sockets[0].close()
                 raise

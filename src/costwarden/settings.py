@@ -50,6 +50,11 @@ class Settings(BaseModel):
     """HTTPS port the API server calls (the Service targets it)."""
     metrics_port: int = Field(default=8080, ge=0, le=65535)
     """Plain-HTTP port for /metrics, /healthz, /readyz; 0 disables it."""
+    metrics_host: str | None = None
+    """Address the metrics port listens on, when not `host`'s: `127.0.0.1` keeps it inside
+    the pod (for a proxy sidecar that serves it over TLS), an interface's address keeps it
+    to that network. Kubelet probes and Prometheus reach a pod by its IP, so in a cluster it
+    must include the pod's (the chart leaves it unset: all interfaces)."""
     tls_cert_file: Path | None = None
     """Serving certificate chain (PEM), e.g. a mounted Secret's `tls.crt`."""
     tls_key_file: Path | None = None
