@@ -1,17 +1,26 @@
 """`costwarden check -f FILE|DIR|-`: judge manifests as admission would, before a cluster does.
 
-Each object is evaluated as a CREATE by the same engine the webhook runs, with the namespace
-labels given (`--namespace-labels-file`, plus any Namespace objects among the manifests). Prints
-violations, warnings, exceptions and the cost table (`-o json` for machines). Exit 0 when
-everything is allowed, 1 when anything is denied, 2 for unreadable or invalid input.
-Budgets need spend data, which `check` does not have: budget rules are reported as not
-checked.
+Each object is evaluated as a CREATE by the same engine the webhook runs. Namespace labels
+come from `--namespace-labels-file` (a map, or what `kubectl get namespaces -o yaml`
+prints) or `--from-cluster` (a read-only list of the cluster's namespaces), and from
+Namespace objects among the manifests. A rule that reads the labels of a namespace none of
+these gave — a label the pod may inherit from it, a namespaceSelector — says "not
+checked", never a false denial; `--require-namespaces` makes such a namespace an error.
+
+Prints violations, warnings, exceptions, notices and the cost table (`-o json` for
+machines); colour on a terminal, unless NO_COLOR is set. Budgets need spend data, which
+`check` does not have: budget rules are reported as not checked.
+
+Exit status: 0 allowed; 1 anything denied (with `--fail-on warn`, warned too); 2 unreadable
+or invalid input, nothing to check, or (with `--require-namespaces`) namespaces whose labels
+are unknown.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,25 +29,24 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from costwarden import documents, namespaces, reviews, workloads
 from costwarden.catalog.loading import load_catalog
 from costwarden.catalog.models import Catalog
-from costwarden.cli import EXIT_DENIED, EXIT_OK, InputError, _manifests, _tables
+from costwarden.cli import EXIT_DENIED, EXIT_OK, InputError, _colour, _manifests, _tables, _world
 from costwarden.engine import evaluating, wording
 from costwarden.engine.contexts import Context, StaticNamespaces
 from costwarden.engine.verdicts import Verdict
 from costwarden.estimating import claims
-from costwarden.policies import approving, loading, models, sets
+from costwarden.estimating.estimates import PodEstimate
+from costwarden.policies import loading, sets
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     _manifests.add_arguments(parser, what="check")
     _manifests.add_policies_argument(parser)
-    parser.add_argument(
+    labels = parser.add_mutually_exclusive_group()
+    labels.add_argument(
         _manifests.NAMESPACE_LABELS_FLAG,
         dest="namespace_labels_file",
         type=Path,
@@ -46,11 +54,38 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="the namespaces' labels in the cluster: a map {namespace: {label: value}}, or "
         "Namespace objects as `kubectl get namespaces -o yaml` prints them",
     )
+    labels.add_argument(
+        "--from-cluster",
+        action="store_true",
+        help="read the namespaces' labels from the cluster (one read-only list of "
+        "namespaces), with the credentials kubectl would use: --kubeconfig, KUBECONFIG, the "
+        "pod's service account, ~/.kube/config",
+    )
+    parser.add_argument(
+        "--kubeconfig", type=Path, metavar="PATH", help="kubeconfig file (with --from-cluster)"
+    )
+    parser.add_argument(
+        "--kube-context",
+        metavar="NAME",
+        help="kubeconfig context (with --from-cluster; default: its current-context)",
+    )
     _manifests.add_namespace_labels_alias(parser, dest="namespace_labels_file")
+    parser.add_argument(
+        "--require-namespaces",
+        action="store_true",
+        help="exit 2 naming the objects' namespaces whose labels are unknown, rather than "
+        "report the rules that read them as not checked (strict CI)",
+    )
     parser.add_argument(
         "--now",
         type=_timestamp,
         help="evaluate as of this time (RFC 3339; default: now) — exception expiries use it",
+    )
+    parser.add_argument(
+        "--fail-on",
+        choices=("deny", "warn"),
+        default="deny",
+        help="exit 1 when anything is denied (deny), or also when anything is warned (warn)",
     )
     parser.add_argument("-o", "--output", choices=("table", "json"), default="table")
     parser.set_defaults(run=run)
@@ -85,66 +120,95 @@ def _run(args: argparse.Namespace) -> int:
     policy_set = policies if policies is not None else loading.bundled_policies()
     catalog = load_catalog(args.catalog)
     manifests, problems = _manifests.read(args.files)
-    labels_file = args.namespace_labels_file
-    known = dict(namespaces.load([labels_file])) if labels_file else {}
-    for manifest in manifests:
-        if manifest.obj["kind"] == "Namespace":  # the file, if any, says how the cluster is
-            try:
-                name, labels = namespaces.of_namespace(
-                    manifest.obj, document=manifest.document, path=manifest.path
-                )
-            except documents.InvalidInput as exc:
-                problems.extend(exc.problems)
-                continue
-            known.setdefault(name, labels)
-    exceptions = _exceptions(manifests, problems)
+    # The file or the cluster says how the cluster is; Namespace objects, the rest.
+    known = _world.namespace_labels(manifests, problems, _namespaces_given(args))
+    exceptions = _world.approved_exceptions(manifests, problems)
     if exceptions:  # as the cluster would hold them (a `kubectl get pex -A -o yaml` dump reads)
         policy_set = policy_set.with_exceptions(exceptions)
     context = Context(
         namespaces=StaticNamespaces(known),
+        namespaces_partial=True,  # a namespace none of them named: its labels are unknown
         now=args.now or datetime.now(UTC),
         budget_stale_default="allow",
-    )
         dra=_manifests.dra_objects(manifests, problems),  # what the pods' claims name
+    )
     checked = check_manifests(
         manifests, policies=policy_set, catalog=catalog, context=context, problems=problems
     )
+    if args.require_namespaces:
+        _require_namespaces(checked, known)
     if args.output == "json":
         json.dump(as_json(checked), sys.stdout, indent=2)
         print()
     else:
-        print_table(checked)
-    return EXIT_DENIED if any(not c.verdict.allowed for c in checked) else EXIT_OK
+        with _colour.painted(sys.stdout):
+            print_table(checked)
+    return exit_status(checked, fail_on=args.fail_on)
 
 
-def _exceptions(
-    manifests: Sequence[_manifests.Manifest], problems: list[documents.Problem]
-) -> list[models.PolicyException]:
-    """The PolicyExceptions among the manifests, as the cluster holds them: only approved
-    ones (a pull request adding an unapproved exception must not pass the gate with it);
-    a malformed or unapproved one is a problem."""
-    found = []
-    for manifest in manifests:
-        if manifest.obj["kind"] != "PolicyException":
-            continue
-        try:
-            exception = approving.read(manifest.obj)
-        except ValidationError as exc:
-            problems.extend(
-                documents.problems_from_validation(exc, manifest.document, base=manifest.path)
+def exit_status(checked: Sequence[Checked], *, fail_on: str = "deny") -> int:
+    """1 when anything is denied — or, failing on `warn`, warned too; else 0."""
+    if any(not c.verdict.allowed for c in checked):
+        return EXIT_DENIED
+    if fail_on == "warn" and any(c.verdict.warnings for c in checked):
+        return EXIT_DENIED
+    return EXIT_OK
+
+
+def _namespaces_given(args: argparse.Namespace) -> namespaces.Labels:
+    """The namespaces' labels from `--namespace-labels-file` or `--from-cluster`."""
+    if (args.kubeconfig or args.kube_context) and not args.from_cluster:
+        raise InputError("--kubeconfig and --kube-context go with --from-cluster")
+    if args.from_cluster:
+        if args.namespace_labels_file is not None:  # the hidden old spelling
+            raise InputError(
+                f"{_manifests.NAMESPACE_LABELS_ALIAS} and --from-cluster: give one of them"
             )
-            continue
-        if not exception.metadata.annotations.get(models.APPROVED_BY):
-            problems.append(
-                manifest.problem(
-                    f"not approved: no {models.APPROVED_BY} annotation (the cluster leaves it "
-                    "out; approved ones come from the cluster, e.g. kubectl get pex -A -o yaml)",
-                    ("metadata", "annotations"),
-                )
-            )
-            continue
-        found.append(exception)
-    return found
+        return _from_cluster(args)
+    path = args.namespace_labels_file
+    if path is None:
+        return {}
+    labels = namespaces.load([path])
+    if not labels:  # a labels file that names no namespace is a mistake, not "none labelled"
+        raise InputError(
+            f"{path}: no namespaces found: give a map {{namespace: {{label: value}}}} or "
+            "Namespace objects (kubectl get namespaces -o yaml)"
+        )
+    return labels
+
+
+def _from_cluster(args: argparse.Namespace) -> namespaces.Labels:
+    """The cluster's namespaces' labels, listed once, read-only."""
+    from costwarden.kube import clients, namespace_list  # only when asked: the client is heavy
+
+    try:
+        credentials = clients.find_credentials(
+            kubeconfig=args.kubeconfig,
+            context=args.kube_context,
+            environ=os.environ,
+            home=Path.home(),
+        )
+        items = namespace_list.list_namespaces(credentials)
+    except (clients.ConfigurationError, namespace_list.ListingFailed) as exc:
+        raise InputError(f"--from-cluster: {exc}") from None
+    return namespaces.from_list(items, source=f"the namespaces listed at {credentials.host}")
+
+
+def _require_namespaces(checked: Sequence[Checked], known: Mapping[str, Any]) -> None:
+    """With `--require-namespaces`: every object's namespace has known labels."""
+    unknown = sorted({_namespace(item.obj) for item in checked} - set(known))
+    if unknown:
+        raise InputError(
+            f"labels of namespace{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
+            "unknown (--require-namespaces): give them with --namespace-labels-file, "
+            "Namespace objects among the manifests or --from-cluster"
+        )
+
+
+def _namespace(obj: Mapping[str, Any]) -> str:
+    metadata = obj.get("metadata")
+    namespace = metadata.get("namespace") if isinstance(metadata, Mapping) else None
+    return namespace if isinstance(namespace, str) and namespace else "default"
 
 
 _NOT_WORKLOADS = frozenset({"Namespace", "PolicyException", *claims.KINDS})
@@ -189,33 +253,58 @@ def _name(obj: Mapping[str, Any]) -> str:
 
 
 def print_table(checked: Sequence[Checked]) -> None:
-    table = _tables.Table(("OBJECT", "PODS", "GPUS", "$/H", "$/MONTH", "VERDICT"))
-    total_hourly = total_monthly = Decimal(0)
+    """The cost table (a range where the estimate is one, `unpriced` where the catalog
+    lacks a price; the GPU model and capacity type it was priced on, so a mispricing shows
+    in CI), then what each rule said of each object."""
+    table = _tables.Table(
+        ("OBJECT", "PODS", "GPUS", "GPU MODEL", "CAPACITY", "$/H", "$/MONTH", "VERDICT"),
+        right=("PODS", "GPUS", "$/H", "$/MONTH"),
+    )
+    total_low = total_hourly = total_low_monthly = total_monthly = Decimal(0)
     currency = "USD"
+    unpriced = 0
     for item in checked:
         estimate = item.verdict.estimate
         assert estimate is not None
         currency = estimate.pod.currency
+        low = estimate.low_hourly.total
+        total_low += low
         total_hourly += estimate.hourly.total
-        monthly = estimate.monthly  # None: a Job's, or a CronJob's with no run length
-        total_monthly += monthly or 0
+        hours = estimate.hours_per_month  # None: a Job's, or a CronJob's with no run length
+        if hours is not None:
+            total_low_monthly += low * hours
+            total_monthly += estimate.hourly.total * hours
         verdict = "denied" if not item.verdict.allowed else "allowed"
         if item.verdict.allowed and item.verdict.warnings:
             verdict = "warned"
+        placement = estimate.pod.placement
+        if estimate.unpriced:
+            unpriced += 1
+            hourly = monthly = "unpriced"
+        else:
+            hourly = wording.price_range(low, estimate.hourly.total, currency)
+            monthly = "-"
+            if hours is not None:
+                monthly = wording.price_range(low * hours, estimate.hourly.total * hours, currency)
         table.add(
             _name(item.obj),
             wording.number(estimate.pods),
             wording.number(estimate.accelerator_devices),
-            wording.money(estimate.hourly.total, currency),
-            "-" if monthly is None else wording.money(monthly, currency),
+            _models(estimate.pod),
+            placement.capacity_type,
+            hourly,
+            monthly,
             verdict,
         )
+    more = f" + {unpriced} unpriced" if unpriced else ""
     table.add(
         "TOTAL",
         "",
         "",
-        wording.money(total_hourly, currency),
-        wording.money(total_monthly, currency),
+        "",
+        "",
+        wording.price_range(total_low, total_hourly, currency) + more,
+        wording.price_range(total_low_monthly, total_monthly, currency) + more,
         "",
     )
     print("\n".join(table.lines()))
@@ -227,10 +316,24 @@ def print_table(checked: Sequence[Checked]) -> None:
             f"  EXEMPT [{e.rule}] {e.exception} until {wording.day(e.expires)}: {e.reason}"
             for e in item.verdict.exempted
         ]
-        lines += [f"  NOTE  {notice}" for notice in item.verdict.notices[1:]]
+        estimate = item.verdict.estimate
+        if estimate is not None and estimate.unpriced:
+            lines.append(f"  UNPRICED {'; '.join(estimate.unpriced)} — {wording.ADD_A_PRICE}")
+        lines += [  # the estimate lines are the table's row
+            f"  NOTE  {notice}"
+            for notice in item.verdict.notices
+            if not notice.startswith("costwarden: ")
+        ]
         if lines:
             print(f"\n{_name(item.obj)} ({item.source})")
             print("\n".join(lines))
+
+
+def _models(pod: PodEstimate) -> str:
+    """The GPU model priced; `t4–h100-80gb`: the two ends of a range of models."""
+    high = pod.placement.accelerator_model
+    low = (pod.low_placement or pod.placement).accelerator_model
+    return f"{low}–{high}" if high and low and low != high else high or "-"
 
 
 def as_json(checked: Sequence[Checked]) -> dict[str, Any]:
@@ -275,6 +378,12 @@ def as_json(checked: Sequence[Checked]) -> dict[str, Any]:
                     "hourly": str(estimate.hourly.total),
                     "monthly": None if estimate.monthly is None else str(estimate.monthly),
                     "podHourly": str(estimate.pod.hourly.total),
+                    "hourlyLow": str(estimate.low_hourly.total),
+                    "podHourlyLow": str(estimate.pod.low_hourly.total),
+                    "rangeReasons": list(estimate.pod.range_reasons),
+                    "unpriced": list(estimate.unpriced),
+                    "acceleratorModel": estimate.pod.placement.accelerator_model,
+                    "capacityType": estimate.pod.placement.capacity_type,
                 },
             }
         )

@@ -3,7 +3,10 @@
 Reads multi-document YAML/JSON files, directories and stdin (`kind: List` items too),
 prices every object that runs pods against the catalog and prints an infracost-style table
 (one row per object, its cpu / memory / accelerator breakdown and the assumptions made)
-and a total; `-o json` prints the same for machines, money as decimal strings. Objects
+and a total; `-o json` prints the same for machines, money as decimal strings. Where the
+estimate is a range its two ends are shown (`0.5300–6.2600`, the breakdown is the high end)
+with the reasons; where the catalog lacks a price the row says `unpriced` and what is
+missing. Objects
 that run no pods are listed as skipped. Unreadable or invalid manifests exit 2 naming
 file, document, path and line.
 
@@ -17,7 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -28,7 +31,12 @@ from costwarden.catalog.models import Catalog
 from costwarden.cli import _manifests, _tables
 from costwarden.documents import InvalidInput, Problem
 from costwarden.engine import wording
-from costwarden.estimating.estimates import HOURS_PER_MONTH, Breakdown, WorkloadEstimate
+from costwarden.estimating.estimates import (
+    HOURS_PER_MONTH,
+    Breakdown,
+    Placement,
+    WorkloadEstimate,
+)
 
 _CENT = Decimal("0.01")
 
@@ -91,7 +99,29 @@ class Report:
 
     @property
     def hourly(self) -> Decimal:
+        """The high end: the sum of every object's high end (what is priced of the unpriced)."""
         return sum((row.estimate.hourly.total for row in self.rows), Decimal(0))
+
+    @property
+    def low_hourly(self) -> Decimal:
+        return sum((row.estimate.low_hourly.total for row in self.rows), Decimal(0))
+
+    @property
+    def low_monthly(self) -> Decimal:
+        """The low end of the monthly figures known."""
+        return sum(
+            (
+                row.estimate.low_hourly.total * hours
+                for row in self.rows
+                if (hours := row.estimate.hours_per_month) is not None
+            ),
+            Decimal(0),
+        )
+
+    @property
+    def unpriced(self) -> tuple[WorkloadEstimate, ...]:
+        """Objects the catalog cannot price: their figures are lower bounds."""
+        return tuple(row.estimate for row in self.rows if row.estimate.unpriced)
 
     @property
     def monthly(self) -> Decimal:
@@ -124,6 +154,7 @@ def estimate_manifests(
     rows: list[Row] = []
     skipped: list[Skipped] = []
     problems = list(problems)
+    dra = _manifests.dra_objects(manifests, problems)  # what the pods' claims name
     for manifest in manifests:
         doc, obj = manifest.document, manifest.obj
         try:
@@ -154,7 +185,6 @@ def _count(value: Decimal) -> str:
 
 def _hourly(value: Decimal) -> str:
     return f"{wording.rounded(value, 4):,.4f}"
-    dra = _manifests.dra_objects(manifests, problems)  # what the pods' claims name
 
 
 def _monthly(value: Decimal, hours: Decimal | None = HOURS_PER_MONTH) -> str:
@@ -185,10 +215,9 @@ def render_table(report: Report) -> str:
             estimate.namespace or "-",
             _count(estimate.pods),
             _count(estimate.accelerator_devices) if pod.requests.accelerators else "-",
-            pod.placement.accelerator_model or "-",
+            _models(estimate),
             pod.placement.capacity_type,
-            _hourly(estimate.hourly.total),
-            _monthly(estimate.hourly.total, estimate.hours_per_month),
+            *_figures(estimate),
         )
         details.append(_details(estimate))
         hours.append(estimate.hours_per_month)
@@ -200,8 +229,8 @@ def render_table(report: Report) -> str:
         _count(report.accelerator_devices),
         "",
         "",
-        _hourly(report.hourly),
-        f"{wording.rounded(report.monthly, 2):,.2f}",
+        _span(report.low_hourly, report.hourly, _hourly),
+        _span(report.low_monthly, report.monthly, _money),
     )
     widths = table.widths
     # A part's description spans the columns left of the figures, wrapped if longer.
@@ -232,6 +261,9 @@ def render_table(report: Report) -> str:
     if report.unknown_monthly:
         names = ", ".join(f"{e.kind} {e.name}" for e in report.unknown_monthly)
         lines.append(f"$/MONTH total leaves out {names} (no monthly figure: see its notes)")
+    if report.unpriced:
+        names = ", ".join(f"{e.kind} {e.name}" for e in report.unpriced)
+        lines.append(f"TOTAL counts only what is priced of {names} (unpriced: see its notes)")
     lines.append(total)
     if report.skipped:
         lines.append("")
@@ -241,6 +273,37 @@ def render_table(report: Report) -> str:
             for s in report.skipped
         )
     return "\n".join(lines)
+
+
+def _money(value: Decimal) -> str:
+    return f"{wording.rounded(value, 2):,.2f}"
+
+
+def _span(low: Decimal, high: Decimal, show: Callable[[Decimal], str]) -> str:
+    """`0.5300–6.2600`, or one figure when the ends show alike."""
+    low_text, high_text = show(low), show(high)
+    return high_text if low_text == high_text else f"{low_text}–{high_text}"
+
+
+def _figures(estimate: WorkloadEstimate) -> tuple[str, str]:
+    """$/h and $/month of a row: a range's two ends, `unpriced` when the catalog lacks a
+    price (what it does price is in the breakdown, a lower bound)."""
+    if estimate.unpriced:
+        return "unpriced", "unpriced"
+    low, high = estimate.low_hourly.total, estimate.hourly.total
+    hours = estimate.hours_per_month
+    monthly = "-" if hours is None else _span(low * hours, high * hours, _money)
+    return _span(low, high, _hourly), monthly
+
+
+def _models(estimate: WorkloadEstimate) -> str:
+    """The GPU model priced, `t4–h100-80gb` for the two ends of a range of models."""
+    pod = estimate.pod
+    high = pod.placement.accelerator_model
+    low = (pod.low_placement or pod.placement).accelerator_model
+    if high and low and low != high:
+        return f"{low}–{high}"
+    return high or "-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +331,16 @@ def _details(estimate: WorkloadEstimate) -> list[Part | str]:
             hourly.accelerator,
         ),
     ]
+    if pod.unpriced:
+        lines.extend(f"unpriced: {why} — {wording.ADD_A_PRICE}" for why in pod.unpriced)
+    elif pod.ranged:
+        low = pod.low_placement or pod.placement
+        where = " ".join(filter(None, (low.instance_type, low.accelerator_model)))
+        lines.append(
+            f"range: low end ${_hourly(estimate.low_hourly.total)}/h"
+            f"{f' ({where})' if where else ''}; the breakdown above is the high end"
+        )
+        lines.extend(f"range: {why}" for why in pod.range_reasons)
     lines.extend(estimate.assumptions)
     if estimate.runs is not None:
         lines.append(_runs(estimate))
@@ -308,6 +381,9 @@ def render_json(report: Report) -> str:
                 "acceleratorDevices": _decimal(report.accelerator_devices),
                 "hourly": str(wording.rounded(report.hourly, 6)),
                 "monthly": str(wording.rounded(report.monthly, 2)),
+                "hourlyLow": str(wording.rounded(report.low_hourly, 6)),
+                "monthlyLow": str(wording.rounded(report.low_monthly, 2)),
+                "unpriced": [f"{e.kind} {e.name}" for e in report.unpriced],
             },
         },
         indent=2,
@@ -333,6 +409,10 @@ def _row_json(row: Row) -> dict[str, Any]:
         "provider": placement.provider,
         "region": placement.region,
         "hourly": _breakdown_json(estimate.hourly),
+        "hourlyLow": _breakdown_json(estimate.low_hourly),
+        "lowPlacement": None if pod.low_placement is None else _placement_json(pod.low_placement),
+        "rangeReasons": list(pod.range_reasons),
+        "unpriced": list(pod.unpriced),
         "monthly": _maybe(estimate.monthly),
         "hoursPerMonth": None if (h := estimate.hours_per_month) is None else _decimal(h),
         "perRun": _maybe(estimate.per_run),
@@ -351,6 +431,14 @@ def _row_json(row: Row) -> dict[str, Any]:
             ),
         },
         "assumptions": [*estimate.assumptions, *pod.assumptions],
+    }
+
+
+def _placement_json(placement: Placement) -> dict[str, str | None]:
+    return {
+        "acceleratorModel": placement.accelerator_model,
+        "capacityType": placement.capacity_type,
+        "instanceType": placement.instance_type,
     }
 
 

@@ -514,7 +514,7 @@ def _judge(
         allowed=allowed,
         violations=tuple(tally.violations),
         exempted=tuple(tally.exempted),
-        notices=(lines.estimate_line(new.estimate, memos=context.memos), *tally.notices),
+        notices=(*lines.estimate_lines(new.estimate, memos=context.memos), *tally.notices),
         patches=_json_patch(new, tally.patches) if allowed and tally.patches else (),
         estimate=new.estimate,
         holds=tuple(tally.holds) if allowed else (),

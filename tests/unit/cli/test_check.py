@@ -48,7 +48,9 @@ def test_allowed_manifests_exit_zero_with_a_cost_table(manifests, namespace_labe
     out = capsys.readouterr().out
     assert status == 0
     header, row, total = out.splitlines()[:3]
-    assert header.split() == ["OBJECT", "PODS", "GPUS", "$/H", "$/MONTH", "VERDICT"]
+    assert header.split() == [
+        "OBJECT", "PODS", "GPUS", "GPU", "MODEL", "CAPACITY", "$/H", "$/MONTH", "VERDICT",
+    ]  # fmt: skip
     assert row.startswith("Deployment ml-train/llm-server")
     assert row.split()[2:4] == ["2", "2"]
     assert row.endswith("allowed")

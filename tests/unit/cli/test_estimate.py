@@ -225,7 +225,8 @@ def test_a_breakdown_too_long_for_its_column_wraps_under_itself_and_keeps_every_
     # The figures stay in their columns (right-aligned with the object's row); the rest of
     # the description goes on the next line, aligned under its start.
     assert len(lines[row]) == len(lines[3])
-    assert lines[row].split()[-2:] == lines[3].split()[-2:]  # no cpu or memory requested
+    # No cpu or memory requested: the accelerator is all of it, at the high end of the range.
+    assert lines[row].split()[-2:] == [f.split("–")[-1] for f in lines[3].split()[-2:]]
     described = lines[row].removeprefix("  └─ accelerator  ").split("  ")[0]
     continued = lines[row + 1]
     assert continued.startswith(" " * len("  └─ accelerator  "))

@@ -3,6 +3,7 @@ runs, in one line `kubectl` shows as a warning."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from costwarden import schedules
@@ -59,11 +60,53 @@ def test_workloads_sharing_a_pod_estimate_each_get_their_own_name_and_count() ->
     assert again == one.replace("ml-train/a", "ml-train/c")
 
 
-def test_the_line_never_exceeds_what_kubectl_shows_on_one_line() -> None:
-    name = "x" * 200
-    line = lines.estimate_line(workload(pod_estimate("16", 4), name=name))
-    assert len(line) == 120
-    assert line.endswith("…")
+def test_a_line_too_long_for_kubectl_becomes_two_whole_statements_never_cut() -> None:
+    said = lines.estimate_lines(workload(pod_estimate("16", 4), name="x" * 30, pods=3))
+    assert said == (
+        f"costwarden: Deployment ml-train/{'x' * 30} ≈ $53.25/h ($38,872.50/month)",
+        f"costwarden: Deployment ml-train/{'x' * 30} runs 3 pods × $17.75/h, 4× A100, "
+        "p4d.24xlarge on-demand",
+    )
+    assert all(len(line) <= 120 for line in said)
+
+
+def test_a_name_longer_than_any_line_is_kept_whole() -> None:
+    said = lines.estimate_lines(workload(pod_estimate("16", 4), name="x" * 200))
+    assert all("x" * 200 in line for line in said)
+    assert not any(line.endswith("…") for line in said)
+
+
+def test_a_range_shows_both_ends_and_the_models_it_spans() -> None:
+    low = Breakdown(Decimal("1.5"), Decimal("0.25"), Decimal("0.35"))
+    pod = replace(
+        pod_estimate("6.88", 1),
+        placement=Placement("on-demand", None, "h100-80gb"),
+        low=low,
+        low_placement=Placement("on-demand", None, "t4"),
+        range_reasons=("nvidia.com/gpu: model not named",),
+    )
+    (line,) = lines.estimate_lines(workload(pod))
+    assert line == (
+        "costwarden: Deployment ml-train/train ≈ $2.10–$8.63/h ($1,533.00–$6,299.90/month), "
+        "1× GPU (t4 to h100-80gb), on-demand"
+    )
+
+
+def test_an_unpriced_estimate_names_what_is_missing_and_the_way_out() -> None:
+    pod = replace(
+        pod_estimate("0", 1),
+        hourly=Breakdown(Decimal(0), Decimal(0), Decimal(0)),
+        placement=Placement("on-demand", "p5.4xlarge"),
+        unpriced=("instance type p5.4xlarge not in the catalog",),
+    )
+    said = lines.estimate_lines(workload(pod, name="h100-box"))
+    assert said == (
+        "costwarden: Deployment ml-train/h100-box is unpriced: instance type p5.4xlarge not in "
+        "the catalog.",
+        "costwarden: add it to a catalog (docs/cost-model.md#adding-a-price).",
+        "costwarden: Deployment ml-train/h100-box runs 1× GPU, p5.4xlarge on-demand",
+    )
+    assert all(len(line) <= 120 for line in said)
 
 
 def test_figures_kept_in_memos_are_answered_only_for_the_estimate_they_were_made_for() -> None:

@@ -301,10 +301,14 @@ def test_every_rule_kind_writes_the_one_message_format(pod, workload, policies, 
         assert MESSAGE.match(message), message
 
 
-def test_estimate_line_stays_within_120_characters_for_long_names(pod, policies, judge):
-    verdict = judge(pod(name="n" * 200, gpus=1), policies(GPUS))
-    assert len(verdict.notices[0]) == 120
-    assert verdict.notices[0].endswith("…")
+def test_estimate_lines_are_never_cut_for_long_names(pod, policies, judge):
+    name = "n" * 200
+    verdict = judge(pod(name=name, gpus=1), policies(GPUS))
+    said = [n for n in verdict.notices if n.startswith("costwarden: ")]
+    assert len(said) == 2  # the figures, then where the pod runs: each whole
+    assert all(f"ml-train/{name} " in line for line in said)
+    assert not any(line.endswith("…") for line in said)
+    assert "1× GPU (" in said[1]
 
 
 LABEL_KEYS = st.sampled_from(
