@@ -17,7 +17,15 @@ second pass over the result adds nothing):
    namespace;
 3. estimate annotations: `costwarden.io/hourly-cost`, `gpu-model`, `capacity-type`,
    `catalog-version`, from the estimate of the object *after* the repairs (a pod moved to
-   Spot is annotated with its Spot price).
+   Spot is annotated with its Spot price). Each is a fact of ONE pod, written where the pod
+   spec is and so kept true: on a Pod, and on a workload's pod template (every pod it makes
+   carries them). Never on a workload's own metadata: a figure for all its pods would go
+   stale at `kubectl scale`, which admits a Scale the webhook cannot patch the workload
+   through — and the ones older versions wrote there are removed. A template is annotated
+   when the workload is created or its template changes (a rollout either way), never on
+   an update that leaves the template alone (that would roll the pods for a label), and
+   never when a controller made the workload (a ReplicaSet's template must stay its
+   Deployment's, or the Deployment controller no longer finds it).
 
 Label propagation and annotations live here, not in the engine: they depend on no policy,
 only on the estimate and the namespace, and they only make sense on the mutating path.
@@ -37,7 +45,7 @@ from costwarden.api import reading, responding
 from costwarden.documents import format_path
 from costwarden.engine import patching
 from costwarden.engine.ports import NamespaceLabels
-from costwarden.engine.verdicts import Repair, Verdict
+from costwarden.engine.verdicts import MergePatch, Repair, Verdict
 from costwarden.estimating.estimates import WorkloadEstimate
 from costwarden.metrics import AdmissionMetrics
 
@@ -188,11 +196,11 @@ class Admission:
         repair = self._repair(request)
         desired = repair.patch
         if repair.estimate is not None and request.sub_resource is None:
-            metadata: dict[str, Any] = {"annotations": _annotations(repair.estimate)}
+            annotations = _annotation_patch(request, repair.estimate)
             labels = self._propagated_labels(request, repaired=desired)
             if labels:
-                metadata = {"labels": labels, **metadata}
-            desired = patching.combine((desired, {"metadata": metadata}))
+                annotations = patching.combine(({"metadata": {"labels": labels}}, annotations))
+            desired = patching.combine((desired, annotations))
         operations = patching.json_patch(request.object, desired)
         return ("patched" if operations else "allowed"), responding.mutation(
             request.uid, operations
@@ -249,8 +257,76 @@ def _unplaced(request: reviews.AdmissionRequest) -> str | None:
     return f"request.namespace: required for a {kind.kind} (a namespaced kind)"
 
 
+def _annotation_patch(request: reviews.AdmissionRequest, estimate: WorkloadEstimate) -> MergePatch:
+    """The estimate annotations where they stay true (see the module docstring)."""
+    obj = request.object or {}
+    annotations = _annotations(estimate)
+    template = workloads.pod_template(obj)
+    if template is None or not template.pointer:  # a Pod: its own figures
+        return {"metadata": {"annotations": annotations}}
+    # Written on the workload by earlier versions: removed (a no-op when absent).
+    patch: MergePatch = {"metadata": {"annotations": dict.fromkeys(annotations)}}
+    if _controlled(obj) or not _template_changed(request, template.pointer):
+        return patch
+    templated = patching.at(template.pointer, {"metadata": {"annotations": annotations}})
+    return patching.combine((patch, templated))
+
+
+def _controlled(obj: Mapping[str, Any]) -> bool:
+    """Whether a controller owns the object (a ReplicaSet of a Deployment, a CronJob's Job):
+    its template is its owner's copy, already annotated there."""
+    metadata = obj.get("metadata")
+    owners = (
+        metadata.get("ownerReferences") if isinstance(metadata, workloads.JSON_OBJECT) else None
+    )
+    return isinstance(owners, list) and any(
+        isinstance(owner, workloads.JSON_OBJECT) and owner.get("controller") is True
+        for owner in owners
+    )
+
+
+def _template_changed(request: reviews.AdmissionRequest, pointer: str) -> bool:
+    """A CREATE, or an UPDATE whose pod template differs from the old one other than in the
+    estimate annotations."""
+    if request.operation != "UPDATE" or request.old_object is None:
+        return True
+    new, old = _at(request.object, pointer), _at(request.old_object, pointer)
+    changed: bool = _without_ours(new) != _without_ours(old)
+    return changed
+
+
+def _at(obj: Mapping[str, Any] | None, pointer: str) -> Any:
+    node: Any = obj
+    for token in pointer.split("/")[1:]:
+        node = (
+            node.get(patching.unescape(token)) if isinstance(node, workloads.JSON_OBJECT) else None
+        )
+    return node
+
+
+def _without_ours(template: Any) -> Any:
+    """A pod template as its owner wrote it: the estimate annotations left out (an
+    `annotations` or `metadata` left empty by that, too)."""
+    if not isinstance(template, workloads.JSON_OBJECT):
+        return template
+    metadata = template.get("metadata")
+    if not isinstance(metadata, workloads.JSON_OBJECT):
+        return {k: v for k, v in template.items() if k != "metadata" or v}
+    annotations = metadata.get("annotations")
+    kept_metadata = {k: v for k, v in metadata.items() if k != "annotations"}
+    if isinstance(annotations, workloads.JSON_OBJECT):
+        kept = {k: v for k, v in annotations.items() if not k.startswith(ANNOTATION_PREFIX)}
+        if kept:
+            kept_metadata["annotations"] = kept
+    elif annotations is not None:
+        kept_metadata["annotations"] = annotations
+    rest = {k: v for k, v in template.items() if k != "metadata"}
+    return {**rest, "metadata": kept_metadata} if kept_metadata else rest
+
+
 def _annotations(estimate: WorkloadEstimate) -> dict[str, str]:
-    hourly = estimate.hourly.total.quantize(COST_QUANTUM, rounding=ROUND_HALF_UP)
+    """Facts of one pod: its $/h (all a workload's pods cost that × their count)."""
+    hourly = estimate.pod.hourly.total.quantize(COST_QUANTUM, rounding=ROUND_HALF_UP)
     placement = estimate.pod.placement
     return {
         f"{ANNOTATION_PREFIX}hourly-cost": f"{hourly} {estimate.pod.currency}",
