@@ -10,6 +10,8 @@ of two shapes, mixed freely across files and documents:
 
 - Namespace objects, or a `List` of them: what `kubectl get namespaces -o yaml` prints.
 
+`from_list` reads the items of a namespace list the API server sent (`check --from-cluster`).
+
 Every problem names the file, line, document and path; all of them are reported at once.
 """
 
@@ -57,6 +59,17 @@ def from_documents(documents: Iterable[Document]) -> Labels:
     if problems:
         raise InvalidInput(problems)
     return labels
+
+
+def from_list(items: Iterable[Any], *, source: str) -> Labels:
+    """Every namespace's labels in the `items` of a namespace list as the API server sends
+    it (`kubectl get namespaces -o json`: items without `kind`); raises `InvalidInput`
+    naming `source` and the item for one without a name or with labels not strings."""
+    listed = [
+        {"kind": "Namespace", **item} if isinstance(item, Mapping) else item for item in items
+    ]
+    document = Document(source=source, index=0, data={"kind": "NamespaceList", "items": listed})
+    return from_documents([document])
 
 
 def of_namespace(

@@ -39,6 +39,28 @@ class InputError(Exception):
     """Bad input a user can fix (names the file, document and path); exit status 2."""
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Every command's `--help`: the description as written, and each option's default
+    where it has one to show and its help does not already say it (an option off, empty
+    or unset by default says in its help what then happens)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" in text
+            or action.nargs == 0  # a switch: its help says what it turns on or off
+            or default is None
+            or default is False
+            or default == []
+            or default is argparse.SUPPRESS
+            or action.help is argparse.SUPPRESS
+        ):
+            return action.help
+        shown = str(default).replace("%", "%%")
+        return f"{text} (default: {shown})" if text else f"(default: {shown})"
+
+
 def build_parser(commands: Collection[str] | None = None) -> argparse.ArgumentParser:
     """The whole command line, or with only `commands` given their arguments (the others
     are listed by name and summary, their modules left unimported)."""
@@ -52,6 +74,7 @@ def build_parser(commands: Collection[str] | None = None) -> argparse.ArgumentPa
         subparser = subcommands.add_parser(name, help=summary, description=summary)
         if commands is None or name in commands:
             importlib.import_module(f"{__name__}.{name}").register(subparser)
+            subparser.formatter_class = HelpFormatter  # defaults shown, whatever it chose
     return parser
 
 

@@ -143,6 +143,9 @@ def _run(args: argparse.Namespace) -> int:
     else:
         with _colour.painted(sys.stdout):
             print_table(checked)
+        unknown = _unknown_namespaces(checked, known)
+        if unknown:
+            print(f"\nnote: {_unknown(unknown)}: the rules that read them were not checked")
     return exit_status(checked, fail_on=args.fail_on)
 
 
@@ -196,13 +199,21 @@ def _from_cluster(args: argparse.Namespace) -> namespaces.Labels:
 
 def _require_namespaces(checked: Sequence[Checked], known: Mapping[str, Any]) -> None:
     """With `--require-namespaces`: every object's namespace has known labels."""
-    unknown = sorted({_namespace(item.obj) for item in checked} - set(known))
+    unknown = _unknown_namespaces(checked, known)
     if unknown:
-        raise InputError(
-            f"labels of namespace{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
-            "unknown (--require-namespaces): give them with --namespace-labels-file, "
-            "Namespace objects among the manifests or --from-cluster"
-        )
+        raise InputError(f"{_unknown(unknown)} (--require-namespaces)")
+
+
+def _unknown_namespaces(checked: Sequence[Checked], known: Mapping[str, Any]) -> list[str]:
+    return sorted({_namespace(item.obj) for item in checked} - set(known))
+
+
+def _unknown(names: Sequence[str]) -> str:
+    return (
+        f"labels of namespace{'s' if len(names) > 1 else ''} {', '.join(names)} unknown "
+        "(give them with --namespace-labels-file, Namespace objects among the manifests "
+        "or --from-cluster)"
+    )
 
 
 def _namespace(obj: Mapping[str, Any]) -> str:

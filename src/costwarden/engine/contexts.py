@@ -33,6 +33,12 @@ class Context:
     namespaces: NamespaceLabels
     now: datetime
     """The evaluation's time (timezone-aware); the engine never reads a clock."""
+    namespaces_partial: bool = False
+    """Whether `namespaces` knows only some namespaces (`check` given a labels file,
+    Namespace objects or neither): the labels of one it does not know were not given, and
+    the rules that read them — a label inherited from the namespace, a `namespaceSelector`
+    — say "not checked", never a false denial. False (the cluster's watch, `serve`'s file,
+    a policy test suite): one it does not know has no labels, and they are judged so."""
     spend: SpendSnapshot = EMPTY_SPEND
     workloads: WorkloadLookup | None = None
     """Looks up the workload behind a `Scale` request; None: no scale-up can be priced, and

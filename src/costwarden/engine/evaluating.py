@@ -499,8 +499,12 @@ def _judge(
 ) -> Verdict:
     change = _change(new, old, scale=scale, resize=resize)
     subject = _subject(new, operation=operation)
+    if context.namespaces_partial and not new.namespace_known:
+        subject = subject._replace(namespace_known=False)
     review = Review(new, old, change, context, catalog)
     tally = _Tally(new, subject, policies)
+    for rule in policies.index.undecided(subject):  # empty unless the labels are unknown
+        tally.notices.append(f"[{rule.name}] {_labels_unknown(new)}")
     for rule in policies.index.applying(subject):
         kind = rule.kind
         if old is not None and not kind.looks_at(change):
@@ -519,6 +523,11 @@ def _judge(
         estimate=new.estimate,
         holds=tuple(tally.holds) if allowed else (),
     )
+
+
+def _labels_unknown(target: Target) -> str:
+    namespace = target.namespace
+    return f"not checked: labels of namespace {namespace} unknown (it selects namespaces by label)"
 
 
 def _grandfathered(rule: sets.CompiledRule, outcome: Outcome, review: Review) -> Outcome:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Generic, NamedTuple, Protocol, TypeVar
 
 from costwarden import workloads
@@ -75,6 +75,9 @@ class Subject(NamedTuple):
     namespace_labels: Mapping[str, str]
     labels: Mapping[str, str]
     """Labels of the pod, or of the pod template for workloads."""
+    namespace_known: bool = True
+    """False: the namespace's labels were not given (`check` without them), and a
+    `namespaceSelector` can say neither yes nor no (`Matcher.decides`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +116,8 @@ class Matcher:
         )
 
     def matches(self, subject: Subject) -> bool:
-        """Every condition given holds (an empty matcher matches everything)."""
+        """Every condition given holds (an empty matcher matches everything); never when
+        it has a namespace selector and the namespace's labels are unknown."""
         if self.kinds is not None and subject.kind not in self.kinds:
             return False
         if self.operations is not None and subject.operation not in self.operations:
@@ -122,11 +126,20 @@ class Matcher:
             subject.namespace is None or self.namespaces.fullmatch(subject.namespace) is None
         ):
             return False
-        if self.namespace_selector is not None and not self.namespace_selector.matches(
-            subject.namespace_labels
+        if self.namespace_selector is not None and (
+            not subject.namespace_known
+            or not self.namespace_selector.matches(subject.namespace_labels)
         ):
             return False
         return self.selector is None or self.selector.matches(subject.labels)
+
+    def decides(self, subject: Subject) -> bool | None:
+        """Whether it matches; None when only its namespace selector is left to say and
+        the namespace's labels are unknown."""
+        if self.namespace_selector is None or subject.namespace_known:
+            return self.matches(subject)
+        rest = replace(self, namespace_selector=None)
+        return None if rest.matches(subject) else False
 
 
 class Indexed(Protocol):
@@ -135,7 +148,20 @@ class Indexed(Protocol):
     @property
     def match(self) -> Matcher | None: ...
 
+    @property
+    def exclude(self) -> Matcher | None: ...
+
     def applies_to(self, subject: Subject) -> bool: ...
+
+
+def undecided(rule: Indexed, subject: Subject) -> bool:
+    """Whether the rule may or may not apply, as only the namespace's labels, unknown,
+    could say: its `match` or `exclude` has a namespace selector left to decide."""
+    if subject.namespace_known:
+        return False
+    matched = True if rule.match is None else rule.match.decides(subject)
+    excluded = False if rule.exclude is None else rule.exclude.decides(subject)
+    return matched is not False and excluded is not True and (matched is None or excluded is None)
 
 
 R = TypeVar("R", bound=Indexed)
@@ -156,14 +182,32 @@ class RuleIndex(Generic[R]):
         )
 
     def applying(self, subject: Subject) -> list[R]:
-        """The rules that apply to `subject`, in order."""
+        """The rules that apply to `subject`, in order; when the namespace's labels are
+        unknown, not those whose namespace selector would decide (`undecided`)."""
+        candidates = self._candidates_for(subject)
+        if not subject.namespace_known:
+            return [
+                rule
+                for rule in candidates
+                if rule.applies_to(subject) and not undecided(rule, subject)
+            ]
+        return [rule for rule in candidates if rule.applies_to(subject)]
+
+    def undecided(self, subject: Subject) -> list[R]:
+        """The rules that may or may not apply, as only the namespace's unknown labels
+        could say (none when they are known)."""
+        if subject.namespace_known:
+            return []
+        return [rule for rule in self._candidates_for(subject) if undecided(rule, subject)]
+
+    def _candidates_for(self, subject: Subject) -> tuple[R, ...]:
         key = (subject.kind, subject.operation, subject.namespace)
         candidates = self._candidates.get(key)
         if candidates is None:
             candidates = self._candidates.put(
                 key, tuple(rule for rule in self.rules if _may_apply(rule.match, *key))
             )
-        return [rule for rule in candidates if rule.applies_to(subject)]
+        return candidates
 
 
 def _may_apply(match: Matcher | None, kind: str, operation: str, namespace: str | None) -> bool:

@@ -84,6 +84,8 @@ def check(config: RequiredLabels, review: Review) -> Outcome:
     labels = target.labels
     findings: list[Finding] = []
     inherited: dict[str, str] = {}
+    unknown = _labels_unknown(review)
+    unchecked: list[str] = []
     for requirement in config.labels:
         key = requirement.key
         value = labels.get(key)
@@ -93,6 +95,9 @@ def check(config: RequiredLabels, review: Review) -> Outcome:
             if value is not None:
                 inherited[key] = value
                 where = f"label inherited from namespace {target.namespace}"
+            elif unknown:  # it may be there: never a false denial
+                unchecked.append(key)
+                continue
         if value is None:
             if requirement.required:
                 findings.append(_missing(requirement, target))
@@ -116,11 +121,24 @@ def check(config: RequiredLabels, review: Review) -> Outcome:
                         numbers={"label": key},
                     )
                 )
+    notices = (_not_checked(target, unchecked),) if unchecked else ()
     if findings:
-        return Outcome(findings=tuple(findings))
+        return Outcome(findings=tuple(findings), notices=notices)
     if not inherited:
-        return NOTHING
-    return Outcome(patch={"metadata": {"labels": inherited}})
+        return Outcome(notices=notices) if notices else NOTHING
+    return Outcome(patch={"metadata": {"labels": inherited}}, notices=notices)
+
+
+def _labels_unknown(review: Review) -> bool:
+    """Whether the target's namespace has labels nobody gave (`check` without them)."""
+    return review.context.namespaces_partial and not review.target.namespace_known
+
+
+def _not_checked(target: Target, keys: list[str]) -> str:
+    return (
+        f"{', '.join(keys)} not checked: labels of namespace {target.namespace} unknown "
+        f"(the pod may inherit {'them' if len(keys) > 1 else 'it'} from there)"
+    )
 
 
 def _missing(requirement: LabelRequirement, target: Target) -> Finding:
