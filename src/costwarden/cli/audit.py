@@ -31,7 +31,7 @@ from typing import Any
 
 from costwarden import documents, labels, namespaces, workloads
 from costwarden.catalog.loading import load_catalog
-from costwarden.cli import EXIT_OK, InputError, _html, _manifests, _tables, _world, check
+from costwarden.cli import EXIT_OK, InputError, _html, _manifests, _report, _tables, _world, check
 from costwarden.engine import wording
 from costwarden.engine.contexts import Context, StaticNamespaces
 from costwarden.engine.specs import parse_duration
@@ -45,10 +45,6 @@ DIMENSIONS = {
     "capacityType": "capacity type",
 }
 """Showback dimensions (JSON key -> heading): those of the webhook's cost metrics."""
-
-
-MONEY_PLACES = 6
-"""Decimals of the money an audit adds up (as `estimate -o json` writes it)."""
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -133,33 +129,25 @@ class Workload:
 
     @property
     def identity(self) -> dict[str, str]:
-        obj = self.checked.obj
-        metadata = obj.get("metadata") or {}
-        return {
-            "apiVersion": str(obj.get("apiVersion", "")),
-            "kind": str(obj.get("kind", "")),
-            "namespace": str(metadata.get("namespace") or "default"),
-            "name": str(metadata.get("name") or metadata.get("generateName") or "?"),
-        }
+        return _report.identity(self.checked.obj)
 
     @property
     def title(self) -> str:
-        identity = self.identity
-        return f"{identity['kind']} {identity['namespace']}/{identity['name']}"
+        return _report.title(self.checked.obj)
 
     @property
     def hourly(self) -> Decimal:
         """$/h, to the micro-unit: what every sum adds, so that totals are exact sums."""
         estimate = self.checked.verdict.estimate
         assert estimate is not None  # `check` keeps only what it could estimate
-        return wording.rounded(estimate.hourly.total, MONEY_PLACES)
+        return Decimal(_report.money(estimate.hourly.total))
 
     @property
     def monthly(self) -> Decimal | None:
         estimate = self.checked.verdict.estimate
         assert estimate is not None
         monthly: Decimal | None = estimate.monthly
-        return None if monthly is None else wording.rounded(monthly, MONEY_PLACES)
+        return None if monthly is None else Decimal(_report.money(monthly))
 
     @property
     def gpus(self) -> Decimal:
@@ -196,11 +184,11 @@ class Sum:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "hourly": str(self.hourly),
-            "monthly": str(self.monthly),
-            "monthlyUnknown": self.monthly_unknown,
-            "gpus": str(self.gpus),
             "objects": self.objects,
+            "gpus": _report.quantity(self.gpus),
+            "hourly": _report.money(self.hourly),
+            "monthly": _report.money(self.monthly),
+            "monthlyUnknown": self.monthly_unknown,
         }
 
 
@@ -557,11 +545,13 @@ def stale_labels(
 
 def as_json(audit: Audit) -> dict[str, Any]:
     """The machine-readable audit; money and quantities as decimal strings."""
+    estimates = [w.checked.verdict.estimate for w in audit.workloads]
     return {
+        "report": "audit",
         "asOf": audit.now.astimezone(UTC).isoformat(),
         "catalog": audit.catalog,
         "currency": audit.currency,
-        "total": audit.total.as_json(),
+        "total": _report.totals([e for e in estimates if e is not None]),
         "showback": {
             key: [{"group": group, **figures.as_json()} for group, figures in audit.showback(key)]
             for key in DIMENSIONS
@@ -595,21 +585,10 @@ def as_json(audit: Audit) -> dict[str, Any]:
 
 
 def _workload_json(workload: Workload) -> dict[str, Any]:
-    verdict = workload.checked.verdict
-    monthly = workload.monthly
+    checked = workload.checked
     return {
-        "identity": workload.identity,
-        "source": workload.checked.source,
-        "verdict": verdict.outcome,
+        **_report.judged(checked.obj, checked.verdict, source=checked.source),
         "dimensions": dict(workload.dimensions),
-        "hourly": str(workload.hourly),
-        "monthly": None if monthly is None else str(monthly),
-        "gpus": str(workload.gpus),
-        "unpriced": list(workload.unpriced),
-        "violations": [
-            {"policy": v.policy, "rule": v.rule, "action": v.action, "message": v.message}
-            for v in verdict.violations
-        ],
     }
 
 

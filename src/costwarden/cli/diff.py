@@ -21,7 +21,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -30,7 +30,16 @@ from typing import Any, Literal, NamedTuple
 from costwarden import documents, namespaces
 from costwarden.catalog.loading import load_catalog
 from costwarden.catalog.models import Catalog
-from costwarden.cli import EXIT_DENIED, EXIT_OK, InputError, _manifests, _tables, _world, check
+from costwarden.cli import (
+    EXIT_DENIED,
+    EXIT_OK,
+    InputError,
+    _manifests,
+    _report,
+    _tables,
+    _world,
+    check,
+)
 from costwarden.engine import wording
 from costwarden.engine.contexts import Context, StaticNamespaces
 from costwarden.engine.verdicts import Verdict, Violation
@@ -99,7 +108,7 @@ class Side:
 
 @dataclass(frozen=True, slots=True)
 class Compared:
-    identity: tuple[str, str, str, str]
+    identity: tuple[str, ...]
     """apiVersion, kind, namespace, name."""
     before: Side | None
     after: Side | None
@@ -177,7 +186,7 @@ def _judge(
     catalog: Catalog,
     labels: Mapping[str, Mapping[str, str]],
     now: datetime,
-) -> dict[tuple[str, str, str, str], Side]:
+) -> dict[tuple[str, ...], Side]:
     manifests, problems = _manifests.from_documents(docs)
     known = _world.namespace_labels(manifests, problems, labels)
     exceptions = _world.approved_exceptions(manifests, problems)
@@ -187,27 +196,20 @@ def _judge(
     checked = check.check_manifests(
         manifests, policies=policies, catalog=catalog, context=context, problems=problems
     )
-    sides: dict[tuple[str, str, str, str], Side] = {}
+    sides: dict[tuple[str, ...], Side] = {}
     for item in checked:
         sides[identity(item.obj)] = Side(obj=item.obj, source=item.source, verdict=item.verdict)
     return sides
 
 
-def identity(obj: Mapping[str, Any]) -> tuple[str, str, str, str]:
+def identity(obj: Mapping[str, Any]) -> tuple[str, ...]:
     """What makes two manifests the same object: apiVersion, kind, namespace, name."""
-    metadata = obj.get("metadata") or {}
-    name = metadata.get("name") or metadata.get("generateName") or "?"
-    return (
-        str(obj.get("apiVersion", "")),
-        str(obj.get("kind", "")),
-        str(metadata.get("namespace") or "default"),
-        str(name),
-    )
+    return tuple(_report.identity(obj).values())
 
 
 def compare(
-    before: Mapping[tuple[str, str, str, str], Side],
-    after: Mapping[tuple[str, str, str, str], Side],
+    before: Mapping[tuple[str, ...], Side],
+    after: Mapping[tuple[str, ...], Side],
 ) -> list[Compared]:
     """Every object of either side, in the order they were read (the head's first)."""
     keys = [*after, *(key for key in before if key not in after)]
@@ -215,14 +217,15 @@ def compare(
 
 
 class Figures(NamedTuple):
-    pods: Decimal
+    """What one side's object runs and costs, the high end (what tables print)."""
+
     gpus: Decimal
     hourly: Decimal
     monthly: Decimal | None
-    """None: the object runs for hours a month nobody knows (a CronJob without a run time)."""
+    """None: the object runs for hours a month nobody knows (a Job without a run time)."""
 
 
-NOTHING = Figures(Decimal(0), Decimal(0), Decimal(0), Decimal(0))
+NOTHING = Figures(Decimal(0), Decimal(0), Decimal(0))
 
 
 def figures(side: Side | None) -> Figures:
@@ -231,90 +234,89 @@ def figures(side: Side | None) -> Figures:
         return NOTHING
     estimate = side.verdict.estimate
     monthly: Decimal | None = estimate.monthly
-    return Figures(
-        Decimal(estimate.pods), estimate.accelerator_devices, estimate.hourly.total, monthly
-    )
-
-
-def _delta(before: Decimal | None, after: Decimal | None) -> Decimal | None:
-    return None if before is None or after is None else after - before
-
-
-def _text(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
+    return Figures(estimate.accelerator_devices, estimate.hourly.total, monthly)
 
 
 def as_json(compared: Sequence[Compared], *, base: str, head: str, currency: str) -> dict[str, Any]:
-    """The machine-readable diff; money and quantities as decimal strings, `null` for a
-    monthly figure nobody knows (it is left out of the totals, and counted)."""
+    """The diff in the command line's one output contract (`_report`): each object's two
+    sides, what changed, and the totals; a monthly figure nobody knows is `null`, left out
+    of the monthly totals and counted."""
     objects = []
-    sums = {side: dict.fromkeys(Figures._fields, Decimal(0)) for side in ("before", "after")}
-    unknown = {"before": 0, "after": 0}
     for item in compared:
-        sides = {"before": figures(item.before), "after": figures(item.after)}
-        for side, values in sides.items():
-            for name, value in values._asdict().items():
-                if value is None:
-                    unknown[side] += 1
-                else:
-                    sums[side][name] += value
-        before, after = sides["before"], sides["after"]
-        api_version, kind, namespace, name_ = item.identity
+        before, after = _side_json(item.before), _side_json(item.after)
+        some = item.after or item.before
+        assert some is not None  # an object is on one side at least
         objects.append(
             {
-                "identity": {
-                    "apiVersion": api_version,
-                    "kind": kind,
-                    "namespace": namespace,
-                    "name": name_,
-                },
+                "identity": _report.identity(some.obj),
                 "change": item.change,
-                "before": _side_json(item.before, before),
-                "after": _side_json(item.after, after),
-                "delta": {
-                    "gpus": str(after.gpus - before.gpus),
-                    "hourly": str(after.hourly - before.hourly),
-                    "monthly": _text(_delta(before.monthly, after.monthly)),
-                },
-                "newViolations": [_violation_json(v) for v in item.new_violations],
+                "before": before,
+                "after": after,
+                "delta": _delta(*(side["estimate"] if side else None for side in (before, after))),
+                "newFindings": _report.findings(
+                    replace(some.verdict, violations=tuple(item.new_violations))
+                ),
             }
         )
-    before_total, after_total = sums["before"], sums["after"]
+    sides = {
+        name: _report.totals(
+            [
+                side.verdict.estimate
+                for item in compared
+                if (side := getattr(item, name)) is not None and side.verdict.estimate is not None
+            ]
+        )
+        for name in ("before", "after")
+    }
+    before_high = Decimal(sides["before"]["monthly"]["high"])
+    after_high = Decimal(sides["after"]["monthly"]["high"])
     return {
+        "report": "diff",
         "base": base,
         "head": head,
         "currency": currency,
         "objects": objects,
         "total": {
-            "before": {key: str(value) for key, value in before_total.items()},
-            "after": {key: str(value) for key, value in after_total.items()},
-            "delta": {
-                key: str(after_total[key] - before_total[key])
-                for key in ("gpus", "hourly", "monthly")
-            },
-            "monthlyChangePercent": _percent(before_total["monthly"], after_total["monthly"]),
-            "monthlyUnknown": unknown,
+            **sides,
+            "delta": _delta(sides["before"], sides["after"]),
+            "monthlyChangePercent": _percent(before_high, after_high),
         },
     }
 
 
-def _side_json(side: Side | None, values: Figures) -> dict[str, Any] | None:
+def _side_json(side: Side | None) -> dict[str, Any] | None:
     if side is None:
         return None
+    estimate = side.verdict.estimate
     return {
         "source": side.source,
         "verdict": side.outcome,
-        **{key: _text(value) for key, value in values._asdict().items()},
-        "violations": [_violation_json(v) for v in side.verdict.violations],
+        "estimate": None if estimate is None else _report.estimate(estimate),
+        "findings": _report.findings(side.verdict),
     }
 
 
-def _violation_json(violation: Violation) -> dict[str, Any]:
+def _delta(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> dict[str, Any]:
+    """after − before of two estimates (or totals); an absent one counts as nothing, an
+    unknown monthly figure makes the monthly change unknown."""
+
+    def ends(side: Mapping[str, Any] | None, key: str) -> tuple[Decimal, Decimal] | None:
+        if side is None:
+            return Decimal(0), Decimal(0)
+        figure = side[key]
+        return None if figure is None else (Decimal(figure["low"]), Decimal(figure["high"]))
+
+    def change(key: str) -> dict[str, str] | None:
+        old, new = ends(before, key), ends(after, key)
+        if old is None or new is None:
+            return None
+        return {"low": _report.money(new[0] - old[0]), "high": _report.money(new[1] - old[1])}
+
+    gpus = Decimal(after["gpus"] if after else 0) - Decimal(before["gpus"] if before else 0)
     return {
-        "policy": violation.policy,
-        "rule": violation.rule,
-        "action": violation.action,
-        "message": violation.message,
+        "gpus": _report.quantity(gpus),
+        "hourly": change("hourly"),
+        "monthly": change("monthly"),
     }
 
 
@@ -356,8 +358,9 @@ def _arrow(before: Side | None, after: Side | None, old: Decimal, new: Decimal, 
 
 
 def _monthly_change(before: Decimal | None, after: Decimal | None, currency: str) -> str:
-    delta = _delta(before, after)
-    return "unknown" if delta is None else _signed(delta, currency)
+    if before is None or after is None:
+        return "unknown"
+    return _signed(after - before, currency)
 
 
 def _signed(value: Decimal, currency: str) -> str:
@@ -376,16 +379,16 @@ HEADERS = ("OBJECT", "GPUS", "$/H", "Δ $/MONTH", "VERDICT")
 
 def _summary(compared: Sequence[Compared], report: Mapping[str, Any], currency: str) -> str:
     total = report["total"]
-    delta = Decimal(total["delta"]["monthly"])
+    delta = Decimal(total["delta"]["monthly"]["high"])
     counts = dict.fromkeys(("added", "changed", "removed", "unchanged"), 0)
     for item in compared:
         counts[item.change] += 1
     percent = total["monthlyChangePercent"]
     share = f" ({'+' if delta > 0 else ''}{percent} %)" if percent is not None else ""
-    before = wording.money(Decimal(total["before"]["monthly"]), currency)
-    after = wording.money(Decimal(total["after"]["monthly"]), currency)
+    before = wording.money(Decimal(total["before"]["monthly"]["high"]), currency)
+    after = wording.money(Decimal(total["after"]["monthly"]["high"]), currency)
     objects = ", ".join(f"{count} {change}" for change, count in counts.items() if count)
-    unknown = max(total["monthlyUnknown"].values())
+    unknown = max(total["before"]["monthlyUnknown"], total["after"]["monthlyUnknown"])
     left_out = f" ({unknown} with no monthly figure left out)" if unknown else ""
     return (
         f"{before} → {after} a month{left_out}: {_signed(delta, currency)}{share}; "
@@ -470,10 +473,10 @@ def _condition(words: Sequence[str]) -> Any:
 
         def increased(compared: Sequence[Compared], report: Mapping[str, Any]) -> str | None:
             total = report["total"]
-            delta = Decimal(total["delta"]["monthly"])
+            delta = Decimal(total["delta"]["monthly"]["high"])
             currency = report["currency"]
             if limit.endswith("%"):
-                before = Decimal(total["before"]["monthly"])
+                before = Decimal(total["before"]["monthly"]["high"])
                 over = delta > 0 if before == 0 else delta / before * 100 > amount
             else:
                 over = delta > amount

@@ -61,11 +61,12 @@ def test_showback_totals_are_the_sums_of_the_per_object_estimates(captured_dump,
     report = audit_json(capsys, "-f", str(captured_dump))
     objects = report["objects"]
     assert len(objects) == len(captured_objects())
-    hourly = sum(Decimal(o["hourly"]) for o in objects)
-    monthly = sum(Decimal(o["monthly"]) for o in objects if o["monthly"] is not None)
-    unknown = sum(1 for o in objects if o["monthly"] is None)
-    assert Decimal(report["total"]["hourly"]) == hourly
-    assert Decimal(report["total"]["monthly"]) == monthly
+    estimates = [o["estimate"] for o in objects]
+    hourly = sum(Decimal(e["hourly"]["high"]) for e in estimates)
+    monthly = sum(Decimal(e["monthly"]["high"]) for e in estimates if e["monthly"] is not None)
+    unknown = sum(1 for e in estimates if e["monthly"] is None)
+    assert Decimal(report["total"]["hourly"]["high"]) == hourly
+    assert Decimal(report["total"]["monthly"]["high"]) == monthly
     assert report["total"]["monthlyUnknown"] == unknown
     for dimension, groups in report["showback"].items():
         assert sum(Decimal(g["hourly"]) for g in groups) == hourly, dimension
@@ -73,7 +74,9 @@ def test_showback_totals_are_the_sums_of_the_per_object_estimates(captured_dump,
         assert sum(g["objects"] for g in groups) == len(objects), dimension
     by_centre = {g["group"]: g for g in report["showback"]["costCentre"]}
     expected = sum(
-        Decimal(o["hourly"]) for o in objects if o["dimensions"]["costCentre"] == "Sales-5045"
+        Decimal(o["estimate"]["hourly"]["high"])
+        for o in objects
+        if o["dimensions"]["costCentre"] == "Sales-5045"
     )
     assert Decimal(by_centre["Sales-5045"]["hourly"]) == expected
 
@@ -84,7 +87,7 @@ def test_violations_per_rule_are_what_admission_would_say_today(captured_dump, c
     denied_by_object = {
         o["identity"]["name"]
         for o in report["objects"]
-        for v in o["violations"]
+        for v in o["findings"]
         if v["action"] == "deny"
     }
     assert sum(entry["deny"] for entry in rules.values()) >= len(denied_by_object) > 0
@@ -281,7 +284,7 @@ def test_the_html_report_renders_its_totals_and_charts_in_a_real_browser(
     dom = subprocess.run(
         [*browse, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120
     ).stdout
-    hourly = f"${Decimal(report['total']['hourly']).quantize(Decimal('0.01')):,}"
+    hourly = f"${Decimal(report['total']['hourly']['high']).quantize(Decimal('0.01')):,}"
     assert f'<div class="figure">{hourly}</div>' in dom  # the total, as the browser parsed it
     assert dom.count('class="bar"') >= len(report["showback"]["costCentre"])
     shot = tmp_path / "audit.png"

@@ -105,20 +105,22 @@ def test_two_git_refs_give_each_objects_change_and_totals_that_add_up(repo, caps
     assert set(objects) == {"infer", "big-train"}  # the Service runs no pods
     infer, train = objects["infer"], objects["big-train"]
     assert infer["change"] == "changed"
-    assert (infer["before"]["pods"], infer["after"]["pods"]) == ("2", "4")
-    assert (infer["before"]["gpus"], infer["after"]["gpus"]) == ("2", "4")
-    assert Decimal(infer["after"]["hourly"]) == 2 * Decimal(infer["before"]["hourly"])
+    before, after = infer["before"]["estimate"], infer["after"]["estimate"]
+    assert (before["pods"], after["pods"]) == ("2", "4")
+    assert (before["gpus"], after["gpus"]) == ("2", "4")
+    assert Decimal(after["hourly"]["high"]) == 2 * Decimal(before["hourly"]["high"])
     assert train["change"] == "added"
     assert train["before"] is None
-    assert train["after"]["gpus"] == "8"
+    assert train["after"]["estimate"]["gpus"] == "8"
     total = report["total"]
-    assert Decimal(total["delta"]["hourly"]) == sum(
-        Decimal(item["delta"]["hourly"]) for item in report["objects"]
-    )
+    for end in ("low", "high"):
+        assert Decimal(total["delta"]["hourly"][end]) == sum(
+            Decimal(item["delta"]["hourly"][end]) for item in report["objects"]
+        )
+        assert Decimal(total["after"]["hourly"][end]) == sum(
+            Decimal(item["after"]["estimate"]["hourly"][end]) for item in report["objects"]
+        )
     assert Decimal(total["delta"]["gpus"]) == 2 + 8
-    assert Decimal(total["after"]["hourly"]) == Decimal(infer["after"]["hourly"]) + Decimal(
-        train["after"]["hourly"]
-    )
     assert infer["identity"] == {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -134,9 +136,9 @@ def test_the_new_denial_is_named_and_fails_the_gate_with_fail_on_deny(repo, caps
     assert status == 1
     train = by_name(report)["big-train"]
     assert train["after"]["verdict"] == "denied"
-    rules = {v["rule"] for v in train["newViolations"] if v["action"] == "deny"}
+    rules = {v["rule"] for v in train["newFindings"] if v["action"] == "deny"}
     assert "max-gpus-per-pod" in rules
-    assert by_name(report)["infer"]["newViolations"] == []  # scaling broke no rule
+    assert by_name(report)["infer"]["newFindings"] == []  # scaling broke no rule
 
 
 def test_the_working_tree_is_the_default_head(repo, capsys):
