@@ -1,4 +1,5 @@
-"""The reloading SSLContext on its own: floor version, refusal of broken pairs."""
+"""The reloading SSLContext on its own: floor version, refusal of broken pairs, which pair
+a new handshake gets."""
 
 from __future__ import annotations
 
@@ -70,3 +71,52 @@ def test_the_demo_certificate_is_served_and_verifies_for_its_host(tmp_path: Path
                 end.do_handshake()
     assert client_tls.version() in ("TLSv1.2", "TLSv1.3")
     assert (key.stat().st_mode & 0o077) == 0
+
+
+def test_a_certificate_file_without_a_certificate_is_refused_naming_it(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    cert, key = write_pair(tmp_path, ca.issue_cert("127.0.0.1"))
+    reloading = tls.ReloadingContext(cert_file=cert, key_file=key)
+    served = reloading.status.fingerprint
+    ca.issue_cert("127.0.0.1").private_key_pem.write_to_path(cert)  # a key, no certificate
+    assert reloading.reload_if_changed() is False
+    assert reloading.status.fingerprint == served
+    assert reloading.status.error == f"cannot load certificate {cert}: no PEM certificate"
+    with pytest.raises(tls.CertificateError, match="no PEM certificate"):
+        tls.ReloadingContext(cert_file=cert, key_file=key)
+
+
+def test_every_new_handshake_is_served_by_the_latest_pair_not_the_listening_one(
+    tmp_path: Path,
+) -> None:
+    """The listening context keeps the first pair; each rotation is a fresh context that the
+    SNI callback hands the connection, with or without a server name."""
+    ca = trustme.CA()
+    cert, key = write_pair(tmp_path, ca.issue_cert("127.0.0.1", "webhook.example"))
+    reloading = tls.ReloadingContext(cert_file=cert, key_file=key)
+    listening = reloading.context
+    for key_type in (trustme.KeyType.RSA, trustme.KeyType.ECDSA):
+        leaf = ca.issue_cert("127.0.0.1", "webhook.example", key_type=key_type)
+        write_pair(tmp_path, leaf)
+        before = reloading.current
+        assert reloading.reload_if_changed() is True
+        assert reloading.current is not before
+        assert reloading.context is listening
+        expected = ssl.PEM_cert_to_DER_cert(leaf.cert_chain_pems[0].bytes().decode())
+        for name in ("127.0.0.1", "webhook.example"):  # no SNI for an address; SNI for a name
+            assert handshake(listening, ca, server_name=name) == expected
+
+
+def handshake(server: ssl.SSLContext, ca: trustme.CA, *, server_name: str) -> bytes:
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    to_server, to_client = ssl.MemoryBIO(), ssl.MemoryBIO()
+    client_tls = client.wrap_bio(to_client, to_server, server_hostname=server_name)
+    server_tls = server.wrap_bio(to_server, to_client, server_side=True)
+    for _ in range(10):  # drive both ends of the handshake through memory
+        for end in (client_tls, server_tls):
+            with contextlib.suppress(ssl.SSLWantReadError):
+                end.do_handshake()
+    der = client_tls.getpeercert(binary_form=True)
+    assert der is not None
+    return der
