@@ -92,7 +92,7 @@ def test_kubernetes_validate_rejects_a_broken_rendered_object(defaults: Objects)
 def test_only_known_custom_resources_escape_schema_validation(variant: Objects) -> None:
     custom = {o["kind"] for o in variant if "." in o["apiVersion"].split("/")[0]}
     custom -= {"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"}
-    custom -= {"ClusterRole", "ClusterRoleBinding"}
+    custom -= {"ClusterRole", "ClusterRoleBinding", "NetworkPolicy"}
     assert custom <= CRD_KINDS
 
 
@@ -144,6 +144,7 @@ def test_default_values_and_every_ci_values_file_satisfy_the_schema(chart: Any) 
 
 
 PASS_THROUGH = {"affinity", "tolerations", "topologySpreadConstraints"}
+PASS_THROUGH |= {"networkPolicy.metricsFrom[]", "networkPolicy.webhookFrom[]"}  # peers
 
 
 def test_schema_closes_every_object_except_kubernetes_pass_through_fields(chart: Any) -> None:
