@@ -87,7 +87,9 @@ def register(parser: argparse.ArgumentParser) -> None:
         default="deny",
         help="exit 1 when anything is denied (deny), or also when anything is warned (warn)",
     )
-    parser.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    parser.add_argument(
+        "-o", "--output", choices=("table", "json"), default="table", help="output format"
+    )
     parser.set_defaults(run=run)
 
 

@@ -57,7 +57,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     for field, info in serve_settings.Settings.model_fields.items():
         names = [*ALIASES.get(field, []), serve_settings.flag_name(field)]
-        help_text = f"{info.description or ''} [env {serve_settings.env_name(field)}]"
+        help_text = (
+            f"{info.description or ''}{_default(info.default)} "
+            f"[env {serve_settings.env_name(field)}]"
+        )
         if serve_settings.is_list(field):
             paths = info.annotation == tuple[Path, ...]
             metavar = "PATH" if paths else field.removesuffix("s").upper()
@@ -82,6 +85,18 @@ def register(parser: argparse.ArgumentParser) -> None:
         "print the answers and exit",
     )
     parser.set_defaults(run=run)
+
+
+def _default(value: object) -> str:
+    """` (default: …)` for a setting's help, from its model; nothing for one unset or empty
+    by default (its description says what that means)."""
+    if value is None or value == () or value == "":
+        return ""
+    if isinstance(value, bool):
+        return f" (default: {'on' if value else 'off'})"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f" (default: {value})"
 
 
 def run(args: argparse.Namespace) -> int:
