@@ -207,6 +207,7 @@ def estimate_pod(
             memory_gib=memory_gib, wanted=wanted, sharing=sharing, notes=notes,
         )  # fmt: skip
         index.priced.put(key, found)
+    without_dra = found
     found = _with_dra(
         found, spec, raw, index=index, dra=dra, extended=extended, namespace=namespace,
         terms=terms, capacity=capacity,
@@ -217,7 +218,7 @@ def estimate_pod(
             "no node offers that much",
             requesting.heaviest_section(spec),
         )
-    if spec_key is not None:
+    if spec_key is not None and found is without_dra:  # DRA devices: read anew each time
         index.by_spec.put(spec_key, found)
     return found
 

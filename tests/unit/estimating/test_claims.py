@@ -349,3 +349,99 @@ def test_problems_name_the_path_in_a_dra_object() -> None:
     }
     (problem,) = claims.problems(broken)
     assert problem.path == ("spec", "spec", "devices", "requests", 0, "exactly", "allocationMode")
+
+
+def _pod_spec(resources: dict[str, Any] | None = None, **spec: Any) -> dict[str, Any]:
+    container: dict[str, Any] = {"name": "x", "image": "x"}
+    if resources is not None:
+        container["resources"] = resources
+    return {"containers": [container], **spec}
+
+
+def test_a_changed_template_is_read_anew_for_the_same_spec(catalog: Catalog) -> None:
+    """The memos key pods by their spec; a pod naming a claim is priced from the DRA
+    objects as they are now (the watch changes them apart from the spec)."""
+    from costwarden import estimating
+    from costwarden.memos import Memos
+
+    memos = Memos()
+    template = _named(_objects("train-8xh100.yaml"), "ResourceClaimTemplate", "eight-h100")
+    spec = _named(_objects("train-8xh100.yaml"), "Pod", "train-8xh100")["spec"]
+    classes = _objects("deviceclasses.yaml")
+    two = {
+        **template,
+        "spec": {
+            "spec": _claim_spec(
+                {
+                    "exactly": {
+                        "deviceClassName": "gpu.nvidia.com",
+                        "count": 2,
+                        "selectors": template["spec"]["spec"]["devices"]["requests"][0]["exactly"][
+                            "selectors"
+                        ],
+                    }
+                }
+            )
+        },
+    }
+    counts = []
+    for objects in ([*classes, template], [*classes, two], [*classes, template]):
+        dra = claims.StaticDraObjects(objects)
+        estimate = estimating.estimate_pod(
+            spec, catalog=catalog, memos=memos, dra=dra, namespace="ml-train"
+        )
+        counts.append(estimate.requests.accelerator_devices)
+    assert counts == [8, 2, 8]
+
+
+def test_an_extended_resource_is_priced_through_the_class_serving_it(catalog: Catalog) -> None:
+    from costwarden import estimating
+    from costwarden.memos import Memos
+
+    memos = Memos()
+    spec = _pod_spec({"limits": {"example.com/h100": "2"}, "requests": {"cpu": "1"}})
+    before = estimating.estimate_pod(
+        spec, catalog=catalog, memos=memos, dra=claims.StaticDraObjects([])
+    )
+    assert before.requests.accelerator_devices == 0  # no class serves it (yet)
+    after = estimating.estimate_pod(
+        spec,
+        catalog=catalog,
+        memos=memos,
+        dra=claims.StaticDraObjects(_objects("deviceclasses.yaml")),
+    )
+    assert after.requests.accelerator_devices == 2
+    assert after.hourly.accelerator == 2 * catalog.accelerators["h100-80gb"].hourly
+
+
+def test_the_documented_example_is_valid_and_eight_h100s() -> None:
+    """docs/cost-model.md's DRA example: valid `resource.k8s.io/v1` objects, priced as said."""
+    import re
+
+    docs = Path(__file__).resolve().parents[3] / "docs" / "cost-model.md"
+    text = docs.read_text()
+    section = text[text.index("### Devices through Dynamic Resource Allocation") :]
+    block = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert block is not None
+    objects = list(yaml.safe_load_all(block[1]))
+    try:
+        import kubernetes_validate
+    except ImportError:
+        kubernetes_validate = None
+    require(
+        kubernetes_validate is not None,
+        what="kubernetes-validate",
+        install="pip install -e '.[dev]'",
+    )
+    for obj in objects:
+        kubernetes_validate.validate(obj, "1.34.0", strict=True)
+    spec = {
+        "resourceClaims": [{"name": "gpus", "resourceClaimTemplateName": "eight-h100"}],
+        "containers": [{"name": "x", "image": "x"}],
+    }
+    catalog = bundled_catalog()
+    devices = claims.resolve(
+        spec, namespace="ml-train", objects=claims.StaticDraObjects(objects), catalog=catalog
+    )
+    assert devices.requests[0].choices == (claims.Choice("h100-80gb", Decimal(8)),)
+    assert f"8 × ${catalog.accelerators['h100-80gb'].hourly}/h" in section
