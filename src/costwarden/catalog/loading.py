@@ -237,10 +237,17 @@ def _read(
         for file in files:  # one file at a time, so one bad file hides no other's problems
             sources.append("<stdin>" if file == "-" else str(file))
             try:
-                docs.extend(documents.read_files([file], exact_numbers=True))
+                read = documents.read_files([file], exact_numbers=True)
             except InvalidInput as exc:
                 problems.extend(exc.problems)
+                continue
+            if not read:  # a catalog named and empty is a mistake, never "no prices of mine"
+                problems.append(Problem(source=sources[-1], message=_EMPTY_FILE))
+            docs.extend(read)
     return docs, problems, sources
+
+
+_EMPTY_FILE = "holds no catalog document (it is empty, or only comments)"
 
 
 def _validate(doc: Document) -> tuple[CatalogDocument | None, list[Problem]]:

@@ -150,6 +150,9 @@ def from_documents(docs: Sequence[Document]) -> tuple[list[Manifest], list[Probl
             if missing:
                 problems.append(doc.problem(f"{' and '.join(missing)} missing", base))
                 continue
+            if not isinstance(obj.get("metadata", {}), dict):
+                problems.append(doc.problem("expected a mapping", (*base, "metadata")))
+                continue
             manifests.append(Manifest(document=doc, path=base, obj=obj))
     return manifests, problems
 

@@ -137,6 +137,8 @@ def _run(args: argparse.Namespace) -> int:
     checked = check_manifests(
         manifests, policies=policy_set, catalog=catalog, context=context, problems=problems
     )
+    if not checked:
+        _nothing_checked(manifests)
     if args.require_namespaces:
         _require_namespaces(checked, known)
     if args.output == "json":
@@ -197,6 +199,17 @@ def _from_cluster(args: argparse.Namespace) -> namespaces.Labels:
     except (clients.ConfigurationError, namespace_list.ListingFailed) as exc:
         raise InputError(f"--from-cluster: {exc}") from None
     return namespaces.from_list(items, source=f"the namespaces listed at {credentials.host}")
+
+
+def _nothing_checked(manifests: Sequence[_manifests.Manifest]) -> None:
+    """Objects were read, and none runs pods: a gate pointed at the wrong files (policies,
+    values, a chart of Services) checked nothing, and says so rather than pass."""
+    kinds = sorted({str(manifest.obj["kind"]) for manifest in manifests})
+    sources = sorted({manifest.document.source for manifest in manifests})
+    raise InputError(
+        f"{', '.join(sources)}: no object that runs pods among the {len(manifests)} read "
+        f"(kinds: {', '.join(kinds)}): nothing was checked"
+    )
 
 
 def _require_namespaces(checked: Sequence[Checked], known: Mapping[str, Any]) -> None:
