@@ -45,6 +45,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Protocol
 
 from costwarden.catalog.models import Accelerator, CapacityType, Catalog
@@ -93,6 +94,20 @@ _MIG_PROFILE = re.compile(r"^(\d+)g\.(\d+)gb")
 _ZERO = Decimal(0)
 
 
+ExtendedResources = tuple[tuple[str, str], ...]
+
+
+def extended_pairs(classes: Iterable[tuple[str, Mapping[str, Any]]]) -> ExtendedResources:
+    """The (extended resource, DeviceClass) pairs of `(name, DeviceClass)`s, sorted; the
+    first class by name serves a resource two name."""
+    found: dict[str, str] = {}
+    for name, device_class in sorted(classes, key=lambda pair: pair[0]):
+        resource = _at(device_class, ("spec", "extendedResourceName"))
+        if isinstance(resource, str):
+            found.setdefault(resource, name)
+    return tuple(sorted(found.items()))
+
+
 class DraObjects(Protocol):
     """The cluster's DRA objects, as the API server stores them (plain mappings).
 
@@ -111,9 +126,10 @@ class DraObjects(Protocol):
         """The ResourceClaim, None when there is none."""
         ...
 
-    def extended_resources(self) -> Mapping[str, str]:
-        """Extended resource -> the DeviceClass whose `spec.extendedResourceName` it is
-        (a few entries; equal mappings while the classes do not change)."""
+    def extended_resources(self) -> ExtendedResources:
+        """(extended resource, the DeviceClass whose `spec.extendedResourceName` it is),
+        sorted: a few pairs, and the same tuple while the classes do not change (a memo
+        key: the estimator keys pods by it)."""
         ...
 
 
@@ -513,7 +529,7 @@ class _Reader:
         if resource.startswith(IMPLICIT_EXTENDED_PREFIX):
             class_name: str | None = resource.removeprefix(IMPLICIT_EXTENDED_PREFIX)
         elif self.objects is not None:
-            class_name = self.objects.extended_resources().get(resource)
+            class_name = dict(self.objects.extended_resources()).get(resource)
         else:
             class_name = None
         if class_name is None:
@@ -858,42 +874,60 @@ class _Said:
         self.unread: list[str] = []
 
     def read(self, expression: str) -> None:
-        clauses = _conjunction(expression)
-        if clauses is None:
-            self.unread.append(f"{expression.strip()!r} (only && of equalities is read)")
-            return
-        for clause in clauses:
-            if not self._clause(clause):
-                self.unread.append(f"{clause!r}")
+        for fact, value in _facts(expression):
+            if fact == "unread":
+                self.unread.append(value)
+            elif fact == "driver":
+                self.driver = value
+            elif fact == "domain":
+                if self.driver is None and value in DRIVERS:
+                    self.driver = value
+            elif fact == "products":
+                known = set(value) if self.products is None else set(self.products) & set(value)
+                self.products = tuple(v for v in value if v in known)
+            elif fact == "profile":
+                self.profile = value
+            else:
+                self.type = value
 
-    def _clause(self, clause: str) -> bool:
-        driver = _DRIVER.match(clause)
-        if driver:
-            self.driver = _unquote(driver["value"])
-            return True
-        match = _EQUALS.match(clause) or _EQUALS_REVERSED.match(clause)
-        values: tuple[str, ...]
-        if match:
-            values = (_unquote(match["value"]),)
-        else:
-            match = _IN.match(clause)
-            if not match:
-                return False
-            values = tuple(_unquote(v) for v in _STRINGS.findall(match["values"]))
-        domain = _unquote(match["domain"])
-        attribute = match["attr"] or _unquote(match["attr_q"])
-        if attribute == "productName":
-            known = set(values) if self.products is None else set(self.products) & set(values)
-            self.products = tuple(v for v in values if v in known)
-        elif attribute in ("profile", "migProfile") and len(values) == 1:
-            self.profile = values[0]
-        elif attribute == "type" and len(values) == 1:
-            self.type = values[0]
-        else:
-            return False
-        if self.driver is None and domain in DRIVERS:
-            self.driver = domain
-        return True
+
+@lru_cache(maxsize=256)  # pure; pods of one template send the same expressions
+def _facts(expression: str) -> tuple[tuple[str, Any], ...]:
+    """What one CEL expression says, as (fact, value) pairs in order: `driver`, `domain`,
+    `products`, `profile`, `type`, or `unread` (a clause, or the whole, not read)."""
+    clauses = _conjunction(expression)
+    if clauses is None:
+        return (("unread", f"{expression.strip()!r} (only && of equalities is read)"),)
+    facts: list[tuple[str, Any]] = []
+    for clause in clauses:
+        facts.extend(_clause(clause) or [("unread", repr(clause))])
+    return tuple(facts)
+
+
+def _clause(clause: str) -> list[tuple[str, Any]]:
+    """The facts one clause says, or none when it is not of a form read."""
+    driver = _DRIVER.match(clause)
+    if driver:
+        return [("driver", _unquote(driver["value"]))]
+    match = _EQUALS.match(clause) or _EQUALS_REVERSED.match(clause)
+    values: tuple[str, ...]
+    if match:
+        values = (_unquote(match["value"]),)
+    else:
+        match = _IN.match(clause)
+        if not match:
+            return []
+        values = tuple(_unquote(v) for v in _STRINGS.findall(match["values"]))
+    attribute = match["attr"] or _unquote(match["attr_q"])
+    if attribute == "productName":
+        fact: tuple[str, Any] = ("products", values)
+    elif attribute in ("profile", "migProfile") and len(values) == 1:
+        fact = ("profile", values[0])
+    elif attribute == "type" and len(values) == 1:
+        fact = ("type", values[0])
+    else:
+        return []
+    return [("domain", _unquote(match["domain"])), fact]
 
 
 def _conjunction(expression: str) -> list[str] | None:
@@ -1029,7 +1063,6 @@ class StaticDraObjects:
         self._classes: dict[str, Mapping[str, Any]] = {}
         self._templates: dict[tuple[str, str], Mapping[str, Any]] = {}
         self._claims: dict[tuple[str, str], Mapping[str, Any]] = {}
-        self._extended: dict[str, str] = {}
         for obj in objects:
             if not is_dra_object(obj):
                 continue
@@ -1041,13 +1074,11 @@ class StaticDraObjects:
             key = (namespace if isinstance(namespace, str) else "", name)
             if obj["kind"] == "DeviceClass":
                 self._classes[name] = obj
-                resource = _at(obj, ("spec", "extendedResourceName"))
-                if isinstance(resource, str):
-                    self._extended.setdefault(resource, name)
             elif obj["kind"] == "ResourceClaimTemplate":
                 self._templates[key] = obj
             else:
                 self._claims[key] = obj
+        self._extended = extended_pairs(self._classes.items())
 
     def __len__(self) -> int:
         return len(self._classes) + len(self._templates) + len(self._claims)
@@ -1061,5 +1092,5 @@ class StaticDraObjects:
     def claim(self, namespace: str, name: str) -> Mapping[str, Any] | None:
         return self._claims.get((namespace, name)) or self._claims.get(("", name))
 
-    def extended_resources(self) -> Mapping[str, str]:
+    def extended_resources(self) -> ExtendedResources:
         return self._extended

@@ -166,13 +166,13 @@ def estimate_pod(
     spec_key: tuple[bytes, tuple[int, str], Any] | None = None
     # DRA: what the pod's claims name is looked up anew for each pod (it changes apart from
     # the spec); the DRA-backed extended resources are part of the key.
-    extended = dra.extended_resources() if dra is not None else {}
+    extended = dra.extended_resources() if dra is not None else ()
     try:
         written = b"" if claims.uses_dra(spec) else orjson.dumps(spec)
     except TypeError:
         written = b""
     if 0 < len(written) <= _SPEC_KEY_MAX:  # bounded: specs come from users
-        spec_key = (written, sharing_read, tuple(sorted(extended.items())) if extended else ())
+        spec_key = (written, sharing_read, extended)
         known: PodEstimate | None = index.by_spec.get(spec_key)
         if known is not None:
             return known
@@ -234,20 +234,21 @@ def _with_dra(
     *,
     index: indexes.Index,
     dra: claims.DraObjects | None,
-    extended: Mapping[str, str],
+    extended: claims.ExtendedResources,
     namespace: str | None,
     terms: list[placing.Term],
     capacity: CapacityType,
 ) -> PodEstimate:
     """`found` with the devices the pod asks for through DRA (`claims`): its claims, and
     the extended resources a DeviceClass serves that no catalog model prices."""
+    by_class = {resource for resource, _ in extended}
     served = {
         name: int(count)
         for name, count in raw.items()
         if count
         and name not in index.accelerator_resources
         and not name.startswith(MIG_PREFIX)
-        and (name in extended or name.startswith(claims.IMPLICIT_EXTENDED_PREFIX))
+        and (name in by_class or name.startswith(claims.IMPLICIT_EXTENDED_PREFIX))
     }
     if not served and not claims.uses_dra(spec):
         return found
@@ -256,7 +257,14 @@ def _with_dra(
         spec, namespace=namespace, objects=dra, catalog=index.catalog, extended=served,
         node_models=models,
     )  # fmt: skip
-    return claims.priced_with(found, devices, catalog=index.catalog, capacity=capacity)
+    # The pods of a workload resolve to equal devices: one pricing of them, held with the
+    # estimate it extends (so its identity is not reused while the entry lives).
+    key = ("dra", found, devices, capacity)
+    priced: PodEstimate | None = index.priced.get(key)
+    if priced is None:
+        priced = claims.priced_with(found, devices, catalog=index.catalog, capacity=capacity)
+        index.priced.put(key, priced)
+    return priced
 
 
 def accelerators_requested(

@@ -25,7 +25,7 @@ from typing import Any
 
 from kubernetes import client
 
-from costwarden.estimating.claims import GENERATED_CLAIM_ANNOTATIONS
+from costwarden.estimating import claims
 from costwarden.kube import watching
 
 RETRY_SECONDS = 60.0
@@ -93,7 +93,7 @@ def _made_by_user(claim: Mapping[str, Any]) -> bool:
     annotations = (claim.get("metadata") or {}).get("annotations")
     if not isinstance(annotations, Mapping):
         return True
-    return not any(key in annotations for key in GENERATED_CLAIM_ANNOTATIONS)
+    return not any(key in annotations for key in claims.GENERATED_CLAIM_ANNOTATIONS)
 
 
 class DraCache:
@@ -103,7 +103,7 @@ class DraCache:
         self.classes = _Kind()
         self.templates = _Kind()
         self.claims = _Kind(keep=_made_by_user)
-        self._extended: tuple[object, Mapping[str, str]] = (None, {})
+        self._extended: tuple[object, claims.ExtendedResources] = (None, ())
 
     def device_class(self, name: str) -> Mapping[str, Any] | None:
         return self.classes.by_key.get(("", name))
@@ -114,16 +114,11 @@ class DraCache:
     def claim(self, namespace: str, name: str) -> Mapping[str, Any] | None:
         return self.claims.by_key.get((namespace, name))
 
-    def extended_resources(self) -> Mapping[str, str]:
+    def extended_resources(self) -> claims.ExtendedResources:
         classes = self.classes.by_key
         if self._extended[0] is not classes:  # the classes changed: one pass over a handful
-            found: dict[str, str] = {}
-            for (_, name), device_class in sorted(classes.items()):
-                spec = device_class.get("spec")
-                resource = spec.get("extendedResourceName") if isinstance(spec, Mapping) else None
-                if isinstance(resource, str):
-                    found.setdefault(resource, name)
-            self._extended = (classes, found)
+            pairs = claims.extended_pairs((name, obj) for (_, name), obj in classes.items())
+            self._extended = (classes, pairs)
         return self._extended[1]
 
     def ready(self) -> bool:

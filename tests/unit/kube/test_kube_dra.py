@@ -103,7 +103,7 @@ def test_what_is_kept_is_what_pricing_reads() -> None:
 def test_the_class_serving_an_extended_resource_is_found() -> None:
     cache = DraCache()
     _listed(cache, "deviceclasses.yaml")
-    assert cache.extended_resources() == {"example.com/h100": "h100.example.com"}
+    assert cache.extended_resources() == (("example.com/h100", "h100.example.com"),)
     assert cache.extended_resources() is cache.extended_resources()  # the same while unchanged
     cache.classes.apply("DELETED", {"metadata": {"name": "h100.example.com"}})
-    assert cache.extended_resources() == {}
+    assert cache.extended_resources() == ()
