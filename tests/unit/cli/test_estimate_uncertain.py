@@ -16,7 +16,7 @@ apiVersion: v1
 kind: Pod
 metadata: {name: h100-box, namespace: ml-train}
 spec:
-  nodeSelector: {node.kubernetes.io/instance-type: p5.4xlarge}
+  nodeSelector: {node.kubernetes.io/instance-type: p9.4xlarge}
   containers:
   - name: c
     image: x
@@ -72,14 +72,14 @@ def test_estimate_of_a_pod_pinned_to_an_uncatalogued_type_says_unpriced_and_name
     row = next(line for line in out.splitlines() if line.startswith("h100-box"))
     assert row.split()[-2:] == ["unpriced", "unpriced"]
     assert (
-        "· unpriced: instance type p5.4xlarge not in the catalog — add it to a catalog "
+        "· unpriced: instance type p9.4xlarge not in the catalog — add it to a catalog "
         "(docs/cost-model.md#adding-a-price)" in out
     )
     assert "TOTAL counts only what is priced of Pod h100-box" in out
     status, out = run(capsys, "estimate", "-f", write(tmp_path, UNCATALOGUED), "-o", "json")
     (obj,) = json.loads(out)["objects"]
-    assert obj["unpriced"] == ["instance type p5.4xlarge not in the catalog"]
-    assert obj["instanceType"] == "p5.4xlarge"
+    assert obj["unpriced"] == ["instance type p9.4xlarge not in the catalog"]
+    assert obj["instanceType"] == "p9.4xlarge"
     assert obj["acceleratorDevices"] == "1"
     assert obj["hourly"]["accelerator"] == "0.000000"  # never the cheapest GPU's price
     assert json.loads(out)["total"]["unpriced"] == ["Pod h100-box"]
@@ -135,7 +135,7 @@ def test_check_shows_the_range_the_gpu_model_and_unpriced_objects(
     assert boxed.split()[-3:-1] == ["unpriced", "unpriced"]
     assert "+ 1 unpriced" in lines[3]
     assert (
-        "  UNPRICED instance type p5.4xlarge not in the catalog — add it to a catalog "
+        "  UNPRICED instance type p9.4xlarge not in the catalog — add it to a catalog "
         "(docs/cost-model.md#adding-a-price)"
     ) in lines
     assert not any(line.startswith("  NOTE  costwarden:") for line in lines)
@@ -145,7 +145,7 @@ def test_check_shows_the_range_the_gpu_model_and_unpriced_objects(
     )  # fmt: skip
     found = {o["object"]: o["estimate"] for o in json.loads(out)["objects"]}
     assert found["Pod ml-train/h100-box"]["unpriced"] == [
-        "instance type p5.4xlarge not in the catalog"
+        "instance type p9.4xlarge not in the catalog"
     ]
     assert float(found["Pod ml-train/any-gpu"]["hourlyLow"]) < float(
         found["Pod ml-train/any-gpu"]["hourly"]

@@ -12,8 +12,8 @@ from tests.unit.engine.conftest import NOW
 
 from costwarden.engine.ports import BudgetSpend, SpendSnapshot
 
-UNCATALOGUED = {"node.kubernetes.io/instance-type": "p5.4xlarge"}
-"""One H100 on AWS, not in the bundled catalog (it lists p5.48xlarge)."""
+UNCATALOGUED = {"node.kubernetes.io/instance-type": "p9.4xlarge"}
+"""A made-up type: no catalog lists it."""
 
 
 def budget(**fields: object) -> dict:
@@ -31,7 +31,7 @@ def fresh_spend(spent: str = "0") -> SpendSnapshot:
 
 
 def test_the_bundled_catalog_lacks_p5_4xlarge(catalog):
-    assert "p5.4xlarge" not in catalog.instance_types  # the premise of these tests
+    assert "p9.4xlarge" not in catalog.instance_types  # the premise of these tests
 
 
 def test_a_budget_denies_an_unpriced_pod_by_default_naming_what_is_missing(
@@ -42,7 +42,7 @@ def test_a_budget_denies_an_unpriced_pod_by_default_naming_what_is_missing(
     (violation,) = verdict.denials
     assert violation.message.startswith(
         "[budget] monthly budget of cost-centre=Sales-5045 cannot charge this workload: "
-        "unpriced: instance type p5.4xlarge not in the catalog — add it to a catalog "
+        "unpriced: instance type p9.4xlarge not in the catalog — add it to a catalog "
         "(docs/cost-model.md#adding-a-price); or ask the platform team to set unpriced: warn "
         "in rule budget"
     )
@@ -71,7 +71,7 @@ def test_a_budget_set_to_allow_says_so_in_a_notice(pod, policies, judge, context
     verdict = judge(obj, policies(budget(unpriced="allow")), context=context(spend=fresh_spend()))
     assert verdict.allowed
     assert verdict.violations == ()
-    assert any("unpriced: instance type p5.4xlarge" in n for n in verdict.notices)
+    assert any("unpriced: instance type p9.4xlarge" in n for n in verdict.notices)
 
 
 def test_an_unpriced_pods_relabel_adds_nothing_to_judge(pod, policies, judge, context):
@@ -125,14 +125,14 @@ def test_an_envelope_warns_about_an_unpriced_pod_by_default(pod, policies, judge
     (warning,) = verdict.warnings
     assert warning.message.startswith(
         "[envelope] pod cost cannot be held to the envelope: unpriced: instance type "
-        "p5.4xlarge not in the catalog — add it to a catalog (docs/cost-model.md#adding-a-price)"
+        "p9.4xlarge not in the catalog — add it to a catalog (docs/cost-model.md#adding-a-price)"
     )
 
 
 def test_an_envelope_set_to_deny_refuses_an_unpriced_pod(pod, policies, judge):
     obj = pod(gpus=1, node_selector=UNCATALOGUED)
     (violation,) = judge(obj, policies(envelope(maxInstanceVcpu=64, unpriced="deny"))).denials
-    assert "unpriced: instance type p5.4xlarge" in violation.message
+    assert "unpriced: instance type p9.4xlarge" in violation.message
 
 
 def test_an_envelope_set_to_allow_notes_what_it_did_not_check(pod, policies, judge):
@@ -151,7 +151,7 @@ def test_an_uncatalogued_pinned_type_is_still_held_to_the_allowed_types(pod, pol
     obj = pod(gpus=1, node_selector=UNCATALOGUED)
     rule = envelope(allowedInstanceTypes=["g5.*"], unpriced="allow")
     (violation,) = judge(obj, policies(rule)).denials
-    assert "instance type p5.4xlarge is not in the envelope (g5.*)" in violation.message
+    assert "instance type p9.4xlarge is not in the envelope (g5.*)" in violation.message
 
 
 def test_gpu_limits_count_gpus_the_catalog_cannot_price(pod, policies, judge):
