@@ -42,7 +42,7 @@ can charge it once (`charge_shared`), and the pod's own devices leave it out.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import lru_cache
@@ -124,6 +124,11 @@ class DraObjects(Protocol):
 
     def claim(self, namespace: str, name: str) -> Mapping[str, Any] | None:
         """The ResourceClaim, None when there is none."""
+        ...
+
+    def generation(self) -> Hashable:
+        """Changes whenever any of the objects does (read it before looking them up): the
+        estimator memoises a pod's devices by it."""
         ...
 
     def extended_resources(self) -> ExtendedResources:
@@ -1082,6 +1087,9 @@ class StaticDraObjects:
 
     def __len__(self) -> int:
         return len(self._classes) + len(self._templates) + len(self._claims)
+
+    def generation(self) -> Hashable:
+        return 0  # the objects never change
 
     def device_class(self, name: str) -> Mapping[str, Any] | None:
         return self._classes.get(name)

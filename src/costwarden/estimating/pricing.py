@@ -163,16 +163,20 @@ def estimate_pod(
     # Equal JSON, keys in the same order, means equal input (key order too: it orders the
     # notes), and the estimate is a pure function of it; a spec orjson will not write (an
     # integer past 64 bits) skips this memo.
-    spec_key: tuple[bytes, tuple[int, str], Any] | None = None
-    # DRA: what the pod's claims name is looked up anew for each pod (it changes apart from
-    # the spec); the DRA-backed extended resources are part of the key.
+    spec_key: tuple[bytes, tuple[int, str], Any, Any] | None = None
+    # DRA: the DRA-backed extended resources are part of the key; a pod naming claims is
+    # keyed by the DRA objects too — `dra` (held by the key) and its generation, read before
+    # they are, so a change to them is a new key — and by its namespace, where its claims are.
     extended = dra.extended_resources() if dra is not None else ()
+    claimed = None
+    if dra is not None and claims.uses_dra(spec):
+        claimed = (dra, dra.generation(), namespace)
     try:
-        written = b"" if claims.uses_dra(spec) else orjson.dumps(spec)
+        written = orjson.dumps(spec)
     except TypeError:
         written = b""
     if 0 < len(written) <= _SPEC_KEY_MAX:  # bounded: specs come from users
-        spec_key = (written, sharing_read, extended)
+        spec_key = (written, sharing_read, extended, claimed)
         known: PodEstimate | None = index.by_spec.get(spec_key)
         if known is not None:
             return known
@@ -218,8 +222,8 @@ def estimate_pod(
             "no node offers that much",
             requesting.heaviest_section(spec),
         )
-    if spec_key is not None and found is without_dra:  # DRA devices: read anew each time
-        index.by_spec.put(spec_key, found)
+    if spec_key is not None and (found is without_dra or claimed is not None):
+        index.by_spec.put(spec_key, found)  # not a pod whose devices its key does not say
     return found
 
 

@@ -39,6 +39,8 @@ class _Kind:
 
     def __init__(self, *, keep: Callable[[Mapping[str, Any]], bool] | None = None) -> None:
         self.by_key: dict[Key, Mapping[str, Any]] = {}
+        self.generation = 0
+        """Counts the changes (after each is in `by_key`): what readers memoise by."""
         self.synced = threading.Event()
         self._keep = keep
 
@@ -49,6 +51,7 @@ class _Kind:
             if kept is not None:
                 by_key[kept[0]] = kept[1]
         self.by_key = by_key  # one reference swap: readers see the old or the new dict
+        self.generation += 1  # after the swap: a reader never keys new data by an old count
         self.synced.set()
 
     def apply(self, event_type: str, obj: Mapping[str, Any]) -> None:
@@ -56,12 +59,18 @@ class _Kind:
         key = _key(obj)
         if key is None:
             return
-        by_key = dict(self.by_key)
         if event_type == "DELETED" or kept is None:
-            by_key.pop(key, None)
+            if key not in self.by_key:
+                return  # one left out (a claim made for one pod), or gone already
+            by_key = dict(self.by_key)
+            del by_key[key]
         else:
+            if self.by_key.get(key) == kept[1]:
+                return  # nothing pricing reads changed (a status update)
+            by_key = dict(self.by_key)
             by_key[key] = kept[1]
         self.by_key = by_key
+        self.generation += 1  # after the swap: a reader never keys new data by an old count
 
     def _kept(self, obj: Mapping[str, Any]) -> tuple[Key, Mapping[str, Any]] | None:
         key = _key(obj)
@@ -120,6 +129,9 @@ class DraCache:
             pairs = claims.extended_pairs((name, obj) for (_, name), obj in classes.items())
             self._extended = (classes, pairs)
         return self._extended[1]
+
+    def generation(self) -> tuple[int, int, int]:
+        return (self.classes.generation, self.templates.generation, self.claims.generation)
 
     def ready(self) -> bool:
         """Whether every kind's first list has landed."""

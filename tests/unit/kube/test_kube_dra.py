@@ -107,3 +107,36 @@ def test_the_class_serving_an_extended_resource_is_found() -> None:
     assert cache.extended_resources() is cache.extended_resources()  # the same while unchanged
     cache.classes.apply("DELETED", {"metadata": {"name": "h100.example.com"}})
     assert cache.extended_resources() == ()
+
+
+def test_a_watched_change_reprices_a_pod_the_memos_have_seen() -> None:
+    from costwarden import estimating
+    from costwarden.memos import Memos
+
+    cache = DraCache()
+    _listed(cache, "deviceclasses.yaml", "train-8xh100.yaml")
+    pod = _of_kind(_objects("train-8xh100.yaml"), "Pod")[0]
+    memos, catalog = Memos(), bundled_catalog()
+
+    def gpus() -> object:
+        estimate = estimating.estimate_pod(
+            pod["spec"], catalog=catalog, memos=memos, dra=cache, namespace="ml-train"
+        )
+        return estimate.requests.accelerator_devices
+
+    assert gpus() == 8
+    template = _of_kind(_objects("train-8xh100.yaml"), "ResourceClaimTemplate")[0]
+    fewer = {**template, "spec": {"spec": {"devices": {"requests": [
+        {**template["spec"]["spec"]["devices"]["requests"][0], "exactly": {
+            **template["spec"]["spec"]["devices"]["requests"][0]["exactly"], "count": 2}}
+    ]}}}}  # fmt: skip
+    before = cache.generation()
+    cache.templates.apply("MODIFIED", fewer)
+    assert cache.generation() != before
+    assert gpus() == 2
+    cache.templates.apply("MODIFIED", fewer)  # the same again (a status update): no change
+    after = cache.generation()
+    cache.templates.apply("MODIFIED", fewer)
+    assert cache.generation() == after
+    cache.templates.apply("DELETED", fewer)
+    assert gpus() == 0  # unpriced: the template is gone
