@@ -4,7 +4,9 @@ a new handshake gets."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import ssl
+import weakref
 from pathlib import Path
 
 import pytest
@@ -120,3 +122,33 @@ def handshake(server: ssl.SSLContext, ca: trustme.CA, *, server_name: str) -> by
     der = client_tls.getpeercert(binary_form=True)
     assert der is not None
     return der
+
+
+def test_a_replaced_context_is_freed_once_its_connections_are(tmp_path: Path) -> None:
+    """Rotations do not accumulate contexts: the listening context's callback keeps only the
+    latest, and a connection keeps the one it was made with only while it lives."""
+    ca = trustme.CA()
+    cert, key = write_pair(tmp_path, ca.issue_cert("127.0.0.1"))
+    reloading = tls.ReloadingContext(cert_file=cert, key_file=key)
+    write_pair(tmp_path, ca.issue_cert("127.0.0.1"))
+    assert reloading.reload_if_changed() is True
+    replaced = weakref.ref(reloading.current)
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    to_server, to_client = ssl.MemoryBIO(), ssl.MemoryBIO()
+    connection = reloading.context.wrap_bio(to_server, to_client, server_side=True)
+    client_tls = client.wrap_bio(to_client, to_server, server_hostname="127.0.0.1")
+    for _ in range(10):
+        for end in (client_tls, connection):
+            with contextlib.suppress(ssl.SSLWantReadError):
+                end.do_handshake()
+    del end
+    assert connection.context is replaced()  # served by the then-latest pair
+    for _ in range(3):
+        write_pair(tmp_path, ca.issue_cert("127.0.0.1"))
+        assert reloading.reload_if_changed() is True
+    gc.collect()
+    assert replaced() is not None  # the open connection still holds it
+    del connection, client_tls
+    gc.collect()
+    assert replaced() is None
