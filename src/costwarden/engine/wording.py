@@ -84,5 +84,5 @@ def price_range(low: Decimal, high: Decimal, currency: str = "USD") -> str:
 
 
 def unpriced(reasons: Sequence[str]) -> str:
-    """`unpriced: instance type p5.4xlarge not in the catalog`."""
+    """`unpriced: instance type p5e.48xlarge not in the catalog`."""
     return "unpriced: " + "; ".join(reasons)

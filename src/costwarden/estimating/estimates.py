@@ -89,7 +89,7 @@ class PodEstimate:
     range_reasons: tuple[str, ...] = ()
     """Why the pod's cost is a range and not one figure (which choice it leaves open)."""
     unpriced: tuple[str, ...] = ()
-    """What the catalog lacks to price the pod (`instance type p5.4xlarge not in the
+    """What the catalog lacks to price the pod (`instance type p5e.48xlarge not in the
     catalog`); empty when it is priced. An unpriced estimate's figures are only what the
     catalog could price: a lower bound, never the price."""
 

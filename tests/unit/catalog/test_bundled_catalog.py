@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -39,13 +40,13 @@ REFERENCE_TYPES = {
     "a3-highgpu-8g": ("gcp", "us-central1", 208, 1872, "h100-80gb", 8, "88.49", "50.6095"),
     "g2-standard-4": ("gcp", "us-central1", 4, 16, "l4", 1, "0.706832", "0.397336"),
     "g2-standard-48": ("gcp", "us-central1", 48, 192, "l4", 4, "4.001665", "2.249632"),
-    "Standard_NC24ads_A100_v4": ("azure", "eastus", 24, 220, "a100-80gb", 1, "3.673", "0.444"),
+    "Standard_NC24ads_A100_v4": ("azure", "eastus", 24, 220, "a100-80gb", 1, "3.673", None),
     "Standard_ND96isr_H100_v5": ("azure", "eastus", 96, 1900, "h100-80gb", 8, "98.32", None),
 }
 SOURCES = {
     "aws": (AWS_SOURCE, date(2026, 7, 20)),
     "gcp": (GCP_SOURCE, date(2026, 7, 30)),
-    "azure": ("undated public catalog snapshot", date(2026, 7, 20)),
+    "azure": ("Azure/karpenter-provider-azure", date(2023, 12, 18)),
 }
 
 # The documented per-device rule: reference AWS instance, minus its vCPUs and GiB at the
@@ -62,6 +63,9 @@ REFERENCE_INSTANCE = {
     "t4": "g4dn.xlarge",
     "inferentia2": "inf2.xlarge",
     "gaudi": "dl1.24xlarge",
+    "b200": "p6-b200.48xlarge",
+    "trainium": "trn1.2xlarge",
+    "a10": "Standard_NV36ads_A10_v5",  # no AWS type carries an A10
 }
 
 
@@ -194,6 +198,9 @@ def test_a100_and_h100_split_into_seven_mig_slices(catalog: Catalog) -> None:
         ("l40s", "l40s"),
         ("v100", "v100-16gb"),
         ("h200", "h200"),
+        ("b200", "b200"),
+        ("NVIDIA-B200", "b200"),
+        ("NVIDIA-A10", "a10"),
         # case does not matter
         ("nvidia-a100-sxm4-40gb", "a100-40gb"),
     ],
@@ -207,7 +214,7 @@ def test_real_node_label_values_resolve_to_accelerator_models(
 
 
 def test_unknown_label_value_resolves_to_nothing(catalog: Catalog) -> None:
-    assert catalog.accelerator_for("NVIDIA-B200") is None
+    assert catalog.accelerator_for("NVIDIA-GB300") is None
 
 
 def test_every_placement_in_the_fixture_manifests_is_in_the_catalog(
@@ -285,3 +292,144 @@ def test_spot_price_falls_back_to_the_discount_when_no_figure_is_known(catalog: 
 
 def test_bundled_catalog_is_read_once(catalog: Catalog) -> None:
     assert loading.bundled_catalog() is catalog
+
+
+# Spot-checked by hand against the files the sources name (docs/prices.md, keys [a], [c], [z]).
+# name: (vcpu, GiB, accelerator model, count, on-demand, spot or None, source text, effective)
+KARPENTER_AWS = "pricing/zz_generated.pricing_aws.go (commit 031e72b"
+CYCLENERD = "pricing.yml (commit 0166a59"
+KARPENTER_AZURE = "Azure/karpenter-provider-azure"
+ADDED_TYPES = {
+    "p5.4xlarge": (16, 256, "h100-80gb", 1, "6.88", None, KARPENTER_AWS, date(2026, 1, 19)),
+    "p6-b200.48xlarge": (192, 2048, "b200", 8, "113.9328", None, KARPENTER_AWS, date(2026, 1, 19)),
+    "g6e.48xlarge": (192, 1536, "l40s", 8, "30.13118", None, KARPENTER_AWS, date(2026, 1, 19)),
+    "gr6.4xlarge": (16, 128, "l4", 1, "1.5392", None, KARPENTER_AWS, date(2026, 1, 19)),
+    "trn1.32xlarge": (128, 512, "trainium", 16, "21.5", None, KARPENTER_AWS, date(2026, 1, 19)),
+    "a3-highgpu-1g": (26, 234, "h100-80gb", 1, "11.06125", "4.424469", CYCLENERD, date(2025, 3, 6)),
+    "a3-megagpu-8g": (
+        208,
+        1872,
+        "h100-80gb",
+        8,
+        "92.937588",
+        "37.391837",
+        CYCLENERD,
+        date(2025, 3, 6),
+    ),
+    "Standard_NC4as_T4_v3": (4, 28, "t4", 1, "0.526", None, KARPENTER_AZURE, date(2023, 12, 18)),
+    "Standard_ND96amsr_A100_v4": (
+        96,
+        1900,
+        "a100-80gb",
+        8,
+        "32.77",
+        None,
+        KARPENTER_AZURE,
+        date(2023, 12, 18),
+    ),
+    "Standard_NV72ads_A10_v5": (
+        72,
+        880,
+        "a10",
+        2,
+        "6.52",
+        None,
+        KARPENTER_AZURE,
+        date(2023, 12, 18),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ADDED_TYPES))
+def test_added_accelerated_types_are_at_their_cited_prices(catalog: Catalog, name: str) -> None:
+    vcpu, memory, model, count, on_demand, spot, source, effective = ADDED_TYPES[name]
+    instance = catalog.instance_types[name]
+    assert (instance.vcpu, instance.memory_gib) == (D(vcpu), D(memory))
+    assert instance.accelerators is not None
+    assert (instance.accelerators.model, instance.accelerators.count) == (model, count)
+    assert instance.on_demand_hourly == D(on_demand)
+    assert instance.spot_hourly == (None if spot is None else D(spot))
+    assert source in instance.source
+    assert instance.effective_date == effective
+
+
+def test_gcp_figures_rounded_from_the_snapshot_quote_it_exactly(catalog: Catalog) -> None:
+    a3 = catalog.instance_types["a3-highgpu-1g"]
+    assert "11.0612499878219 / 4.42446871232877" in a3.source
+    assert D("11.0612499878219").quantize(D("0.000001")) == a3.on_demand_hourly
+    assert a3.spot_hourly is not None
+    assert D("4.42446871232877").quantize(D("0.000001")) == a3.spot_hourly
+
+
+# Every current accelerator family of the three clouds a user can name, in at least one size.
+FAMILIES = {
+    "aws": ["p4d", "p4de", "p5", "p5en", "p6-b200", "g4dn", "g5", "g6", "g6e", "gr6", "inf2",
+            "trn1", "trn1n", "dl1"],
+    "gcp": ["a2-highgpu", "a2-ultragpu", "a3-highgpu", "a3-megagpu", "g2-standard"],
+    "azure": ["Standard_NC*as_T4_v3", "Standard_NC*s_v3", "Standard_NC*ads_A100_v4",
+              "Standard_ND96asr_v4", "Standard_ND96amsr_A100_v4", "Standard_ND96isr_H100_v5",
+              "Standard_NV*ads_A10_v5"],
+}  # fmt: skip
+# The families docs/prices.md lists as not bundled (no dated list price could be cited).
+NOT_BUNDLED = [
+    "p5e.48xlarge",
+    "trn2.48xlarge",
+    "p6-b300.48xlarge",
+    "a3-ultragpu-8g",
+    "a4-highgpu-8g",
+    "Standard_NC40ads_H100_v5",
+    "Standard_ND96isr_MI300X_v5",
+]
+
+
+@pytest.mark.parametrize("provider", sorted(FAMILIES))
+def test_every_named_accelerator_family_is_bundled(catalog: Catalog, provider: str) -> None:
+    names = [i.name for i in catalog.instance_types.values() if i.provider == provider]
+    for family in FAMILIES[provider]:
+        if "*" in family:
+            matching = [n for n in names if fnmatch.fnmatchcase(n, family)]
+        else:
+            matching = [n for n in names if n.split(".")[0] == family or n.startswith(family + "-")]
+        assert matching, f"no {provider} {family} type is bundled"
+        assert all(catalog.instance_types[n].accelerators is not None for n in matching)
+
+
+def test_what_is_not_bundled_is_said_in_the_prices_page(
+    catalog: Catalog, pytestconfig: pytest.Config
+) -> None:
+    page = (pytestconfig.rootpath / "docs" / "prices.md").read_text(encoding="utf-8")
+    section = page[page.index("### Not bundled") :]
+    for name in NOT_BUNDLED:
+        assert name not in catalog.instance_types
+        assert f"`{name}`" in section, name
+    assert "`google.com/tpu`" in section
+    assert "`amd.com/gpu`" in section
+
+
+def raw_entries() -> list[tuple[str, dict[str, object]]]:
+    """Every priced entry of the bundled file as written (before any model reads it)."""
+    (document,) = yaml.safe_load_all(loading.BUNDLED.read_text(encoding="utf-8"))
+    spec = document["spec"]
+    entries = [("spec.fallback", spec["fallback"])]
+    for key, field in (("accelerators", "model"), ("instanceTypes", "name")):
+        entries += [(f"spec.{key}[{entry[field]}]", entry) for entry in spec[key]]
+    return entries
+
+
+def test_every_bundled_entry_is_written_with_a_source_and_an_effective_date() -> None:
+    entries = raw_entries()
+    assert len(entries) > 100
+    for where, entry in entries:
+        source = entry.get("source")
+        assert isinstance(source, str), where
+        assert source.strip(), where
+        assert isinstance(entry.get("effectiveDate"), date), where
+        # A snapshot without a date of its own is no source: nothing assumes one.
+        assert "undated" not in source.lower(), where
+        assert "assumed" not in source.lower(), where
+
+
+def test_every_spot_figure_says_where_it_comes_from() -> None:
+    for where, entry in raw_entries():
+        if entry.get("spotHourly") is not None:
+            assert "spot" in str(entry["source"]).lower(), where

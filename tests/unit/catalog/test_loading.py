@@ -335,13 +335,13 @@ def test_instance_naming_an_undefined_accelerator_model_is_reported(
         """\
         spec:
           instanceTypes:
-          - name: b200-box
+          - name: gb300-box
             provider: other
             region: dc-1
             vcpu: 224
             memoryGiB: 2048
             accelerators:
-              model: b200
+              model: gb300
               count: 8
             onDemandHourly: 90
             source: s
@@ -349,9 +349,9 @@ def test_instance_naming_an_undefined_accelerator_model_is_reported(
         """,
     )
     problem = only(problems_of([user]), "spec.instanceTypes[0].accelerators.model")
-    assert "'b200' is not defined in any composed catalog" in problem.message
+    assert "'gb300' is not defined in any composed catalog" in problem.message
     assert "a100-40gb" in problem.message  # says which models exist
-    assert problem.line == line_of(user, "model: b200")
+    assert problem.line == line_of(user, "model: gb300")
 
 
 def test_spot_above_on_demand_is_reported_for_instances_and_accelerators(

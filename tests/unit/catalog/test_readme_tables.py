@@ -10,7 +10,7 @@ import pytest
 
 from costwarden.catalog import loading
 
-FOOTNOTES = str.maketrans("", "", "¹²³")
+FOOTNOTES = str.maketrans("", "", "¹²")
 PRICES = Path("docs") / "prices.md"
 
 # The source keys of docs/prices.md: a text each entry's `source` holds, and texts it
@@ -18,9 +18,9 @@ PRICES = Path("docs") / "prices.md"
 SOURCE_KEYS = {
     "[A]": ("aws/karpenter-provider-aws", ("commit 031e72b",)),
     "[a]": ("aws/karpenter-provider-aws pkg/providers/pricing/zz_generated", ()),
-    "[G]": ("Cyclenerd/google-cloud-pricing-cost-calculator", ("commit 082120d",)),
+    "[G]": ("Cyclenerd/google-cloud-pricing-cost-calculator", ("commit 082120d", "commit 0166a59")),
     "[g]": ("Cyclenerd/google-cloud-pricing-cost-calculator pricing.yml (commit 082120d", ()),
-    "[Z]": ("undated public catalog snapshot", ()),
+    "[c]": ("Cyclenerd/google-cloud-pricing-cost-calculator pricing.yml (commit 0166a59", ()),
     "[z]": ("Azure/karpenter-provider-azure", ()),
 }
 
