@@ -381,7 +381,12 @@ def audit_documents(
     if not roots and not problems:
         sources = ", ".join(dict.fromkeys(doc.source for doc in docs)) or "the input"
         raise InputError(f"{sources}: no workloads (Pods, Deployments, Jobs, ...) to audit")
-    context = Context(namespaces=StaticNamespaces(known), now=now, budget_stale_default="allow")
+    context = Context(
+        namespaces=StaticNamespaces(known),
+        now=now,
+        budget_stale_default="allow",
+        dra=_manifests.dra_objects(manifests, problems),  # what the pods' claims name
+    )
     checked = check.check_manifests(
         roots, policies=policies, catalog=catalog, context=context, problems=problems
     )

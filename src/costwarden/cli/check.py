@@ -239,6 +239,10 @@ def _namespace(obj: Mapping[str, Any]) -> str:
 
 _NOT_WORKLOADS = frozenset({"Namespace", "PolicyException", *claims.KINDS})
 """Kinds among the manifests that describe the world `check` judges in, not what it judges."""
+_NOT_JUDGED = (
+    "a ResourceClaim pods share is charged here, once, not to them; no rule judges it (the "
+    "webhook does not check ResourceClaims: docs/cost-model.md)"
+)
 
 
 def check_manifests(
@@ -255,6 +259,10 @@ def check_manifests(
     problems = list(problems)
     for index, manifest in enumerate(manifests):
         if manifest.obj["kind"] in _NOT_WORKLOADS:
+            claim = claims.estimate_claim(manifest.obj, catalog=catalog, dra=context.dra)
+            if claim is not None:  # shared by pods that are not charged for it: its own row
+                verdict = Verdict(allowed=True, notices=(_NOT_JUDGED,), estimate=claim)
+                checked.append(Checked(manifest.document.source, manifest.obj, verdict))
             continue
         request = reviews.request_for(manifest.obj, uid=f"check-{index}")
         try:

@@ -192,7 +192,12 @@ def _judge(
     exceptions = _world.approved_exceptions(manifests, problems)
     if exceptions:
         policies = policies.with_exceptions(exceptions)
-    context = Context(namespaces=StaticNamespaces(known), now=now, budget_stale_default="allow")
+    context = Context(
+        namespaces=StaticNamespaces(known),
+        now=now,
+        budget_stale_default="allow",
+        dra=_manifests.dra_objects(manifests, problems),  # what the pods' claims name
+    )
     checked = check.check_manifests(
         manifests, policies=policies, catalog=catalog, context=context, problems=problems
     )

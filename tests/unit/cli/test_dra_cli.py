@@ -107,3 +107,48 @@ spec:
     status, out, _ = run(capsys, "test", str(suite))
     assert status == cli.EXIT_OK, out
     assert "1 passed, 0 failed" in out
+
+
+def test_check_shows_a_shared_claim_once_on_its_own_row(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, out, _ = run(
+        capsys, "check", "-o", "json", "-f", CLASSES, "-f", str(FIXTURES / "shared-claim.yaml"),
+        "--now", NOW,
+    )  # fmt: skip
+    assert status == cli.EXIT_OK
+    objects = json.loads(out)["objects"]
+    rows = {o["object"]: o["estimate"] for o in objects}
+    assert set(rows) == {
+        "ResourceClaim ml-infer/shared-h100",
+        "Pod ml-infer/infer-0",
+        "Pod ml-infer/infer-1",
+        "Pod ml-infer/infer-2",
+    }
+    h100 = bundled_catalog().accelerators["h100-80gb"].hourly
+    assert Decimal(rows["ResourceClaim ml-infer/shared-h100"]["gpus"]) == 2
+    assert Decimal(rows["ResourceClaim ml-infer/shared-h100"]["hourly"]) == 2 * h100
+    assert sum(Decimal(r["gpus"]) for r in rows.values()) == 2
+
+
+def test_audit_and_diff_price_claims_from_the_dra_objects_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, _ = run(
+        capsys, "audit", "-o", "json", "-f", CLASSES, "-f", str(FIXTURES / "train-8xh100.yaml"),
+        "--now", NOW,
+    )  # fmt: skip
+    assert status == cli.EXIT_OK
+    total = json.loads(out)["total"]
+    assert (total["gpus"], total["unpriced"]) == ("8", 0)
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "classes.yaml").write_text((FIXTURES / "deviceclasses.yaml").read_text())
+    status, out, _ = run(
+        capsys, "diff", "-o", "json", "--base", str(base), "-f", CLASSES,
+        "-f", str(FIXTURES / "train-8xh100.yaml"),
+    )  # fmt: skip
+    (added,) = [o for o in json.loads(out)["objects"] if o["identity"]["name"] == "train-8xh100"]
+    after = added["after"]
+    assert (after["verdict"], after["estimate"]["gpus"]) == ("denied", "8")
+    assert after["estimate"]["unpriced"] == []
