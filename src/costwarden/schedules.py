@@ -168,22 +168,25 @@ def runs_per_month(schedule: str, time_zone: str | None = None) -> Decimal:
     Raises ValueError naming what is wrong with the schedule or the time zone.
     """
     _zone(time_zone)  # named with the figure: it must exist
+    shown = repr(schedule if len(schedule) <= 80 else f"{schedule[:77]}...")
     expression = _MACROS.get(schedule.strip().lower(), schedule.strip())
     fields = expression.split()
     if len(fields) != 5:
         raise ValueError(
-            f"schedule {schedule!r} is not a cron expression of 5 fields "
+            f"schedule {shown} is not a cron expression of 5 fields "
             "(minute hour day-of-month month day-of-week) or a macro such as @daily"
         )
     _, _, day, _, weekday = fields
     if re.search(r"[LW#]", f"{day} {weekday}", re.IGNORECASE):
         raise ValueError(
-            f"schedule {schedule!r} uses L, W or #, which the cronjob controller does not accept"
+            f"schedule {shown} uses L, W or #, which the cronjob controller does not accept"
         )
     try:
         minutes, hours, days, months, weekdays = croniter(expression).expanded
     except (CroniterError, ValueError, KeyError, TypeError, IndexError, OverflowError) as exc:
-        raise ValueError(f"schedule {schedule!r} is not a valid cron expression: {exc}") from None
+        raise ValueError(
+            f"schedule {shown} is not a valid cron expression: {str(exc)[:120]}"
+        ) from None
     # As the cronjob controller (robfig/cron) reads a day: when the day-of-month or the
     # day-of-week field starts with * or ?, a day must match both; otherwise either.
     either = not (day.startswith(("*", "?")) or weekday.startswith(("*", "?")))

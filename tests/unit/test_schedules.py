@@ -140,3 +140,9 @@ def test_durations_read_as_the_policies_write_them(text: str, duration: timedelt
 def test_a_duration_that_is_none_says_how_to_write_one() -> None:
     with pytest.raises(ValueError, match="is not a duration like 6h, 90m"):
         schedules.parse_duration("six hours")
+
+
+def test_a_long_schedule_is_named_cut_short() -> None:
+    with pytest.raises(ValueError, match=r"'0{77}\.\.\.'") as raised:
+        schedules.runs_per_month("0" * 5000 + " * * * *")
+    assert len(str(raised.value)) < 300
