@@ -259,7 +259,9 @@ def check_manifests(
     problems = list(problems)
     for index, manifest in enumerate(manifests):
         if manifest.obj["kind"] in _NOT_WORKLOADS:
-            claim = claims.estimate_claim(manifest.obj, catalog=catalog, dra=context.dra)
+            claim = claims.estimate_claim(
+                manifest.obj, catalog=catalog, dra=context.dra, memos=context.memos
+            )
             if claim is not None:  # shared by pods that are not charged for it: its own row
                 verdict = Verdict(allowed=True, notices=(_NOT_JUDGED,), estimate=claim)
                 checked.append(Checked(manifest.document.source, manifest.obj, verdict))

@@ -59,6 +59,7 @@ from costwarden.estimating.estimates import (
     Requests,
     WorkloadEstimate,
 )
+from costwarden.memos import Memos
 from costwarden.workloads import JSON_OBJECT, InvalidObject, PathPart
 
 GROUP = "resource.k8s.io"
@@ -353,7 +354,7 @@ def _dearest(choices: tuple[Choice, ...], catalog: Catalog) -> Choice:
 
 
 def estimate_claim(
-    obj: Mapping[str, Any], *, catalog: Catalog, dra: DraObjects | None
+    obj: Mapping[str, Any], *, catalog: Catalog, dra: DraObjects | None, memos: Memos | None = None
 ) -> WorkloadEstimate | None:
     """A ResourceClaim priced on its own, once: what the pods that name it are not charged
     (`priced_with`), in the claim's namespace. Its devices are priced on-demand (a claim
@@ -373,7 +374,8 @@ def estimate_claim(
     namespace = namespace if isinstance(namespace, str) else None
     name = metadata["name"]
     source = f"ResourceClaim {_where(namespace or '', name)}"
-    reader = _Reader(objects=dra, catalog=catalog, node_models=None)
+    index = indexes.index(catalog, memos=memos)
+    reader = _Reader(objects=dra, catalog=catalog, node_models=None, _index=index)
     requests = reader._claim_requests(obj, ("spec",), claim=name, source=source)
     zero = Breakdown(_ZERO, _ZERO, _ZERO)
     base = PodEstimate(
@@ -407,19 +409,21 @@ def resolve(
     catalog: Catalog,
     extended: Mapping[str, int] | None = None,
     node_models: frozenset[str] | None = None,
+    index: indexes.Index | None = None,
 ) -> PodDevices:
     """The devices the pod spec asks for through DRA.
 
     `extended`: the pod's extended resources that nothing else prices (resource -> count),
     checked against the DeviceClasses that serve extended resources. `node_models`: the
-    GPU models the pod's node selectors allow (None: any).
+    GPU models the pod's node selectors allow (None: any). `index`: the catalog's index,
+    when the caller has it (`indexes.index`; built afresh otherwise).
 
     Raises `workloads.InvalidObject` (path relative to the spec) when the spec's own
     `resourceClaims` or containers' `resources.claims` are malformed; what is wrong with the
     DRA objects it names makes a request unpriced instead, naming the object and path.
     """
     entries = _pod_claims(spec)
-    reader = _Reader(objects=objects, catalog=catalog, node_models=node_models)
+    reader = _Reader(objects=objects, catalog=catalog, node_models=node_models, _index=index)
     ns = namespace or ""
     requests: list[DeviceRequest] = []
     shared: list[SharedClaim] = []

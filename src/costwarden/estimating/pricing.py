@@ -99,7 +99,7 @@ def estimate_object(
     """
     template = workloads.pod_template(obj)
     if template is None:  # a shared ResourceClaim is charged once, on its own
-        return claims.estimate_claim(obj, catalog=catalog, dra=dra)
+        return claims.estimate_claim(obj, catalog=catalog, dra=dra, memos=memos)
     return estimate_template(template, catalog=catalog, memos=memos, dra=dra)
 
 
@@ -259,7 +259,7 @@ def _with_dra(
     models = terms[0].models if len(terms) == 1 else None
     devices = claims.resolve(
         spec, namespace=namespace, objects=dra, catalog=index.catalog, extended=served,
-        node_models=models,
+        node_models=models, index=index,
     )  # fmt: skip
     # The pods of a workload resolve to equal devices: one pricing of them, held with the
     # estimate it extends (so its identity is not reused while the entry lives).
