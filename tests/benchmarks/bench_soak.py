@@ -16,7 +16,8 @@ Each minute it prints the reviews answered, the errors (a review not answered 20
 connection failing under a review, a stalled connection the server had not closed within
 twice its timeouts), p50 and p99 latency of the answered reviews, the server's RSS and
 open files at the end of the minute, and the stalled connections opened and closed.
-At the end: the server log's size and tracebacks, and how it exited on SIGTERM.
+At the end: how it exited on SIGTERM, the server log's tracebacks and ERROR lines, and
+its lines about connections (one per kind of event per minute).
 
 Not a test: it asserts nothing. Run: `make soak-serve` (`SOAK_SECONDS=60` for a short
 look). The client shares the machine's cores with the server: latencies are pessimistic.
@@ -234,7 +235,7 @@ def main() -> None:
     )
     with (
         tempfile.TemporaryDirectory() as workdir,
-        serve_process(Path(workdir), flags=("--log-level", "warning")) as server,
+        serve_process(Path(workdir), flags=("--log-level", "info")) as server,
     ):
         start_rss = server.rss_mib()
         print(f"  start: RSS {start_rss:.1f} MiB, {server.open_files()} open files", flush=True)
@@ -254,14 +255,16 @@ def main() -> None:
         stopped = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
         code = server.process.wait(timeout=60)
-        log = server.log()
+        lines = server.log().splitlines()
+        transport = [line for line in lines if " costwarden.api.serving: " in line]
         print(
             f"  SIGTERM: exit {code} after {time.monotonic() - stopped:.1f} s; server log "
-            f"{len(log.splitlines())} lines ({len(log)} bytes), "
-            f"{log.count('Traceback')} tracebacks"
+            f"{len(lines)} lines, {sum('Traceback' in line for line in lines)} tracebacks, "
+            f"{sum(' ERROR ' in line for line in lines)} at ERROR, {len(transport)} about "
+            "connections (the rest: one INFO line per denied review):"
         )
-        for line in log.splitlines()[-12:]:
-            print(f"    log: {line[:200]}")
+        for line in transport:
+            print(f"    {line[:220]}")
 
 
 if __name__ == "__main__":
