@@ -445,3 +445,33 @@ def test_the_documented_example_is_valid_and_eight_h100s() -> None:
     )
     assert devices.requests[0].choices == (claims.Choice("h100-80gb", Decimal(8)),)
     assert f"8 × ${catalog.accelerators['h100-80gb'].hourly}/h" in section
+
+
+def test_the_pods_gpu_product_label_narrows_an_unnamed_dra_model(catalog: Catalog) -> None:
+    from costwarden import estimating
+
+    template = _named(_objects("train-8xh100.yaml"), "ResourceClaimTemplate", "eight-h100")
+    unnamed = {
+        **template,
+        "spec": {"spec": _claim_spec({"exactly": {"deviceClassName": "gpu.nvidia.com"}})},
+    }
+    dra = claims.StaticDraObjects([*_objects("deviceclasses.yaml"), unnamed])
+    spec = _pod_spec(
+        {"requests": {"cpu": "1"}},
+        nodeSelector={"nvidia.com/gpu.product": "NVIDIA-L4"},
+        resourceClaims=[{"name": "r", "resourceClaimTemplateName": "eight-h100"}],
+    )
+    estimate = estimating.estimate_pod(spec, catalog=catalog, dra=dra, namespace="ml-train")
+    assert estimate.placement.accelerator_model == "l4"
+    assert estimate.hourly.accelerator == catalog.accelerators["l4"].hourly
+    assert not estimate.ranged
+
+
+def test_admin_access_holds_no_device(catalog: Catalog) -> None:
+    request = _one_request(
+        {"exactly": {"deviceClassName": "gpu.nvidia.com", "count": 4, "adminAccess": True}},
+        catalog,
+    )
+    assert request.choices == ()
+    assert request.unpriced is None
+    assert any("admin access" in note for note in request.notes)
