@@ -316,6 +316,7 @@ ADDED_TYPES = {
         CYCLENERD,
         date(2025, 3, 6),
     ),
+    "g2-standard-96": (96, 384, "l4", 8, "8.00333", "3.148768", CYCLENERD, date(2025, 3, 6)),
     "Standard_NC4as_T4_v3": (4, 28, "t4", 1, "0.526", None, KARPENTER_AZURE, date(2023, 12, 18)),
     "Standard_ND96amsr_A100_v4": (
         96,
