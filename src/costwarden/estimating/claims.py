@@ -817,7 +817,11 @@ def _missing(
 ) -> DeviceRequest:
     why = "no DRA objects are known here" if objects is None else "no such object"
     return DeviceRequest(
-        claim, name, source, unpriced=f"{source} not found ({why}): its devices cannot be priced"
+        claim,
+        name,
+        source,
+        unpriced=f"{source} not found ({why}): its devices cannot be priced until it exists "
+        "(check and estimate read it among the manifests, serve --in-cluster from the cluster)",
     )
 
 
