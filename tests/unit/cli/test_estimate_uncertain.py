@@ -128,6 +128,7 @@ def test_check_shows_the_range_the_gpu_model_and_unpriced_objects(
         capsys, "check", "-f", str(manifests), "--namespace-labels-file", str(labels),
         "--now", "2026-11-22T12:00:00Z",
     )  # fmt: skip
+    assert status == cli.EXIT_DENIED  # the bundled budget denies what it cannot price
     lines = out.splitlines()
     unnamed = next(line for line in lines if line.startswith("Pod ml-train/any-gpu"))
     assert "–" in unnamed.split()[-3]  # $/h: low–high
