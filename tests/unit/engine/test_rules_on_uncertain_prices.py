@@ -159,3 +159,19 @@ def test_gpu_limits_count_gpus_the_catalog_cannot_price(pod, policies, judge):
     rule = {"name": "gpus", "gpuLimits": {"maxPerPod": 4}}
     (violation,) = judge(obj, policies(rule)).denials
     assert "pod requests 8 GPUs, above the limit of 4 per pod" in violation.message
+
+
+def test_scaling_up_an_unpriced_deployment_is_judged_unpriced_again(
+    pod, workload, policies, judge, context
+):
+    spec = pod(gpus=1, node_selector=UNCATALOGUED)
+    old, new = workload("Deployment", spec, replicas=1), workload("Deployment", spec, replicas=3)
+    verdict = judge(
+        new, policies(budget()), operation="UPDATE", old=old, context=context(spend=fresh_spend())
+    )
+    (violation,) = verdict.denials
+    assert "cannot charge this workload: unpriced: instance type p9.4xlarge" in violation.message
+    down = judge(
+        old, policies(budget()), operation="UPDATE", old=new, context=context(spend=fresh_spend())
+    )
+    assert down.allowed  # fewer pods add nothing to charge
