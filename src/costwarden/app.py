@@ -156,6 +156,8 @@ class App:
     namespaces: NamespaceSource
     exceptions: ExceptionSource | None = None
     """The cluster's approved PolicyExceptions (`--in-cluster`)."""
+    dra: kube_dra.DraCache | None = None
+    """The cluster's DRA objects pods' claims name (`--in-cluster`), for /readyz."""
     sources: tuple[Reloadable[Any], ...] = ()
     """Files reloaded while serving (policies, catalogs, namespace labels)."""
     tls: tls.ReloadingContext | None = field(default=None)
@@ -228,6 +230,11 @@ class App:
                 "loaded": len(self.exceptions.exceptions()),
                 "adapter": type(self.exceptions).__name__,
             }
+        if self.dra is not None:
+            # Not a readiness condition: until they load, a pod naming a claim is unpriced
+            # (its rules say what that does), and a cluster without resource.k8s.io/v1
+            # (before Kubernetes 1.34) must not take the webhook down.
+            detail["dra"] = {"ready": self.dra.ready(), "loaded": len(self.dra)}
         if self.tls is not None:
             detail["tls"] = _without_directories(
                 {
@@ -690,6 +697,7 @@ def serve(settings: Settings) -> None:
     app = create_app(
         settings, namespaces=namespaces, exceptions=exceptions, workloads=workloads, dra=dra
     )
+    app.dra = dra
     tracker = app.pod_tracker() if settings.in_cluster else None
     if tracker is not None:
         kube_pods.start_pod_watch(clients.core_v1, tracker, stop=stop)
