@@ -11,8 +11,8 @@ run may last), else the `costwarden.io/expected-runtime` annotation (`90m`, `6h`
 object or its pod template, the same annotation the budget rule charges — and unknown
 otherwise: the figure is then per running hour only, never 730 hours by default.
 
-Runs per month come from the cron `schedule` (parsed by croniter; read as the cronjob
-controller reads it): the runs of a common year (2027) divided by 12 — a month of 730 hours
+Runs per month come from the cron `schedule` (its fields parsed by cronsim; read as the
+cronjob controller reads it): the runs of a common year (2027) divided by 12 — a month of 730 hours
 is a twelfth of an 8,760-hour year. Counted as (runs a matching day) × (matching days of
 the year), so a schedule every minute costs no more to count than a nightly one. The
 `timeZone` must name an IANA zone and is shown with the figure; it moves the runs in time,
@@ -24,15 +24,14 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
-from croniter.croniter import CroniterError
+from cronsim import CronSim, CronSimError
 
 EXPECTED_RUNTIME_ANNOTATION = "costwarden.io/expected-runtime"
 """On a Job, CronJob or their pod template: how long one run is expected to last (`6h`)."""
@@ -181,21 +180,23 @@ def runs_per_month(schedule: str, time_zone: str | None = None) -> Decimal:
         raise ValueError(
             f"schedule {shown} uses L, W or #, which the cronjob controller does not accept"
         )
+    # robfig/cron reads `?` in the day fields as `*`; cronsim knows only `*`.
+    fields[2], fields[4] = (re.sub(r"^\?", "*", field) for field in (day, weekday))
     try:
-        minutes, hours, days, months, weekdays = croniter(expression).expanded
-    except (CroniterError, ValueError, KeyError, TypeError, IndexError, OverflowError) as exc:
+        parsed = CronSim(" ".join(fields), datetime(_YEAR, 1, 1))
+    except (CronSimError, ValueError) as exc:
         raise ValueError(
             f"schedule {shown} is not a valid cron expression: {str(exc)[:120]}"
         ) from None
+    weekdays = {d % 7 for d in parsed.weekdays if isinstance(d, int)}  # 7 is Sunday too
     # As the cronjob controller (robfig/cron) reads a day: when the day-of-month or the
     # day-of-week field starts with * or ?, a day must match both; otherwise either.
     either = not (day.startswith(("*", "?")) or weekday.startswith(("*", "?")))
-    per_day = _size(minutes, 60) * _size(hours, 24)
+    per_day = len(parsed.minutes) * len(parsed.hours)
     matching = sum(
         1
         for date in _DAYS
-        if (months == ["*"] or date.month in months)
-        and _day_matches(date, days, weekdays, either=either)
+        if date.month in parsed.months and _day_matches(date, parsed.days, weekdays, either=either)
     )
     return Decimal(per_day * matching) / _MONTHS
 
@@ -203,13 +204,11 @@ def runs_per_month(schedule: str, time_zone: str | None = None) -> Decimal:
 _DAYS = tuple(datetime(_YEAR, 1, 1) + timedelta(days=n) for n in range(365))
 
 
-def _size(values: list[Any], every: int) -> int:
-    return every if values == ["*"] else len(values)
-
-
-def _day_matches(date: datetime, days: list[Any], weekdays: list[Any], *, either: bool) -> bool:
-    in_month = days == ["*"] or date.day in days
-    in_week = weekdays == ["*"] or date.isoweekday() % 7 in weekdays  # Sunday is 0
+def _day_matches(
+    date: datetime, days: Collection[int], weekdays: Collection[int], *, either: bool
+) -> bool:
+    in_month = date.day in days
+    in_week = date.isoweekday() % 7 in weekdays  # Sunday is 0
     return (in_month or in_week) if either else (in_month and in_week)
 
 
