@@ -908,13 +908,28 @@ class _Said:
 def _facts(expression: str) -> tuple[tuple[str, Any], ...]:
     """What one CEL expression says, as (fact, value) pairs in order: `driver`, `domain`,
     `products`, `profile`, `type`, or `unread` (a clause, or the whole, not read)."""
+    if len(expression) > _READ_AT_MOST:
+        return (("unread", f"a {len(expression)}-character expression (read: {_READ_AT_MOST})"),)
     clauses = _conjunction(expression)
     if clauses is None:
-        return (("unread", f"{expression.strip()!r} (only && of equalities is read)"),)
+        return (("unread", f"{_brief(expression)} (only && of equalities is read)"),)
     facts: list[tuple[str, Any]] = []
     for clause in clauses:
-        facts.extend(_clause(clause) or [("unread", repr(clause))])
+        facts.extend(_clause(clause) or [("unread", _brief(clause))])
     return tuple(facts)
+
+
+_READ_AT_MOST = 1024
+"""Characters of a CEL expression read, at most: selectors that name a model are short, and
+what a pod's author writes is read on the request path (a longer one narrows nothing)."""
+_PARENTHESES_AT_MOST = 8
+"""Parentheses around one clause taken off, at most (deeper: the clause is not read)."""
+
+
+def _brief(text: str) -> str:
+    """A clause or expression as a note quotes it: its start, when long."""
+    text = text.strip()
+    return repr(text if len(text) <= 80 else text[:80] + "…")
 
 
 def _clause(clause: str) -> list[tuple[str, Any]]:
@@ -972,7 +987,9 @@ def _conjunction(expression: str) -> list[str] | None:
     stripped = []
     for clause in clauses:
         text = clause.strip()
-        while text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
+        for _ in range(_PARENTHESES_AT_MOST):
+            if not (text.startswith("(") and text.endswith(")") and _balanced(text[1:-1])):
+                break
             text = text[1:-1].strip()
         if not text:
             return None
@@ -981,11 +998,15 @@ def _conjunction(expression: str) -> list[str] | None:
 
 
 def _balanced(text: str) -> bool:
+    """Whether the parentheses of `text` (outside string literals) pair up in order."""
     depth = 0
     for char in _STRINGS.sub("", text):
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if depth < 0:
-            return False
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth < 0:
+                return False
     return depth == 0
 
 

@@ -475,3 +475,34 @@ def test_admin_access_holds_no_device(catalog: Catalog) -> None:
     assert request.choices == ()
     assert request.unpriced is None
     assert any("admin access" in note for note in request.notes)
+
+
+@pytest.mark.parametrize(
+    ("expression", "said"),
+    [
+        (
+            "device.attributes['gpu.nvidia.com'].productName == '" + "x" * 2000 + "'",
+            "2053-character expression",
+        ),
+        (
+            "(" * 20 + "device.attributes['gpu.nvidia.com'].productName == 'NVIDIA L4'" + ")" * 20,
+            "…",
+        ),
+    ],
+)
+def test_a_selector_too_long_or_too_deep_to_read_narrows_nothing_and_is_quoted_briefly(
+    expression: str, said: str, catalog: Catalog
+) -> None:
+    request = _one_request(
+        {
+            "exactly": {
+                "deviceClassName": "gpu.nvidia.com",
+                "selectors": [{"cel": {"expression": expression}}],
+            }
+        },
+        catalog,
+    )
+    assert len(request.choices) > 1  # the range over the driver's models: no guess
+    (unread,) = [note for note in request.notes if "selector not read" in note]
+    assert said in unread
+    assert len(unread) < 160
