@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from costwarden import documents
-from costwarden.documents import InvalidInput
+from costwarden.documents import InvalidInput, Problem
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class Reloadable(Generic[T]):
         files = expand(self._paths)
         self._fingerprint = fingerprint(files)
         try:
-            self._value = load(files)
+            self._value = self._read(files)
         except InvalidInput as exc:
             self._report(Status(source, loaded=False, files=_names(files), error=str(exc)))
             raise
@@ -106,7 +106,7 @@ class Reloadable(Generic[T]):
             return False
         self._fingerprint = new_fingerprint
         try:
-            value = self._load(files)
+            value = self._read(files)
         except Exception as exc:  # any failure keeps the last good value serving
             log.error(
                 "reloading %s failed; the previous version keeps serving:\n%s", self.source, exc
@@ -126,6 +126,24 @@ class Reloadable(Generic[T]):
             Status(self.source, loaded=True, files=_names(files), loaded_at=datetime.now(UTC))
         )
         return True
+
+    def _read(self, files: Sequence[Path]) -> T:
+        """`load(files)`; a directory configured and holding no file to read is an error
+        naming it (an emptied ConfigMap, a mis-pointed path), never "nothing given"."""
+        empty = [
+            Problem(source=str(path), message="directory holds no *.yaml, *.yml or *.json")
+            for path in self._paths
+            if path.is_dir() and not expand([path])
+        ]
+        try:
+            value = self._load(files)
+        except InvalidInput as exc:
+            if not empty:
+                raise
+            raise InvalidInput([*empty, *exc.problems]) from None
+        if empty:
+            raise InvalidInput(empty)
+        return value
 
     def _report_failure(self, files: Sequence[Path], error: Exception) -> None:
         """The last good value keeps serving: still loaded, with the failure beside it."""

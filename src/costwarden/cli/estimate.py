@@ -68,6 +68,13 @@ def run(args: argparse.Namespace) -> int:
         report = estimate_manifests(manifests, catalog=catalog, problems=problems)
     except InvalidInput as exc:
         raise cli.InputError(str(exc)) from None
+    if not report.rows:  # objects read and none runs pods: files mistaken for manifests
+        kinds = sorted({skipped.kind for skipped in report.skipped})
+        sources = sorted({skipped.source for skipped in report.skipped})
+        raise cli.InputError(
+            f"{', '.join(sources)}: no object that runs pods among the {len(report.skipped)} "
+            f"read (kinds: {', '.join(kinds)}): nothing was priced"
+        )
     print(render_json(report) if args.output == "json" else render_table(report))
     return cli.EXIT_OK
 

@@ -38,7 +38,7 @@ def load_policies(paths: Sequence[Path | str]) -> sets.PolicySet:
     directory emptied by a careless copy or an empty ConfigMap must not mean that."""
     policies = policies_from_documents(documents.read_files(paths, exact_numbers=True))
     if not policies.rules:
-        where = ", ".join(str(path) for path in paths) or "<no files>"
+        where = ", ".join("<stdin>" if str(p) == "-" else str(p) for p in paths) or "<no files>"
         raise NoRules(
             [
                 Problem(
