@@ -705,8 +705,8 @@ class _Reader:
                 if model is None:
                     return DeviceRequest(
                         claim, name, source,
-                        unpriced=f"{label}: productName {product!r} is no accelerator model of "
-                        "the catalog (add it, or the spelling to a model's aliases)",
+                        unpriced=f"{label}: productName {_brief(product)} is no accelerator "
+                        "model of the catalog (add it, or the spelling to a model's aliases)",
                     )  # fmt: skip
                 candidates.append(model)
             how = "its selectors' productName"
