@@ -632,10 +632,12 @@ class _Reader:
         count = self._count(request, at, device_class, class_name, label)
         if isinstance(count, str):
             return DeviceRequest(claim, name, source, unpriced=count)
-        selectors = [
-            *_selectors(_at(device_class, ("spec", "selectors")), ("spec", "selectors")),
-            *_selectors(request.get("selectors"), (*at, "selectors")),
-        ]
+        try:
+            own = _selectors(_at(device_class, ("spec", "selectors")), ("spec", "selectors"))
+        except InvalidObject as exc:  # the class's mistake, named as the class's
+            why = f"{label}: DeviceClass {class_name}: {format_path(exc.path)}: {exc.message}"
+            return DeviceRequest(claim, name, source, unpriced=why)
+        selectors = [*own, *_selectors(request.get("selectors"), (*at, "selectors"))]
         return self._models(
             device_class, class_name, selectors, count, claim=claim, name=name, source=source
         )

@@ -140,3 +140,21 @@ def test_a_watched_change_reprices_a_pod_the_memos_have_seen() -> None:
     assert cache.generation() == after
     cache.templates.apply("DELETED", fewer)
     assert gpus() == 0  # unpriced: the template is gone
+
+
+def test_a_malformed_device_class_in_the_cluster_is_named_in_the_unpriced_reason() -> None:
+    cache = DraCache()
+    _listed(cache, "deviceclasses.yaml", "train-8xh100.yaml")
+    broken = {
+        "apiVersion": "resource.k8s.io/v1",
+        "kind": "DeviceClass",
+        "metadata": {"name": "gpu.nvidia.com"},
+        "spec": {"selectors": [{"cel": {"expression": 7}}]},
+    }
+    cache.classes.apply("MODIFIED", broken)
+    pod = _of_kind(_objects("train-8xh100.yaml"), "Pod")[0]
+    devices = claims.resolve(
+        pod["spec"], namespace="ml-train", objects=cache, catalog=bundled_catalog()
+    )
+    (why,) = devices.unpriced
+    assert "DeviceClass gpu.nvidia.com: spec.selectors[0]" in why
