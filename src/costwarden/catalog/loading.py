@@ -25,13 +25,12 @@ import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from importlib import resources
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 
-from costwarden import documents
+from costwarden import DATA, documents
 from costwarden.catalog.models import (
     Accelerator,
     Catalog,
@@ -41,7 +40,7 @@ from costwarden.catalog.models import (
 )
 from costwarden.documents import Document, InvalidInput, PathPart, Problem
 
-BUNDLED = resources.files("costwarden").joinpath("data/catalog/default.yaml")
+BUNDLED = DATA / "catalog" / "default.yaml"
 """The default catalog shipped with costwarden."""
 
 

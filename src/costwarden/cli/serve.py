@@ -28,23 +28,21 @@ import urllib.request
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jsonpatch
 from pydantic import RootModel, ValidationError
 
+from costwarden import DATA, tls
 from costwarden import app as application
 from costwarden import settings as serve_settings
-from costwarden import tls
 from costwarden.cli import EXIT_OK, InputError, _manifests
 from costwarden.documents import InvalidInput, problems_from_validation, read_files
 from costwarden.engine import patching
 from costwarden.engine.ports import BudgetSpend, SpendSnapshot
 from costwarden.policies.suites import BudgetSpendData
 
-DATA = Path(str(resources.files("costwarden").joinpath("data")))
 DEMO_NAMESPACES = DATA / "demo" / "namespaces.yaml"
 DEMO_SPEND = DATA / "demo" / "spend.yaml"
 DEMO_MANIFESTS = DATA / "examples"

@@ -20,11 +20,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from costwarden import documents
+from costwarden import DATA, documents
 from costwarden.documents import Document, InvalidInput, Problem
 from costwarden.policies import models, sets
 
-BUNDLED_DIR = Path(__file__).resolve().parent.parent / "data" / "policies"
+BUNDLED_DIR = DATA / "policies"
 TEST_SUITE_KIND = "PolicyTest"
 
 
