@@ -383,6 +383,7 @@ def audit_documents(
         raise InputError(f"{sources}: no workloads (Pods, Deployments, Jobs, ...) to audit")
     context = Context(
         namespaces=StaticNamespaces(known),
+        namespaces_partial=True,  # a namespace none named: its labels unknown, as in check
         now=now,
         budget_stale_default="allow",
         dra=_manifests.dra_objects(manifests, problems),  # what the pods' claims name

@@ -194,6 +194,7 @@ def _judge(
         policies = policies.with_exceptions(exceptions)
     context = Context(
         namespaces=StaticNamespaces(known),
+        namespaces_partial=True,  # a namespace none named: its labels unknown, as in check
         now=now,
         budget_stale_default="allow",
         dra=_manifests.dra_objects(manifests, problems),  # what the pods' claims name
