@@ -175,3 +175,28 @@ def test_scaling_up_an_unpriced_deployment_is_judged_unpriced_again(
         old, policies(budget()), operation="UPDATE", old=new, context=context(spend=fresh_spend())
     )
     assert down.allowed  # fewer pods add nothing to charge
+
+
+def test_an_envelope_holds_both_ends_of_a_range_to_its_allowed_types(pod, policies, judge):
+    either = {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {
+                        "matchExpressions": [
+                            {
+                                "key": "node.kubernetes.io/instance-type",
+                                "operator": "In",
+                                "values": ["g5.xlarge", "p4d.24xlarge"],
+                            }
+                        ]
+                    }
+                ]
+            }
+        }
+    }
+    obj = pod(cpu="2", memory="8Gi", gpus=1, affinity=either)
+    (violation,) = judge(obj, policies(envelope(allowedInstanceTypes=["g5.*"]))).denials
+    assert "instance type p4d.24xlarge is not in the envelope (g5.*)" in violation.message
+    (violation,) = judge(obj, policies(envelope(allowedInstanceTypes=["p4d.*"]))).denials
+    assert "instance type g5.xlarge is not in the envelope (p4d.*)" in violation.message

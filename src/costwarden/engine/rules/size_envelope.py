@@ -121,18 +121,24 @@ def check(envelope: Envelope, review: Review) -> Outcome:
             instance.memory_gib,
             config.max_instance_memory_gib,
         )
-    if (
-        instance_name
-        and envelope.instance_types is not None
-        and envelope.instance_types.fullmatch(instance_name) is None
-    ):
+    pattern = envelope.instance_types
+    # Both ends of a range: a pod allowed a cheap type and a dear one may land on either.
+    low_name = pod.low_placement.instance_type if pod.low_placement is not None else None
+    outside = [
+        name
+        for name in dict.fromkeys((instance_name, low_name))
+        if name and pattern is not None and pattern.fullmatch(name) is None
+    ]
+    if outside:
         allowed = ", ".join(config.allowed_instance_types)
+        names = " and ".join(outside)
         findings.append(
             Finding(
                 key="allowedInstanceTypes",
-                what=f"instance type {instance_name} is not in the envelope ({allowed})",
+                what=f"instance type {names} {'is' if len(outside) == 1 else 'are'} not in the "
+                f"envelope ({allowed})",
                 fix=f"pick an instance type matching {allowed}",
-                numbers={"instance_type": instance_name},
+                numbers={"instance_type": ", ".join(outside)},
             )
         )
     if not findings and not notices:
