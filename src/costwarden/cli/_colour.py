@@ -18,7 +18,7 @@ YELLOW = "\033[33m"
 RESET = "\033[0m"
 
 _TAGGED = re.compile(r"^(\s+)(DENY|WARN)(\s)")
-_VERDICT = re.compile(r"(\s)(denied|warned)$")
+_VERDICT = re.compile(r"^(\S.*\s)(denied|warned)$")  # a table row's last column
 _COLOURS = {"DENY": RED, "denied": RED, "WARN": YELLOW, "warned": YELLOW}
 
 
