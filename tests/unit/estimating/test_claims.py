@@ -506,3 +506,19 @@ def test_a_selector_too_long_or_too_deep_to_read_narrows_nothing_and_is_quoted_b
     (unread,) = [note for note in request.notes if "selector not read" in note]
     assert said in unread
     assert len(unread) < 160
+
+
+def test_dra_devices_of_a_spot_pod_are_priced_at_spot(catalog: Catalog) -> None:
+    from costwarden import estimating
+
+    objects = _objects("deviceclasses.yaml", "train-8xh100.yaml")
+    spec = {
+        **_named(objects, "Pod", "train-8xh100")["spec"],
+        "nodeSelector": {"karpenter.sh/capacity-type": "spot"},
+    }
+    estimate = estimating.estimate_pod(
+        spec, catalog=catalog, dra=claims.StaticDraObjects(objects), namespace="ml-train"
+    )
+    assert estimate.placement.capacity_type == "spot"
+    h100 = catalog.accelerators["h100-80gb"]
+    assert estimate.hourly.accelerator == 8 * catalog.accelerator_spot_hourly(h100)
