@@ -173,6 +173,8 @@ def node_requirements(spec: Mapping[str, Any]) -> NodeRequirements:
         for key, value in node_selector.items():
             if not isinstance(value, str):
                 raise InvalidObject(f"expected a string, got {value!r}", ("nodeSelector", key))
+            _bounded(key, MAX_LABEL_KEY, "label key", ("nodeSelector",))
+            _bounded(value, MAX_LABEL_VALUE, "label value", ("nodeSelector", key))
             selector.append(Requirement(key, "In", (value,)))
     affinity = spec.get("affinity")
     terms = []
@@ -190,18 +192,38 @@ def node_requirements(spec: Mapping[str, Any]) -> NodeRequirements:
                 )
             # Read as written or refused: `values: [spot, 7]` is no list of label values, and
             # reading 7 as "7" would judge a requirement the API server would not accept.
-            key = _text(expression.get("key"), (*at, "key"))
-            operator = _text(expression.get("operator"), (*at, "operator"))
-            texts = tuple(_text(v, (*at, "values", k)) for k, v in enumerate(values or ()))
+            key = _text(expression.get("key"), (*at, "key"), "label key", MAX_LABEL_KEY)
+            operator = _text(expression.get("operator"), (*at, "operator"), "operator", 16)
+            texts = tuple(
+                _text(v, (*at, "values", k), "label value", MAX_LABEL_VALUE)
+                for k, v in enumerate(values or ())
+            )
             requirements.append(Requirement(key, operator, texts))
         terms.append(tuple(requirements))
     return NodeRequirements(tuple(selector), tuple(terms))
 
 
-def _text(value: Any, path: tuple[str | int, ...]) -> str:
+def _text(value: Any, path: tuple[str | int, ...], what: str, limit: int) -> str:
     if not isinstance(value, str):
         raise InvalidObject(f"expected a string, got {value!r}", path)
-    return value
+    return _bounded(value, limit, what, path)
+
+
+MAX_LABEL_VALUE = 63
+"""Characters of a label value, at most (Kubernetes validates node selectors so)."""
+MAX_LABEL_KEY = 253 + 1 + 63
+"""Characters of a label key, at most: a DNS-subdomain prefix, `/`, a 63-character name."""
+
+
+def _bounded(text: str, limit: int, what: str, path: tuple[str | int, ...]) -> str:
+    """`text`, refused past `limit` characters as the API server refuses it — a webhook sees
+    an object before the API server validates it (mutation comes first), and pricing keeps
+    what it reads as memo keys and notes: never an unbounded value."""
+    if len(text) > limit:
+        raise InvalidObject(
+            f"a {what} is at most {limit} characters, got {len(text):,} ({text[:24]!r}…)", path
+        )
+    return text
 
 
 def _affinity_terms(affinity: Any) -> list[Mapping[str, Any]]:

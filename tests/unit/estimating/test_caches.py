@@ -12,6 +12,7 @@ import tracemalloc
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.unit.estimating.sample_catalog import build_catalog
@@ -19,6 +20,7 @@ from tests.unit.estimating.sample_catalog import build_catalog
 from costwarden.catalog.models import Catalog
 from costwarden.estimating import estimate_pod, indexes, pricing
 from costwarden.memos import Memos
+from costwarden.workloads import InvalidObject
 
 SHARED = build_catalog()
 """One catalog object for every example of the property below: its memo fills as they run."""
@@ -231,3 +233,46 @@ def test_huge_sharing_annotations_leave_the_memos_small(catalog: Catalog) -> Non
     notes = [a for a in estimate.assumptions if "is not a whole number" in a]
     assert notes
     assert len(notes[0]) < 200
+
+
+def test_a_label_value_longer_than_kubernetes_allows_is_refused_never_kept(
+    catalog: Catalog,
+) -> None:
+    """A webhook sees an object before the API server validates it: a 250 KiB node-selector
+    value is refused as the API server would refuse it, naming where, quoting 24 characters
+    — never priced, so never kept as a memo key or quoted in a note."""
+    huge = "p5." + "x" * 250_000
+    affinity = {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {
+                        "matchExpressions": [
+                            {
+                                "key": "node.kubernetes.io/instance-type",
+                                "operator": "In",
+                                "values": [huge],
+                            }
+                        ]
+                    }
+                ]
+            }
+        }
+    }
+    for spec, path in (
+        (on(huge), ("nodeSelector", "node.kubernetes.io/instance-type")),
+        (
+            pod(affinity=affinity),
+            (
+                "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution",
+                "nodeSelectorTerms", 0, "matchExpressions", 0, "values", 0,
+            ),
+        ),
+    ):  # fmt: skip
+        with pytest.raises(InvalidObject) as refused:
+            estimate_pod(spec, catalog=catalog)
+        assert refused.value.path == path
+        assert "at most 63 characters, got 250,003" in refused.value.message
+        assert len(refused.value.message) < 120
+    at_the_limit = estimate_pod(on("x" * 63), catalog=catalog)
+    assert at_the_limit.unpriced == (f"instance type {'x' * 63} not in the catalog",)
