@@ -569,6 +569,8 @@ class _Tally:
             if waiver is not None:
                 self.exempted.append(waiver)
                 waived = True
+            elif findings and not self.subject.namespace_known:
+                waived = self._maybe_waived(rule)
         reservation = outcome.reservation
         if reservation is not None:
             # An exception waives a rule's finding, not the cost: what fits is held either
@@ -584,6 +586,18 @@ class _Tally:
             self.patches.append(outcome.patch)
         if outcome.notices:
             self.notices.extend(f"[{rule.name}] {notice}" for notice in outcome.notices)
+
+    def _maybe_waived(self, rule: sets.CompiledRule) -> bool:
+        """Whether an exception may waive the rule, as only the namespace's labels (unknown
+        to `check`) could say: then it is not checked, never a false denial."""
+        maybe = waivers.undecided(rule, self.target, subject=self.subject, policies=self.policies)
+        if maybe is None:
+            return False
+        self.notices.append(
+            f"[{rule.name}] not checked: {maybe.title} may waive it, as the labels of "
+            f"namespace {self.target.namespace} would say (unknown)"
+        )
+        return True
 
     def add(self, rule: sets.CompiledRule, finding: Finding) -> None:
         violation = self._violation(rule, finding)

@@ -13,6 +13,9 @@ A label no approved exception backs waives nothing, and the denial says why.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import replace
+
 from costwarden.engine import wording
 from costwarden.engine.findings import Target
 from costwarden.engine.verdicts import Exempted
@@ -27,15 +30,7 @@ def waiver(
     policies: sets.PolicySet,
 ) -> Exempted | None:
     """The exception that waives `rule` for `target`, if one does, with when it ends."""
-    exceptions = rule.rule.exceptions
-    asked = _asked_for(rule.rule, target)
-    for exception in policies.compiled_exceptions:
-        if asked is not None and asked in exception.tickets:
-            how = f"label {exceptions.label.key}={asked}, " if exceptions.label else ""
-        elif exceptions.objects and not exception.labelled_only:
-            how = ""
-        else:
-            continue
+    for how, exception in _asked(rule, target, policies):
         if _stands(exception, rule, target, subject=subject):
             return Exempted(
                 policy=rule.policy,
@@ -45,6 +40,39 @@ def waiver(
                 expires=exception.expires,
             )
     return None
+
+
+def undecided(
+    rule: sets.CompiledRule,
+    target: Target,
+    *,
+    subject: matching.Subject,
+    policies: sets.PolicySet,
+) -> sets.CompiledException | None:
+    """An exception that would waive `rule` for `target` or not as only the namespace's
+    labels could say, and they are unknown (`check` without them): its `namespaceSelector`
+    is left to decide. None when the labels are known, or no such exception stands."""
+    if subject.namespace_known:
+        return None
+    for _, exception in _asked(rule, target, policies):
+        if exception.match.decides(subject) is None:
+            loose = replace(exception, match=replace(exception.match, namespace_selector=None))
+            if _stands(loose, rule, target, subject=subject):
+                return exception
+    return None
+
+
+def _asked(
+    rule: sets.CompiledRule, target: Target, policies: sets.PolicySet
+) -> Iterator[tuple[str, sets.CompiledException]]:
+    """The exceptions the object may have by how the rule lets it ask, with how it asked."""
+    exceptions = rule.rule.exceptions
+    asked = _asked_for(rule.rule, target)
+    for exception in policies.compiled_exceptions:
+        if asked is not None and asked in exception.tickets:
+            yield (f"label {exceptions.label.key}={asked}, " if exceptions.label else ""), exception
+        elif exceptions.objects and not exception.labelled_only:
+            yield "", exception
 
 
 def hint(

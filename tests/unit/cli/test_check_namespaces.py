@@ -367,3 +367,47 @@ def test_fail_on_warn_fails_a_warned_object_deny_does_not(pytestconfig, tmp_path
     assert [v["action"] for v in result["objects"][0]["violations"]] == ["warn"]
     assert check(capsys, *given, "--fail-on", "deny")[0] == 0
     assert check(capsys, *given, "--fail-on", "warn")[0] == 1
+
+
+# --- exceptions that select namespaces by label -----------------------------------------
+
+BIG_POD_ASKING = CPU_POD.replace("memory: 4Gi}", 'memory: 4Gi, nvidia.com/gpu: "8"}').replace(
+    "labels: {app: etl}",
+    "labels: {app: etl, cost-centre: Sales-5045, team: nlp, cost-exception: FIN-7}",
+)
+DEV_ONLY_EXCEPTION = textwrap.dedent(
+    """\
+    ---
+    apiVersion: costwarden.io/v1alpha1
+    kind: PolicyException
+    metadata:
+      name: fin-7
+      namespace: ml-train
+      annotations: {costwarden.io/approved-by: finance-lead}
+    spec:
+      rules: [max-gpus-per-pod]
+      match: {namespaceSelector: {matchLabels: {env: dev}}}
+      expires: 2026-12-31
+      reason: FIN-7 a one-off sweep, dev namespaces only
+    """
+)
+
+
+def test_an_exception_selecting_namespaces_by_label_is_not_checked_when_unknown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifests = write(tmp_path, "all.yaml", BIG_POD_ASKING + DEV_ONLY_EXCEPTION)
+    _, result, _ = check(capsys, "-f", str(manifests))
+    assert "max-gpus-per-pod" not in rules_denying(result)  # 8 GPUs breach the envelope too
+    assert (
+        "[max-gpus-per-pod] not checked: PolicyException ml-train/fin-7 may waive it, as the "
+        "labels of namespace ml-train would say (unknown)"
+    ) in result["objects"][0]["notices"]
+    for labels, waived in (("ml-train: {env: dev}\n", True), (ML_TRAIN, False)):
+        given = write(tmp_path, "ns.yaml", labels)
+        _, result, _ = check(capsys, "-f", str(manifests), "--namespace-labels-file", str(given))
+        checked = result["objects"][0]
+        assert [
+            e["exception"].endswith("fin-7 approved by finance-lead") for e in checked["exempted"]
+        ] == ([True] if waived else [])
+        assert ("max-gpus-per-pod" in rules_denying(result)) is not waived
