@@ -71,12 +71,13 @@ def verdict(policies: Any, *, partial: bool) -> Any:
     ("policies", "rule"),
     [
         (loading.bundled_policies, "require-cost-labels"),
+        (loading.bundled_policies, "cost-centre-monthly-budget"),  # nobody pays
         (
             lambda: loading.policies_from_documents([Document("p.yaml", 0, NOT_IN_PROD)]),
             "labels-outside-prod",
         ),
     ],
-    ids=["inherited label", "NotIn namespace selector"],
+    ids=["inherited label", "budget by label", "NotIn namespace selector"],
 )
 def test_the_webhook_judges_an_unknown_namespace_as_unlabelled(policies, rule) -> None:
     served = verdict(policies(), partial=False)

@@ -36,9 +36,10 @@ class Context:
     namespaces_partial: bool = False
     """Whether `namespaces` knows only some namespaces (`check` given a labels file,
     Namespace objects or neither): the labels of one it does not know were not given, and
-    the rules that read them — a label inherited from the namespace, a `namespaceSelector`
-    — say "not checked", never a false denial. False (the cluster's watch, `serve`'s file,
-    a policy test suite): one it does not know has no labels, and they are judged so."""
+    the rules that read them — a label inherited from the namespace, a `namespaceSelector`,
+    the group a budget charges — say "not checked", never a false denial
+    (`Target.namespace_known`). False (the cluster's watch, `serve`'s file, a policy test
+    suite): one it does not know has no labels, and is judged so — never a way around."""
     spend: SpendSnapshot = EMPTY_SPEND
     workloads: WorkloadLookup | None = None
     """Looks up the workload behind a `Scale` request; None: no scale-up can be priced, and

@@ -423,7 +423,8 @@ def _target(
         uid=request.uid,
         now=context.now,
         user=(request.user_info or {}).get("username"),
-        namespace_known=found is not None or not namespace,
+        # Unknown only where the labels given are partial (`check`): the webhook's are whole.
+        namespace_known=found is not None or not namespace or not context.namespaces_partial,
     )
 
 
@@ -499,7 +500,7 @@ def _judge(
 ) -> Verdict:
     change = _change(new, old, scale=scale, resize=resize)
     subject = _subject(new, operation=operation)
-    if context.namespaces_partial and not new.namespace_known:
+    if not new.namespace_known:  # `check` was not given its labels
         subject = subject._replace(namespace_known=False)
     review = Review(new, old, change, context, catalog)
     tally = _Tally(new, subject, policies)

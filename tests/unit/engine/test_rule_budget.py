@@ -492,7 +492,7 @@ def test_a_namespace_whose_labels_are_unknown_is_not_checked_never_refused(
     verdict = judge(
         pod(namespace="somewhere-else", labels={"cost-centre": "Sales-5045"}),
         policies(TWO_CAPS),
-        context=context(spend=OVER_CAP),
+        context=context(spend=OVER_CAP, namespaces_partial=True),
     )
     assert verdict.allowed
     assert any(

@@ -131,7 +131,7 @@ def check(config: RequiredLabels, review: Review) -> Outcome:
 
 def _labels_unknown(review: Review) -> bool:
     """Whether the target's namespace has labels nobody gave (`check` without them)."""
-    return review.context.namespaces_partial and not review.target.namespace_known
+    return not review.target.namespace_known
 
 
 def _not_checked(target: Target, keys: list[str]) -> str:
