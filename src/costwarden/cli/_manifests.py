@@ -59,7 +59,6 @@ def add_policies_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-NAMESPACE_LABELS_FLAG = "--namespace-labels-file"
 def add_now_argument(parser: argparse.ArgumentParser, *, what: str) -> None:
     """`--now TIME`: judge as of this moment (exception expiries use it)."""
     parser.add_argument(
@@ -80,6 +79,7 @@ def _timestamp(text: str) -> datetime:
     return moment
 
 
+NAMESPACE_LABELS_FLAG = "--namespace-labels-file"
 """One name in `check` and `serve` (the setting's, `COSTWARDEN_NAMESPACE_LABELS_FILE`)."""
 NAMESPACE_LABELS_ALIAS = "--namespace-labels"
 """What `check` called it before; still accepted, hidden, with a warning."""

@@ -31,8 +31,8 @@ def maybe_money(amount: Decimal | None) -> str | None:
 
 
 def quantity(value: Decimal) -> str:
-    """A count or size as written in Kubernetes: no exponent, no trailing zeros."""
-    return f"{value.normalize():f}"
+    """A count or size: no exponent, no trailing zeros, at most six places."""
+    return f"{wording.rounded(value, MONEY_PLACES).normalize():f}"
 
 
 def identity(obj: Mapping[str, Any]) -> dict[str, str]:
@@ -96,6 +96,15 @@ def estimate(workload: WorkloadEstimate) -> dict[str, Any]:
             workload.per_run,
         ),
         "breakdown": _breakdown(workload.hourly),
+        "podHourly": _range(pod.low_hourly.total, pod.hourly.total),
+        "podRequests": {
+            "cpu": quantity(pod.requests.cpu),
+            "memoryGiB": quantity(pod.requests.memory_gib),
+            "accelerators": [
+                {"resource": a.resource, "count": a.count, "devices": quantity(a.devices)}
+                for a in pod.requests.accelerators
+            ],
+        },
         "rangeReasons": list(pod.range_reasons),
         "unpriced": list(pod.unpriced),
         "assumptions": [*pod.assumptions, *workload.assumptions],

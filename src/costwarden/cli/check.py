@@ -32,7 +32,16 @@ from typing import Any
 from costwarden import documents, namespaces, reviews, workloads
 from costwarden.catalog.loading import load_catalog
 from costwarden.catalog.models import Catalog
-from costwarden.cli import EXIT_DENIED, EXIT_OK, InputError, _colour, _manifests, _tables, _world
+from costwarden.cli import (
+    EXIT_DENIED,
+    EXIT_OK,
+    InputError,
+    _colour,
+    _manifests,
+    _report,
+    _tables,
+    _world,
+)
 from costwarden.engine import evaluating, wording
 from costwarden.engine.contexts import Context, StaticNamespaces
 from costwarden.engine.verdicts import Verdict
@@ -373,57 +382,21 @@ def _models(pod: PodEstimate) -> str:
 
 
 def as_json(checked: Sequence[Checked]) -> dict[str, Any]:
-    objects = []
-    for item in checked:
-        verdict = item.verdict
-        estimate = verdict.estimate
-        assert estimate is not None
-        objects.append(
-            {
-                "object": _name(item.obj),
-                "source": item.source,
-                "allowed": verdict.allowed,
-                "violations": [
-                    {
-                        "policy": v.policy,
-                        "rule": v.rule,
-                        "action": v.action,
-                        "message": v.message,
-                        "numbers": v.numbers,
-                    }
-                    for v in verdict.violations
-                ],
-                "exempted": [
-                    {
-                        "policy": e.policy,
-                        "rule": e.rule,
-                        "exception": e.exception,
-                        "reason": e.reason,
-                        "expires": e.expires.astimezone(UTC).isoformat(),
-                    }
-                    for e in verdict.exempted
-                ],
-                "patches": [
-                    {"op": p.op, "path": p.path, "value": p.value} for p in verdict.patches
-                ],
-                "notices": list(verdict.notices),
-                "estimate": {
-                    "currency": estimate.pod.currency,
-                    "pods": str(estimate.pods),
-                    "gpus": str(estimate.accelerator_devices),
-                    "hourly": str(estimate.hourly.total),
-                    "monthly": None if estimate.monthly is None else str(estimate.monthly),
-                    "podHourly": str(estimate.pod.hourly.total),
-                    "hourlyLow": str(estimate.low_hourly.total),
-                    "podHourlyLow": str(estimate.pod.low_hourly.total),
-                    "rangeReasons": list(estimate.pod.range_reasons),
-                    "unpriced": list(estimate.unpriced),
-                    "acceleratorModel": estimate.pod.placement.accelerator_model,
-                    "capacityType": estimate.pod.placement.capacity_type,
-                },
-            }
-        )
+    """The `check` report of the one output contract (`_report`, docs/output.md)."""
     return {
+        "report": "check",
         "allowed": all(item.verdict.allowed for item in checked),
-        "objects": objects,
+        "objects": [
+            {
+                **_report.judged(item.obj, item.verdict, source=item.source),
+                "patches": [
+                    {"op": p.op, "path": p.path, "value": p.value} for p in item.verdict.patches
+                ],
+                "notices": list(item.verdict.notices),
+            }
+            for item in checked
+        ],
+        "total": _report.totals(
+            [item.verdict.estimate for item in checked if item.verdict.estimate is not None]
+        ),
     }

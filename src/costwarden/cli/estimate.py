@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -28,13 +28,11 @@ from typing import Any
 from costwarden import cli, documents, estimating, workloads
 from costwarden.catalog import loading
 from costwarden.catalog.models import Catalog
-from costwarden.cli import _manifests, _tables
+from costwarden.cli import _manifests, _report, _tables
 from costwarden.documents import InvalidInput, Problem
 from costwarden.engine import wording
 from costwarden.estimating.estimates import (
     HOURS_PER_MONTH,
-    Breakdown,
-    Placement,
     WorkloadEstimate,
 )
 
@@ -87,6 +85,7 @@ class Row:
     document: int
     path: str
     """JSON path of the object inside its document ("" unless a `List` item)."""
+    obj: Mapping[str, Any]
     estimate: WorkloadEstimate
 
 
@@ -94,8 +93,15 @@ class Row:
 class Skipped:
     source: str
     document: int
-    kind: str
-    name: str
+    obj: Mapping[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return _report.identity(self.obj)["kind"]
+
+    @property
+    def name(self) -> str:
+        return _report.identity(self.obj)["name"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,11 +176,10 @@ def estimate_manifests(
             problems.append(manifest.problem(exc.message, exc.path))
             continue
         if estimate is None:
-            name = str((obj.get("metadata") or {}).get("name", ""))
-            skipped.append(Skipped(doc.source, doc.index, obj["kind"], name))
+            skipped.append(Skipped(doc.source, doc.index, obj))
         else:
             path = documents.format_path(manifest.path)
-            rows.append(Row(doc.source, doc.index, path, estimate))
+            rows.append(Row(doc.source, doc.index, path, obj, estimate))
     if problems:
         raise InvalidInput(problems)
     return Report(catalog=catalog, rows=tuple(rows), skipped=tuple(skipped))
@@ -369,100 +374,36 @@ def _runs(estimate: WorkloadEstimate) -> str:
 
 
 def render_json(report: Report) -> str:
+    """The `estimate` report of the one output contract (`_report`, docs/output.md)."""
     catalog = report.catalog
     return json.dumps(
         {
+            "report": "estimate",
             "catalog": {
                 "name": catalog.name,
                 "version": catalog.version,
                 "currency": catalog.currency,
             },
-            "hoursPerMonth": int(HOURS_PER_MONTH),
-            "objects": [_row_json(row) for row in report.rows],
+            "objects": [
+                {
+                    "identity": _report.identity(row.obj),
+                    "source": row.source,
+                    "document": row.document,
+                    "path": row.path,
+                    "estimate": _report.estimate(row.estimate),
+                }
+                for row in report.rows
+            ],
             "skipped": [
-                {"source": s.source, "document": s.document, "kind": s.kind, "name": s.name}
+                {
+                    "identity": _report.identity(s.obj),
+                    "source": s.source,
+                    "document": s.document,
+                    "reason": "runs no pods",
+                }
                 for s in report.skipped
             ],
-            "total": {
-                "pods": str(report.pods),
-                "acceleratorDevices": _decimal(report.accelerator_devices),
-                "hourly": str(wording.rounded(report.hourly, 6)),
-                "monthly": str(wording.rounded(report.monthly, 2)),
-                "hourlyLow": str(wording.rounded(report.low_hourly, 6)),
-                "monthlyLow": str(wording.rounded(report.low_monthly, 2)),
-                "unpriced": [f"{e.kind} {e.name}" for e in report.unpriced],
-            },
+            "total": _report.totals([row.estimate for row in report.rows]),
         },
         indent=2,
     )
-
-
-def _row_json(row: Row) -> dict[str, Any]:
-    estimate = row.estimate
-    pod = estimate.pod
-    placement = pod.placement
-    return {
-        "source": row.source,
-        "document": row.document,
-        "path": row.path,
-        "kind": estimate.kind,
-        "name": estimate.name,
-        "namespace": estimate.namespace,
-        "pods": str(estimate.pods),
-        "acceleratorDevices": _decimal(estimate.accelerator_devices),
-        "acceleratorModel": placement.accelerator_model,
-        "capacityType": placement.capacity_type,
-        "instanceType": placement.instance_type,
-        "provider": placement.provider,
-        "region": placement.region,
-        "hourly": _breakdown_json(estimate.hourly),
-        "hourlyLow": _breakdown_json(estimate.low_hourly),
-        "lowPlacement": None if pod.low_placement is None else _placement_json(pod.low_placement),
-        "rangeReasons": list(pod.range_reasons),
-        "unpriced": list(pod.unpriced),
-        "monthly": _maybe(estimate.monthly),
-        "hoursPerMonth": None if (h := estimate.hours_per_month) is None else _decimal(h),
-        "perRun": _maybe(estimate.per_run),
-        "pod": {
-            "requests": {
-                "cpu": _decimal(pod.requests.cpu),
-                "memoryGiB": _decimal(pod.requests.memory_gib),
-                "accelerators": [
-                    {"resource": a.resource, "count": a.count, "devices": _decimal(a.devices)}
-                    for a in pod.requests.accelerators
-                ],
-            },
-            "hourly": _breakdown_json(pod.hourly),
-            "monthly": _maybe(
-                None if (h := estimate.hours_per_month) is None else pod.hourly.total * h
-            ),
-        },
-        "assumptions": [*estimate.assumptions, *pod.assumptions],
-    }
-
-
-def _placement_json(placement: Placement) -> dict[str, str | None]:
-    return {
-        "acceleratorModel": placement.accelerator_model,
-        "capacityType": placement.capacity_type,
-        "instanceType": placement.instance_type,
-    }
-
-
-def _breakdown_json(hourly: Breakdown) -> dict[str, str]:
-    return {
-        "cpu": str(wording.rounded(hourly.cpu, 6)),
-        "memory": str(wording.rounded(hourly.memory, 6)),
-        "accelerator": str(wording.rounded(hourly.accelerator, 6)),
-        "total": str(wording.rounded(hourly.total, 6)),
-    }
-
-
-def _maybe(value: Decimal | None) -> str | None:
-    """Money to the cent, None (JSON null) when unknown."""
-    return None if value is None else str(wording.rounded(value, 2))
-
-
-def _decimal(value: Decimal) -> str:
-    """A quantity as plain decimal text (no exponent), up to 6 places."""
-    return f"{wording.rounded(value, 6).normalize():f}"

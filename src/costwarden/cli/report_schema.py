@@ -47,6 +47,20 @@ class Breakdown(_Contract):
     accelerator: Money
 
 
+class AcceleratorRequest(_Contract):
+    resource: str = Field(examples=["nvidia.com/gpu", "nvidia.com/mig-1g.5gb"])
+    count: int
+    devices: Quantity = Field(description="whole-device equivalents (a 1g.5gb slice: 1/7)")
+
+
+class PodRequests(_Contract):
+    """One pod's effective requests, as the scheduler computes them."""
+
+    cpu: Quantity
+    memory_gi_b: Quantity = Field(alias="memoryGiB")
+    accelerators: list[AcceleratorRequest]
+
+
 class Estimate(_Contract):
     """What a workload (or a bare pod) runs and costs; `null` where a figure is unknown."""
 
@@ -65,6 +79,8 @@ class Estimate(_Contract):
     monthly: Range | None
     per_run: Range | None = Field(description="a Job's or CronJob's run, when its length is known")
     breakdown: Breakdown = Field(description="the high end's $/h by what it pays for")
+    pod_hourly: Range = Field(description="one pod's $/h")
+    pod_requests: PodRequests
     range_reasons: list[str]
     unpriced: list[str] = Field(description="what the catalog lacks; empty when priced")
     assumptions: list[str]
@@ -136,14 +152,15 @@ class Catalog(_Contract):
 class EstimatedObject(_Contract):
     identity: Identity
     source: str
-    document: int
-    path: str = Field(description="inside a List: items[3]")
+    document: int = Field(description="index of the document in its file, from 0")
+    path: str = Field(description="inside a List: items[3]; empty otherwise")
     estimate: Estimate
 
 
 class Skipped(_Contract):
     identity: Identity
     source: str
+    document: int
     reason: str
 
 

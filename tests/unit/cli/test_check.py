@@ -90,8 +90,9 @@ def test_json_output_carries_verdicts_and_estimates(manifests, namespace_labels,
     assert status == 1
     assert report["allowed"] is False
     (item,) = report["objects"]
-    assert item["object"] == "Pod ml-dev/notebook-alice"
-    assert [v["rule"] for v in item["violations"] if v["action"] == "deny"] == ["dev-on-spot"]
+    assert (item["identity"]["kind"], item["identity"]["name"]) == ("Pod", "notebook-alice")
+    assert item["verdict"] == "denied"
+    assert [v["rule"] for v in item["findings"] if v["action"] == "deny"] == ["dev-on-spot"]
     assert item["estimate"]["gpus"] == "1"
 
 
@@ -207,9 +208,9 @@ def test_a_user_catalog_overrides_bundled_prices(manifests, tmp_path, capsys):
     )
     args = ["check", "-f", str(manifests / "gpu-infer-deploy.yaml"), "--now", NOW, "-o", "json"]
     main(args)
-    bundled = json.loads(capsys.readouterr().out)["objects"][0]["estimate"]["hourly"]
+    bundled = json.loads(capsys.readouterr().out)["objects"][0]["estimate"]["hourly"]["high"]
     main([*args, "--catalog", str(catalog)])
-    negotiated = json.loads(capsys.readouterr().out)["objects"][0]["estimate"]["hourly"]
+    negotiated = json.loads(capsys.readouterr().out)["objects"][0]["estimate"]["hourly"]["high"]
     # The pod's share of the node is priced: the share stays, the node's price drops.
     ratio = Decimal(negotiated) / Decimal(bundled)
     assert ratio.quantize(Decimal("0.001")) == (Decimal("0.5") / Decimal("1.212")).quantize(

@@ -63,7 +63,7 @@ def check(
 
 
 def rules_denying(result: Any) -> list[str]:
-    return [v["rule"] for v in result["objects"][0]["violations"] if v["action"] == "deny"]
+    return [v["rule"] for v in result["objects"][0]["findings"] if v["action"] == "deny"]
 
 
 # --- inherited labels -------------------------------------------------------------------
@@ -106,7 +106,7 @@ def test_a_known_namespace_without_the_label_is_still_denied(tmp_path, capsys):
     assert status == 1
     # Known and without cost-centre: nobody pays either, so the budget denies too.
     assert set(rules_denying(result)) == {"require-cost-labels", "cost-centre-monthly-budget"}
-    message = result["objects"][0]["violations"][0]["message"]
+    message = result["objects"][0]["findings"][0]["message"]
     assert "missing mandatory label cost-centre (neither the pod nor namespace ml-train" in message
 
 
@@ -364,7 +364,7 @@ def test_fail_on_warn_fails_a_warned_object_deny_does_not(pytestconfig, tmp_path
     given = ("-f", str(mig), "--namespace-labels-file", str(labels))
     status, result, _ = check(capsys, *given)
     assert status == 0
-    assert [v["action"] for v in result["objects"][0]["violations"]] == ["warn"]
+    assert [v["action"] for v in result["objects"][0]["findings"]] == ["warn"]
     assert check(capsys, *given, "--fail-on", "deny")[0] == 0
     assert check(capsys, *given, "--fail-on", "warn")[0] == 1
 

@@ -54,11 +54,11 @@ def test_estimate_charges_a_shared_claim_once(capsys: pytest.CaptureFixture[str]
     )
     assert status == cli.EXIT_OK
     objects = json.loads(out)["objects"]
-    assert sorted(o["kind"] for o in objects) == ["Pod", "Pod", "Pod", "ResourceClaim"]
-    accelerators = sum(Decimal(o["hourly"]["accelerator"]) for o in objects)
+    assert sorted(o["identity"]["kind"] for o in objects) == ["Pod", "Pod", "Pod", "ResourceClaim"]
+    accelerators = sum(Decimal(o["estimate"]["breakdown"]["accelerator"]) for o in objects)
     h100 = bundled_catalog().accelerators["h100-80gb"].hourly
     assert accelerators.quantize(Decimal("0.000001")) == (2 * h100).quantize(Decimal("0.000001"))
-    assert sum(Decimal(o["acceleratorDevices"]) for o in objects) == 2
+    assert sum(Decimal(o["estimate"]["gpus"]) for o in objects) == 2
 
 
 def test_a_malformed_claim_template_exits_two_naming_file_line_and_path(
@@ -118,7 +118,12 @@ def test_check_shows_a_shared_claim_once_on_its_own_row(
     )  # fmt: skip
     assert status == cli.EXIT_OK
     objects = json.loads(out)["objects"]
-    rows = {o["object"]: o["estimate"] for o in objects}
+    rows = {
+        f"{o['identity']['kind']} {o['identity']['namespace']}/{o['identity']['name']}": o[
+            "estimate"
+        ]
+        for o in objects
+    }
     assert set(rows) == {
         "ResourceClaim ml-infer/shared-h100",
         "Pod ml-infer/infer-0",
@@ -127,7 +132,8 @@ def test_check_shows_a_shared_claim_once_on_its_own_row(
     }
     h100 = bundled_catalog().accelerators["h100-80gb"].hourly
     assert Decimal(rows["ResourceClaim ml-infer/shared-h100"]["gpus"]) == 2
-    assert Decimal(rows["ResourceClaim ml-infer/shared-h100"]["hourly"]) == 2 * h100
+    claim_hourly = rows["ResourceClaim ml-infer/shared-h100"]["hourly"]["high"]
+    assert Decimal(claim_hourly) == (2 * h100).quantize(Decimal("0.000001"))
     assert sum(Decimal(r["gpus"]) for r in rows.values()) == 2
 
 

@@ -74,16 +74,22 @@ def test_json_prices_every_example_and_totals_them(capsys: pytest.CaptureFixture
     catalog = loading.bundled_catalog()
     estimates = [estimating.estimate_object(o, catalog=catalog) for o in example_objects()]
     priced = [e for e in estimates if e is not None]
-    assert [o["name"] for o in report["objects"]] == [e.name for e in priced]
-    assert {(s["kind"], s["name"]) for s in report["skipped"]} == {
+    assert [o["identity"]["name"] for o in report["objects"]] == [e.name for e in priced]
+    assert {(s["identity"]["kind"], s["identity"]["name"]) for s in report["skipped"]} == {
         ("Service", "llama-neuron"),
         ("ConfigMap", "llama-neuron-config"),
     }
-    total = sum((e.hourly.total for e in priced), Decimal(0))
-    assert report["total"]["hourly"] == str(wording.rounded(total, 6))
-    monthly = sum((e.monthly for e in priced if e.monthly is not None), Decimal(0))
-    assert report["total"]["monthly"] == str(wording.rounded(monthly, 2))
-    assert all(isinstance(o["hourly"]["total"], str) for o in report["objects"])
+    rows = [o["estimate"] for o in report["objects"]]
+    for row, estimate in zip(rows, priced, strict=True):
+        assert row["hourly"]["high"] == str(wording.rounded(estimate.hourly.total, 6))
+    # a total is the exact sum of its rows as written
+    total = report["total"]
+    assert Decimal(total["hourly"]["high"]) == sum(Decimal(r["hourly"]["high"]) for r in rows)
+    known = [r["monthly"] for r in rows if r["monthly"] is not None]
+    assert Decimal(total["monthly"]["high"]) == sum(Decimal(m["high"]) for m in known)
+    assert total["monthlyUnknown"] == len(rows) - len(known)
+    raw = sum((e.hourly.total for e in priced), Decimal(0))
+    assert abs(Decimal(total["hourly"]["high"]) - raw) <= Decimal("0.000001") * len(rows)
 
 
 def test_table_shows_each_object_its_breakdown_assumptions_and_total(
@@ -130,16 +136,18 @@ def test_user_catalog_alone_prices_by_its_own_figures(
     # weight of box.4 = 4 × 0.04 + 16 × 0.005 + 0.60 = 0.84; the pod's own weight is
     # 2 × 0.04 + 8 × 0.005 + 0.60 = 0.72, so it pays 1.00 × 0.72 / 0.84 of the box.
     expected = Decimal("1.00") * Decimal("0.72") / Decimal("0.84")
-    assert row["hourly"]["total"] == str(wording.rounded(expected, 6))
-    assert row["instanceType"] == "box.4"
-    assert row["monthly"] == str(wording.rounded(expected * 730, 2))
+    estimate = row["estimate"]
+    one = str(wording.rounded(expected, 6))
+    assert estimate["hourly"] == {"low": one, "high": one}
+    assert estimate["instanceType"] == "box.4"
+    assert estimate["monthly"]["high"] == str(wording.rounded(expected * 730, 6))
 
 
 def test_list_items_are_priced_with_their_path(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = run(capsys, "-f", str(EXAMPLES / "shared-gpu-list.yaml"), "-o", "json")
     assert status == cli.EXIT_OK
     objects = json.loads(out)["objects"]
-    assert [(o["kind"], o["path"]) for o in objects] == [
+    assert [(o["identity"]["kind"], o["path"]) for o in objects] == [
         ("Pod", "items[0]"),
         ("ReplicaSet", "items[1]"),
     ]
@@ -152,7 +160,10 @@ def test_stdin_is_read_with_a_dash(
     status, out, _ = run(capsys, "-f", "-", "-o", "json")
     assert status == cli.EXIT_OK
     (row,) = json.loads(out)["objects"]
-    assert (row["name"], row["instanceType"]) == ("train-a100", "p4d.24xlarge")
+    assert (row["identity"]["name"], row["estimate"]["instanceType"]) == (
+        "train-a100",
+        "p4d.24xlarge",
+    )
 
 
 def test_invalid_quantity_exits_2_naming_file_document_path_and_line(
@@ -276,9 +287,10 @@ def test_a_nightly_cronjob_shows_its_cost_per_run_and_per_month_from_its_schedul
     ) in out
     status, out, _ = run(capsys, "-f", str(tmp_path / "nightly.yaml"), "-o", "json")
     (obj,) = json.loads(out)["objects"]
-    assert obj["perRun"] == str(wording.rounded(per_run, 2))
-    assert obj["monthly"] == str(wording.rounded(per_month, 2))
-    assert obj["hoursPerMonth"] == str(wording.rounded(Decimal(365) / 12, 6))
+    estimate = obj["estimate"]
+    assert estimate["perRun"]["high"] == str(wording.rounded(per_run, 6))
+    assert Decimal(estimate["monthly"]["high"]) == wording.rounded(per_month, 6)
+    assert estimate["hoursPerMonth"] == str(wording.rounded(Decimal(365) / 12, 6))
 
 
 def test_a_cronjob_with_no_run_length_has_no_monthly_figure_never_730_hours(
@@ -295,4 +307,9 @@ def test_a_cronjob_with_no_run_length_has_no_monthly_figure_never_730_hours(
     assert "$/MONTH total leaves out CronJob nightly" in out
     status, out, _ = run(capsys, "-f", str(tmp_path / "nightly.yaml"), "-o", "json")
     (obj,) = json.loads(out)["objects"]
-    assert (obj["monthly"], obj["perRun"], obj["hoursPerMonth"]) == (None, None, None)
+    estimate = obj["estimate"]
+    assert (estimate["monthly"], estimate["perRun"], estimate["hoursPerMonth"]) == (
+        None,
+        None,
+        None,
+    )

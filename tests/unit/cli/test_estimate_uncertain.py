@@ -5,6 +5,7 @@ catalog lacks — never a lower bound as the price."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -78,11 +79,12 @@ def test_estimate_of_a_pod_pinned_to_an_uncatalogued_type_says_unpriced_and_name
     assert "TOTAL counts only what is priced of Pod h100-box" in out
     status, out = run(capsys, "estimate", "-f", write(tmp_path, UNCATALOGUED), "-o", "json")
     (obj,) = json.loads(out)["objects"]
-    assert obj["unpriced"] == ["instance type p9.4xlarge not in the catalog"]
-    assert obj["instanceType"] == "p9.4xlarge"
-    assert obj["acceleratorDevices"] == "1"
-    assert obj["hourly"]["accelerator"] == "0.000000"  # never the cheapest GPU's price
-    assert json.loads(out)["total"]["unpriced"] == ["Pod h100-box"]
+    estimate = obj["estimate"]
+    assert estimate["unpriced"] == ["instance type p9.4xlarge not in the catalog"]
+    assert estimate["instanceType"] == "p9.4xlarge"
+    assert estimate["gpus"] == "1"
+    assert estimate["breakdown"]["accelerator"] == "0.000000"  # never the cheapest GPU's price
+    assert json.loads(out)["total"]["unpriced"] == 1
 
 
 def test_estimate_of_a_pod_with_an_unnamed_gpu_model_shows_a_range(
@@ -91,17 +93,18 @@ def test_estimate_of_a_pod_with_an_unnamed_gpu_model_shows_a_range(
     status, out = run(capsys, "estimate", "-f", write(tmp_path, UNNAMED_MODEL), "-o", "json")
     assert status == cli.EXIT_OK
     (obj,) = json.loads(out)["objects"]
-    low, high = obj["hourlyLow"]["total"], obj["hourly"]["total"]
-    assert float(low) < float(high)
-    assert obj["lowPlacement"]["acceleratorModel"] != obj["acceleratorModel"]
-    assert any("model not named" in why for why in obj["rangeReasons"])
-    assert obj["unpriced"] == []
+    estimate = obj["estimate"]
+    low, high = estimate["hourly"]["low"], estimate["hourly"]["high"]
+    assert Decimal(low) < Decimal(high)
+    assert estimate["gpuModelLow"] != estimate["gpuModel"]
+    assert any("model not named" in why for why in estimate["rangeReasons"])
+    assert estimate["unpriced"] == []
     status, out = run(capsys, "estimate", "-f", write(tmp_path, UNNAMED_MODEL))
     row = next(line for line in out.splitlines() if line.startswith("any-gpu"))
     hourly = row.split()[-2]
     assert hourly == f"{float(low):.4f}–{float(high):.4f}"
     model = row.split()[5]
-    assert model == f"{obj['lowPlacement']['acceleratorModel']}–{obj['acceleratorModel']}"
+    assert model == f"{estimate['gpuModelLow']}–{estimate['gpuModel']}"
     assert "· range: nvidia.com/gpu: model not named" in out
 
 
@@ -110,9 +113,10 @@ def test_estimate_of_a_pinned_catalogued_type_is_one_figure(
 ) -> None:
     _status, out = run(capsys, "estimate", "-f", write(tmp_path, PINNED), "-o", "json")
     (obj,) = json.loads(out)["objects"]
-    assert obj["hourlyLow"] == obj["hourly"]
-    assert obj["lowPlacement"] is None
-    assert obj["rangeReasons"] == []
+    estimate = obj["estimate"]
+    assert estimate["hourly"]["low"] == estimate["hourly"]["high"]
+    assert estimate["gpuModelLow"] == estimate["gpuModel"]
+    assert estimate["rangeReasons"] == []
 
 
 def test_check_shows_the_range_the_gpu_model_and_unpriced_objects(
@@ -144,10 +148,7 @@ def test_check_shows_the_range_the_gpu_model_and_unpriced_objects(
         capsys, "check", "-f", str(manifests), "--namespace-labels-file", str(labels),
         "--now", "2026-11-22T12:00:00Z", "-o", "json",
     )  # fmt: skip
-    found = {o["object"]: o["estimate"] for o in json.loads(out)["objects"]}
-    assert found["Pod ml-train/h100-box"]["unpriced"] == [
-        "instance type p9.4xlarge not in the catalog"
-    ]
-    assert float(found["Pod ml-train/any-gpu"]["hourlyLow"]) < float(
-        found["Pod ml-train/any-gpu"]["hourly"]
-    )
+    found = {o["identity"]["name"]: o["estimate"] for o in json.loads(out)["objects"]}
+    assert found["h100-box"]["unpriced"] == ["instance type p9.4xlarge not in the catalog"]
+    hourly = found["any-gpu"]["hourly"]
+    assert Decimal(hourly["low"]) < Decimal(hourly["high"])

@@ -73,7 +73,7 @@ def test_check_applies_the_namespace_labels_of_either_form(
     path = labels_file(tmp_path, FORMS[form])
     checked = check_json(notebook, "--namespace-labels-file", str(path), capsys=capsys)
     # env=dev puts the pod under the Spot-for-dev rule; cost-centre groups its budget.
-    assert [v["rule"] for v in checked["violations"] if v["action"] == "deny"] == ["dev-on-spot"]
+    assert [v["rule"] for v in checked["findings"] if v["action"] == "deny"] == ["dev-on-spot"]
     assert any("cost-centre=RnD-1001" in notice for notice in checked["notices"])
 
 
@@ -81,7 +81,7 @@ def test_without_namespace_labels_the_same_pod_is_not_a_dev_pod(
     notebook: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     checked = check_json(notebook, capsys=capsys)
-    assert "dev-on-spot" not in [v["rule"] for v in checked["violations"]]
+    assert "dev-on-spot" not in [v["rule"] for v in checked["findings"]]
 
 
 def test_check_reads_both_forms_to_the_same_verdict(

@@ -52,6 +52,22 @@ def test_the_schema_file_is_what_the_models_say():
     assert json.loads(SCHEMA_FILE.read_text()) == report_schema.schema(), regenerate
 
 
+def test_check_output_follows_the_schema(validator, labels, capsys):
+    report = printed(
+        capsys, "check", "-f", str(MANIFEST_FIXTURES), "--namespace-labels-file", str(labels)
+    )
+    validator.validate(report)
+    assert report["report"] == "check"
+    assert {o["verdict"] for o in report["objects"]} >= {"allowed", "denied"}
+
+
+def test_estimate_output_follows_the_schema(validator, capsys):
+    report = printed(capsys, "estimate", "-f", str(MANIFEST_FIXTURES))
+    validator.validate(report)
+    assert report["report"] == "estimate"
+    assert report["total"]["objects"] == len(report["objects"])
+
+
 def test_audit_output_follows_the_schema(validator, labels, capsys):
     report = printed(
         capsys, "audit", "-f", str(MANIFEST_FIXTURES), "--namespace-labels-file", str(labels)
