@@ -55,6 +55,8 @@ sockets."""
 SSL_SHUTDOWN_SECONDS = 2.0
 """How long a closing TLS connection waits for the client's close_notify (asyncio's
 default, 30 s, is what made an idle keep-alive client hold up shutdown)."""
+TIMED_OUT = "costwarden.timed_out"
+"""Set in a request's ASGI scope state when the body timeout closed its connection."""
 REPORT_INTERVAL_SECONDS = 60.0
 """`EventLog` logs each kind of event at most once per this interval."""
 
@@ -170,6 +172,7 @@ class Connection(H11Protocol):
         self.logger = server.protocol_log  # type: ignore[assignment]
         self._limits = server.limits
         self._events = server.events
+        self._name = server.name
         self._slot = slot
         self._owed: str | None = None
         """What the client owes now and has a deadline for: "headers", "body" or None."""
@@ -237,14 +240,17 @@ class Connection(H11Protocol):
         self._events.event(
             f"timeout:{owed}",
             logging.INFO,
-            "closed a connection whose request %s did not arrive within %g s",
+            "%s port: closed a connection whose request %s did not arrive within %g s",
+            self._name,
             owed,
             timeout,
         )
+        if owed == "body":  # the request's handler is waiting for it: logged here, not there
+            self.scope["state"][TIMED_OUT] = True
         self.transport.abort()
 
 
-def quiet_disconnects(app: ASGIApp, events: EventLog) -> ASGIApp:
+def quiet_disconnects(app: ASGIApp, events: EventLog, *, name: str) -> ASGIApp:
     """`app`, with a client that goes away before its whole request has arrived logged as
     one line at INFO (uvicorn would log Starlette's ClientDisconnect as an application
     error, with its traceback). There is nobody left to answer."""
@@ -253,10 +259,13 @@ def quiet_disconnects(app: ASGIApp, events: EventLog) -> ASGIApp:
         try:
             await app(scope, receive, send)
         except ClientDisconnect:
+            if scope.get("state", {}).get(TIMED_OUT):
+                return  # closed by the body timeout, which said so
             events.event(
                 "disconnect",
                 logging.INFO,
-                "a client went away before its whole %s %s request arrived; not answered",
+                "%s port: a client went away before its whole %s %s request arrived; not answered",
+                name,
                 scope.get("method"),
                 scope.get("path"),
             )
@@ -285,7 +294,7 @@ class Server:
         self.events = EventLog(log)
         self.protocol_log = _ProtocolLog(logging.getLogger("uvicorn.error"), self.events)
         self.config = uvicorn.Config(
-            quiet_disconnects(app, self.events),
+            quiet_disconnects(app, self.events, name=name),
             http="h11",
             ws="none",  # no upgrades: the new protocol would never give back its place
             lifespan="off",
