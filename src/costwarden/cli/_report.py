@@ -9,6 +9,8 @@ are decimal strings — money to six places, never a float — and a figure nobo
 
 from __future__ import annotations
 
+import argparse
+import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC
 from decimal import Decimal
@@ -17,6 +19,10 @@ from typing import Any
 from costwarden.engine import wording
 from costwarden.engine.verdicts import Verdict
 from costwarden.estimating.estimates import Breakdown, WorkloadEstimate
+
+FORMATS = ("table", "json", "yaml", "markdown")
+"""What every command prints: `table` for people, `json`/`yaml` (this contract) for machines,
+`markdown` for a pull-request comment or a wiki page."""
 
 MONEY_PLACES = 6
 """Decimals of every amount written (sums of written amounts are then exact)."""
@@ -172,3 +178,26 @@ def totals(estimates: Sequence[WorkloadEstimate]) -> dict[str, Any]:
         "monthlyUnknown": len(written) - len(known),
         "unpriced": sum(1 for w in written if w["unpriced"]),
     }
+
+
+def add_output_argument(parser: argparse.ArgumentParser, *, extra: Sequence[str] = ()) -> None:
+    """`-o table|json|yaml|markdown` (and `extra` formats a command adds)."""
+    choices = (*FORMATS, *extra)
+    parser.add_argument(
+        "-o",
+        "--output",
+        choices=choices,
+        default="table",
+        help=f"output format: {', '.join(choices)}; json and yaml follow "
+        "data/schema/report.json (default: table)",
+    )
+
+
+def emit(document: Mapping[str, Any], output: str) -> str:
+    """A report as `json` or `yaml` text (the same document either way)."""
+    if output == "yaml":
+        import yaml  # the offline commands read YAML anyway: no new import cost
+
+        text: str = yaml.safe_dump(dict(document), sort_keys=False, allow_unicode=True)
+        return text.rstrip("\n")
+    return json.dumps(document, indent=2, ensure_ascii=False)

@@ -36,3 +36,12 @@ class Table:
             ).rstrip()
             for cells in (self.headers, *self.rows)
         ]
+
+    def markdown(self) -> list[str]:
+        """The table as GitHub-flavoured Markdown (figures right-aligned, `|` escaped)."""
+
+        def row(cells: tuple[str, ...]) -> str:
+            return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+        rule = "|" + "|".join("---:" if h in self.right else "---" for h in self.headers) + "|"
+        return [row(self.headers), rule, *(row(cells) for cells in self.rows)]

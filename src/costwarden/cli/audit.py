@@ -19,7 +19,6 @@ with charts that opens without a server.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -99,13 +98,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--team-label", default=labels.TEAM, help=f"label naming the team (default: {labels.TEAM})"
     )
-    parser.add_argument(
-        "-o",
-        "--output",
-        choices=("table", "json", "markdown", "html"),
-        default="table",
-        help="(default: table)",
-    )
+    _report.add_output_argument(parser, extra=("html",))
     parser.add_argument(
         "--report", type=Path, metavar="FILE", help="also write the HTML report to FILE"
     )
@@ -292,9 +285,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(str(exc)) from None
     if args.report is not None:
         args.report.write_text(_html.report(audit, sections(audit)), encoding="utf-8")
-    if args.output == "json":
-        json.dump(as_json(audit), sys.stdout, indent=2)
-        print()
+    if args.output in ("json", "yaml"):
+        print(_report.emit(as_json(audit), args.output))
     elif args.output == "html":
         print(_html.report(audit, sections(audit)))
     elif args.output == "markdown":

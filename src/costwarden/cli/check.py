@@ -19,7 +19,6 @@ are unknown.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -96,9 +95,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         default="deny",
         help="exit 1 when anything is denied (deny), or also when anything is warned (warn)",
     )
-    parser.add_argument(
-        "-o", "--output", choices=("table", "json"), default="table", help="output format"
-    )
+    _report.add_output_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -150,9 +147,10 @@ def _run(args: argparse.Namespace) -> int:
         _nothing_checked(manifests)
     if args.require_namespaces:
         _require_namespaces(checked, known)
-    if args.output == "json":
-        json.dump(as_json(checked), sys.stdout, indent=2)
-        print()
+    if args.output in ("json", "yaml"):
+        print(_report.emit(as_json(checked), args.output))
+    elif args.output == "markdown":
+        print(as_markdown(checked))
     else:
         with _colour.painted(sys.stdout):
             print_table(checked)
@@ -298,9 +296,54 @@ def _name(obj: Mapping[str, Any]) -> str:
 
 
 def print_table(checked: Sequence[Checked]) -> None:
+    """The cost table, then what each rule said of each object."""
+    print("\n".join(cost_table(checked).lines()))
+    for item in checked:
+        lines = [f"  {tag} {text}" for tag, text in said(item)]
+        if lines:
+            print(f"\n{_name(item.obj)} ({item.source})")
+            print("\n".join(lines))
+
+
+def as_markdown(checked: Sequence[Checked]) -> str:
+    """A pull-request comment: the verdicts in one line, the cost table, what rules said."""
+    counts = dict.fromkeys(("denied", "warned", "allowed"), 0)
+    for item in checked:
+        counts[item.verdict.outcome] += 1
+    summary = ", ".join(f"{count} {outcome}" for outcome, count in counts.items())
+    lines = ["### costwarden check", "", f"**{len(checked)} objects: {summary}**", ""]
+    lines += cost_table(checked).markdown()
+    for item in checked:
+        found = said(item)
+        if found:
+            lines += ["", f"**{_name(item.obj)}** ({item.source})", ""]
+            lines += [f"- {tag.strip()} {text}" for tag, text in found]
+    return "\n".join(lines)
+
+
+def said(item: Checked) -> list[tuple[str, str]]:
+    """(tag, text) for what each rule said of the object, and what the table cannot show."""
+    verdict = item.verdict
+    found = [("DENY ", v.message) for v in verdict.denials]
+    found += [("WARN ", v.message) for v in verdict.warnings]
+    found += [("DRYRUN", v.message) for v in verdict.violations if v.action == "dryrun"]
+    found += [
+        ("EXEMPT", f"[{e.rule}] {e.exception} until {wording.day(e.expires)}: {e.reason}")
+        for e in verdict.exempted
+    ]
+    estimate = verdict.estimate
+    if estimate is not None and estimate.unpriced:
+        found.append(("UNPRICED", f"{'; '.join(estimate.unpriced)} — {wording.ADD_A_PRICE}"))
+    found += [  # the estimate lines are the table's row
+        ("NOTE ", notice) for notice in verdict.notices if not notice.startswith("costwarden: ")
+    ]
+    return found
+
+
+def cost_table(checked: Sequence[Checked]) -> _tables.Table:
     """The cost table (a range where the estimate is one, `unpriced` where the catalog
     lacks a price; the GPU model and capacity type it was priced on, so a mispricing shows
-    in CI), then what each rule said of each object."""
+    in CI) with its TOTAL row."""
     table = _tables.Table(
         ("OBJECT", "PODS", "GPUS", "GPU MODEL", "CAPACITY", "$/H", "$/MONTH", "VERDICT"),
         right=("PODS", "GPUS", "$/H", "$/MONTH"),
@@ -319,9 +362,7 @@ def print_table(checked: Sequence[Checked]) -> None:
         if hours is not None:
             total_low_monthly += low * hours
             total_monthly += estimate.hourly.total * hours
-        verdict = "denied" if not item.verdict.allowed else "allowed"
-        if item.verdict.allowed and item.verdict.warnings:
-            verdict = "warned"
+        verdict = item.verdict.outcome
         placement = estimate.pod.placement
         if estimate.unpriced:
             unpriced += 1
@@ -352,26 +393,7 @@ def print_table(checked: Sequence[Checked]) -> None:
         wording.price_range(total_low_monthly, total_monthly, currency) + more,
         "",
     )
-    print("\n".join(table.lines()))
-    for item in checked:
-        lines = [f"  DENY  {v.message}" for v in item.verdict.denials]
-        lines += [f"  WARN  {v.message}" for v in item.verdict.warnings]
-        lines += [f"  DRYRUN {v.message}" for v in item.verdict.violations if v.action == "dryrun"]
-        lines += [
-            f"  EXEMPT [{e.rule}] {e.exception} until {wording.day(e.expires)}: {e.reason}"
-            for e in item.verdict.exempted
-        ]
-        estimate = item.verdict.estimate
-        if estimate is not None and estimate.unpriced:
-            lines.append(f"  UNPRICED {'; '.join(estimate.unpriced)} — {wording.ADD_A_PRICE}")
-        lines += [  # the estimate lines are the table's row
-            f"  NOTE  {notice}"
-            for notice in item.verdict.notices
-            if not notice.startswith("costwarden: ")
-        ]
-        if lines:
-            print(f"\n{_name(item.obj)} ({item.source})")
-            print("\n".join(lines))
+    return table
 
 
 def _models(pod: PodEstimate) -> str:

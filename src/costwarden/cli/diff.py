@@ -17,7 +17,6 @@ or amount), 2 for unreadable input or when neither side holds any object.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -83,13 +82,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "`increase-over 500` (by more than 500 a month, in the catalog's currency); "
         "repeatable (default: never — the diff informs)",
     )
-    parser.add_argument(
-        "-o",
-        "--output",
-        choices=("table", "json", "markdown"),
-        default="table",
-        help="(default: table)",
-    )
+    _report.add_output_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -166,9 +159,8 @@ def _run(args: argparse.Namespace) -> int:
     report = as_json(
         compared, base=args.base, head=args.head or "working tree", currency=catalog.currency
     )
-    if args.output == "json":
-        json.dump(report, sys.stdout, indent=2)
-        print()
+    if args.output in ("json", "yaml"):
+        print(_report.emit(report, args.output))
     elif args.output == "markdown":
         print(as_markdown(compared, report))
     else:

@@ -18,7 +18,6 @@ differ from the rounded total by a cent.
 from __future__ import annotations
 
 import argparse
-import json
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -53,9 +52,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         action="store_false",
         help="price against the --catalog files alone",
     )
-    parser.add_argument(
-        "-o", "--output", choices=("table", "json"), default="table", help="output format"
-    )
+    _report.add_output_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -73,7 +70,12 @@ def run(args: argparse.Namespace) -> int:
             f"{', '.join(sources)}: no object that runs pods among the {len(report.skipped)} "
             f"read (kinds: {', '.join(kinds)}): nothing was priced"
         )
-    print(render_json(report) if args.output == "json" else render_table(report))
+    if args.output in ("json", "yaml"):
+        print(_report.emit(as_json(report), args.output))
+    elif args.output == "markdown":
+        print(render_markdown(report))
+    else:
+        print(render_table(report))
     return cli.EXIT_OK
 
 
@@ -208,16 +210,11 @@ _HEADERS = ("NAME", "KIND", "NAMESPACE", "PODS", "GPUS", "GPU MODEL", "CAPACITY"
 _RIGHT = {"PODS", "GPUS", "$/H", "$/MONTH"}
 
 
-def render_table(report: Report) -> str:
-    catalog = report.catalog
-    lines = [
-        f"Cost estimate — catalog {catalog.name} {catalog.version}, {catalog.currency}, "
-        f"{HOURS_PER_MONTH} h/month",
-        "",
-    ]
+def cost_table(report: Report) -> tuple[_tables.Table, list[list[Part | str]]]:
+    """The table of every object and the TOTAL, and each object's details (breakdown
+    parts and notes)."""
     table = _tables.Table(_HEADERS, right=_RIGHT)
     details: list[list[Part | str]] = []
-    hours: list[Decimal | None] = []  # each row's hours a month, for its parts' $/month
     for row in report.rows:
         estimate = row.estimate
         pod = estimate.pod
@@ -232,7 +229,6 @@ def render_table(report: Report) -> str:
             *_figures(estimate),
         )
         details.append(_details(estimate))
-        hours.append(estimate.hours_per_month)
     table.add(
         "TOTAL",
         "",
@@ -244,6 +240,38 @@ def render_table(report: Report) -> str:
         _span(report.low_hourly, report.hourly, _hourly),
         _span(report.low_monthly, report.monthly, _money),
     )
+    return table, details
+
+
+def render_markdown(report: Report) -> str:
+    """The table as Markdown, each object's notes as a list below it."""
+    catalog = report.catalog
+    table, details = cost_table(report)
+    lines = [
+        "### costwarden estimate",
+        "",
+        f"catalog {catalog.name} {catalog.version}, {catalog.currency}",
+        "",
+        *table.markdown(),
+    ]
+    for row, detail in zip(report.rows, details, strict=True):
+        notes = [item for item in detail if isinstance(item, str)]
+        if notes:
+            estimate = row.estimate
+            lines += ["", f"**{estimate.kind} {estimate.name}**", ""]
+            lines += [f"- {note}" for note in notes]
+    return "\n".join(lines)
+
+
+def render_table(report: Report) -> str:
+    catalog = report.catalog
+    lines = [
+        f"Cost estimate — catalog {catalog.name} {catalog.version}, {catalog.currency}, "
+        f"{HOURS_PER_MONTH} h/month",
+        "",
+    ]
+    table, details = cost_table(report)
+    hours = [row.estimate.hours_per_month for row in report.rows]  # for the parts' $/month
     widths = table.widths
     # A part's description spans the columns left of the figures, wrapped if longer.
     label_width = sum(widths[:-2]) + 2 * (len(_HEADERS) - 3)
@@ -373,37 +401,34 @@ def _runs(estimate: WorkloadEstimate) -> str:
     return f"{', '.join(figures)}: {said}" if figures else said
 
 
-def render_json(report: Report) -> str:
+def as_json(report: Report) -> dict[str, Any]:
     """The `estimate` report of the one output contract (`_report`, docs/output.md)."""
     catalog = report.catalog
-    return json.dumps(
-        {
-            "report": "estimate",
-            "catalog": {
-                "name": catalog.name,
-                "version": catalog.version,
-                "currency": catalog.currency,
-            },
-            "objects": [
-                {
-                    "identity": _report.identity(row.obj),
-                    "source": row.source,
-                    "document": row.document,
-                    "path": row.path,
-                    "estimate": _report.estimate(row.estimate),
-                }
-                for row in report.rows
-            ],
-            "skipped": [
-                {
-                    "identity": _report.identity(s.obj),
-                    "source": s.source,
-                    "document": s.document,
-                    "reason": "runs no pods",
-                }
-                for s in report.skipped
-            ],
-            "total": _report.totals([row.estimate for row in report.rows]),
+    return {
+        "report": "estimate",
+        "catalog": {
+            "name": catalog.name,
+            "version": catalog.version,
+            "currency": catalog.currency,
         },
-        indent=2,
-    )
+        "objects": [
+            {
+                "identity": _report.identity(row.obj),
+                "source": row.source,
+                "document": row.document,
+                "path": row.path,
+                "estimate": _report.estimate(row.estimate),
+            }
+            for row in report.rows
+        ],
+        "skipped": [
+            {
+                "identity": _report.identity(s.obj),
+                "source": s.source,
+                "document": s.document,
+                "reason": "runs no pods",
+            }
+            for s in report.skipped
+        ],
+        "total": _report.totals([row.estimate for row in report.rows]),
+    }

@@ -12,11 +12,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from costwarden import cli
 from costwarden.catalog import loading
-from costwarden.cli import _manifests
+from costwarden.cli import _manifests, _report
 from costwarden.documents import Problem
 from costwarden.policies import loading as policy_loading
 
@@ -32,6 +32,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     _manifests.add_policies_argument(parser)
     _manifests.add_catalog_argument(parser)
+    _report.add_output_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -53,27 +54,64 @@ def _run(args: argparse.Namespace) -> int:
         return report(
             [*policy_loading.lint_policies([bundled]), *loading.lint_catalogs([])],
             checked=["the bundled policies", "the bundled catalog"],
+            output=args.output,
         )
     problems = [*policy_loading.lint_policies(policies)] if policies else []
     if catalogs:
         problems.extend(loading.lint_catalogs(catalogs))
     checked = [f"policies {path}" for path in policies] + [f"catalog {path}" for path in catalogs]
-    return report(problems, checked=checked)
+    return report(problems, checked=checked, output=args.output)
 
 
 def report(
-    problems: Sequence[Problem], *, checked: Sequence[str], out: TextIO | None = None
+    problems: Sequence[Problem],
+    *,
+    checked: Sequence[str],
+    out: TextIO | None = None,
+    output: str = "table",
 ) -> int:
     """Print `problems` and a summary naming what was `checked`; the exit status."""
     stream = sys.stdout if out is None else out
+    status = cli.EXIT_DENIED if problems else cli.EXIT_OK
+    if output in ("json", "yaml"):
+        print(_report.emit(as_json(problems, checked=checked), output), file=stream)
+        return status
+    if output == "markdown":
+        print("### costwarden lint\n", file=stream)
+        print(f"**{_summary(problems, checked)}**\n", file=stream)
+        for problem in problems:
+            print(f"- `{problem}`", file=stream)
+        return status
     for problem in problems:
         print(problem, file=stream)
+    print(_summary(problems, checked), file=stream)
+    return status
+
+
+def _summary(problems: Sequence[Problem], checked: Sequence[str]) -> str:
     what = ", ".join(checked)
     if not problems:
-        print(f"ok: no problems in {what}", file=stream)
-        return cli.EXIT_OK
+        return f"ok: no problems in {what}"
     files = len({problem.source for problem in problems})
     noun = "problem" if len(problems) == 1 else "problems"
     file_noun = "file" if files == 1 else "files"
-    print(f"{len(problems)} {noun} in {files} {file_noun} ({what})", file=stream)
-    return cli.EXIT_DENIED
+    return f"{len(problems)} {noun} in {files} {file_noun} ({what})"
+
+
+def as_json(problems: Sequence[Problem], *, checked: Sequence[str]) -> dict[str, Any]:
+    """The `lint` report of the one output contract (docs/output.md)."""
+    return {
+        "report": "lint",
+        "ok": not problems,
+        "checked": list(checked),
+        "problems": [
+            {
+                "source": p.source,
+                "line": p.line,
+                "document": p.document,
+                "path": p.path,
+                "message": p.message,
+            }
+            for p in problems
+        ],
+    }

@@ -289,10 +289,41 @@ class AuditReport(_Contract):
     objects: list[AuditedObject]
 
 
+class LintProblem(_Contract):
+    source: str = Field(description="file name, or <stdin>")
+    line: int | None
+    document: int | None
+    path: str = Field(description="JSON path inside the document")
+    message: str
+
+
+class LintReport(_Contract):
+    report: Literal["lint"]
+    ok: bool
+    checked: list[str]
+    problems: list[LintProblem]
+
+
+class Case(_Contract):
+    suite: str
+    case: str
+    passed: bool
+    verdict: Verdict = Field(description="what the policies said")
+    diff: str = Field(description="expected (-) against actual (+); empty when passed")
+
+
+class TestReport(_Contract):
+    report: Literal["test"]
+    passed: int
+    failed: int
+    cases: list[Case]
+
+
 class Report(
     RootModel[
         Annotated[
-            CheckReport | EstimateReport | DiffReport | AuditReport, Field(discriminator="report")
+            CheckReport | EstimateReport | DiffReport | AuditReport | LintReport | TestReport,
+            Field(discriminator="report"),
         ]
     ]
 ):

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import argparse
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from costwarden import documents
 from costwarden.catalog.loading import load_catalog
-from costwarden.cli import EXIT_DENIED, EXIT_OK, InputError
+from costwarden.cli import EXIT_DENIED, EXIT_OK, InputError, _report
 from costwarden.engine import verifying
 from costwarden.policies import loading, suites
 
@@ -32,6 +34,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="directory searched for tests.yaml (or one suite file); default: policies/",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="list passing cases too")
+    _report.add_output_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -41,6 +44,13 @@ def run(args: argparse.Namespace) -> int:
     except documents.InvalidInput as exc:
         raise InputError(str(exc)) from None
     failed = [r for r in results if not r.passed]
+    status = EXIT_DENIED if failed else EXIT_OK
+    if args.output in ("json", "yaml"):
+        print(_report.emit(as_json(results), args.output))
+        return status
+    if args.output == "markdown":
+        print(as_markdown(results))
+        return status
     for result in results:
         if result.passed and args.verbose:
             print(f"PASS  {result.suite}: {result.case}")
@@ -49,6 +59,44 @@ def run(args: argparse.Namespace) -> int:
             print(textwrap.indent(result.diff.rstrip("\n"), "      "))
     print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     return EXIT_DENIED if failed else EXIT_OK
+
+
+def as_json(results: Sequence[verifying.CaseResult]) -> dict[str, Any]:
+    """The `test` report of the one output contract (docs/output.md)."""
+    return {
+        "report": "test",
+        "passed": sum(1 for r in results if r.passed),
+        "failed": sum(1 for r in results if not r.passed),
+        "cases": [
+            {
+                "suite": r.suite,
+                "case": r.case,
+                "passed": r.passed,
+                "verdict": r.verdict.outcome,
+                "diff": r.diff,
+            }
+            for r in results
+        ],
+    }
+
+
+def as_markdown(results: Sequence[verifying.CaseResult]) -> str:
+    failed = [r for r in results if not r.passed]
+    lines = [
+        "### costwarden test",
+        "",
+        f"**{len(results) - len(failed)} passed, {len(failed)} failed**",
+    ]
+    for result in failed:
+        lines += [
+            "",
+            f"**FAIL** {result.suite}: {result.case}",
+            "",
+            "```diff",
+            result.diff.rstrip("\n"),
+            "```",
+        ]
+    return "\n".join(lines)
 
 
 def run_directory(directory: Path) -> list[verifying.CaseResult]:

@@ -10,7 +10,8 @@ from typing import Any
 
 import jsonschema
 import pytest
-from tests.conftest import MANIFEST_FIXTURES
+import yaml
+from tests.conftest import MANIFEST_FIXTURES, ROOT
 
 from costwarden.cli import main, report_schema
 
@@ -100,3 +101,25 @@ def test_a_report_that_breaks_the_contract_is_caught(validator, labels, capsys):
     report["objects"][0]["estimate"]["hourly"]["high"] = 6.2629  # a float, not a decimal string
     with pytest.raises(jsonschema.ValidationError):
         validator.validate(report)
+
+
+def test_lint_and_test_outputs_follow_the_schema(validator, capsys):
+    lint = printed(capsys, "lint")
+    validator.validate(lint)
+    assert (lint["report"], lint["ok"]) == ("lint", True)
+    suites = printed(capsys, "test", str(ROOT / "policies"))
+    validator.validate(suites)
+    assert suites["passed"] == len(suites["cases"]) > 0
+
+
+@pytest.mark.parametrize("command", ["check", "estimate", "audit"])
+def test_yaml_is_the_same_report_as_json(command, labels, capsys):
+    args = [command, "-f", str(MANIFEST_FIXTURES)]
+    if command != "estimate":
+        args += ["--namespace-labels-file", str(labels)]
+    if command == "audit":
+        args += ["--now", "2026-12-06T12:00:00Z"]
+    as_json = printed(capsys, *args)
+    status = main([*args, "-o", "yaml"])
+    assert status in (0, 1)
+    assert yaml.safe_load(capsys.readouterr().out) == as_json
