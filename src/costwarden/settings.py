@@ -21,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+from costwarden import labels
+
 StaleBehaviour = Literal["deny", "warn", "allow"]
 LookupFailure = Literal["deny", "warn", "allow"]
 LogLevel = Literal["debug", "info", "warning", "error"]
@@ -167,10 +169,10 @@ class Settings(BaseModel):
     accounts, always trusted). From anyone else an owner reference is a claim: the object
     is judged and charged itself. Empty by default; an operator's service account belongs
     here only if what it makes is priced when its own object is admitted."""
-    cost_centre_label: str = "cost-centre"
+    cost_centre_label: str = labels.COST_CENTRE
     """Label naming an object's cost centre: copied from the namespace, and the
     `cost_centre` dimension of the cost metrics."""
-    team_label: str = "team"
+    team_label: str = labels.TEAM
     """Label naming an object's team: copied from the namespace, and the `team` dimension."""
     propagate_cost_labels: bool = True
     """/mutate copies the two labels above from the namespace onto pods and workloads that

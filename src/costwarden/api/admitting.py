@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 
-from costwarden import reviews, workloads
+from costwarden import labels, reviews, workloads
 from costwarden.api import reading, responding
 from costwarden.documents import format_path
 from costwarden.engine import patching
@@ -78,8 +78,8 @@ class Repairer(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class CostLabels:
-    cost_centre: str = "cost-centre"
-    team: str = "team"
+    cost_centre: str = labels.COST_CENTRE
+    team: str = labels.TEAM
     propagate: bool = True
 
 

@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from costwarden import estimating
+from costwarden import estimating, labels
 from costwarden.catalog.models import Catalog
 from costwarden.engine.ports import NamespaceLabels
 from costwarden.estimating.estimates import PodEstimate
@@ -81,8 +81,8 @@ class PodCostTracker:
         estimate: Estimator,
         namespaces: NamespaceLabels,
         metrics: SpendMetrics,
-        cost_centre_label: str = "cost-centre",
-        team_label: str = "team",
+        cost_centre_label: str = labels.COST_CENTRE,
+        team_label: str = labels.TEAM,
         reservations: ReservationLedger | None = None,
         recall: Recall | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),

@@ -49,7 +49,7 @@ from typing import Annotated, Literal, NamedTuple
 
 from pydantic import Field, model_validator
 
-from costwarden import periods, schedules, workloads
+from costwarden import labels, periods, schedules, workloads
 from costwarden.engine import wording
 from costwarden.engine.contexts import Context, StaleBehaviour
 from costwarden.engine.findings import NOTHING, Finding, Outcome, Target
@@ -92,7 +92,7 @@ class Budget(SpecModel):
     """A spend cap per group (cost centre, team or namespace) per period."""
 
     group_by: Literal["label", "namespace"] = "label"
-    label: str | None = "cost-centre"
+    label: str | None = labels.COST_CENTRE
     """The label whose value names the group. The namespace's label says who pays (the
     platform team sets it); a pod's own label may only name the same group or one that
     `allowedGroups` lists for its namespace."""
