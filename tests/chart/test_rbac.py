@@ -25,6 +25,9 @@ KINDS = {
     "daemon_set": ("apps", "daemonsets"),
     "job": ("batch", "jobs"),
     "cron_job": ("batch", "cronjobs"),
+    "device_class": ("resource.k8s.io", "deviceclasses"),
+    "resource_claim_template": ("resource.k8s.io", "resourceclaimtemplates"),
+    "resource_claim": ("resource.k8s.io", "resourceclaims"),
 }
 CUSTOM_OBJECT = re.compile(r"^(cluster_)?custom_object$")
 

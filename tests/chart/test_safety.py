@@ -296,6 +296,8 @@ def test_rbac_is_read_only_and_exactly_what_the_server_uses(defaults: Objects) -
     expected |= {("", "pods", verb) for verb in ("list", "watch")}
     expected |= {("costwarden.io", "policyexceptions", verb) for verb in ("list", "watch")}
     expected |= {("apps", r, "get") for r in ("deployments", "statefulsets", "replicasets")}
+    dra = ("deviceclasses", "resourceclaimtemplates", "resourceclaims")  # priced claims
+    expected |= {("resource.k8s.io", r, verb) for r in dra for verb in ("list", "watch")}
     assert granted == expected
     assert of_kind(defaults, "Role") == []
 
