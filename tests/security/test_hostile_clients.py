@@ -1,7 +1,8 @@
 """Hostile and careless clients against `costwarden serve` itself — a child process over
 HTTPS on loopback, its memory, log and exit watched from outside (issue #22):
 
-- connections reset after a request leave no memory behind;
+- connections reset after a request leave no memory behind, nor do dry runs whose pods
+  carry a 250 KiB annotation that pricing reads;
 - stalled connections (a handshake and nothing else, part of the headers, half a body)
   are closed by the header and body timeouts while a normal review is still answered,
   and past the connection cap (sized below the open-file limit) new connections wait
@@ -84,6 +85,40 @@ def test_connections_reset_after_a_request_leave_no_memory_behind(
         grown = server.rss_mib() - before
         answered(*server.review(*VALIDATE))
         assert grown < 40, f"RSS grew {grown:.1f} MiB over 300 reset connections"
+        assert "Traceback" not in server.log()
+
+
+def with_sharing_annotation(body: bytes, value: str) -> bytes:
+    """A pod CREATE review, dry run, whose pod carries `value` as its GPU-sharing annotation."""
+    review = json.loads(body)
+    review["request"]["dryRun"] = True
+    pod = review["request"]["object"]
+    pod.setdefault("metadata", {}).setdefault("annotations", {})[
+        "costwarden.io/gpu-sharing-replicas"
+    ] = value
+    return json.dumps(review).encode()
+
+
+def test_dry_runs_with_huge_annotations_leave_memory_bounded(
+    tmp_path: Path, ca: trustme.CA
+) -> None:
+    # The pod-price memo keyed on the annotation's raw value and quoted it into notes:
+    # 1,100 dry runs with a 250 KiB value took the webhook from 64 to 563 MB.
+    path, body = VALIDATE
+    with serve_process(tmp_path, ca=ca, flags=("--log-level", "warning")) as server:
+        sock = server.tls()
+        for i in range(20):  # warm: caches, memos, the allocator's arenas
+            sock.sendall(post_bytes(path, with_sharing_annotation(body, f"{i}")))
+            answered(*read_response(sock))
+        before = server.rss_mib()
+        for i in range(600):  # each distinct, each 250 KiB
+            value = f"{i:04d}" + "x" * 250_000
+            sock.sendall(post_bytes(path, with_sharing_annotation(body, value)))
+            response = answered(*read_response(sock))
+            assert len(json.dumps(response)) < 20_000  # the value is named, not echoed
+        grown = server.rss_mib() - before
+        sock.close()
+        assert grown < 100, f"RSS grew {grown:.1f} MiB over 600 dry runs of 250 KiB values"
         assert "Traceback" not in server.log()
 
 
