@@ -56,6 +56,9 @@ def _run(args: argparse.Namespace) -> int:
             checked=["the bundled policies", "the bundled catalog"],
             output=args.output,
         )
+    missing = [path for path in (*policies, *catalogs) if str(path) != "-" and not path.exists()]
+    if missing:  # a lint pointed at nothing checked nothing: an input error, not a finding
+        raise cli.InputError(f"{', '.join(map(str, missing))}: no such file or directory")
     problems = [*policy_loading.lint_policies(policies)] if policies else []
     if catalogs:
         problems.extend(loading.lint_catalogs(catalogs))

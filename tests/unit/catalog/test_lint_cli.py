@@ -90,13 +90,9 @@ def test_lint_checks_every_catalog_given_and_a_clean_user_catalog_passes(
     )
     assert cli.main(["lint", "--catalog", str(good)]) == 0
     assert capsys.readouterr().out == f"ok: no problems in catalog {good}\n"
-    missing = tmp_path / "missing.yaml"
-    assert cli.main(["lint", "--catalog", str(good), "--catalog", str(missing)]) == 1
-    out = capsys.readouterr().out.splitlines()
-    assert out == [
-        f"{missing}: cannot read file: No such file or directory",
-        f"1 problem in 1 file (catalog {good}, catalog {missing})",
-    ]
+    missing = tmp_path / "missing.yaml"  # checked nothing there: an input error (exit 2)
+    assert cli.main(["lint", "--catalog", str(good), "--catalog", str(missing)]) == 2
+    assert capsys.readouterr().err == f"error: {missing}: no such file or directory\n"
 
 
 def test_report_prints_any_problems_it_is_given_and_chooses_the_exit_status() -> None:
@@ -116,3 +112,9 @@ def test_report_prints_any_problems_it_is_given_and_chooses_the_exit_status() ->
     clean = io.StringIO()
     assert lint.report([], checked=["policies"], out=clean) == cli.EXIT_OK
     assert clean.getvalue() == "ok: no problems in policies\n"
+
+
+def test_a_path_that_does_not_exist_is_an_input_error_not_a_finding(tmp_path, capsys):
+    missing = tmp_path / "polcies"  # a typo in a CI job
+    assert cli.main(["lint", "--policies", str(missing)]) == cli.EXIT_INPUT_ERROR
+    assert capsys.readouterr().err == f"error: {missing}: no such file or directory\n"
