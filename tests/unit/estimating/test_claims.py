@@ -522,3 +522,32 @@ def test_dra_devices_of_a_spot_pod_are_priced_at_spot(catalog: Catalog) -> None:
     assert estimate.placement.capacity_type == "spot"
     h100 = catalog.accelerators["h100-80gb"]
     assert estimate.hourly.accelerator == 8 * catalog.accelerator_spot_hourly(h100)
+
+
+def test_long_selectors_are_not_kept_however_many_pods_send_them(catalog: Catalog) -> None:
+    # Namespace users write claim templates: 64 distinct 1 MiB selectors must not be held
+    # (a memo keyed on the whole expression would keep hundreds of megabytes).
+    import gc
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(64):
+            expression = f"device.attributes['gpu.nvidia.com'].productName == '{i}{'x' * 2**20}'"
+            request = _one_request(
+                {
+                    "exactly": {
+                        "deviceClassName": "gpu.nvidia.com",
+                        "selectors": [{"cel": {"expression": expression}}],
+                    }
+                },
+                catalog,
+            )
+            assert len(request.choices) > 1
+            del expression, request
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < 16 * 2**20  # 64 × 1 MiB would be 64 MiB
