@@ -48,6 +48,11 @@ MAX = Decimal(2**63 - 1)
 beyond it, costs would overflow the precision that keeps money exact."""
 
 
+MAX_LENGTH = 64
+"""The longest quantity text read: 2^63 - 1 has 19 digits, a nano fraction 9 more; a longer
+text is refused before it is parsed or memoised (the memo's keys are what pods carry)."""
+
+
 class QuantityError(ValueError):
     """A string that is not a Kubernetes resource quantity."""
 
@@ -76,7 +81,12 @@ def parse(quantity: str | int | float) -> Decimal:
         # A bare float in YAML (`cpu: 0.5`): go through its shortest repr, never its binary value.
         return _parse(repr(quantity))
     if not isinstance(quantity, str):
-        raise QuantityError(f"{quantity!r} is not a Kubernetes quantity")
+        raise QuantityError(f"{str(quantity)[:40]!r} is not a Kubernetes quantity")
+    if len(quantity) > MAX_LENGTH:
+        raise QuantityError(
+            f"{quantity[:20]!r}… ({len(quantity):,} characters) is not a Kubernetes quantity: "
+            f"at most {MAX_LENGTH} characters"
+        )
     return _parse(quantity)
 
 
