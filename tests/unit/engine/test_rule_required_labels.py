@@ -133,6 +133,17 @@ def test_pii_guard_accepts_ordinary_values(pod, policies, judge, value):
     assert judge(pod(namespace="bare", labels=labels), policies(COST_LABELS)).allowed
 
 
+def test_pii_guard_reads_label_values_up_to_the_kubernetes_limit(pod, policies, judge):
+    # /mutate sees objects before the API server validates them: a value longer than a label
+    # value may be (63) is never stored, and is not read (nor kept by the guard's memo).
+    at_limit = "a" * (63 - len("@example.com")) + "@example.com"
+    too_long = "a" * 2**20 + "@example.com"
+    for value, denied in ((at_limit, True), (too_long, False)):
+        labels = {"cost-centre": "Sales-5045", "team": "nlp", "owner": value}
+        verdict = judge(pod(namespace="bare", labels=labels), policies(COST_LABELS))
+        assert (not verdict.allowed) is denied
+
+
 def test_pii_guard_can_be_switched_off(pod, policies, judge):
     rule = {**COST_LABELS, "requiredLabels": {**COST_LABELS["requiredLabels"], "piiGuard": False}}
     labels = {"cost-centre": "Sales-5045", "team": "nlp", "owner": "alice_at_example.com"}

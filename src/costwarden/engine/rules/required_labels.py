@@ -59,8 +59,19 @@ _EMAIL = re.compile(
 )
 
 
-@functools.lru_cache(maxsize=4096)
+LABEL_VALUE_MAX = 63
+"""Kubernetes' limit on a label value. /mutate sees objects before the API server validates
+them: a longer value is no label that will be stored, and is never read or memoised here."""
+
+
 def looks_like_email(value: str) -> bool:
+    """Whether a label value reads as an e-mail address (a value too long to be a label
+    value is not looked at)."""
+    return len(value) <= LABEL_VALUE_MAX and _looks_like_email(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _looks_like_email(value: str) -> bool:
     """Memoised: every label value of every review is asked, and values repeat."""
     return _EMAIL.fullmatch(value) is not None
 
