@@ -40,6 +40,9 @@ class Resource(NamedTuple):
 AUDITED = (
     Resource("", "v1", "namespaces", "Namespace"),
     Resource("costwarden.io", "v1alpha1", "policyexceptions", "PolicyException"),
+    Resource("resource.k8s.io", "v1", "deviceclasses", "DeviceClass"),
+    Resource("resource.k8s.io", "v1", "resourceclaimtemplates", "ResourceClaimTemplate"),
+    Resource("resource.k8s.io", "v1", "resourceclaims", "ResourceClaim"),
     Resource("apps", "v1", "deployments", "Deployment"),
     Resource("apps", "v1", "statefulsets", "StatefulSet"),
     Resource("apps", "v1", "daemonsets", "DaemonSet"),
@@ -49,10 +52,14 @@ AUDITED = (
     Resource("", "v1", "replicationcontrollers", "ReplicationController"),
     Resource("", "v1", "pods", "Pod"),
 )
-"""What an audit reads: the world (namespaces, exceptions) and every kind that runs pods."""
+"""What an audit reads: the world (namespaces, exceptions, the DRA objects pods' claims
+name) and every kind that runs pods."""
 
-OPTIONAL = frozenset({"policyexceptions"})
-"""Resources a cluster may not serve (a CRD not installed): skipped when absent."""
+OPTIONAL = frozenset(
+    {"policyexceptions", "deviceclasses", "resourceclaimtemplates", "resourceclaims"}
+)
+"""Resources a cluster may not serve (a CRD not installed; DRA before Kubernetes 1.34):
+skipped when absent, and said so."""
 
 PAGE_SIZE = 500
 """Items per list request (kubectl's `--chunk-size` default)."""

@@ -93,4 +93,5 @@ def test_a_core_resource_missing_is_an_error_not_a_skip():
 def test_the_audit_reads_the_world_and_every_kind_that_runs_pods():
     kinds = {resource.kind for resource in listing.AUDITED}
     assert {"Namespace", "PolicyException"} <= kinds
+    assert {"DeviceClass", "ResourceClaimTemplate", "ResourceClaim"} <= kinds  # claims priced
     assert kinds >= workloads.WORKLOAD_KINDS
