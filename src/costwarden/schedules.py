@@ -160,12 +160,27 @@ def cronjob_runs(schedule: str, time_zone: str | None, length: RunLength | None)
     return Runs(length, runs_per_month(schedule, time_zone), schedule, time_zone)
 
 
-@functools.lru_cache(maxsize=256)
+SCHEDULE_AT_MOST = 256
+"""The longest schedule read: five cron fields are short. A longer one (the webhook sees an
+object before the API server validates it) is refused before the memo of runs, whose keys
+are the schedules."""
+
+
 def runs_per_month(schedule: str, time_zone: str | None = None) -> Decimal:
     """Runs of a cron schedule in a 730-hour month: the runs of a common year, ÷ 12.
 
     Raises ValueError naming what is wrong with the schedule or the time zone.
     """
+    if len(schedule) > SCHEDULE_AT_MOST or len(time_zone or "") > SCHEDULE_AT_MOST:
+        raise ValueError(
+            f"schedule {schedule[:40]!r}… or its time zone is longer than {SCHEDULE_AT_MOST} "
+            "characters: not a cron schedule"
+        )
+    return _runs_per_month(schedule, time_zone)
+
+
+@functools.lru_cache(maxsize=256)
+def _runs_per_month(schedule: str, time_zone: str | None) -> Decimal:
     _zone(time_zone)  # named with the figure: it must exist
     shown = repr(schedule if len(schedule) <= 80 else f"{schedule[:77]}...")
     expression = _MACROS.get(schedule.strip().lower(), schedule.strip())

@@ -146,3 +146,12 @@ def test_a_long_schedule_is_named_cut_short() -> None:
     with pytest.raises(ValueError, match=r"'0{77}\.\.\.'") as raised:
         schedules.runs_per_month("0" * 5000 + " * * * *")
     assert len(str(raised.value)) < 300
+
+
+def test_a_schedule_too_long_to_be_cron_is_refused_before_it_is_memoised() -> None:
+    # Five fields and a megabyte of whitespace would split into a valid schedule, and the
+    # memo of runs keys on the text a CronJob carries (before the API server validates it).
+    padded = "0 2 * * *" + " " * 2**20
+    with pytest.raises(ValueError, match="longer than 256 characters: not a cron schedule"):
+        schedules.runs_per_month(padded)
+    assert schedules.runs_per_month("0 2 * * *" + " " * 10) == schedules.runs_per_month("0 2 * * *")

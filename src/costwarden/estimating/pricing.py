@@ -754,7 +754,6 @@ def _priced_as(resource: str, mig_profile: str | None) -> str:
     return resource
 
 
-@lru_cache(maxsize=64)
 def _mig_profile(resource: str) -> tuple[int, int] | None:
     match = _MIG_PROFILE.match(resource)
     return (int(match[1]), int(match[2])) if match else None
