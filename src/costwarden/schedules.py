@@ -172,9 +172,10 @@ def runs_per_month(schedule: str, time_zone: str | None = None) -> Decimal:
     Raises ValueError naming what is wrong with the schedule or the time zone.
     """
     if len(schedule) > SCHEDULE_AT_MOST or len(time_zone or "") > SCHEDULE_AT_MOST:
+        shown = repr(f"{schedule[:77]}..." if len(schedule) > 80 else schedule)
         raise ValueError(
-            f"schedule {schedule[:40]!r}… or its time zone is longer than {SCHEDULE_AT_MOST} "
-            "characters: not a cron schedule"
+            f"schedule {shown} or its time zone is longer than {SCHEDULE_AT_MOST} characters: "
+            "not a cron schedule"
         )
     return _runs_per_month(schedule, time_zone)
 
