@@ -9,12 +9,15 @@ rules only when approved — a pull request adding its own exception must not pa
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 from pydantic import ValidationError
 
 from costwarden import documents, namespaces
+from costwarden.cli import _manifests
 from costwarden.cli._manifests import Manifest
-from costwarden.policies import approving, models
+from costwarden.engine.contexts import Context, StaticNamespaces
+from costwarden.policies import approving, models, sets
 
 NOT_JUDGED = frozenset({"Namespace", "PolicyException"})
 """Kinds among the manifests that describe the world objects are judged in."""
@@ -69,3 +72,28 @@ def approved_exceptions(
             continue
         found.append(exception)
     return found
+
+
+def judged_in(
+    manifests: Sequence[Manifest],
+    problems: list[documents.Problem],
+    *,
+    policies: sets.PolicySet,
+    labels: Mapping[str, Mapping[str, str]],
+    now: datetime,
+) -> tuple[sets.PolicySet, Context]:
+    """The policies with the manifests' approved exceptions, and the context objects are
+    judged in offline: the namespaces' labels known (others' unknown, never empty), the DRA
+    objects among the manifests, budgets not checked (no spend)."""
+    known = namespace_labels(manifests, problems, labels)
+    exceptions = approved_exceptions(manifests, problems)
+    if exceptions:
+        policies = policies.with_exceptions(exceptions)
+    context = Context(
+        namespaces=StaticNamespaces(known),
+        namespaces_partial=True,  # a namespace none named: its labels are unknown
+        now=now,
+        budget_stale_default="allow",
+        dra=_manifests.dra_objects(manifests, problems),  # what the pods' claims name
+    )
+    return policies, context

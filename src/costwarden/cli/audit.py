@@ -32,7 +32,7 @@ from costwarden import documents, labels, namespaces, workloads
 from costwarden.catalog.loading import load_catalog
 from costwarden.cli import EXIT_OK, InputError, _html, _manifests, _report, _tables, _world, check
 from costwarden.engine import wording
-from costwarden.engine.contexts import Context, StaticNamespaces
+from costwarden.engine.ports import NamespaceLabels
 from costwarden.engine.specs import parse_duration
 from costwarden.policies import loading, sets
 
@@ -365,26 +365,19 @@ def audit_documents(
     catalog = load_catalog(catalog_files)
     manifests, problems = _manifests.from_documents(docs)
     known = dict(namespaces.load([labels_file])) if labels_file else {}
-    known = _world.namespace_labels(manifests, problems, known)
-    exceptions = _world.approved_exceptions(manifests, problems)
-    if exceptions:
-        policies = policies.with_exceptions(exceptions)
+    policies, context = _world.judged_in(
+        manifests, problems, policies=policies, labels=known, now=now
+    )
     roots = counted_once([m for m in manifests if m.obj["kind"] in workloads.WORKLOAD_KINDS])
     if not roots and not problems:
         sources = ", ".join(dict.fromkeys(doc.source for doc in docs)) or "the input"
         raise InputError(f"{sources}: no workloads (Pods, Deployments, Jobs, ...) to audit")
-    context = Context(
-        namespaces=StaticNamespaces(known),
-        namespaces_partial=True,  # a namespace none named: its labels unknown, as in check
-        now=now,
-        budget_stale_default="allow",
-        dra=_manifests.dra_objects(manifests, problems),  # what the pods' claims name
-    )
     checked = check.check_manifests(
         roots, policies=policies, catalog=catalog, context=context, problems=problems
     )
     audited = [
-        Workload(checked=item, dimensions=dimensions(item, known, cost_labels)) for item in checked
+        Workload(checked=item, dimensions=dimensions(item, context.namespaces, cost_labels))
+        for item in checked
     ]
     audit = Audit(
         now=now,
@@ -442,7 +435,7 @@ def counted_once(manifests: Sequence[_manifests.Manifest]) -> list[_manifests.Ma
 
 def dimensions(
     item: check.Checked,
-    namespace_labels: Mapping[str, Mapping[str, str]],
+    namespaces: NamespaceLabels,
     cost_labels: tuple[str, str],
 ) -> dict[str, str]:
     """Where a workload's cost shows back: its own labels (its pods' first), else its
@@ -451,7 +444,7 @@ def dimensions(
     metadata = obj.get("metadata") or {}
     namespace = str(metadata.get("namespace") or "default")
     own = _labels_of(obj)
-    inherited = namespace_labels.get(namespace) or {}
+    inherited = namespaces.labels_for(namespace) or {}
     estimate = item.verdict.estimate
     assert estimate is not None
     placement = estimate.pod.placement

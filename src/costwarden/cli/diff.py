@@ -40,7 +40,6 @@ from costwarden.cli import (
     check,
 )
 from costwarden.engine import wording
-from costwarden.engine.contexts import Context, StaticNamespaces
 from costwarden.engine.verdicts import Verdict, Violation
 from costwarden.policies import loading, sets
 
@@ -180,16 +179,8 @@ def _judge(
     now: datetime,
 ) -> dict[tuple[str, ...], Side]:
     manifests, problems = _manifests.from_documents(docs)
-    known = _world.namespace_labels(manifests, problems, labels)
-    exceptions = _world.approved_exceptions(manifests, problems)
-    if exceptions:
-        policies = policies.with_exceptions(exceptions)
-    context = Context(
-        namespaces=StaticNamespaces(known),
-        namespaces_partial=True,  # a namespace none named: its labels unknown, as in check
-        now=now,
-        budget_stale_default="allow",
-        dra=_manifests.dra_objects(manifests, problems),  # what the pods' claims name
+    policies, context = _world.judged_in(
+        manifests, problems, policies=policies, labels=labels, now=now
     )
     checked = check.check_manifests(
         manifests, policies=policies, catalog=catalog, context=context, problems=problems
