@@ -326,13 +326,16 @@ def priced_with(
 
 def _counted(request: DeviceRequest, *, shared: SharedClaim | None = None) -> AcceleratorRequest:
     """The request as the pod's accelerators list it: its devices counted, a shared claim's
-    not (the claim counts them) though its count shows the pod is a GPU pod."""
+    as `shared` (the claim counts and is charged for them; GPU limits per pod still see what
+    the pod may use), its count showing the pod is a GPU pod."""
     where = (
         _label(request.claim, request.request) if shared is None else f"shared claim {shared.name}"
     )
     resource = f"{request.resource or GROUP} (DRA {where})"
-    devices = _ZERO if shared or request.unpriced else request.devices[1]
-    return AcceleratorRequest(resource, request.count, devices)
+    most = _ZERO if request.unpriced else request.devices[1]
+    if shared is not None:
+        return AcceleratorRequest(resource, request.count, _ZERO, shared=most)
+    return AcceleratorRequest(resource, request.count, most)
 
 
 def unread(accelerators: Iterable[AcceleratorRequest]) -> bool:

@@ -27,6 +27,9 @@ class AcceleratorRequest:
     count: int
     devices: Decimal
     """Whole-device equivalents: a MIG 1g.5gb slice on an A100 is 1/7."""
+    shared: Decimal = Decimal(0)
+    """Devices of a ResourceClaim the pod shares with others: the pod may use them, but they
+    are the claim's, counted and charged once with it (`devices` is then 0)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,11 @@ class Requests:
     @property
     def accelerator_devices(self) -> Decimal:
         return sum((a.devices for a in self.accelerators), Decimal(0))
+
+    @property
+    def shared_devices(self) -> Decimal:
+        """Devices of claims the pod shares (the claims' own, counted once with each)."""
+        return sum((a.shared for a in self.accelerators), Decimal(0))
 
 
 @dataclass(frozen=True, slots=True)

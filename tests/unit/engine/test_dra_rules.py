@@ -131,6 +131,71 @@ def test_shared_claim_used_by_three_pods_is_charged_once(
     assert "cpu-pods-off-gpu-nodes" not in _rules(verdict, "deny")
 
 
+def _shared_by(pods: int, gpus: int) -> list[dict[str, Any]]:
+    """The shared-claim fixture with the claim asking for `gpus` H100s, and one Deployment of
+    `pods` replicas naming it."""
+    claim = _named(_objects("shared-claim.yaml"), "ResourceClaim", "shared-h100")
+    claim["spec"]["devices"]["requests"][0]["exactly"]["count"] = gpus
+    pod = _named(_objects("shared-claim.yaml"), "Pod", "infer-0")
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "infer", "namespace": "ml-infer"},
+        "spec": {
+            "replicas": pods,
+            "selector": {"matchLabels": {"app": "infer"}},
+            "template": {"metadata": {"labels": {"app": "infer"}}, "spec": pod["spec"]},
+        },
+    }
+    return [claim, deployment]
+
+
+def _judge_shared(obj: dict[str, Any], claim: dict[str, Any], policies: sets.PolicySet) -> Verdict:
+    context = Context(
+        namespaces=StaticNamespaces(NAMESPACES),
+        now=NOW,
+        spend=SpendSnapshot(fetched_at=NOW),
+        dra=claims.StaticDraObjects([*_objects("deviceclasses.yaml"), claim]),
+    )
+    request = reviews.request_for(obj)
+    return evaluating.evaluate(
+        request, policies=policies, catalog=bundled_catalog(), context=context
+    )
+
+
+def test_a_shared_claim_is_no_way_around_the_per_pod_gpu_limit(bundled: sets.PolicySet) -> None:
+    # A pod naming a ResourceClaim of 8 H100s may use all 8: the claim is charged once, but
+    # the 4-GPU limit per pod sees what each pod may use.
+    claim, deployment = _shared_by(pods=1, gpus=8)
+    verdict = _judge_shared(deployment, claim, bundled)
+    (denial,) = [v for v in verdict.denials if v.rule == "max-gpus-per-pod"]
+    assert "8 GPUs (8 through a shared claim), above the limit of 4 per pod" in denial.message
+    claim, deployment = _shared_by(pods=1, gpus=2)
+    assert "max-gpus-per-pod" not in _rules(_judge_shared(deployment, claim, bundled), "deny")
+
+
+def test_replicas_sharing_one_claim_count_its_devices_once_per_workload(
+    bundled: sets.PolicySet,
+) -> None:
+    rule = {"name": "per-workload", "gpuLimits": {"maxPerWorkload": 3}}
+    document = Document(
+        source="p.yaml",
+        index=0,
+        data={
+            "apiVersion": "costwarden.io/v1alpha1",
+            "kind": "CostPolicy",
+            "metadata": {"name": "p"},
+            "spec": {"rules": [rule]},
+        },
+    )
+    policies = loading.policies_from_documents([document])
+    claim, deployment = _shared_by(pods=3, gpus=2)  # 3 pods, one claim of 2: 2 GPUs, not 6
+    assert _judge_shared(deployment, claim, policies).allowed
+    claim, deployment = _shared_by(pods=3, gpus=4)
+    (denial,) = _judge_shared(deployment, claim, policies).denials
+    assert "3 pods × 0 GPUs + 4 shared = 4 GPUs, above the limit of 3" in denial.message
+
+
 def test_first_available_h100_else_a100_is_a_range(
     bundled: sets.PolicySet, catalog: Catalog
 ) -> None:

@@ -35,34 +35,39 @@ def check(config: GpuLimits, review: Review) -> Outcome:
         return NOTHING
     findings = []
     estimate = target.estimate
-    pod_gpus = estimate.pod.requests.accelerator_devices
+    own = estimate.pod.requests.accelerator_devices
+    shared = estimate.pod.requests.shared_devices  # a ResourceClaim its pods share
+    pod_gpus = own + shared
     if not pod_gpus:
         return NOTHING  # limits are never negative: nothing to exceed
     if per_pod and config.max_per_pod is not None and pod_gpus > config.max_per_pod:
+        through = f" ({wording.number(shared)} through a shared claim)" if shared else ""
         findings.append(
             Finding(
                 key="per-pod",
-                what=f"pod requests {wording.number(pod_gpus)} GPUs, above the limit of "
-                f"{wording.number(config.max_per_pod)} per pod",
+                what=f"pod requests {wording.number(pod_gpus)} GPUs{through}, above the limit "
+                f"of {wording.number(config.max_per_pod)} per pod",
                 fix=f"request at most {wording.number(config.max_per_pod)} GPUs per pod "
                 "(shard the job across pods)",
                 numbers={"gpus": str(pod_gpus), "limit": str(config.max_per_pod)},
             )
         )
-    total = pod_gpus * estimate.pods
+    total = own * estimate.pods + shared  # its pods share one claim's devices: once
     limit = config.max_per_workload
     if per_workload and limit is not None and total > limit:
+        plus = f" + {wording.number(shared)} shared" if shared else ""
         findings.append(
             Finding(
                 key="per-workload",
                 what=f"{target.kind} {target.name} runs {wording.number(estimate.pods)} pods × "
-                f"{wording.number(pod_gpus)} GPUs = {wording.number(total)} GPUs, above the "
+                f"{wording.number(own)} GPUs{plus} = {wording.number(total)} GPUs, above the "
                 f"limit of {wording.number(limit)} per workload",
                 fix="lower replicas/parallelism or GPUs per pod to stay within "
                 f"{wording.number(limit)} GPUs",
                 numbers={
                     "pods": str(estimate.pods),
-                    "gpus_per_pod": str(pod_gpus),
+                    "gpus_per_pod": str(own),
+                    "shared": str(shared),
                     "gpus": str(total),
                     "limit": str(limit),
                 },
