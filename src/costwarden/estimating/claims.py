@@ -865,14 +865,15 @@ _ATTRIBUTE = (
     r"device\.attributes\[\s*(?P<domain>" + _STRING + r")\s*\]"
     r"(?:\.(?P<attr>\w+)|\[\s*(?P<attr_q>" + _STRING + r")\s*\])"
 )
-_EQUALS = re.compile(r"^" + _ATTRIBUTE + r"\s*==\s*(?P<value>" + _STRING + r")$")
-_EQUALS_REVERSED = re.compile(r"^(?P<value>" + _STRING + r")\s*==\s*" + _ATTRIBUTE + r"$")
-_IN = re.compile(
+# Patterns as text, compiled by `re` (and kept in its cache) on the first selector read: a
+# cluster without DRA never pays to compile them, nor does a `check` of pods without claims.
+_EQUALS = r"^" + _ATTRIBUTE + r"\s*==\s*(?P<value>" + _STRING + r")$"
+_EQUALS_REVERSED = r"^(?P<value>" + _STRING + r")\s*==\s*" + _ATTRIBUTE + r"$"
+_IN = (
     r"^" + _ATTRIBUTE + r"\s+in\s+\[\s*(?P<values>" + _STRING + r"(?:\s*,\s*" + _STRING
     + r")*)\s*,?\s*\]$"
 )  # fmt: skip
-_DRIVER = re.compile(r"^device\.driver\s*==\s*(?P<value>" + _STRING + r")$")
-_STRINGS = re.compile(_STRING)
+_DRIVER = r"^device\.driver\s*==\s*(?P<value>" + _STRING + r")$"
 
 
 def _unquote(literal: str) -> str:
@@ -943,18 +944,18 @@ def _brief(text: str) -> str:
 
 def _clause(clause: str) -> list[tuple[str, Any]]:
     """The facts one clause says, or none when it is not of a form read."""
-    driver = _DRIVER.match(clause)
+    driver = re.match(_DRIVER, clause)
     if driver:
         return [("driver", _unquote(driver["value"]))]
-    match = _EQUALS.match(clause) or _EQUALS_REVERSED.match(clause)
+    match = re.match(_EQUALS, clause) or re.match(_EQUALS_REVERSED, clause)
     values: tuple[str, ...]
     if match:
         values = (_unquote(match["value"]),)
     else:
-        match = _IN.match(clause)
+        match = re.match(_IN, clause)
         if not match:
             return []
-        values = tuple(_unquote(v) for v in _STRINGS.findall(match["values"]))
+        values = tuple(_unquote(v) for v in re.findall(_STRING, match["values"]))
     attribute = match["attr"] or _unquote(match["attr_q"])
     if attribute == "productName":
         fact: tuple[str, Any] = ("products", values)
@@ -1009,7 +1010,7 @@ def _conjunction(expression: str) -> list[str] | None:
 def _balanced(text: str) -> bool:
     """Whether the parentheses of `text` (outside string literals) pair up in order."""
     depth = 0
-    for char in _STRINGS.sub("", text):
+    for char in re.sub(_STRING, "", text):
         if char == "(":
             depth += 1
         elif char == ")":
