@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal, NamedTuple
 
 from costwarden.catalog.models import CapacityType
@@ -115,6 +116,7 @@ def misspelt(key: str, value: str) -> str | None:
     return next((spelt for spelt in label.values if spelt.lower() == value.lower()), None)
 
 
+@lru_cache(maxsize=256)  # pure, and immutable in and out: safe to share between pods
 def allows(key: str, operator: str, values: tuple[str, ...]) -> frozenset[CapacityType]:
     """The capacity types a node matching requirement `key operator values` may have.
 

@@ -45,6 +45,7 @@ import re
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Protocol
 
 from costwarden.catalog.models import Accelerator, CapacityType, Catalog
@@ -917,6 +918,7 @@ def _facts(expression: str) -> tuple[tuple[str, Any], ...]:
     return _read(expression)
 
 
+@lru_cache(maxsize=256)  # pure; pods of one template send the same expressions
 def _read(expression: str) -> tuple[tuple[str, Any], ...]:
     clauses = _conjunction(expression)
     if clauses is None:

@@ -11,6 +11,7 @@ carries them.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Mapping
 from typing import Annotated
@@ -66,7 +67,13 @@ them: a longer value is no label that will be stored, and is never read or memoi
 def looks_like_email(value: str) -> bool:
     """Whether a label value reads as an e-mail address (a value too long to be a label
     value is not looked at)."""
-    return len(value) <= LABEL_VALUE_MAX and _EMAIL.fullmatch(value) is not None
+    return len(value) <= LABEL_VALUE_MAX and _looks_like_email(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _looks_like_email(value: str) -> bool:
+    """Memoised: every label value of every review is asked, and values repeat."""
+    return _EMAIL.fullmatch(value) is not None
 
 
 def _normal(key: str) -> str:
