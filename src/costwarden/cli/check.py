@@ -42,7 +42,8 @@ from costwarden.cli import (
     _world,
 )
 from costwarden.engine import evaluating, wording
-from costwarden.engine.contexts import Context, StaticNamespaces
+from costwarden.engine.contexts import Context
+from costwarden.engine.ports import NamespaceLabels
 from costwarden.engine.verdicts import Verdict
 from costwarden.estimating import claims
 from costwarden.estimating.estimates import PodEstimate
@@ -129,17 +130,14 @@ def _run(args: argparse.Namespace) -> int:
     catalog = load_catalog(args.catalog)
     manifests, problems = _manifests.read(args.files)
     # The file or the cluster says how the cluster is; Namespace objects, the rest.
-    known = _world.namespace_labels(manifests, problems, _namespaces_given(args))
-    exceptions = _world.approved_exceptions(manifests, problems)
-    if exceptions:  # as the cluster would hold them (a `kubectl get pex -A -o yaml` dump reads)
-        policy_set = policy_set.with_exceptions(exceptions)
-    context = Context(
-        namespaces=StaticNamespaces(known),
-        namespaces_partial=True,  # a namespace none of them named: its labels are unknown
+    policy_set, context = _world.judged_in(
+        manifests,
+        problems,
+        policies=policy_set,
+        labels=_namespaces_given(args),
         now=args.now or datetime.now(UTC),
-        budget_stale_default="allow",
-        dra=_manifests.dra_objects(manifests, problems),  # what the pods' claims name
     )
+    known = context.namespaces
     checked = check_manifests(
         manifests, policies=policy_set, catalog=catalog, context=context, problems=problems
     )
@@ -219,15 +217,16 @@ def _nothing_checked(manifests: Sequence[_manifests.Manifest]) -> None:
     )
 
 
-def _require_namespaces(checked: Sequence[Checked], known: Mapping[str, Any]) -> None:
+def _require_namespaces(checked: Sequence[Checked], known: NamespaceLabels) -> None:
     """With `--require-namespaces`: every object's namespace has known labels."""
     unknown = _unknown_namespaces(checked, known)
     if unknown:
         raise InputError(f"{_unknown(unknown)} (--require-namespaces)")
 
 
-def _unknown_namespaces(checked: Sequence[Checked], known: Mapping[str, Any]) -> list[str]:
-    return sorted({_namespace(item.obj) for item in checked} - set(known))
+def _unknown_namespaces(checked: Sequence[Checked], known: NamespaceLabels) -> list[str]:
+    names = {_namespace(item.obj) for item in checked}
+    return sorted(name for name in names if known.labels_for(name) is None)
 
 
 def _unknown(names: Sequence[str]) -> str:
