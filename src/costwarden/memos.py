@@ -21,6 +21,15 @@ def _one(key: Any, value: Any) -> int:
     return 1
 
 
+def _text_weight(key: Hashable, value: Any) -> int:
+    """The characters of text in a key of strings (or tuples of them), one at least."""
+    if isinstance(key, str):
+        return max(len(key), 1)
+    if isinstance(key, tuple):
+        return max(sum(_text_weight(part, None) for part in key), 1)
+    return 1
+
+
 class Memo(Generic[K, V]):
     """At most `entries` entries weighing at most `size` in all; oldest out first.
 
@@ -90,7 +99,17 @@ class Memos:
     budgets: Memo[Hashable, Any] = field(default_factory=lambda: Memo(entries=4096, size=4096))
     """(budget rule, group) -> the group's figures for the current spend snapshot."""
     periods: Memo[Hashable, Any] = field(default_factory=lambda: Memo(entries=64, size=64))
+    """(period, timezone) -> the period's end and the minutes it answers for."""
     lines: Memo[Hashable, Any] = field(default_factory=lambda: Memo(entries=1024, size=1024))
     """(a pod estimate's identity, pods) -> that estimate and the figures of its `kubectl`
     estimate line: pod estimates are memoised, so the pods of one workload share one."""
-    """(period, timezone) -> the period's end and the minutes it answers for."""
+    pins: Memo[Hashable, Any] = field(
+        default_factory=lambda: Memo(entries=256, size=64 << 10, weigh=_text_weight)
+    )
+    """A requirement on a capacity label (key, operator, values) -> the capacity types it
+    allows: the Spot rule reads every review's node requirements."""
+    emails: Memo[str, bool] = field(
+        default_factory=lambda: Memo(entries=4096, size=256 << 10, weigh=_text_weight)
+    )
+    """A label value -> whether it reads as an e-mail address: the PII guard asks of every
+    label value of every review, and values repeat."""

@@ -21,7 +21,6 @@ file (camelCase) and line.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -73,9 +72,8 @@ def load_catalog(paths: Sequence[Path] = (), *, include_bundled: bool = True) ->
     return catalog
 
 
-@functools.cache
 def bundled_catalog() -> Catalog:
-    """The bundled default catalog alone (read once per process)."""
+    """The bundled default catalog alone, read afresh: its caller keeps it."""
     return load_catalog()
 
 

@@ -31,10 +31,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Literal, NamedTuple
 
 from costwarden.catalog.models import CapacityType
+from costwarden.memos import Memo
 from costwarden.workloads import JSON_OBJECT, InvalidObject
 
 TYPES: frozenset[CapacityType] = frozenset(("on-demand", "spot", "reserved"))
@@ -116,7 +116,6 @@ def misspelt(key: str, value: str) -> str | None:
     return next((spelt for spelt in label.values if spelt.lower() == value.lower()), None)
 
 
-@lru_cache(maxsize=256)  # pure, and immutable in and out: safe to share between pods
 def allows(key: str, operator: str, values: tuple[str, ...]) -> frozenset[CapacityType]:
     """The capacity types a node matching requirement `key operator values` may have.
 
@@ -264,20 +263,21 @@ class Pin:
         return "spot" not in self.allowed
 
 
-def pinned(spec: Mapping[str, Any]) -> Pin:
+def pinned(spec: Mapping[str, Any], *, memo: Memo[Any, Any]) -> Pin:
     """What capacity the pod spec pins, from its nodeSelector and required node affinity.
 
     A pod may run on a capacity type some affinity term allows together with the
-    nodeSelector; the same reading `placing` prices by. Raises `workloads.InvalidObject`
-    (path relative to the spec) for a malformed nodeSelector or affinity.
+    nodeSelector; the same reading `placing` prices by. `memo` (`Memos.pins`) keeps what
+    each requirement allows. Raises `workloads.InvalidObject` (path relative to the spec)
+    for a malformed nodeSelector or affinity.
     """
     selector, terms = node_requirements(spec)
-    by_selector = _term_allows(selector)
+    by_selector = _term_allows(selector, memo)
     by_affinity = TYPES
     if terms:  # terms are alternatives: a node matching any one will do
         by_affinity = frozenset()
         for term in terms:
-            by_affinity |= _term_allows(term)
+            by_affinity |= _term_allows(term, memo)
     through: Through | None = None
     if by_affinity != TYPES:
         through = "affinity"
@@ -286,11 +286,16 @@ def pinned(spec: Mapping[str, Any]) -> Pin:
     return Pin(by_selector & by_affinity, through)
 
 
-def _term_allows(requirements: tuple[Requirement, ...]) -> frozenset[CapacityType]:
+def _term_allows(
+    requirements: tuple[Requirement, ...], memo: Memo[Any, Any]
+) -> frozenset[CapacityType]:
     allowed = TYPES
-    for key, operator, values in requirements:
-        if key in LABELS:
-            allowed &= allows(key, operator, values)
+    for requirement in requirements:
+        if requirement.key in LABELS:
+            narrowed: frozenset[CapacityType] | None = memo.get(requirement)
+            if narrowed is None:
+                narrowed = memo.put(requirement, allows(*requirement))
+            allowed &= narrowed
     return allowed
 
 

@@ -45,7 +45,6 @@ import re
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any, Protocol
 
 from costwarden.catalog.models import Accelerator, CapacityType, Catalog
@@ -913,13 +912,8 @@ class _Said:
 def _facts(expression: str) -> tuple[tuple[str, Any], ...]:
     """What one CEL expression says, as (fact, value) pairs in order: `driver`, `domain`,
     `products`, `profile`, `type`, or `unread` (a clause, or the whole, not read)."""
-    if len(expression) > _READ_AT_MOST:  # before the memo: its keys stay small
+    if len(expression) > _READ_AT_MOST:
         return (("unread", f"a {len(expression)}-character expression (read: {_READ_AT_MOST})"),)
-    return _read(expression)
-
-
-@lru_cache(maxsize=256)  # pure; pods of one template send the same expressions
-def _read(expression: str) -> tuple[tuple[str, Any], ...]:
     clauses = _conjunction(expression)
     if clauses is None:
         return (("unread", f"{_brief(expression)} (only && of equalities is read)"),)

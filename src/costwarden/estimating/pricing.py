@@ -31,7 +31,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -784,7 +783,6 @@ def _capacity_type(
     return chosen
 
 
-@lru_cache(maxsize=16)  # `allowed` is one of the 8 subsets of the capacity types
 def _capacity_choice(allowed: frozenset[str]) -> tuple[CapacityType | None, tuple[str, ...]]:
     """The capacity type a pod allowed `allowed` is priced on (None: none is allowed, which
     prices it on-demand), and the notes saying why."""

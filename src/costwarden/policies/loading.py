@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +51,9 @@ def load_policies(paths: Sequence[Path | str]) -> sets.PolicySet:
     return policies
 
 
-@cache
 def bundled_policies() -> sets.PolicySet:
-    """The default policy set shipped with costwarden (the repository's `policies/`)."""
+    """The default policy set shipped with costwarden (the repository's `policies/`), read
+    afresh: its caller keeps it."""
     return load_policies([BUNDLED_DIR])
 
 

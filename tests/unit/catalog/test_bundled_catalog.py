@@ -290,8 +290,11 @@ def test_spot_price_falls_back_to_the_discount_when_no_figure_is_known(catalog: 
     )
 
 
-def test_bundled_catalog_is_read_once(catalog: Catalog) -> None:
-    assert loading.bundled_catalog() is catalog
+def test_the_bundled_catalog_is_read_afresh_and_alike_each_time(catalog: Catalog) -> None:
+    """No module keeps it (the caller does): a second read is a new, equal catalog."""
+    again = loading.bundled_catalog()
+    assert again is not catalog
+    assert again == catalog
 
 
 # Spot-checked by hand against the files the sources name (docs/prices.md, keys [a], [c], [z]).

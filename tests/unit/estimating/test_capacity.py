@@ -17,7 +17,17 @@ from tests.unit.estimating.sample_catalog import CPU, MEM, SPOT_FACTOR
 
 from costwarden.catalog.models import Catalog
 from costwarden.estimating import capacity, estimate_pod
+from costwarden.memos import Memos
 from costwarden.workloads import InvalidObject
+
+
+def pinned(spec: dict[str, Any]) -> capacity.Pin:
+    """What the spec pins, read with a fresh memo, then again through the memo it filled:
+    both readings must agree."""
+    memo = Memos().pins
+    first = capacity.pinned(spec, memo=memo)
+    assert capacity.pinned(spec, memo=memo) == first
+    return first
 
 
 def pod_spec(**fields: Any) -> dict[str, Any]:
@@ -57,8 +67,8 @@ def test_eks_capacity_block_is_reserved_capacity_priced_at_on_demand(catalog: Ca
     estimate = estimate_pod(spec, catalog=catalog)
     assert estimate.placement.capacity_type == "reserved"
     assert estimate.hourly.total == Decimal("21.957642")  # the on-demand price
-    assert capacity.pinned(spec) == capacity.Pin(frozenset({"reserved"}), "nodeSelector")
-    assert capacity.pinned(spec).excludes_spot
+    assert pinned(spec) == capacity.Pin(frozenset({"reserved"}), "nodeSelector")
+    assert pinned(spec).excludes_spot
 
 
 @pytest.mark.parametrize("value", ["ec2spot", "EC2Spot", "Ec2Spot", "EC2SPOT"])
@@ -69,7 +79,7 @@ def test_legacy_lifecycle_ec2spot_is_spot_in_any_case(catalog: Catalog, value: s
     assert estimate.hourly.total == (CPU + MEM) * SPOT_FACTOR
     # Clusters spell the legacy label their own way: no spelling is wrong, none is noted.
     assert not any("spelling" in a for a in estimate.assumptions)
-    assert capacity.pinned(spec).spot_only
+    assert pinned(spec).spot_only
 
 
 def test_gke_spot_true_capitalised_is_spot_and_noted_as_matching_no_node(
@@ -83,7 +93,7 @@ def test_gke_spot_true_capitalised_is_spot_and_noted_as_matching_no_node(
         "cloud.google.com/gke-spot: 'True' read as 'true', the spelling nodes carry (the "
         "scheduler compares label values exactly: as written, it names no node)"
     ) in estimate.assumptions
-    assert capacity.pinned(spec).spot_only
+    assert pinned(spec).spot_only
 
 
 def test_values_spelt_as_nodes_carry_them_are_not_noted(catalog: Catalog) -> None:
@@ -160,7 +170,7 @@ def test_what_one_requirement_allows(
 
 
 def test_a_spec_without_capacity_requirements_leaves_capacity_open() -> None:
-    pin = capacity.pinned(pod_spec(nodeSelector={"topology.kubernetes.io/zone": "us-east-1a"}))
+    pin = pinned(pod_spec(nodeSelector={"topology.kubernetes.io/zone": "us-east-1a"}))
     assert pin == capacity.Pin(capacity.TYPES, None)
     assert not pin.spot_only
     assert not pin.excludes_spot
@@ -173,7 +183,7 @@ def test_affinity_terms_are_alternatives() -> None:
             [expression("eks.amazonaws.com/capacityType", "In", "CAPACITY_BLOCK")],
         )
     )
-    pin = capacity.pinned(spec)
+    pin = pinned(spec)
     assert pin == capacity.Pin(frozenset({"spot", "reserved"}), "affinity")
     assert not pin.spot_only
     assert not pin.excludes_spot
@@ -181,7 +191,7 @@ def test_affinity_terms_are_alternatives() -> None:
 
 def test_affinity_excluding_spot_pins_on_demand_or_reserved() -> None:
     spec = pod_spec(affinity=affinity([expression("cloud.google.com/gke-spot", "DoesNotExist")]))
-    assert capacity.pinned(spec) == capacity.Pin(capacity.NOT_SPOT, "affinity")
+    assert pinned(spec) == capacity.Pin(capacity.NOT_SPOT, "affinity")
 
 
 def test_node_selector_applies_to_every_affinity_term() -> None:
@@ -192,7 +202,7 @@ def test_node_selector_applies_to_every_affinity_term() -> None:
             [expression("karpenter.sh/capacity-type", "In", "reserved")],
         ),
     )
-    assert capacity.pinned(spec).allowed == {"spot"}
+    assert pinned(spec).allowed == {"spot"}
 
 
 def test_the_affinity_is_named_when_both_narrow_capacity() -> None:
@@ -201,7 +211,7 @@ def test_the_affinity_is_named_when_both_narrow_capacity() -> None:
         nodeSelector={"karpenter.sh/capacity-type": "on-demand"},
         affinity=affinity([expression("karpenter.sh/capacity-type", "NotIn", "spot")]),
     )
-    assert capacity.pinned(spec) == capacity.Pin(frozenset({"on-demand"}), "affinity")
+    assert pinned(spec) == capacity.Pin(frozenset({"on-demand"}), "affinity")
 
 
 def test_contradicting_requirements_allow_no_capacity_type() -> None:
@@ -211,7 +221,7 @@ def test_contradicting_requirements_allow_no_capacity_type() -> None:
             "eks.amazonaws.com/capacityType": "ON_DEMAND",
         }
     )
-    pin = capacity.pinned(spec)
+    pin = pinned(spec)
     assert pin.allowed == frozenset()
     assert pin.excludes_spot
 
@@ -219,7 +229,7 @@ def test_contradicting_requirements_allow_no_capacity_type() -> None:
 def test_a_malformed_affinity_is_an_invalid_object_with_its_path() -> None:
     spec = pod_spec(affinity=affinity(["not a requirement"]))  # type: ignore[list-item]
     with pytest.raises(InvalidObject) as raised:
-        capacity.pinned(spec)
+        pinned(spec)
     assert raised.value.path[-2:] == ("matchExpressions", 0)
 
 
@@ -237,7 +247,7 @@ def test_each_clouds_spot_placement_pins_spot_and_is_priced_so(
     if toleration is not None:
         spec["tolerations"] = [toleration]
     estimate = estimate_pod(spec, catalog=catalog)
-    assert capacity.pinned(spec).spot_only
+    assert pinned(spec).spot_only
     assert estimate.placement.capacity_type == "spot"
     assert not any("Pending" in a or "taint" in a for a in estimate.assumptions)
 
@@ -281,7 +291,7 @@ def test_a_pod_is_priced_as_spot_exactly_when_it_pins_spot_only(
     catalog: Catalog, selector: dict[str, str], terms: list[list[dict[str, Any]]]
 ) -> None:
     spec = pod_spec(nodeSelector=selector, affinity=affinity(*terms))
-    pin = capacity.pinned(spec)
+    pin = pinned(spec)
     priced = estimate_pod(spec, catalog=catalog).placement.capacity_type
     assert (priced == "spot") == pin.spot_only
     assert priced in (pin.allowed or {"on-demand"})

@@ -11,7 +11,6 @@ carries them.
 from __future__ import annotations
 
 import difflib
-import functools
 import re
 from collections.abc import Mapping
 from typing import Annotated
@@ -21,6 +20,7 @@ from pydantic import Field, model_validator
 from costwarden.engine.findings import NOTHING, Finding, Outcome, Target
 from costwarden.engine.kinds import Review, RuleKind
 from costwarden.engine.specs import Regex, SpecModel
+from costwarden.memos import Memo
 
 
 class LabelRequirement(SpecModel):
@@ -64,16 +64,15 @@ LABEL_VALUE_MAX = 63
 them: a longer value is no label that will be stored, and is never read or memoised here."""
 
 
-def looks_like_email(value: str) -> bool:
+def looks_like_email(value: str, memo: Memo[str, bool]) -> bool:
     """Whether a label value reads as an e-mail address (a value too long to be a label
-    value is not looked at)."""
-    return len(value) <= LABEL_VALUE_MAX and _looks_like_email(value)
-
-
-@functools.lru_cache(maxsize=4096)
-def _looks_like_email(value: str) -> bool:
-    """Memoised: every label value of every review is asked, and values repeat."""
-    return _EMAIL.fullmatch(value) is not None
+    value is not looked at); `memo` is `Memos.emails`."""
+    if len(value) > LABEL_VALUE_MAX:
+        return False
+    seen = memo.get(value)
+    if seen is None:
+        seen = memo.put(value, _EMAIL.fullmatch(value) is not None)
+    return seen
 
 
 def _normal(key: str) -> str:
@@ -121,8 +120,9 @@ def check(config: RequiredLabels, review: Review) -> Outcome:
         if problem is not None:
             findings.append(problem)
     if config.pii_guard:
+        emails = review.context.memos.emails
         for key, value in labels.items():
-            if looks_like_email(value):
+            if looks_like_email(value, emails):
                 findings.append(
                     Finding(
                         key=f"pii:{key}",

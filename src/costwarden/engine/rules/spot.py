@@ -29,7 +29,7 @@ class Spot(SpecModel):
 def check(config: Spot, review: Review) -> Outcome:
     target = review.target
     spec = target.template.spec
-    pin = capacity.pinned(spec)
+    pin = capacity.pinned(spec, memo=review.context.memos.pins)
     if pin.spot_only:
         return NOTHING
     placement = capacity.SPOT_PLACEMENT[config.cloud]
