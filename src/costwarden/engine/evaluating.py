@@ -572,13 +572,14 @@ class _Tally:
                 waived = True
             elif findings and not self.subject.namespace_known:
                 waived = self._maybe_waived(rule)
-        reservation = outcome.reservation
-        if reservation is not None:
+        if outcome.reservations:
             # An exception waives a rule's finding, not the cost: what fits is held either
             # way, and a refusal then denies nothing.
-            if waived:
-                reservation = reservation._replace(enforced=False)
-            self.holds.append(Hold(reservation, self._refusal(rule, outcome, waived)))
+            refusal = self._refusal(rule, outcome, waived)
+            for reservation in outcome.reservations:
+                if waived:
+                    reservation = reservation._replace(enforced=False)
+                self.holds.append(Hold(reservation, refusal))
         if waived:
             return
         for finding in findings:

@@ -38,10 +38,11 @@ class Outcome(NamedTuple):
     """What the rule would change, as a merge patch of the pod template (`{"spec": ...}`):
     the engine places it where the object's template is (`engine.patching`)."""
     notices: tuple[str, ...] = ()
-    reservation: Reservation | None = None
-    """What admitting holds in a budget (the caller commits it if the request is allowed)."""
+    reservations: tuple[Reservation, ...] = ()
+    """What admitting holds in a budget (the caller commits them if the request is allowed):
+    the workload's, and a shared claim's it names."""
     refusal: Callable[[], Finding] | None = None
-    """The finding should the ledger refuse `reservation` (formatted only then)."""
+    """The finding should the ledger refuse one of `reservations` (formatted only then)."""
     repairs_breach: bool = False
     """The patch repairs a breach of the rule (a dev pod moved to Spot): an exception that
     waives the rule waives it too. False: it only completes the object (a label

@@ -7,7 +7,7 @@ real-but-local implementations, never mocks.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -148,8 +148,17 @@ class Reservations(Protocol):
         ...
 
     def ask(
-        self, *, budget: str, group: str, key: str, amount: Decimal, limit: Decimal, now: datetime
+        self,
+        *,
+        budget: str,
+        group: str,
+        key: str,
+        amount: Decimal,
+        limit: Decimal,
+        now: datetime,
+        with_keys: Collection[str] = (),
     ) -> Reserving:
-        """The group's live reservations but `key`'s own, and whether `amount` fits with
-        them in `limit` (this replica's share of it). Writes nothing."""
+        """The group's live reservations but `key`'s own and `with_keys`' (what `amount`
+        holds besides `key`'s: a shared claim's), and whether `amount` fits with them in
+        `limit` (this replica's share of it). Writes nothing."""
         ...

@@ -90,14 +90,10 @@ class Verdict:
 
     def refused(self, reservations: Collection[Reservation]) -> Verdict:
         """This verdict once the ledger refused `reservations` on commit (others took the
-        room since the rules looked): their violations added, and it denies if one does."""
-        refused = [
-            violation
-            for hold in self.holds
-            if hold.reservation in reservations
-            for violation in (hold.refusal(),)
-            if violation is not None
-        ]
+        room since the rules looked): their violations added, once per rule (the holds of
+        one rule share one refusal), and it denies if one does."""
+        refusals = dict.fromkeys(h.refusal for h in self.holds if h.reservation in reservations)
+        refused = [violation for refusal in refusals if (violation := refusal()) is not None]
         allowed = self.allowed and all(v.action != "deny" for v in refused)
         return replace(
             self,

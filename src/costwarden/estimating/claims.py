@@ -56,6 +56,7 @@ from costwarden.estimating.estimates import (
     Placement,
     PodEstimate,
     Requests,
+    SharedClaimCharge,
     WorkloadEstimate,
 )
 from costwarden.memos import Memos
@@ -301,6 +302,7 @@ def priced_with(
             reasons.append(f"DRA claim {request.claim}: may be any of {models}")
     unpriced = [*estimate.unpriced, *devices.unpriced]
     unpriced += [why for claim in devices.shared for r in claim.requests if (why := r.unpriced)]
+    shared = tuple(_shared_charge(claim, catalog) for claim in devices.shared)
     requests = estimate.requests
     placement, low_placement = estimate.placement, estimate.low_placement
     chosen = [r.choices for r in devices.requests if r.choices]
@@ -320,7 +322,17 @@ def priced_with(
         assumptions=(*estimate.assumptions, *devices.notes),
         range_reasons=tuple(dict.fromkeys(reasons)),
         unpriced=tuple(dict.fromkeys(unpriced)),
+        shared_claims=(*estimate.shared_claims, *shared),
     )
+
+
+def _shared_charge(claim: SharedClaim, catalog: Catalog) -> SharedClaimCharge:
+    """A shared claim's own $/h, on-demand as `estimate_claim` prices a claim (what cannot
+    be priced counts nothing: the pod's estimate says it is unpriced)."""
+    low, high = hourly(claim.requests, catalog=catalog, capacity="on-demand")
+    chosen = [r.choices for r in claim.requests if r.choices]
+    model = _dearest(chosen[0], catalog).model if chosen else None
+    return SharedClaimCharge(claim.namespace, claim.name, low, high, model)
 
 
 def _counted(request: DeviceRequest, *, shared: SharedClaim | None = None) -> AcceleratorRequest:

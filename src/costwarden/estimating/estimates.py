@@ -33,6 +33,21 @@ class AcceleratorRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class SharedClaimCharge:
+    """A ResourceClaim the pod names (`resourceClaimName`), priced on its own: charged once,
+    to the claim, whatever the number of pods that share it — never in the pod's figures."""
+
+    namespace: str
+    name: str
+    low: Decimal
+    """$/h of its devices at the cheapest models they may be."""
+    high: Decimal
+    """$/h at the dearest: what budgets charge unless told `charge: low`."""
+    accelerator_model: str | None = None
+    """The dearest model its devices may be (None: none priced)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Requests:
     """A pod's effective requests, as the scheduler computes them."""
 
@@ -100,6 +115,9 @@ class PodEstimate:
     """What the catalog lacks to price the pod (`instance type p5e.48xlarge not in the
     catalog`); empty when it is priced. An unpriced estimate's figures are only what the
     catalog could price: a lower bound, never the price."""
+    shared_claims: tuple[SharedClaimCharge, ...] = ()
+    """The shared ResourceClaims the pod names, each priced on its own (on-demand: a claim
+    says nothing of capacity type); their devices are in none of the pod's figures."""
 
     @property
     def monthly(self) -> Decimal:

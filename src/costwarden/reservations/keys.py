@@ -5,7 +5,10 @@ ledger and the pod watch read them; nobody else spells or parses them.
 - what a change of an existing object adds (an UPDATE, a scale): the object's key, `#`,
   and the request's uid (`ml-train/Deployment/llm#c98338ba-...`), held beside the object's
   own — an autoscaler scaling up 2 -> 4 -> 5 within minutes holds 2 + 2 + 1 pods, and
-  the same request again (an API server retry) replaces its own.
+  the same request again (an API server retry) replaces its own;
+- a shared ResourceClaim's devices, charged once with whichever pod names it:
+  `<namespace>/ResourceClaim/<name>`, whose running cost the pod cost exporter shows as
+  the series of pod `resourceclaim/<name>` (`claim_series`, `shown_by`).
 """
 
 from __future__ import annotations
@@ -38,6 +41,29 @@ def parts(key: str) -> tuple[str, str, str]:
     """The namespace, kind and name of the object a key belongs to."""
     namespace, kind, name = object_of(key).split("/", 2)
     return namespace, kind, name
+
+
+CLAIM = "ResourceClaim"
+_CLAIM_SERIES = "resourceclaim/"
+"""No pod name holds a `/`: a claim's series is never taken for a pod's."""
+
+
+def claim_key(namespace: str, name: str) -> str:
+    """What a shared ResourceClaim's devices are held under."""
+    return object_key(namespace, CLAIM, name)
+
+
+def claim_series(name: str) -> str:
+    """The `pod` label of the series that shows a shared claim's running cost."""
+    return _CLAIM_SERIES + name
+
+
+def shown_by(namespace: str, pod: str) -> str:
+    """The reservation key of what the cost series of (`namespace`, `pod`) shows running:
+    a pod's own, or a shared claim's."""
+    if pod.startswith(_CLAIM_SERIES):
+        return claim_key(namespace, pod[len(_CLAIM_SERIES) :])
+    return object_key(namespace, "Pod", pod)
 
 
 def is_kind(key: str, kind: str) -> bool:

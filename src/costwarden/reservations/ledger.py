@@ -162,15 +162,30 @@ class ReservationLedger:
             return _ZERO if held is None else held.others(now, excluding or "")  # no key is ""
 
     def ask(
-        self, *, budget: str, group: str, key: str, amount: Decimal, limit: Decimal, now: datetime
+        self,
+        *,
+        budget: str,
+        group: str,
+        key: str,
+        amount: Decimal,
+        limit: Decimal,
+        now: datetime,
+        with_keys: Collection[str] = (),
     ) -> Reserving:
-        """The group's live reservations but `key`'s own (`others`), and whether
-        `others + amount` fit in `limit × headroom_share`. Writes nothing."""
+        """The group's live reservations but `key`'s own and `with_keys`' (`others`), and
+        whether `others + amount` fit in `limit × headroom_share`. Writes nothing."""
         amount = _held(amount)
         limit = self._share_of(limit)
         with self._lock:
             held = self._groups.get((budget, group))
-            others = _ZERO if held is None else held.others(now, key)
+            if held is None:
+                others = _ZERO
+            else:
+                others = held.others(now, key)
+                for also in with_keys:
+                    own = held.own(now, also)
+                    if own is not None:
+                        others -= own[0]
             return _answer(Reserving, (others, others + amount <= limit))
 
     def commit(self, reservations: Sequence[Reservation]) -> list[Reservation]:
@@ -270,7 +285,8 @@ class ReservationLedger:
         """The reservations in `budgets` of workloads that run their pods through a
         controller (a Deployment, a Job, ...; a scale-up's too): key -> (when it was made,
         how many pods run at it). What `release_shown` may drop once the spend data shows
-        that many of the workload's pods created since."""
+        that many of the workload's pods created since. (A pod's and a shared claim's go
+        when their own series shows: `release_visible`.)"""
         ttl = self._ttl
         with self._lock:  # like `held`: once per refresh
             return {
@@ -278,7 +294,7 @@ class ReservationLedger:
                 for (budget, _), held in self._groups.items()
                 if budget in budgets
                 for key, (_, expires_at, _, pods) in held.entries.items()
-                if not keys.is_kind(key, "Pod")
+                if not keys.is_kind(key, "Pod") and not keys.is_kind(key, keys.CLAIM)
             }
 
     def release_shown(

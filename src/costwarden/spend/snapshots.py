@@ -210,6 +210,8 @@ class SpendRefresher:
         for metric, names in budgets.items():
             held = self._reservations.held("Pod", names, admitted_before=admitted_before)
             pods = {keys.parts(key)[2] for key in held}
+            claims = self._reservations.held(keys.CLAIM, names, admitted_before=admitted_before)
+            pods.update(keys.claim_series(keys.parts(key)[2]) for key in claims)
             workloads = self._workloads(names, admitted_before)
             for _, _, made in workloads.values():
                 pods.update(keys.parts(key)[2] for key in made)
@@ -252,7 +254,7 @@ class SpendRefresher:
             log.warning("cannot tell which reserved pods run: %s", error)
             return frozenset()
         return frozenset(
-            keys.object_key(sample.labels.get("namespace", ""), "Pod", sample.labels.get("pod", ""))
+            keys.shown_by(sample.labels.get("namespace", ""), sample.labels.get("pod", ""))
             for samples in answers
             for sample in samples
         )

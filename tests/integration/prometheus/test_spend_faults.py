@@ -17,6 +17,7 @@ from prometheus_harness import FaultProxy, PrometheusServer, SettableClock
 
 from costwarden.engine.ports import Reservation
 from costwarden.metrics import SpendMetrics
+from costwarden.reservations import keys
 from costwarden.reservations.ledger import ReservationLedger
 from costwarden.spend import queries
 from costwarden.spend.prometheus import PrometheusClient, PrometheusError
@@ -374,6 +375,29 @@ async def test_pods_are_asked_about_only_while_the_ledger_holds_one_old_enough_t
     clock.advance(timedelta(minutes=2))
     assert await queries_sent() == plain + 1
     assert ledger.reserved(budget="cc", group="Sales-5045", now=clock.now()) == 12  # not shown
+    await client.aclose()
+
+
+async def test_a_shared_claims_reservation_is_asked_about_by_its_series_like_a_pods(
+    proxy: FaultProxy,
+) -> None:
+    clock = SettableClock(T)
+    ledger = ReservationLedger()
+    refresher, client = refresher_for(proxy.url, clock, reservations=ledger)
+
+    async def queries_sent() -> int:
+        before = proxy.requests
+        assert (await refresher.refresh()).error is None
+        return proxy.requests - before
+
+    plain = await queries_sent()
+    claim = Reservation(
+        "cc", "Sales-5045", keys.claim_key("ml-train", "gpus"), Decimal(30), Decimal(100),
+        owner=None, pods=1, at=T - timedelta(minutes=5),
+    )  # fmt: skip
+    assert ledger.commit([claim]) == []
+    assert await queries_sent() == plain + 1  # its series, `resourceclaim/gpus`, is asked for
+    assert ledger.reserved(budget="cc", group="Sales-5045", now=T) == 30  # not shown: held
     await client.aclose()
 
 

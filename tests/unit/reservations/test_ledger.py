@@ -95,6 +95,19 @@ def test_asking_writes_nothing() -> None:
     assert ledger.reserved(budget="cc", group="Sales-5045", now=NOW) == Decimal(40)
 
 
+def test_asking_with_a_shared_claims_key_leaves_its_own_hold_out_too() -> None:
+    # A pod asks for itself and a claim another pod holds already: the claim counts once.
+    ledger = ReservationLedger()
+    assert reserve(ledger, "ns/ResourceClaim/gpus", "30")
+    assert reserve(ledger, "other", "20")
+    answer = ledger.ask(
+        budget="cc", group="Sales-5045", key="ns/Pod/b", amount=Decimal(40) + Decimal(30),
+        limit=Decimal(100), now=NOW, with_keys=["ns/ResourceClaim/gpus", "ns/ResourceClaim/none"],
+    )  # fmt: skip
+    assert answer == (Decimal(20), True)
+    assert ask(ledger, "ns/Pod/b", "70") == (Decimal(50), False)  # without it: counted twice
+
+
 def test_a_commit_checks_again_what_was_asked() -> None:
     # The engine asked and saw room; another admission took it before this one committed.
     ledger = ReservationLedger()

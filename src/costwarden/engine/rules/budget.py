@@ -27,7 +27,7 @@ Jobs made by a CronJob are charged at each run — that is when they start to co
 CronJob itself is checked for one run and reserves nothing.
 
 The rule decides; it writes nothing. It asks the ledger what the group holds already and
-returns what admitting would hold (`Outcome.reservation`); the caller commits the verdict's
+returns what admitting would hold (`Outcome.reservations`); the caller commits the verdict's
 reservations in one step of the ledger that checks them again under its lock, so no
 admission slips in between — and only for a request that is allowed and not a dry run
 (`sideEffects: NoneOnDryRun`). Budget rules are checked after every other rule.
@@ -329,23 +329,25 @@ def check(rule: Charging, review: Review) -> Outcome:
     config = rule.spec
     hourly = charged_hourly(config, review)
     unpriced = _unpriced_added(review)
+    claims = _shared_claims(config, review)
     group, refused = group_of(rule, target)
     # Relabelling a running object moves its spend to the group it names (spend is grouped by
     # the pods' labels): such an UPDATE is judged as a claim even though it adds no cost.
-    if refused is not None and (hourly > _ZERO or unpriced or _relabelled(config, review)):
+    adds = hourly > _ZERO or unpriced or bool(claims)
+    if refused is not None and (adds or _relabelled(config, review)):
         return Outcome(findings=(refused,))
-    if hourly <= _ZERO and not unpriced:
+    if not adds:
         return NOTHING
     if group is None:
         if not target.namespace_known:
             return Outcome(notices=(f"budget not checked: {_UNKNOWN_LABELS}",))
         return NOTHING
     if not unpriced:
-        return _charge(rule, review, group, hourly)
+        return _charge(rule, review, group, hourly, claims)
     said = _unpriced(rule, group, review.target, hourly)
-    if config.unpriced == "deny" or hourly <= _ZERO:
+    if config.unpriced == "deny" or (hourly <= _ZERO and not claims):
         return said
-    charged = _charge(rule, review, group, hourly)
+    charged = _charge(rule, review, group, hourly, claims)
     return charged._replace(
         findings=(*said.findings, *charged.findings), notices=(*said.notices, *charged.notices)
     )
@@ -357,6 +359,35 @@ def charged_hourly(config: Budget, review: Review) -> Decimal:
         return review.change.delta_hourly
     before = _ZERO if review.old is None else review.old.estimate.low_hourly.total
     return review.target.estimate.low_hourly.total - before
+
+
+class _Claim(NamedTuple):
+    """A shared ResourceClaim the request charges: its key, its name, its $/h."""
+
+    key: str
+    name: str
+    hourly: Decimal
+
+
+def _shared_claims(config: Budget, review: Review) -> tuple[_Claim, ...]:
+    """The shared ResourceClaims the request's pods name and the object did not name before,
+    each once, at the end of their range the rule charges. Their devices are in no pod's
+    figures: a claim is charged with whichever pod names it, under its own key, so a second
+    pod naming it holds it again in its place, never twice (`reservations.keys.claim_key`)."""
+    named = review.target.estimate.pod.shared_claims
+    if not named:
+        return ()
+    before = set() if review.old is None else {
+        (c.namespace, c.name) for c in review.old.estimate.pod.shared_claims
+    }  # fmt: skip
+    charged: dict[str, _Claim] = {}
+    for claim in named:
+        hourly = claim.high if config.charge == "high" else claim.low
+        if (claim.namespace, claim.name) in before or hourly <= _ZERO:
+            continue
+        key = keys.claim_key(claim.namespace, claim.name)
+        charged.setdefault(key, _Claim(key, claim.name, hourly))
+    return tuple(charged.values())
 
 
 def _unpriced_added(review: Review) -> bool:
@@ -404,8 +435,11 @@ def _unpriced(rule: Charging, group: str, target: Target, hourly: Decimal) -> Ou
     )
 
 
-def _charge(rule: Charging, review: Review, group: str, hourly: Decimal) -> Outcome:
-    """The group's projection with the workload charged at `hourly`."""
+def _charge(
+    rule: Charging, review: Review, group: str, hourly: Decimal, claims: tuple[_Claim, ...]
+) -> Outcome:
+    """The group's projection with the workload charged at `hourly`, and the shared claims
+    it names at theirs."""
     target, change, context = review.target, review.change, review.context
     config, name = rule.spec, rule.name
     now = context.now
@@ -426,50 +460,48 @@ def _charge(rule: Charging, review: Review, group: str, hourly: Decimal) -> Outc
     else:
         expected, source = figures.left, _REST
     workload = hourly * expected
+    claimed = sum((claim.hourly * expected for claim in claims), _ZERO)
     charged = target.kind != "CronJob"  # checked for one run; its Jobs hold their own
     reservations = context.reservations
     if reservations is None:
         reserved, fits = _ZERO, True
     else:
         reserved, fits = reservations.ask(
-            budget=name, group=group, key=key, amount=workload, limit=figures.limit, now=now
-        )
-    projected = figures.base + reserved + workload
+            budget=name, group=group, key=key, amount=workload + claimed, limit=figures.limit,
+            now=now, with_keys=[claim.key for claim in claims],
+        )  # fmt: skip
+    projected = figures.base + reserved + workload + claimed
 
     def terms() -> _Terms:  # formatted only when something is said
         return _Terms(
             figures, target.estimate.pod.currency, group, reserved, expected, source,
-            workload, projected, hourly, _end_charged(config, target),
+            workload, projected, hourly, _end_charged(config, target), claims, claimed,
         )  # fmt: skip
 
     def refusal() -> Finding:
         return terms().refusal()
 
-    reservation = (
-        Reservation(
-            budget=name,
-            group=group,
-            key=key,
-            amount=workload,
-            limit=figures.limit,
-            owner=keys.owner_uid(metadata),
-            pods=change.pods,
-            at=now,
-            enforced=rule.action == "deny",
-        )
-        if charged
-        else None
-    )
+    def held(key: str, amount: Decimal, owner: str | None, pods: int) -> Reservation:
+        return Reservation(
+            budget=name, group=group, key=key, amount=amount, limit=figures.limit,
+            owner=owner, pods=pods, at=now, enforced=rule.action == "deny",
+        )  # fmt: skip
+
+    holds: tuple[Reservation, ...] = ()
+    if charged:
+        if hourly > _ZERO or not claims:  # a pod adding only a shared claim holds only it
+            holds = (held(key, workload, keys.owner_uid(metadata), change.pods),)
+        holds += tuple(held(claim.key, claim.hourly * expected, None, 1) for claim in claims)
     if projected > figures.standing.cap:
         return Outcome(findings=(terms().finding("cap", rule.action),))
     if not fits and charged:
         # Under the cap, but the ledger's share for this replica is taken.
         return Outcome(findings=(refusal(),))
     if projected <= figures.warn_above:
-        return Outcome(reservation=reservation, refusal=refusal)
+        return Outcome(reservations=holds, refusal=refusal)
     return Outcome(
         findings=(terms().finding("warn", rule.action),),
-        reservation=reservation,
+        reservations=holds,
         refusal=refusal,
     )
 
@@ -680,9 +712,21 @@ class _Terms:
     hourly: Decimal
     end: str
     """` (the high end of $1.00–$6.88/h)` when the estimate is a range, else ``."""
+    claims: tuple[_Claim, ...]
+    claimed: Decimal
+    """What the shared claims are charged: their $/h × the expected hours."""
 
     def text(self) -> str:
         currency, spend = self.currency, self.figures.standing.spend
+        claims = ""
+        if self.claims:
+            names = ", ".join(claim.name for claim in self.claims)
+            claim_hourly = sum((claim.hourly for claim in self.claims), _ZERO)
+            claims = (
+                f" + shared claim{'s' if len(self.claims) > 1 else ''} {names} "
+                f"{wording.money(claim_hourly, currency)}/h × {wording.hours(self.expected)} = "
+                f"{wording.money(self.claimed, currency)}"
+            )
         return (
             f"spent {wording.money(spend.spent, currency)} + run-rate "
             f"{wording.money(spend.run_rate_hourly, currency)}/h × "
@@ -690,7 +734,7 @@ class _Terms:
             f"{wording.money(self.figures.committed, currency)} + "
             f"reserved {wording.money(self.reserved, currency)} + this workload "
             f"{wording.money(self.hourly, currency)}/h{self.end} × {wording.hours(self.expected)} "
-            f"({self.source}) = {wording.money(self.workload, currency)} → "
+            f"({self.source}) = {wording.money(self.workload, currency)}{claims} → "
             f"{wording.money(self.projected, currency)}"
         )
 
@@ -724,6 +768,7 @@ class _Terms:
                 "hours_left": str(self.figures.left),
                 "reserved": str(self.reserved),
                 "workload_hourly": str(self.hourly),
+                "shared_claims_hourly": str(sum((c.hourly for c in self.claims), _ZERO)),
                 "expected_hours": str(self.expected),
                 "projected": str(self.projected),
                 "cap": str(standing.cap),
@@ -738,7 +783,7 @@ class _Terms:
         what = (
             f"{config.period}ly budget of {_scope(config, self.group)} is taken by "
             f"workloads admitted moments ago: {self.text()} fits, but the ledger refused "
-            f"{wording.money(self.workload, currency)} against the cap "
+            f"{wording.money(self.workload + self.claimed, currency)} against the cap "
             f"{wording.money(self.figures.standing.cap, currency)}"
         )
         return Finding("reservation", what, _REFUSED_FIX)
