@@ -143,10 +143,12 @@ class PrometheusClient:
                 f"HTTP {response.status_code} {body.get('errorType', '')}: "
                 f"{body.get('error', 'no error message')} in: {promql}"
             )
-        return _vector(body.get("data"), promql, allow_empty=allow_empty)
+        return samples_of(body.get("data"), promql, allow_empty=allow_empty)
 
 
-def _vector(data: Any, promql: str, *, allow_empty: bool = False) -> list[Sample]:
+def samples_of(data: Any, promql: str, *, allow_empty: bool = False) -> list[Sample]:
+    """The samples of an instant query's `data` (a vector); raises `BadResult` for anything
+    else, and for no series unless `allow_empty`."""
     if not isinstance(data, dict) or data.get("resultType") != "vector":
         kind = data.get("resultType") if isinstance(data, dict) else type(data).__name__
         raise BadResult(f"expected a vector, got {kind!r} for: {promql}")

@@ -21,7 +21,7 @@ def vector(*samples: tuple[dict[str, str], str]) -> dict[str, object]:
 
 
 def test_sample_values_are_read_as_exact_decimals() -> None:
-    samples = prometheus._vector(vector(({"cost_centre": "A"}, "297.0125"), ({}, "1e-05")), "q")
+    samples = prometheus.samples_of(vector(({"cost_centre": "A"}, "297.0125"), ({}, "1e-05")), "q")
     assert [s.value for s in samples] == [Decimal("297.0125"), Decimal("0.00001")]
     assert samples[0].labels == {"cost_centre": "A"}
 
@@ -29,7 +29,7 @@ def test_sample_values_are_read_as_exact_decimals() -> None:
 @pytest.mark.parametrize("value", ["NaN", "+Inf", "-Inf"])
 def test_non_finite_values_are_rejected(value: str) -> None:
     with pytest.raises(prometheus.BadResult, match="non-finite"):
-        prometheus._vector(vector(({}, value)), "q")
+        prometheus.samples_of(vector(({}, value)), "q")
 
 
 @pytest.mark.parametrize(
@@ -46,7 +46,7 @@ def test_non_finite_values_are_rejected(value: str) -> None:
 )
 def test_answers_that_are_not_a_vector_of_samples_are_rejected(data: object) -> None:
     with pytest.raises(prometheus.BadResult):
-        prometheus._vector(data, "q")
+        prometheus.samples_of(data, "q")
 
 
 def test_every_error_is_a_prometheus_error_and_timeouts_are_unavailability() -> None:
