@@ -41,7 +41,7 @@ import prometheus_client
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from costwarden import estimating, metrics, reviews, tls
+from costwarden import metrics, reviews, tls
 from costwarden import workloads as workload_kinds
 from costwarden.api import namespace_files, routes
 from costwarden.api import serving as webserver
@@ -77,6 +77,7 @@ from costwarden.policies.sets import PolicySet
 from costwarden.reservations.ledger import ReservationLedger
 from costwarden.settings import Settings
 from costwarden.spend import queries as budget_queries
+from costwarden.spend import watched_pods
 from costwarden.spend.prometheus import PrometheusClient
 from costwarden.spend.queries import BudgetQuery
 from costwarden.spend.snapshots import SpendRefresher
@@ -157,7 +158,8 @@ class App:
     exceptions: ExceptionSource | None = None
     """The cluster's approved PolicyExceptions (`--in-cluster`)."""
     dra: kube_dra.DraCache | None = None
-    """The cluster's DRA objects pods' claims name (`--in-cluster`), for /readyz."""
+    """The cluster's DRA objects pods' claims name (`--in-cluster`), for /readyz and the pod
+    cost exporter (`pod_tracker`)."""
     sources: tuple[Reloadable[Any], ...] = ()
     """Files reloaded while serving (policies, catalogs, namespace labels)."""
     tls: tls.ReloadingContext | None = field(default=None)
@@ -188,17 +190,14 @@ class App:
 
     def pod_tracker(self) -> PodCostTracker | None:
         """What the pod watch feeds (`--in-cluster`): running pods' cost, priced with the
-        live catalog; deleted pods release their reservations, the first list recalls
-        what was admitted just before this replica started, and the spend refresh learns
-        each workload's pods (a Deployment's release its reservation). None without spend
-        metrics."""
+        live catalog and `dra` (as set when this is called: `serve` sets it first);
+        deleted pods release their reservations, the first list recalls what was admitted
+        just before this replica started, and the spend refresh learns each workload's
+        pods (a Deployment's release its reservation). None without spend metrics."""
         if self.spend_metrics is None or self.catalog is None:
             return None
-        catalog = self.catalog
         tracker = PodCostTracker(
-            estimate=lambda spec, annotations: estimating.estimate_pod(
-                spec, catalog=catalog.current, annotations=annotations, memos=self.memos
-            ),
+            estimate=watched_pods.catalog_estimator(self.catalog, dra=self.dra, memos=self.memos),
             namespaces=self.namespaces,
             metrics=self.spend_metrics,
             cost_centre_label=self.settings.cost_centre_label,

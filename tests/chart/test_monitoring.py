@@ -297,7 +297,9 @@ def _gpu_pod(name: str, gpus: int) -> dict[str, Any]:
     }
 
 
-def _estimate(spec: Mapping[str, Any], annotations: Mapping[str, Any]) -> PodEstimate:
+def _estimate(
+    spec: Mapping[str, Any], annotations: Mapping[str, Any], namespace: str
+) -> PodEstimate:
     gpus = int(spec["containers"][0]["resources"]["limits"]["nvidia.com/gpu"])
     return PodEstimate(
         requests=Requests(cpu=Decimal(1), memory_gib=Decimal(1)),

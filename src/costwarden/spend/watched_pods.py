@@ -8,6 +8,15 @@ pod's labels, falling back to its namespace's. A pod that finishes or is deleted
 series; on the next scrape Prometheus marks it stale, so it stops counting at once instead
 of lingering for the 5-minute lookback.
 
+A pod's devices asked for through Dynamic Resource Allocation are priced as admission
+prices them: the estimator is given the cluster's DRA objects and the pod's namespace
+(`catalog_estimator`). A shared ResourceClaim (`resourceClaimName`) is in no pod's figure:
+while at least one running pod names it, the claim has one series of its own, `pod` =
+`resourceclaim/<name>` (`keys.claim_series`: no pod name holds `/`), valued at its
+on-demand $/h at the dearest models (`SharedClaimCharge.high`), its cost-centre and team
+from its namespace's labels only. It goes when the last running pod naming it stops or is
+deleted. Once the spend data shows it, the claim's budget reservation goes too.
+
 A deleted pod also releases the budget reservation it was admitted with (a pod charged
 itself: a bare pod, or one of a controller costwarden does not price), so a pod deleted
 before it ever ran stops holding budget at once rather than for the ledger's TTL. Only the
@@ -32,12 +41,14 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from costwarden import estimating, labels
 from costwarden.catalog.models import Catalog
 from costwarden.engine.ports import NamespaceLabels
-from costwarden.estimating.estimates import PodEstimate
+from costwarden.estimating.claims import DraObjects
+from costwarden.estimating.estimates import PodEstimate, SharedClaimCharge
+from costwarden.memos import Memos
 from costwarden.metrics import SpendMetrics
 from costwarden.reservations import keys
 from costwarden.reservations.ledger import ReservationLedger
@@ -53,15 +64,39 @@ Recall = Callable[[Mapping[str, Any], datetime], int]
 """(pod, when it was admitted) -> how many budgets hold it again (`evaluating.recall`,
 bound to the live policies, catalog and ledger)."""
 
-Estimator = Callable[[Mapping[str, Any], Mapping[str, Any]], PodEstimate]
-"""(pod spec, pod annotations) -> estimate; `catalog_estimator` is the real one."""
+Estimator = Callable[[Mapping[str, Any], Mapping[str, Any], str], PodEstimate]
+"""(pod spec, pod annotations, pod namespace) -> estimate; `catalog_estimator` is the real
+one."""
 
 
-def catalog_estimator(catalog: Catalog) -> Estimator:
-    """`estimating.estimate_pod` bound to a price catalog."""
+class LiveCatalog(Protocol):
+    """A catalog that may be reloaded (`api.reloading.Reloadable[Catalog]`)."""
 
-    def estimate(spec: Mapping[str, Any], annotations: Mapping[str, Any]) -> PodEstimate:
-        return estimating.estimate_pod(spec, catalog=catalog, annotations=annotations)
+    @property
+    def current(self) -> Catalog: ...
+
+
+def catalog_estimator(
+    catalog: Catalog | LiveCatalog,
+    *,
+    dra: DraObjects | None = None,
+    memos: Memos | None = None,
+) -> Estimator:
+    """`estimating.estimate_pod` bound to a price catalog — a live one is read at each
+    call, so a reload applies — and to the cluster's DRA objects, which price the devices
+    a pod's claims ask for (without them those devices are unpriced, counted as 0)."""
+
+    def estimate(
+        spec: Mapping[str, Any], annotations: Mapping[str, Any], namespace: str
+    ) -> PodEstimate:
+        return estimating.estimate_pod(
+            spec,
+            catalog=catalog if isinstance(catalog, Catalog) else catalog.current,
+            annotations=annotations,
+            memos=memos,
+            dra=dra,
+            namespace=namespace,
+        )
 
     return estimate
 
@@ -70,6 +105,9 @@ FINISHED = frozenset({"Succeeded", "Failed"})
 
 _Series = tuple[tuple[str, ...], Decimal]
 """Gauge labels (`POD_COST_LABELS` order) and $/h."""
+
+_Claims = dict[tuple[str, str], _Series]
+"""The shared ResourceClaims a running pod names, by (namespace, name): each one's series."""
 
 
 class PodCostTracker:
@@ -99,6 +137,11 @@ class PodCostTracker:
         self._reservations = reservations
         self._lock = threading.Lock()
         self._series: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._named: dict[tuple[str, str], frozenset[tuple[str, str]]] = {}
+        """The shared claims each running pod names, by pod."""
+        self._namers: dict[tuple[str, str], set[tuple[str, str]]] = {}
+        """The running pods naming each shared claim, by claim: its series goes with the last."""
+        self._claim_series: dict[tuple[str, str], tuple[str, ...]] = {}
         self._uids: dict[tuple[str, str], str] = {}
         """Every pod seen, running or not, by uid: a relist tells which ones went away."""
         self._workloads: dict[str, dict[str, datetime]] = {}
@@ -109,10 +152,11 @@ class PodCostTracker:
         """One watch event: ADDED, MODIFIED or DELETED with the pod as a plain dict."""
         key = _key(pod)
         uid = keys.owner_uid(pod.get("metadata") or {})
-        series = None if event_type == "DELETED" else self._series_of(pod)
+        series, claims = (None, {}) if event_type == "DELETED" else self._priced(pod)
         workload = _workload_of(pod)
         with self._lock:
-            self._set(key, series)
+            self._set(self._series, key, series)
+            self._name_claims(key, claims)
             if workload is not None:
                 self._index(key, workload, deleted=event_type == "DELETED")
             if event_type == "DELETED":
@@ -124,11 +168,12 @@ class PodCostTracker:
             self._metrics.released("deleted", self._release(key, uid))
 
     def replace(self, pods: Iterable[Mapping[str, Any]]) -> None:
-        """A full list (after (re)connecting): pods not in it drop their series, and the
-        pods deleted while the watch was down (gone, or re-created under their name with a
-        new uid) release their reservations."""
+        """A full list (after (re)connecting): pods not in it drop their series (and a
+        shared claim only they named, its own), and the pods deleted while the watch was
+        down (gone, or re-created under their name with a new uid) release their
+        reservations."""
         listed = list(pods)
-        current = {_key(pod): self._series_of(pod) for pod in listed}
+        current = {_key(pod): self._priced(pod) for pod in listed}
         uids = {
             _key(pod): uid
             for pod in listed
@@ -141,9 +186,14 @@ class PodCostTracker:
                 workloads.setdefault(owner, {})[_key(pod)[1]] = created
         with self._lock:
             for key in self._series.keys() - current.keys():
-                self._set(key, None)
-            for key, series in current.items():
-                self._set(key, series)
+                self._set(self._series, key, None)
+            for key, (series, claims) in current.items():
+                self._set(self._series, key, series)
+                self._name_claims(key, claims)
+            # After the listed pods have named theirs: a claim they still name keeps its
+            # series throughout, rather than going and coming back.
+            for key in self._named.keys() - current.keys():
+                self._name_claims(key, {})
             self._workloads = workloads
             gone = [(key, uid) for key, uid in self._uids.items() if uids.get(key) != uid]
             self._uids = uids
@@ -211,8 +261,15 @@ class PodCostTracker:
         namespace, name = key
         return self._reservations.release(keys.object_key(namespace, "Pod", name), owner=uid)
 
-    def _set(self, key: tuple[str, str], series: _Series | None) -> None:
-        old = self._series.pop(key, None)
+    def _set(
+        self,
+        exported: dict[tuple[str, str], tuple[str, ...]],
+        key: tuple[str, str],
+        series: _Series | None,
+    ) -> None:
+        """Export `series` as `key`'s in `exported` (a pod's or a shared claim's), or drop
+        it (None)."""
+        old = exported.pop(key, None)
         if series is None:
             if old is not None:
                 self._metrics.remove_pod_cost(old)
@@ -221,21 +278,38 @@ class PodCostTracker:
         if old is not None and old != labels:
             self._metrics.remove_pod_cost(old)  # relabelled: the old series must go
         self._metrics.set_pod_cost(labels, hourly)
-        self._series[key] = labels
+        exported[key] = labels
 
-    def _series_of(self, pod: Mapping[str, Any]) -> _Series | None:
+    def _name_claims(self, pod: tuple[str, str], claims: _Claims) -> None:
+        """`pod` now names `claims` (none once it stops running): export each one's series
+        as priced for this pod, and drop the series of a claim no running pod names now."""
+        old = self._named.pop(pod, frozenset())
+        if claims:
+            self._named[pod] = frozenset(claims)
+        for claim in old - claims.keys():
+            namers = self._namers.get(claim, set())
+            namers.discard(pod)
+            if not namers:
+                self._namers.pop(claim, None)
+                self._set(self._claim_series, claim, None)
+        for claim, series in claims.items():
+            self._namers.setdefault(claim, set()).add(pod)
+            self._set(self._claim_series, claim, series)
+
+    def _priced(self, pod: Mapping[str, Any]) -> tuple[_Series | None, _Claims]:
+        """The pod's series and those of the shared claims it names; none unless it runs."""
         spec = pod.get("spec") or {}
         status = pod.get("status") or {}
         if not spec.get("nodeName") or status.get("phase") in FINISHED:
-            return None
+            return None, {}
+        metadata = pod.get("metadata") or {}
+        namespace = metadata.get("namespace", "")
         try:
-            estimate = self._estimate(spec, (pod.get("metadata") or {}).get("annotations") or {})
+            estimate = self._estimate(spec, metadata.get("annotations") or {}, namespace)
         except Exception:
             # One unpriceable pod must not stop the exporter for all the others.
             log.exception("cannot estimate pod %s/%s", *_key(pod))
-            return None
-        metadata = pod.get("metadata") or {}
-        namespace = metadata.get("namespace", "")
+            return None, {}
         pod_labels = metadata.get("labels") or {}
         namespace_labels = self._namespaces.labels_for(namespace) or {}
 
@@ -250,7 +324,26 @@ class PodCostTracker:
             estimate.placement.accelerator_model or "",
             estimate.placement.capacity_type,
         )
-        return labels, estimate.hourly.total
+        claims = {
+            (charge.namespace, charge.name): self._claim_series_of(charge)
+            for charge in estimate.shared_claims
+        }
+        return (labels, estimate.hourly.total), claims
+
+    def _claim_series_of(self, charge: SharedClaimCharge) -> _Series:
+        """A shared claim's series. Cost-centre and team come from its namespace's labels
+        alone, never a pod's: those who run pods there cannot label the namespace, so they
+        cannot move the claim's charge to another cost centre."""
+        namespace_labels = self._namespaces.labels_for(charge.namespace) or {}
+        labels = (
+            charge.namespace,
+            keys.claim_series(charge.name),
+            str(namespace_labels.get(self._cost_centre_label) or ""),
+            str(namespace_labels.get(self._team_label) or ""),
+            charge.accelerator_model or "",
+            "on-demand",
+        )
+        return labels, charge.high
 
 
 def _workload_of(pod: Mapping[str, Any]) -> tuple[str, datetime] | None:

@@ -28,7 +28,9 @@ class Namespaces:
         return {"ml-train": {"cost-centre": "Sales-5045", "team": "nlp"}}.get(namespace)
 
 
-def estimate(spec: Mapping[str, Any], annotations: Mapping[str, Any]) -> PodEstimate:
+def estimate(
+    spec: Mapping[str, Any], annotations: Mapping[str, Any], namespace: str
+) -> PodEstimate:
     gpus = int(spec["containers"][0]["resources"]["limits"]["nvidia.com/gpu"])
     return PodEstimate(
         requests=Requests(cpu=Decimal(1), memory_gib=Decimal(1)),

@@ -5,19 +5,23 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import yaml
 from prometheus_client import CollectorRegistry
-from tests.conftest import ADMISSION_FIXTURES
+from tests.conftest import ADMISSION_FIXTURES, FIXTURES
 
 from costwarden.api import wire
 from costwarden.catalog.loading import bundled_catalog
+from costwarden.catalog.models import Catalog
 from costwarden.engine import evaluating
 from costwarden.engine.contexts import Context, StaticNamespaces
 from costwarden.engine.ports import BudgetSpend, Reservation, SpendSnapshot
 from costwarden.estimating import estimate_pod
+from costwarden.estimating.claims import StaticDraObjects
 from costwarden.estimating.estimates import Breakdown, Placement, PodEstimate, Requests
 from costwarden.metrics import SpendMetrics
 from costwarden.policies.loading import bundled_policies
@@ -35,7 +39,9 @@ class Namespaces:
         return NAMESPACES.get(namespace)
 
 
-def estimate(spec: Mapping[str, Any], annotations: Mapping[str, Any]) -> PodEstimate:
+def estimate(
+    spec: Mapping[str, Any], annotations: Mapping[str, Any], namespace: str
+) -> PodEstimate:
     """A priced pod: 2.5 $/h per `nvidia.com/gpu` limit plus 0.1 $/h, spot if tolerated."""
     gpus = sum(
         int(c.get("resources", {}).get("limits", {}).get("nvidia.com/gpu", 0))
@@ -529,3 +535,196 @@ def test_with_the_engine_a_recalled_pod_holds_the_budget_until_its_admissions_tt
     ttl_end = RESERVE_NOW + after.ttl
     assert after.reserved(budget=BUDGET, group="Sales-5045", now=ttl_end - timedelta(seconds=1))
     assert after.reserved(budget=BUDGET, group="Sales-5045", now=ttl_end) == 0
+
+
+# Dynamic Resource Allocation (#21): the pods of tests/fixtures/dra, priced by the real
+# estimator with the DRA objects they name, as the webhook prices them at admission.
+
+DRA_FIXTURES = FIXTURES / "dra"
+H100 = bundled_catalog().accelerators["h100-80gb"].hourly
+"""On-demand $ per H100-hour in the bundled catalog."""
+INFER_LABELS = {"cost-centre": "RnD-1001", "team": "serving"}
+"""ml-infer's namespace labels, which the shared claim there is charged to."""
+
+
+def dra_fixture(name: str) -> list[dict[str, Any]]:
+    return list(yaml.safe_load_all((DRA_FIXTURES / name).read_text()))
+
+
+def dra_objects(*documents: dict[str, Any]) -> StaticDraObjects:
+    """The DeviceClasses of deviceclasses.yaml, the template of train-8xh100.yaml and the
+    claim of shared-claim.yaml, and `documents`."""
+    names = ("deviceclasses.yaml", "train-8xh100.yaml", "shared-claim.yaml")
+    return StaticDraObjects([o for name in names for o in dra_fixture(name)] + list(documents))
+
+
+def running(obj: dict[str, Any], *, node: str = "gpu-1", **labels: str) -> dict[str, Any]:
+    """A fixture pod bound to `node` and running, with `labels` added."""
+    metadata = {**obj["metadata"], "labels": {**obj["metadata"].get("labels", {}), **labels}}
+    spec = {**obj["spec"], "nodeName": node}
+    return {**obj, "metadata": metadata, "spec": spec, "status": {"phase": "Running"}}
+
+
+def fixture_pods(name: str) -> list[dict[str, Any]]:
+    return [running(o) for o in dra_fixture(name) if o["kind"] == "Pod"]
+
+
+@dataclass
+class MutableNamespaces:
+    labels: dict[str, dict[str, str]] = field(
+        default_factory=lambda: {"ml-train": NAMESPACES["ml-train"], "ml-infer": INFER_LABELS}
+    )
+
+    def labels_for(self, namespace: str) -> Mapping[str, str] | None:
+        return self.labels.get(namespace)
+
+
+def dra_tracker(
+    estimator: Any = None, namespaces: MutableNamespaces | None = None
+) -> tuple[PodCostTracker, CollectorRegistry]:
+    registry = CollectorRegistry()
+    tracker = PodCostTracker(
+        estimate=estimator or catalog_estimator(bundled_catalog(), dra=dra_objects()),
+        namespaces=namespaces or MutableNamespaces(),
+        metrics=SpendMetrics(registry),
+    )
+    return tracker, registry
+
+
+def claim_series(registry: CollectorRegistry) -> dict[tuple[str, ...], float]:
+    return {k: v for k, v in series(registry).items() if k[1].startswith("resourceclaim/")}
+
+
+SHARED = ("ml-infer", "resourceclaim/shared-h100", "RnD-1001", "serving", "h100-80gb", "on-demand")
+"""The shared claim's series: ml-infer's labels, its model, on-demand."""
+
+
+def test_a_pod_asking_eight_h100s_through_a_claim_template_exports_their_price() -> None:
+    catalog = bundled_catalog()
+    (train,) = fixture_pods("train-8xh100.yaml")
+    tracker, registry = dra_tracker()
+    tracker.apply("ADDED", train)
+    without_dra = estimate_pod(train["spec"], catalog=catalog)  # what was exported before
+    expected = estimate_pod(train["spec"], catalog=catalog, dra=dra_objects(), namespace="ml-train")
+    assert expected.hourly.total == 8 * H100 + without_dra.hourly.total  # 8 H100s + CPU/memory
+    assert series(registry) == {
+        ("ml-train", "train-8xh100", "Sales-5045", "nlp", "h100-80gb", "on-demand"): float(
+            expected.hourly.total
+        )
+    }
+    assert expected.hourly.total > 8 * H100 > without_dra.hourly.total
+
+
+def test_a_claim_template_is_looked_up_in_the_pods_own_namespace() -> None:
+    # The same spec in ml-dev names a template ml-dev does not have: its devices are
+    # unpriced, never priced with ml-train's eight H100s.
+    (train,) = fixture_pods("train-8xh100.yaml")
+    elsewhere = {**train, "metadata": {**train["metadata"], "namespace": "ml-dev"}}
+    tracker, registry = dra_tracker()
+    tracker.apply("ADDED", elsewhere)
+    [(labels, value)] = series(registry).items()
+    assert labels[:2] == ("ml-dev", "train-8xh100")
+    assert value == float(estimate_pod(train["spec"], catalog=bundled_catalog()).hourly.total)
+    assert value < H100
+
+
+def test_pods_sharing_a_claim_export_it_once_charged_to_its_namespace() -> None:
+    first, second, third = fixture_pods("shared-claim.yaml")
+    tracker, registry = dra_tracker()
+    # A pod's own labels move its own series, never the claim's charge.
+    tracker.apply("ADDED", running(first, **{"cost-centre": "Sales-5045", "team": "nlp"}))
+    tracker.apply("ADDED", second)
+    tracker.apply("ADDED", third)
+    assert claim_series(registry) == {SHARED: float(2 * H100)}
+    pods = {k: v for k, v in series(registry).items() if k not in claim_series(registry)}
+    assert sorted(k[1] for k in pods) == ["infer-0", "infer-1", "infer-2"]
+    assert ("ml-infer", "infer-0", "Sales-5045", "nlp", "", "on-demand") in pods
+    assert all(value < H100 for value in pods.values())  # the H100s are the claim's alone
+
+
+def test_a_shared_claims_series_goes_with_the_last_running_pod_naming_it() -> None:
+    first, second, third = fixture_pods("shared-claim.yaml")
+    tracker, registry = dra_tracker()
+    for obj in (first, second, third):
+        tracker.apply("ADDED", obj)
+    tracker.apply("DELETED", first)
+    tracker.apply("MODIFIED", {**second, "status": {"phase": "Succeeded"}})
+    assert claim_series(registry) == {SHARED: float(2 * H100)}
+    tracker.apply("DELETED", third)
+    assert claim_series(registry) == {}
+    assert series(registry) == {}
+
+
+def test_a_relist_keeps_a_shared_claim_its_listed_pods_name_and_drops_one_none_does() -> None:
+    first, second, third = fixture_pods("shared-claim.yaml")
+    tracker, registry = dra_tracker()
+    for obj in (first, second, third):
+        tracker.apply("ADDED", obj)
+    tracker.replace([third])
+    assert claim_series(registry) == {SHARED: float(2 * H100)}
+    tracker.replace([])
+    assert claim_series(registry) == {}
+
+
+def test_a_pod_not_yet_on_a_node_does_not_make_its_shared_claim_appear() -> None:
+    (first, *_) = fixture_pods("shared-claim.yaml")
+    pending = {k: v for k, v in first.items() if k != "status"}
+    pending["spec"] = {k: v for k, v in first["spec"].items() if k != "nodeName"}
+    tracker, registry = dra_tracker()
+    tracker.apply("ADDED", {**pending, "status": {"phase": "Pending"}})
+    assert series(registry) == {}
+    tracker.apply("MODIFIED", first)
+    assert claim_series(registry) == {SHARED: float(2 * H100)}
+
+
+def test_a_shared_claim_follows_its_namespaces_labels_and_its_changed_figure() -> None:
+    catalog = bundled_catalog()
+    (claim,) = [o for o in dra_fixture("shared-claim.yaml") if o["kind"] == "ResourceClaim"]
+    four = copy.deepcopy(claim)
+    four["spec"]["devices"]["requests"][0]["exactly"]["count"] = 4
+    objects = {"now": dra_objects()}
+
+    def estimator(
+        spec: Mapping[str, Any], annotations: Mapping[str, Any], namespace: str
+    ) -> PodEstimate:
+        return estimate_pod(spec, catalog=catalog, dra=objects["now"], namespace=namespace)
+
+    namespaces = MutableNamespaces()
+    first, second, _ = fixture_pods("shared-claim.yaml")
+    tracker, registry = dra_tracker(estimator, namespaces)
+    tracker.apply("ADDED", first)
+    tracker.apply("ADDED", second)
+    namespaces.labels["ml-infer"] = {"cost-centre": "Ops-7", "team": "serving"}
+    objects["now"] = dra_objects(four)  # the claim now holds four H100s
+    tracker.apply("MODIFIED", second)
+    relabelled = (SHARED[0], SHARED[1], "Ops-7", *SHARED[3:])
+    assert claim_series(registry) == {relabelled: float(4 * H100)}
+
+
+@dataclass
+class Reloading:
+    """A catalog that a reload replaces (`api.reloading.Reloadable`)."""
+
+    current: Catalog
+
+
+def test_the_estimator_reads_a_live_catalog_at_each_estimate() -> None:
+    catalog = bundled_catalog()
+    h100 = catalog.accelerators["h100-80gb"]
+    dearer = catalog.model_copy(
+        update={
+            "accelerators": {
+                **catalog.accelerators,
+                "h100-80gb": h100.model_copy(update={"hourly": h100.hourly * 2}),
+            }
+        }
+    )
+    live = Reloading(catalog)
+    tracker, registry = dra_tracker(catalog_estimator(live, dra=dra_objects()))
+    (train,) = fixture_pods("train-8xh100.yaml")
+    tracker.apply("ADDED", train)
+    priced = estimate_pod(train["spec"], catalog=dearer, dra=dra_objects(), namespace="ml-train")
+    assert [*series(registry).values()] == [float(priced.hourly.total - 8 * H100)]
+    live.current = dearer  # reloaded
+    tracker.apply("MODIFIED", train)
+    assert [*series(registry).values()] == [float(priced.hourly.total)]
