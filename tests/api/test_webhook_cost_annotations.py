@@ -177,3 +177,45 @@ async def test_a_cronjob_is_annotated_on_the_template_its_jobs_copy(
     )
     assert on_template["costwarden.io/hourly-cost"] == per_pod(cronjob)
     assert on_template["costwarden.io/gpu-model"] == "a10g"
+
+
+async def test_an_estimate_that_is_a_range_is_annotated_as_the_range(
+    webhook: application.App,
+) -> None:
+    # The dev notebook asks for one GPU without naming a model: no single figure is its price.
+    pod = captured("010-mutate-pod-create-ml-dev-notebook-alice")
+    estimate = estimating.estimate_object(pod, catalog=loading.bundled_catalog())
+    assert estimate is not None
+    assert estimate.pod.ranged
+    mutated = jsonpatch.apply_patch(pod, await mutate(webhook, review(pod)))
+    said = annotations_at(mutated, "metadata", "annotations")
+    low, high = (
+        value.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+        for value in (estimate.pod.low_hourly.total, estimate.pod.hourly.total)
+    )
+    assert said["costwarden.io/hourly-cost"] == f"{low}–{high} USD"
+    low_model = (estimate.pod.low_placement or estimate.pod.placement).accelerator_model
+    assert (
+        said["costwarden.io/gpu-model"]
+        == f"{low_model} to {estimate.pod.placement.accelerator_model}"
+    )
+    assert "costwarden.io/unpriced" not in said
+
+
+async def test_an_unpriced_pod_is_annotated_unpriced_with_the_reason_and_loses_it_once_priced(
+    webhook: application.App,
+) -> None:
+    pod = captured("008-mutate-pod-create-ml-train-train-a100")
+    uncatalogued = copy.deepcopy(pod)
+    uncatalogued["spec"]["nodeSelector"] = {"node.kubernetes.io/instance-type": "p5e.48xlarge"}
+    mutated = jsonpatch.apply_patch(uncatalogued, await mutate(webhook, review(uncatalogued)))
+    said = annotations_at(mutated, "metadata", "annotations")
+    assert said["costwarden.io/hourly-cost"] == "unpriced"  # not the part it could price
+    assert "p5e.48xlarge" in said["costwarden.io/unpriced"]
+    # The same pod, priced now (a catalog that knows the type, say): the reason goes.
+    priced = copy.deepcopy(mutated)
+    priced["spec"] = copy.deepcopy(pod["spec"])
+    again = jsonpatch.apply_patch(priced, await mutate(webhook, review(priced)))
+    said = annotations_at(again, "metadata", "annotations")
+    assert "costwarden.io/unpriced" not in said
+    assert said["costwarden.io/hourly-cost"] == per_pod(pod)

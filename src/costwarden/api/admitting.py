@@ -43,7 +43,7 @@ from typing import Any, Protocol
 from costwarden import labels, reviews, workloads
 from costwarden.api import reading, responding
 from costwarden.documents import format_path
-from costwarden.engine import patching
+from costwarden.engine import patching, wording
 from costwarden.engine.ports import NamespaceLabels
 from costwarden.engine.verdicts import MergePatch, Repair, Verdict
 from costwarden.estimating.estimates import WorkloadEstimate
@@ -56,6 +56,9 @@ COST_QUANTUM = Decimal("0.0001")
 """Annotations show $/h to 1/100 of a cent: enough to compare, short enough to read."""
 NONE = "none"
 """Metric/annotation value for an absent dimension (no GPU, no cost-centre label)."""
+UNPRICED = "unpriced"
+"""`costwarden.io/hourly-cost` of a pod the catalog cannot price (`costwarden.io/unpriced`
+says why)."""
 EVALUATED_OPERATIONS = frozenset({"CREATE", "UPDATE"})
 """DELETE and CONNECT start nothing that costs money: they pass untouched."""
 
@@ -324,15 +327,24 @@ def _without_ours(template: Any) -> Any:
     return {**rest, "metadata": kept_metadata} if kept_metadata else rest
 
 
-def _annotations(estimate: WorkloadEstimate) -> dict[str, str]:
-    """Facts of one pod: its $/h (all a workload's pods cost that × their count)."""
-    hourly = estimate.pod.hourly.total.quantize(COST_QUANTUM, rounding=ROUND_HALF_UP)
-    placement = estimate.pod.placement
+def _annotations(estimate: WorkloadEstimate) -> dict[str, str | None]:
+    """Facts of one pod: its $/h (all a workload's pods cost that × their count), said as
+    far as they are known — a range (`0.3900–12.5900 USD`) where the pod leaves the price
+    open, `unpriced` (and why, in `costwarden.io/unpriced`) where the catalog cannot price
+    it, never one figure that reads as the price when it is not. A priced pod's
+    `costwarden.io/unpriced` is None: a merge patch removes one an earlier estimate wrote."""
+    pod = estimate.pod
+    high = pod.hourly.total.quantize(COST_QUANTUM, rounding=ROUND_HALF_UP)
+    low = pod.low_hourly.total.quantize(COST_QUANTUM, rounding=ROUND_HALF_UP)
+    hourly = f"{high} {pod.currency}" if low == high else f"{low}–{high} {pod.currency}"
+    model = pod.placement.accelerator_model or NONE
+    low_model = (pod.low_placement or pod.placement).accelerator_model or NONE
     return {
-        f"{ANNOTATION_PREFIX}hourly-cost": f"{hourly} {estimate.pod.currency}",
-        f"{ANNOTATION_PREFIX}gpu-model": placement.accelerator_model or NONE,
-        f"{ANNOTATION_PREFIX}capacity-type": placement.capacity_type,
-        f"{ANNOTATION_PREFIX}catalog-version": estimate.pod.catalog_version,
+        f"{ANNOTATION_PREFIX}hourly-cost": UNPRICED if pod.unpriced else hourly,
+        f"{ANNOTATION_PREFIX}gpu-model": wording.between(low_model, model),
+        f"{ANNOTATION_PREFIX}capacity-type": pod.placement.capacity_type,
+        f"{ANNOTATION_PREFIX}catalog-version": pod.catalog_version,
+        f"{ANNOTATION_PREFIX}unpriced": "; ".join(pod.unpriced) if pod.unpriced else None,
     }
 
 

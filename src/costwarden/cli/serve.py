@@ -196,7 +196,7 @@ def _demo_reviews(
             values = value.items() if isinstance(value, dict) else [("", value)]
             for key, item in values:
                 where = readable_path(op["path"]) + (_part(key) if key else "")
-                print(f"  mutate:   {op['op']} {where} = {json.dumps(item)}")
+                print(f"  mutate:   {op['op']} {where} = {json.dumps(item, ensure_ascii=False)}")
         if not operations:
             print("  mutate:   no patch")
         answer = _review(base, "validate", obj, context)

@@ -86,12 +86,12 @@ def _figures(estimate: WorkloadEstimate, memos: Memos | None) -> _Figures:
         model = pod.placement.accelerator_model
         low_model = low_placement.accelerator_model
         if model and low_model and low_model != model and not pod.unpriced:
-            model = f"GPU ({low_model} to {model})"
+            model = f"GPU ({wording.between(low_model, model)})"
         parts.append(f"{wording.number(gpus)}× {model or 'GPU'}")
     instance = pod.placement.instance_type or ""
     low_instance = low_placement.instance_type
-    if instance and low_instance and low_instance != instance and not pod.unpriced:
-        instance = f"{low_instance} to {instance}"
+    if instance and low_instance and not pod.unpriced:
+        instance = wording.between(low_instance, instance)
     parts.append(f"{instance} {pod.placement.capacity_type}".strip())
     figures = _Figures(head, fix, tuple(parts))
     if memos is not None:

@@ -83,6 +83,12 @@ def price_range(low: Decimal, high: Decimal, currency: str = "USD") -> str:
     return f"{low_text}–{high_text}"
 
 
+def between(low: str, high: str) -> str:
+    """`a10 to b200`: what a pod may be placed on, from the low end's to the high end's
+    (`b200` when both are the same)."""
+    return high if low == high else f"{low} to {high}"
+
+
 def unpriced(reasons: Sequence[str]) -> str:
     """`unpriced: instance type p5e.48xlarge not in the catalog`."""
     return "unpriced: " + "; ".join(reasons)
