@@ -201,3 +201,21 @@ def test_a_pod_naming_an_unknown_claim_is_unpriced_and_the_budget_denies_it(
     (denial,) = verdict.denials
     assert "cannot charge this workload" in denial.message
     assert "not-there" in denial.message
+
+
+def test_a_refused_commit_of_a_pod_and_its_claim_denies_once(
+    shared: list[dict[str, Any]],
+) -> None:
+    # The rules saw room; another admission took it before this one committed.
+    ledger = ReservationLedger()
+    verdict = _judge(_pod(shared, 0), _claim(shared, 2), _budget("5000"), ledger)
+    assert verdict.allowed
+    assert {h.reservation.key for h in verdict.holds} >= {CLAIM_KEY}
+    assert len(verdict.holds) == 2
+    taken = verdict.holds[0].reservation._replace(key="ml-infer/Pod/other", amount=Decimal(4900))
+    assert ledger.commit([taken]) == []
+    admitted = _admit(verdict, ledger)
+    assert not admitted.allowed
+    (refusal,) = admitted.denials
+    assert "taken by workloads admitted moments ago" in refusal.message
+    assert _held(ledger) == Decimal(4900)  # neither the pod nor its claim
