@@ -67,6 +67,7 @@ from costwarden.kube import clients as kube_clients
 from costwarden.kube import dra as kube_dra
 from costwarden.kube import exceptions as kube_exceptions
 from costwarden.kube import namespaces as kube_namespaces
+from costwarden.kube import nodes as kube_nodes
 from costwarden.kube import pods as kube_pods
 from costwarden.kube import workloads as kube_workloads
 from costwarden.memos import Memos
@@ -160,6 +161,9 @@ class App:
     dra: kube_dra.DraCache | None = None
     """The cluster's DRA objects pods' claims name (`--in-cluster`), for /readyz and the pod
     cost exporter (`pod_tracker`)."""
+    nodes: kube_nodes.NodeCache | None = None
+    """The cluster's nodes' pricing labels (`--in-cluster`), for /readyz and the pod cost
+    exporter, which prices a running pod on its node (`pod_tracker`)."""
     sources: tuple[Reloadable[Any], ...] = ()
     """Files reloaded while serving (policies, catalogs, namespace labels)."""
     tls: tls.ReloadingContext | None = field(default=None)
@@ -190,7 +194,8 @@ class App:
 
     def pod_tracker(self) -> PodCostTracker | None:
         """What the pod watch feeds (`--in-cluster`): running pods' cost, priced with the
-        live catalog and `dra` (as set when this is called: `serve` sets it first);
+        live catalog and `dra`, each on its node's labels from `nodes` (both as set when
+        this is called: `serve` sets them first);
         deleted pods release their reservations, the first list recalls what was admitted
         just before this replica started, and the spend refresh learns each workload's
         pods (a Deployment's release its reservation). None without spend metrics."""
@@ -200,6 +205,7 @@ class App:
             estimate=watched_pods.catalog_estimator(self.catalog, dra=self.dra, memos=self.memos),
             namespaces=self.namespaces,
             metrics=self.spend_metrics,
+            nodes=self.nodes,
             cost_centre_label=self.settings.cost_centre_label,
             team_label=self.settings.team_label,
             reservations=self.reservations,
@@ -234,6 +240,10 @@ class App:
             # (its rules say what that does), and a cluster without resource.k8s.io/v1
             # (before Kubernetes 1.34) must not take the webhook down.
             detail["dra"] = {"ready": self.dra.ready(), "loaded": len(self.dra)}
+        if self.nodes is not None:
+            # Not a readiness condition: until they load, running pods are priced on their
+            # spec alone, and admission never reads them.
+            detail["nodes"] = {"ready": self.nodes.ready(), "loaded": len(self.nodes)}
         if self.tls is not None:
             detail["tls"] = _without_directories(
                 {
@@ -671,6 +681,7 @@ def serve(settings: Settings) -> None:
     exceptions: ExceptionSource | None = None
     workloads: WorkloadLookup | None = None
     dra: kube_dra.DraCache | None = None
+    nodes: kube_nodes.NodeCache | None = None
     stop = threading.Event()
     if settings.in_cluster:
         try:
@@ -693,19 +704,47 @@ def serve(settings: Settings) -> None:
         workloads = kube_workloads.ClusterWorkloads(clients.apps_v1)
         dra = kube_dra.DraCache()  # the DRA objects pods' claims name, watched
         kube_dra.start_dra_watch(clients.core_v1.api_client, dra, stop=stop)
+        nodes = kube_nodes.NodeCache()  # the labels running pods are priced on, watched
+        kube_nodes.start_node_watch(clients.core_v1, nodes, stop=stop)
     app = create_app(
         settings, namespaces=namespaces, exceptions=exceptions, workloads=workloads, dra=dra
     )
     app.dra = dra
+    app.nodes = nodes
     tracker = app.pod_tracker() if settings.in_cluster else None
-    if tracker is not None:
-        kube_pods.start_pod_watch(clients.core_v1, tracker, stop=stop)
+    if tracker is not None and nodes is not None:
+        threading.Thread(
+            target=_watch_pods_once_nodes_listed,
+            args=(clients.core_v1, tracker, nodes, stop),
+            name="pod-watch-start",
+            daemon=True,
+        ).start()
     serving = Serving(app)
     settle_heap()
     try:
         asyncio.run(serving.run())
     finally:
         stop.set()
+
+
+NODE_LIST_WAIT_SECONDS = 30.0
+"""How long the pod watch waits for the first node list before it starts anyway: a pod is
+priced again only at its next event, so a pod listed before its node would keep its
+spec-only figure until then. 30 s is more than listing a few thousand nodes takes; past
+it (nodes not readable), pods are priced on their spec alone."""
+
+
+def _watch_pods_once_nodes_listed(
+    core_v1: Any, tracker: PodCostTracker, nodes: kube_nodes.NodeCache, stop: threading.Event
+) -> None:
+    if not nodes.wait_ready(NODE_LIST_WAIT_SECONDS):
+        log.warning(
+            "no node list within %.0f s: running pods are priced on their spec alone until "
+            "their node is known and they change",
+            NODE_LIST_WAIT_SECONDS,
+        )
+    if not stop.is_set():
+        kube_pods.start_pod_watch(core_v1, tracker, stop=stop)
 
 
 def settle_heap() -> None:

@@ -18,6 +18,7 @@ VERBS |= {"replace": "update", "delete": "delete"}
 # Kubernetes client method stem (snake_case kind) -> (API group, resource).
 KINDS = {
     "namespace": ("", "namespaces"),
+    "node": ("", "nodes"),
     "pod": ("", "pods"),
     "deployment": ("apps", "deployments"),
     "stateful_set": ("apps", "statefulsets"),

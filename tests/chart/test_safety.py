@@ -293,6 +293,7 @@ def test_rbac_is_read_only_and_exactly_what_the_server_uses(defaults: Objects) -
         for verb in rule["verbs"]
     }
     expected = {("", "namespaces", verb) for verb in ("list", "watch")}
+    expected |= {("", "nodes", verb) for verb in ("list", "watch")}  # running pods' prices
     expected |= {("", "pods", verb) for verb in ("list", "watch")}
     expected |= {("costwarden.io", "policyexceptions", verb) for verb in ("list", "watch")}
     expected |= {("apps", r, "get") for r in ("deployments", "statefulsets", "replicasets")}

@@ -26,6 +26,15 @@ class NamespaceLabels(Protocol):
         ...
 
 
+class NodeLabels(Protocol):
+    """Labels of nodes, to price a running pod on the node it runs on."""
+
+    def labels_for(self, name: str) -> Mapping[str, str] | None:
+        """The node's labels (at least those pricing reads), or None when the node is
+        unknown."""
+        ...
+
+
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current time, timezone-aware (UTC)."""

@@ -15,6 +15,10 @@ Required node affinity is an OR of terms, each an AND of expressions; `nodeSelec
 ANDed into every term (`capacity.node_requirements` reads both). Each term becomes a
 `Term`: the sets of instance types, families, accelerator models and capacity types a node
 must have to match it.
+
+A pod already running is priced on its node: `on_node` narrows its spec to the values of
+these labels the node carries (`NODE_LABELS`), so the estimate is that node's figure rather
+than a range over every node the spec allows.
 """
 
 from __future__ import annotations
@@ -39,6 +43,68 @@ MODEL_LABELS = (
     "karpenter.k8s.aws/instance-accelerator-name",
     "cloud.google.com/gke-tpu-accelerator",
 )
+
+NODE_LABELS: frozenset[str] = frozenset(
+    (*INSTANCE_TYPE_LABELS, *FAMILY_LABELS, *MODEL_LABELS, *capacity.LABELS)
+)
+"""Every node label pricing reads: what a node's labels say of its price."""
+
+
+def on_node(spec: Mapping[str, Any], node_labels: Mapping[str, str]) -> Mapping[str, Any]:
+    """`spec` as it runs on a node labelled `node_labels`: a pod spec whose nodeSelector
+    holds the node's value of each label of `NODE_LABELS` the node carries.
+
+    The node's value replaces what the pod asked of the same label, in its nodeSelector and
+    in its required node affinity (whose expressions on that label go): a running pod is
+    where it is, even if the node was relabelled after the pod was scheduled there. What
+    the pod asks of labels the node does not carry stays, and so do labels pricing does not
+    read. `spec` itself is not changed; with no such label on the node it is returned as is.
+    A malformed nodeSelector or affinity is left for the estimator to refuse.
+    """
+    placed = {
+        key: value
+        for key, value in node_labels.items()
+        if key in NODE_LABELS and isinstance(value, str)
+    }
+    selector = spec.get("nodeSelector") or {}
+    if not placed or not isinstance(selector, JSON_OBJECT):
+        return spec
+    narrowed = {**spec, "nodeSelector": {**selector, **placed}}
+    terms = _required_terms(spec)
+    if terms is not None:
+        affinity = spec["affinity"]
+        node_affinity = affinity["nodeAffinity"]
+        required = node_affinity[_REQUIRED]
+        terms = [_without(term, placed) for term in terms]
+        node_affinity = {**node_affinity, _REQUIRED: {**required, "nodeSelectorTerms": terms}}
+        narrowed["affinity"] = {**affinity, "nodeAffinity": node_affinity}
+    return narrowed
+
+
+_REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
+
+
+def _required_terms(spec: Mapping[str, Any]) -> list[Any] | None:
+    """The required node affinity's terms; None unless they are a list (no affinity, or a
+    malformed one, left as it is for the estimator to refuse)."""
+    value: Any = spec
+    for key in capacity.AFFINITY_PATH:
+        if not isinstance(value, JSON_OBJECT):
+            return None
+        value = value.get(key)
+    return value if isinstance(value, list) else None
+
+
+def _without(term: Any, keys: Mapping[str, str]) -> Any:
+    """A node selector term without its expressions on `keys` (a term left with none
+    requires nothing more: the nodeSelector, ANDed into it, says the node)."""
+    if not isinstance(term, JSON_OBJECT):
+        return term
+    expressions = term.get("matchExpressions")
+    if not isinstance(expressions, list):
+        return term
+    kept = [e for e in expressions if not (isinstance(e, JSON_OBJECT) and e.get("key") in keys)]
+    return {**term, "matchExpressions": kept}
 
 
 class Term:

@@ -8,6 +8,15 @@ pod's labels, falling back to its namespace's. A pod that finishes or is deleted
 series; on the next scrape Prometheus marks it stale, so it stops counting at once instead
 of lingering for the 5-minute lookback.
 
+A running pod is priced on the node it runs on (`spec.nodeName`): given the cluster's node
+labels (`nodes`), its spec is narrowed to that node's instance type, accelerator model and
+capacity type (`estimating.placing.on_node`) before it is estimated, so a pod whose spec
+leaves placement open (one GPU of any model) is exported at its node's figure and model,
+not at the dearest node its spec allows. Without node labels, or for a node not known yet,
+it is priced on its spec alone, as admission prices it (the high end of its range); it is
+priced again at its next event or list. No metric counts the pods priced so: `/readyz`
+shows whether the node labels have loaded (`nodes`).
+
 A pod's devices asked for through Dynamic Resource Allocation are priced as admission
 prices them: the estimator is given the cluster's DRA objects and the pod's namespace
 (`catalog_estimator`). A shared ResourceClaim (`resourceClaimName`) is in no pod's figure:
@@ -45,7 +54,8 @@ from typing import Any, Protocol
 
 from costwarden import estimating, labels
 from costwarden.catalog.models import Catalog
-from costwarden.engine.ports import NamespaceLabels
+from costwarden.engine.ports import NamespaceLabels, NodeLabels
+from costwarden.estimating import placing
 from costwarden.estimating.claims import DraObjects
 from costwarden.estimating.estimates import PodEstimate, SharedClaimCharge
 from costwarden.memos import Memos
@@ -119,6 +129,7 @@ class PodCostTracker:
         estimate: Estimator,
         namespaces: NamespaceLabels,
         metrics: SpendMetrics,
+        nodes: NodeLabels | None = None,
         cost_centre_label: str = labels.COST_CENTRE,
         team_label: str = labels.TEAM,
         reservations: ReservationLedger | None = None,
@@ -131,6 +142,7 @@ class PodCostTracker:
         started hold in `reservations`."""
         self._clock = clock
         self._namespaces = namespaces
+        self._nodes = nodes
         self._metrics = metrics
         self._cost_centre_label = cost_centre_label
         self._team_label = team_label
@@ -304,7 +316,10 @@ class PodCostTracker:
             return None, {}
         metadata = pod.get("metadata") or {}
         namespace = metadata.get("namespace", "")
+        node_labels = None if self._nodes is None else self._nodes.labels_for(spec["nodeName"])
         try:
+            if node_labels is not None:
+                spec = placing.on_node(spec, node_labels)
             estimate = self._estimate(spec, metadata.get("annotations") or {}, namespace)
         except Exception:
             # One unpriceable pod must not stop the exporter for all the others.

@@ -1,21 +1,24 @@
 """The pod cost exporter as `serve --in-cluster` builds it (`App.pod_tracker`), fed watch
-events as plain dicts, with the cluster's DRA objects in the adapter `serve` watches them
-into (`kube.dra.DraCache`, filled as its watches fill it). No cluster, no server."""
+events as plain dicts, with the cluster's DRA objects and node labels in the adapters `serve`
+watches them into (`kube.dra.DraCache`, `kube.nodes.NodeCache`, filled as their watches
+fill them). No cluster, no server."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import yaml
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, ROOT
 
 from costwarden import app as application
 from costwarden.catalog.loading import bundled_catalog
 from costwarden.estimating import estimate_pod
 from costwarden.kube.dra import DraCache
+from costwarden.kube.nodes import NodeCache
 from costwarden.settings import Settings
 
 DRA = FIXTURES / "dra"
+EXAMPLES = ROOT / "src" / "costwarden" / "data" / "examples"
 H100 = bundled_catalog().accelerators["h100-80gb"].hourly
 NAMESPACES = {
     "ml-train": {"cost-centre": "Sales-5045", "team": "nlp"},
@@ -96,3 +99,39 @@ def test_the_apps_pod_tracker_shows_a_shared_claim_once_under_its_namespaces_lab
     }
     assert cost(app, "ml-infer", "resourceclaim/shared-h100") == float(2 * H100)
     assert app.registry.get_sample_value("costwarden_pod_hourly_cost", labels) == float(2 * H100)
+
+
+def test_the_apps_pod_tracker_prices_a_running_pod_on_its_node_from_the_apps_nodes() -> None:
+    app = serving_app()
+    nodes = NodeCache()  # as the node watch fills it after its first list
+    nodes.replace(
+        [
+            {
+                "metadata": {
+                    "name": "gpu-1",
+                    "labels": {
+                        "node.kubernetes.io/instance-type": "g5.xlarge",
+                        "karpenter.sh/capacity-type": "spot",
+                        "kubernetes.io/hostname": "gpu-1",
+                    },
+                }
+            }
+        ]
+    )
+    app.nodes = nodes
+    tracker = app.pod_tracker()
+    assert tracker is not None
+    notebook = yaml.safe_load((EXAMPLES / "dev-notebook-pod.yaml").read_text())
+    notebook["metadata"]["namespace"] = "ml-train"
+    tracker.apply(
+        "ADDED",
+        {
+            **notebook,
+            "spec": {**notebook["spec"], "nodeName": "gpu-1"},
+            "status": {"phase": "Running"},
+        },
+    )
+    g5_spot = bundled_catalog().instance_types["g5.xlarge"].spot_hourly
+    assert g5_spot is not None
+    assert cost(app, "ml-train", "notebook-alice") == float(g5_spot)
+    assert app.readiness()[1]["nodes"] == {"ready": True, "loaded": 1}

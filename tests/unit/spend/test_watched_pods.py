@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 from prometheus_client import CollectorRegistry
-from tests.conftest import ADMISSION_FIXTURES, FIXTURES
+from tests.conftest import ADMISSION_FIXTURES, FIXTURES, ROOT
 
 from costwarden.api import wire
 from costwarden.catalog.loading import bundled_catalog
@@ -728,3 +728,89 @@ def test_the_estimator_reads_a_live_catalog_at_each_estimate() -> None:
     live.current = dearer  # reloaded
     tracker.apply("MODIFIED", train)
     assert [*series(registry).values()] == [float(priced.hourly.total)]
+
+
+# Running pods priced on their node: the example dev notebook asks for one GPU of any model,
+# a range from an A10 to a B200 on its spec alone.
+
+NOTEBOOK = yaml.safe_load(
+    (ROOT / "src" / "costwarden" / "data" / "examples" / "dev-notebook-pod.yaml").read_text()
+)
+G5_SPOT = {"node.kubernetes.io/instance-type": "g5.xlarge", "karpenter.sh/capacity-type": "spot"}
+
+
+@dataclass
+class Nodes:
+    """Node labels by node name (`NodeLabels`), as a node watch would have them."""
+
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def labels_for(self, name: str) -> Mapping[str, str] | None:
+        return self.labels.get(name)
+
+
+def notebook_on(node: str) -> dict[str, Any]:
+    return running(copy.deepcopy(NOTEBOOK), node=node)
+
+
+def node_tracker(nodes: Nodes | None) -> tuple[PodCostTracker, CollectorRegistry]:
+    registry = CollectorRegistry()
+    tracker = PodCostTracker(
+        estimate=catalog_estimator(bundled_catalog()),
+        namespaces=Namespaces(),
+        metrics=SpendMetrics(registry),
+        nodes=nodes,
+    )
+    return tracker, registry
+
+
+def test_a_running_pod_on_a_known_node_is_exported_at_the_nodes_figure_and_model() -> None:
+    tracker, registry = node_tracker(Nodes({"gpu-7": G5_SPOT}))
+    tracker.apply("ADDED", notebook_on("gpu-7"))
+    g5_spot = bundled_catalog().instance_types["g5.xlarge"].spot_hourly
+    assert g5_spot is not None
+    assert series(registry) == {
+        ("ml-dev", "notebook-alice", "RnD-1001", "vision", "a10g", "spot"): float(g5_spot)
+    }
+
+
+def test_a_running_pod_on_an_unknown_node_is_exported_on_its_spec_alone() -> None:
+    on_spec = estimate_pod(NOTEBOOK["spec"], catalog=bundled_catalog())
+    expected = {
+        ("ml-dev", "notebook-alice", "RnD-1001", "vision", "b200", "on-demand"): float(
+            on_spec.hourly.total
+        )
+    }
+    for nodes in (Nodes({"gpu-7": G5_SPOT}), None):
+        tracker, registry = node_tracker(nodes)
+        tracker.apply("ADDED", notebook_on("gpu-unseen"))
+        assert series(registry) == expected
+
+
+def test_a_pod_whose_node_becomes_known_is_exported_at_its_figure_at_its_next_event() -> None:
+    nodes = Nodes()
+    tracker, registry = node_tracker(nodes)
+    tracker.apply("ADDED", notebook_on("gpu-7"))
+    assert [labels[4] for labels in series(registry)] == ["b200"]
+    nodes.labels["gpu-7"] = G5_SPOT  # the node watch has seen it since
+    tracker.apply("MODIFIED", notebook_on("gpu-7"))
+    g5_spot = bundled_catalog().instance_types["g5.xlarge"].spot_hourly
+    assert g5_spot is not None
+    assert series(registry) == {
+        ("ml-dev", "notebook-alice", "RnD-1001", "vision", "a10g", "spot"): float(g5_spot)
+    }
+
+
+def test_a_relist_prices_listed_pods_on_their_nodes() -> None:
+    nodes = Nodes()
+    tracker, registry = node_tracker(nodes)
+    tracker.replace([notebook_on("gpu-7")])
+    nodes.labels["gpu-7"] = {"node.kubernetes.io/instance-type": "g5.xlarge"}
+    tracker.replace([notebook_on("gpu-7")])
+    g5 = bundled_catalog().instance_types["g5.xlarge"]
+    # No capacity-type label on the node: priced on-demand, as admission assumes.
+    assert series(registry) == {
+        ("ml-dev", "notebook-alice", "RnD-1001", "vision", "a10g", "on-demand"): float(
+            g5.on_demand_hourly
+        )
+    }
