@@ -40,6 +40,13 @@ def hold(ledger: ReservationLedger, pod: str, *, admitted: datetime) -> None:
     assert ledger.commit([reservation]) == []
 
 
+async def sent_by_a_refresh(proxy: FaultProxy, refresher: SpendRefresher) -> int:
+    """How many queries one successful refresh sends."""
+    before = proxy.requests
+    assert (await refresher.refresh()).error is None
+    return proxy.requests - before
+
+
 def refresher_for(
     url: str,
     clock: SettableClock,
@@ -364,16 +371,13 @@ async def test_pods_are_asked_about_only_while_the_ledger_holds_one_old_enough_t
     ledger = ReservationLedger()
     refresher, client = refresher_for(proxy.url, clock, reservations=ledger)
 
-    async def queries_sent() -> int:
-        before = proxy.requests
-        assert (await refresher.refresh()).error is None
-        return proxy.requests - before
-
-    plain = await queries_sent()  # the probe, spent and run-rate
+    plain = await sent_by_a_refresh(proxy, refresher)  # the probe, spent and run-rate
     hold(ledger, "pending-0", admitted=T - timedelta(seconds=30))
-    assert await queries_sent() == plain  # too young to release: not asked about
+    assert (
+        await sent_by_a_refresh(proxy, refresher) == plain
+    )  # too young to release: not asked about
     clock.advance(timedelta(minutes=2))
-    assert await queries_sent() == plain + 1
+    assert await sent_by_a_refresh(proxy, refresher) == plain + 1
     assert ledger.reserved(budget="cc", group="Sales-5045", now=clock.now()) == 12  # not shown
     await client.aclose()
 
@@ -384,19 +388,14 @@ async def test_a_shared_claims_reservation_is_asked_about_by_its_series_like_a_p
     clock = SettableClock(T)
     ledger = ReservationLedger()
     refresher, client = refresher_for(proxy.url, clock, reservations=ledger)
-
-    async def queries_sent() -> int:
-        before = proxy.requests
-        assert (await refresher.refresh()).error is None
-        return proxy.requests - before
-
-    plain = await queries_sent()
+    plain = await sent_by_a_refresh(proxy, refresher)
     claim = Reservation(
         "cc", "Sales-5045", keys.claim_key("ml-train", "gpus"), Decimal(30), Decimal(100),
         owner=None, pods=1, at=T - timedelta(minutes=5),
     )  # fmt: skip
     assert ledger.commit([claim]) == []
-    assert await queries_sent() == plain + 1  # its series, `resourceclaim/gpus`, is asked for
+    # its series, `resourceclaim/gpus`, is asked for
+    assert await sent_by_a_refresh(proxy, refresher) == plain + 1
     assert ledger.reserved(budget="cc", group="Sales-5045", now=T) == 30  # not shown: held
     await client.aclose()
 
