@@ -219,3 +219,35 @@ def test_a_refused_commit_of_a_pod_and_its_claim_denies_once(
     (refusal,) = admitted.denials
     assert "taken by workloads admitted moments ago" in refusal.message
     assert _held(ledger) == Decimal(4900)  # neither the pod nor its claim
+
+
+def _deployment(shared: list[dict[str, Any]], replicas: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "infer", "namespace": "ml-infer"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": "infer"}},
+            "template": {
+                "metadata": {"labels": {"app": "infer"}},
+                "spec": _pod(shared, 0)["spec"],
+            },
+        },
+    }
+
+
+def test_a_workload_scaled_up_from_no_pods_is_charged_the_claim_it_starts_using(
+    shared: list[dict[str, Any]], catalog: Catalog
+) -> None:
+    ledger = ReservationLedger()
+    idle, running = _deployment(shared, 0), _deployment(shared, 2)
+    verdict = _judge(running, _claim(shared, 2), _budget("1000000"), ledger, old=idle)
+    assert verdict.allowed
+    (claim,) = [h.reservation for h in verdict.holds if h.reservation.key == CLAIM_KEY]
+    assert claim.amount == 2 * catalog.accelerators["h100-80gb"].hourly * HOURS_LEFT
+    # Scaled up further, its running pods use the claim already: not charged again.
+    more = _deployment(shared, 3)
+    verdict = _judge(more, _claim(shared, 2), _budget("1000000"), ledger, old=running)
+    assert verdict.holds
+    assert all(h.reservation.key != CLAIM_KEY for h in verdict.holds)

@@ -370,15 +370,19 @@ class _Claim(NamedTuple):
 
 
 def _shared_claims(config: Budget, review: Review) -> tuple[_Claim, ...]:
-    """The shared ResourceClaims the request's pods name and the object did not name before,
-    each once, at the end of their range the rule charges. Their devices are in no pod's
-    figures: a claim is charged with whichever pod names it, under its own key, so a second
-    pod naming it holds it again in its place, never twice (`reservations.keys.claim_key`)."""
+    """The shared ResourceClaims the request's pods name, each once, at the end of their
+    range the rule charges — but those the object's running pods named already: a
+    relabel or a new image of a workload using a claim adds no device. (A workload scaled
+    up from no pods starts using its claims: they are charged.) Their devices are in no
+    pod's figures: a claim is charged with whichever pod names it, under its own key, so a
+    second pod naming it holds it again in its place, never twice
+    (`reservations.keys.claim_key`)."""
     named = review.target.estimate.pod.shared_claims
     if not named:
         return ()
-    before = set() if review.old is None else {
-        (c.namespace, c.name) for c in review.old.estimate.pod.shared_claims
+    old = review.old
+    before = set() if old is None or not old.template.pods else {
+        (c.namespace, c.name) for c in old.estimate.pod.shared_claims
     }  # fmt: skip
     charged: dict[str, _Claim] = {}
     for claim in named:
