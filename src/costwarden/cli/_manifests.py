@@ -8,16 +8,20 @@ are the objects — the shape `kubectl get -o yaml` prints.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from costwarden import documents
 from costwarden.documents import Document, InvalidInput, PathPart, Problem
 from costwarden.estimating import claims
+
+if TYPE_CHECKING:
+    from costwarden.kube.clients import Credentials
 
 
 def add_arguments(parser: argparse.ArgumentParser, *, what: str) -> None:
@@ -67,6 +71,35 @@ def add_now_argument(parser: argparse.ArgumentParser, *, what: str) -> None:
         help=f"{what} as of this time (RFC 3339, e.g. 2026-12-01T00:00:00Z; default: now) — "
         "exception expiries use it",
     )
+
+
+def add_credentials_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--kubeconfig` and `--kube-context`, the credentials `--from-cluster` reads with."""
+    parser.add_argument(
+        "--kubeconfig", type=Path, metavar="PATH", help="kubeconfig file (with --from-cluster)"
+    )
+    parser.add_argument(
+        "--kube-context",
+        metavar="NAME",
+        help="kubeconfig context (with --from-cluster; default: its current-context)",
+    )
+
+
+def cluster_credentials(args: argparse.Namespace) -> Credentials:
+    """The credentials `--from-cluster` reads with, found as kubectl finds them
+    (`kube.clients.find_credentials`); `InputError` naming what is unusable."""
+    from costwarden.cli import InputError
+    from costwarden.kube import clients  # only when asked: the client is heavy
+
+    try:
+        return clients.find_credentials(
+            kubeconfig=args.kubeconfig,
+            context=args.kube_context,
+            environ=os.environ,
+            home=Path.home(),
+        )
+    except clients.ConfigurationError as exc:
+        raise InputError(f"--from-cluster: {exc}") from None
 
 
 def _timestamp(text: str) -> datetime:

@@ -19,7 +19,6 @@ with charts that opens without a server.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -64,12 +63,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="list what runs from the cluster (read-only, paginated), with the credentials "
         "kubectl would use (--kubeconfig, KUBECONFIG, the pod's service account, ~/.kube/config)",
     )
-    parser.add_argument(
-        "--kubeconfig", type=Path, metavar="PATH", help="kubeconfig file (with --from-cluster)"
-    )
-    parser.add_argument(
-        "--kube-context", metavar="NAME", help="kubeconfig context (with --from-cluster)"
-    )
+    _manifests.add_credentials_arguments(parser)
     _manifests.add_catalog_argument(parser)
     _manifests.add_policies_argument(parser)
     parser.add_argument(
@@ -298,17 +292,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _from_cluster(args: argparse.Namespace) -> documents.Document:
     """What runs in the cluster, as one `kind: List` document (a dump read live)."""
-    from costwarden.kube import clients, listing  # only when asked: the client is heavy
+    from costwarden.kube import listing  # only when asked: the client is heavy
 
-    try:
-        credentials = clients.find_credentials(
-            kubeconfig=args.kubeconfig,
-            context=args.kube_context,
-            environ=os.environ,
-            home=Path.home(),
-        )
-    except clients.ConfigurationError as exc:
-        raise InputError(str(exc)) from None
+    credentials = _manifests.cluster_credentials(args)
     show = _Progress(sys.stderr)
     try:
         items = list(

@@ -19,7 +19,6 @@ are unknown.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -70,14 +69,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "namespaces), with the credentials kubectl would use: --kubeconfig, KUBECONFIG, the "
         "pod's service account, ~/.kube/config",
     )
-    parser.add_argument(
-        "--kubeconfig", type=Path, metavar="PATH", help="kubeconfig file (with --from-cluster)"
-    )
-    parser.add_argument(
-        "--kube-context",
-        metavar="NAME",
-        help="kubeconfig context (with --from-cluster; default: its current-context)",
-    )
+    _manifests.add_credentials_arguments(parser)
     _manifests.add_namespace_labels_alias(parser, dest="namespace_labels_file")
     parser.add_argument(
         "--require-namespaces",
@@ -85,11 +77,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="exit 2 naming the objects' namespaces whose labels are unknown, rather than "
         "report the rules that read them as not checked (strict CI)",
     )
-    parser.add_argument(
-        "--now",
-        type=_timestamp,
-        help="evaluate as of this time (RFC 3339; default: now) — exception expiries use it",
-    )
+    _manifests.add_now_argument(parser, what="evaluate")
     parser.add_argument(
         "--fail-on",
         choices=("deny", "warn"),
@@ -98,16 +86,6 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     _report.add_output_argument(parser)
     parser.set_defaults(run=run)
-
-
-def _timestamp(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an RFC 3339 time") from None
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} needs a timezone (e.g. Z)")
-    return moment
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,17 +169,12 @@ def _namespaces_given(args: argparse.Namespace) -> namespaces.Labels:
 
 def _from_cluster(args: argparse.Namespace) -> namespaces.Labels:
     """The cluster's namespaces' labels, listed once, read-only."""
-    from costwarden.kube import clients, namespace_list  # only when asked: the client is heavy
+    from costwarden.kube import namespace_list  # only when asked: the client is heavy
 
+    credentials = _manifests.cluster_credentials(args)
     try:
-        credentials = clients.find_credentials(
-            kubeconfig=args.kubeconfig,
-            context=args.kube_context,
-            environ=os.environ,
-            home=Path.home(),
-        )
         items = namespace_list.list_namespaces(credentials)
-    except (clients.ConfigurationError, namespace_list.ListingFailed) as exc:
+    except namespace_list.ListingFailed as exc:
         raise InputError(f"--from-cluster: {exc}") from None
     return namespaces.from_list(items, source=f"the namespaces listed at {credentials.host}")
 

@@ -307,7 +307,7 @@ def test_from_cluster_without_credentials_is_one_clean_line(tmp_path, capsys):
     status = main(["audit", "--from-cluster", "--kubeconfig", str(tmp_path / "missing")])
     err = capsys.readouterr().err
     assert status == 2
-    assert err == f"error: --kubeconfig {tmp_path / 'missing'}: no such file\n"
+    assert err == f"error: --from-cluster: --kubeconfig {tmp_path / 'missing'}: no such file\n"
 
 
 def test_from_cluster_when_the_api_server_cannot_be_reached_says_so(tmp_path, capsys):
