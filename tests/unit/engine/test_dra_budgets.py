@@ -8,6 +8,7 @@ step a pod naming a claim of eight H100s reached a budget as its CPU and memory 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -19,13 +20,12 @@ import yaml
 from costwarden import reviews
 from costwarden.catalog.loading import bundled_catalog
 from costwarden.catalog.models import Catalog
-from costwarden.documents import Document
 from costwarden.engine import evaluating
 from costwarden.engine.contexts import Context, StaticNamespaces
 from costwarden.engine.ports import BudgetSpend, SpendSnapshot
 from costwarden.engine.verdicts import Verdict
 from costwarden.estimating import claims
-from costwarden.policies import loading, sets
+from costwarden.policies import sets
 from costwarden.reservations import keys
 from costwarden.reservations.ledger import ReservationLedger
 
@@ -46,6 +46,17 @@ def catalog() -> Catalog:
     return bundled_catalog()
 
 
+@pytest.fixture
+def budget(policies: Callable[..., sets.PolicySet]) -> Callable[..., sets.PolicySet]:
+    """A policy set of one budget rule capping the group at `cap`."""
+
+    def make(cap: str, **extra: Any) -> sets.PolicySet:
+        caps = {"label": "cost-centre", "caps": {GROUP: cap}, **extra}
+        return policies({"name": "budget", "budget": caps})
+
+    return make
+
+
 @pytest.fixture(scope="module")
 def shared() -> list[dict[str, Any]]:
     return _objects("shared-claim.yaml")
@@ -59,24 +70,6 @@ def _claim(shared: list[dict[str, Any]], gpus: int) -> dict[str, Any]:
     claim = copy.deepcopy(next(o for o in shared if o["kind"] == "ResourceClaim"))
     claim["spec"]["devices"]["requests"][0]["exactly"]["count"] = gpus
     return claim
-
-
-def _budget(cap: str, **extra: Any) -> sets.PolicySet:
-    rule = {"name": "budget", "budget": {"label": "cost-centre", "caps": {GROUP: cap}, **extra}}
-    return loading.policies_from_documents(
-        [
-            Document(
-                source="p.yaml",
-                index=0,
-                data={
-                    "apiVersion": "costwarden.io/v1alpha1",
-                    "kind": "CostPolicy",
-                    "metadata": {"name": "p"},
-                    "spec": {"rules": [rule]},
-                },
-            )
-        ]
-    )
 
 
 def _judge(
@@ -119,10 +112,10 @@ def _held(ledger: ReservationLedger, key: str | None = None) -> Decimal:
 
 
 def test_a_pod_naming_a_shared_claim_holds_the_claims_devices_under_the_claims_key(
-    shared: list[dict[str, Any]], catalog: Catalog
+    budget: Callable[..., sets.PolicySet], shared: list[dict[str, Any]], catalog: Catalog
 ) -> None:
     ledger = ReservationLedger()
-    verdict = _admit(_judge(_pod(shared, 0), _claim(shared, 2), _budget("1000000"), ledger), ledger)
+    verdict = _admit(_judge(_pod(shared, 0), _claim(shared, 2), budget("1000000"), ledger), ledger)
     assert verdict.allowed
     h100 = catalog.accelerators["h100-80gb"].hourly
     assert _held(ledger, CLAIM_KEY) == 2 * h100 * HOURS_LEFT
@@ -132,10 +125,10 @@ def test_a_pod_naming_a_shared_claim_holds_the_claims_devices_under_the_claims_k
 
 
 def test_three_pods_sharing_the_claim_hold_it_once(
-    shared: list[dict[str, Any]], catalog: Catalog
+    budget: Callable[..., sets.PolicySet], shared: list[dict[str, Any]], catalog: Catalog
 ) -> None:
     ledger = ReservationLedger()
-    policies = _budget("1000000")
+    policies = budget("1000000")
     pods = []
     for index in range(3):
         verdict = _admit(_judge(_pod(shared, index), _claim(shared, 2), policies, ledger), ledger)
@@ -146,15 +139,15 @@ def test_three_pods_sharing_the_claim_hold_it_once(
 
 
 def test_a_claim_of_eight_h100s_is_no_way_past_a_budget_the_pod_alone_fits(
-    shared: list[dict[str, Any]], catalog: Catalog
+    budget: Callable[..., sets.PolicySet], shared: list[dict[str, Any]], catalog: Catalog
 ) -> None:
     pod, claim = _pod(shared, 0), _claim(shared, 8)
     h100 = catalog.accelerators["h100-80gb"].hourly
     devices = 8 * h100 * HOURS_LEFT
-    probe = _judge(pod, claim, _budget("1000000"), ReservationLedger())
+    probe = _judge(pod, claim, budget("1000000"), ReservationLedger())
     alone = probe.estimate.hourly.total * HOURS_LEFT
     cap = (alone + devices / 2).quantize(Decimal("0.01"))  # the pod fits; its claim does not
-    verdict = _judge(pod, claim, _budget(str(cap)), ReservationLedger())
+    verdict = _judge(pod, claim, budget(str(cap)), ReservationLedger())
     assert not verdict.allowed
     (denial,) = verdict.denials
     assert "shared claim shared-h100" in denial.message
@@ -163,40 +156,42 @@ def test_a_claim_of_eight_h100s_is_no_way_past_a_budget_the_pod_alone_fits(
 
 
 def test_a_second_pod_fits_where_the_claim_is_held_already(
-    shared: list[dict[str, Any]], catalog: Catalog
+    budget: Callable[..., sets.PolicySet], shared: list[dict[str, Any]], catalog: Catalog
 ) -> None:
     # Room for two pods and the claim once, not for the claim twice.
     ledger = ReservationLedger()
     claim = _claim(shared, 2)
-    probe = _judge(_pod(shared, 0), claim, _budget("1000000"), ReservationLedger())
+    probe = _judge(_pod(shared, 0), claim, budget("1000000"), ReservationLedger())
     pod = probe.estimate.hourly.total * HOURS_LEFT
     devices = 2 * catalog.accelerators["h100-80gb"].hourly * HOURS_LEFT
     cap = str((2 * pod + devices + devices / 2).quantize(Decimal("0.01")))
-    policies = _budget(cap, warnAt="1")
+    policies = budget(cap, warnAt="1")
     assert _admit(_judge(_pod(shared, 0), claim, policies, ledger), ledger).allowed
     assert _admit(_judge(_pod(shared, 1), claim, policies, ledger), ledger).allowed
     assert _held(ledger) == 2 * pod + devices
 
 
 def test_an_update_of_an_object_that_named_the_claim_does_not_charge_it_again(
+    budget: Callable[..., sets.PolicySet],
     shared: list[dict[str, Any]],
 ) -> None:
     ledger = ReservationLedger()
     old = _pod(shared, 0)
     new = copy.deepcopy(old)
     new["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "3"  # a new pod spec
-    verdict = _judge(new, _claim(shared, 2), _budget("1000000"), ledger, old=old)
+    verdict = _judge(new, _claim(shared, 2), budget("1000000"), ledger, old=old)
     assert verdict.allowed
     assert all(h.reservation.key != CLAIM_KEY for h in verdict.holds)
     assert verdict.holds  # the added CPU is charged
 
 
 def test_a_pod_naming_an_unknown_claim_is_unpriced_and_the_budget_denies_it(
+    budget: Callable[..., sets.PolicySet],
     shared: list[dict[str, Any]],
 ) -> None:
     pod = _pod(shared, 0)
     pod["spec"]["resourceClaims"][0]["resourceClaimName"] = "not-there"
-    verdict = _judge(pod, _claim(shared, 2), _budget("1000000"), ReservationLedger())
+    verdict = _judge(pod, _claim(shared, 2), budget("1000000"), ReservationLedger())
     assert not verdict.allowed
     (denial,) = verdict.denials
     assert "cannot charge this workload" in denial.message
@@ -204,11 +199,12 @@ def test_a_pod_naming_an_unknown_claim_is_unpriced_and_the_budget_denies_it(
 
 
 def test_a_refused_commit_of_a_pod_and_its_claim_denies_once(
+    budget: Callable[..., sets.PolicySet],
     shared: list[dict[str, Any]],
 ) -> None:
     # The rules saw room; another admission took it before this one committed.
     ledger = ReservationLedger()
-    verdict = _judge(_pod(shared, 0), _claim(shared, 2), _budget("5000"), ledger)
+    verdict = _judge(_pod(shared, 0), _claim(shared, 2), budget("5000"), ledger)
     assert verdict.allowed
     assert {h.reservation.key for h in verdict.holds} >= {CLAIM_KEY}
     assert len(verdict.holds) == 2
@@ -238,16 +234,16 @@ def _deployment(shared: list[dict[str, Any]], replicas: int) -> dict[str, Any]:
 
 
 def test_a_workload_scaled_up_from_no_pods_is_charged_the_claim_it_starts_using(
-    shared: list[dict[str, Any]], catalog: Catalog
+    budget: Callable[..., sets.PolicySet], shared: list[dict[str, Any]], catalog: Catalog
 ) -> None:
     ledger = ReservationLedger()
     idle, running = _deployment(shared, 0), _deployment(shared, 2)
-    verdict = _judge(running, _claim(shared, 2), _budget("1000000"), ledger, old=idle)
+    verdict = _judge(running, _claim(shared, 2), budget("1000000"), ledger, old=idle)
     assert verdict.allowed
     (claim,) = [h.reservation for h in verdict.holds if h.reservation.key == CLAIM_KEY]
     assert claim.amount == 2 * catalog.accelerators["h100-80gb"].hourly * HOURS_LEFT
     # Scaled up further, its running pods use the claim already: not charged again.
     more = _deployment(shared, 3)
-    verdict = _judge(more, _claim(shared, 2), _budget("1000000"), ledger, old=running)
+    verdict = _judge(more, _claim(shared, 2), budget("1000000"), ledger, old=running)
     assert verdict.holds
     assert all(h.reservation.key != CLAIM_KEY for h in verdict.holds)

@@ -7,6 +7,7 @@ tests/unit/estimating/test_claims.py); the policies are the bundled ones, so "th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -175,24 +176,13 @@ def test_a_shared_claim_is_no_way_around_the_per_pod_gpu_limit(bundled: sets.Pol
 
 
 def test_replicas_sharing_one_claim_count_its_devices_once_per_workload(
-    bundled: sets.PolicySet,
+    policies: Callable[..., sets.PolicySet],
 ) -> None:
-    rule = {"name": "per-workload", "gpuLimits": {"maxPerWorkload": 3}}
-    document = Document(
-        source="p.yaml",
-        index=0,
-        data={
-            "apiVersion": "costwarden.io/v1alpha1",
-            "kind": "CostPolicy",
-            "metadata": {"name": "p"},
-            "spec": {"rules": [rule]},
-        },
-    )
-    policies = loading.policies_from_documents([document])
+    per_workload = policies({"name": "per-workload", "gpuLimits": {"maxPerWorkload": 3}})
     claim, deployment = _shared_by(pods=3, gpus=2)  # 3 pods, one claim of 2: 2 GPUs, not 6
-    assert _judge_shared(deployment, claim, policies).allowed
+    assert _judge_shared(deployment, claim, per_workload).allowed
     claim, deployment = _shared_by(pods=3, gpus=4)
-    (denial,) = _judge_shared(deployment, claim, policies).denials
+    (denial,) = _judge_shared(deployment, claim, per_workload).denials
     assert "3 pods × 0 GPUs + 4 shared = 4 GPUs, above the limit of 3" in denial.message
 
 
